@@ -1,0 +1,89 @@
+// The engine: source -> [decode thread] -> queue -> [caller's thread: frame hook] -> queue
+// -> [encode thread] -> muxer. The caller's thread is the one that runs run(); the hook is
+// where the bindings call Python (taking the GIL only there).
+//
+// Threads and ownership:
+//   decode thread  owns source_ (demux, decode, filter) and writes audio packets to muxer_.
+//   run() thread   owns the frame hook; pops decoded_, pushes to encode_.
+//   encode thread  owns encoder_; writes video packets to muxer_.
+//   muxer_ is internally locked. stats_ fields are atomics. error_ is guarded by error_mutex_.
+// Stopping: stop() sets stop_requested_; any thread failing records the first error and aborts
+// both queues, which wakes every waiter. run() always joins both threads and finalizes the file.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "vistream/audio_output.hpp"
+#include "vistream/blocking_queue.hpp"
+#include "vistream/muxer.hpp"
+#include "vistream/video_encoder.hpp"
+#include "vistream/video_source.hpp"
+
+namespace vistream {
+
+struct PlayerOptions {
+  SourceOptions source;
+  std::string afilter;
+  std::string output;  // empty = no file
+  EncoderOptions encoder;
+  bool audio = true;
+  double start = 0.0;
+  double end = -1.0;  // < 0: to the end
+};
+
+struct PlayerStats {
+  std::atomic<int64_t> frames_decoded{0};
+  std::atomic<int64_t> frames_processed{0};
+  std::atomic<int64_t> frames_encoded{0};
+  std::atomic<int64_t> frames_dropped{0};
+  std::atomic<int64_t> decode_errors{0};
+  std::atomic<double> elapsed{0.0};
+};
+
+class Player {
+ public:
+  // Called on the run() thread for every frame, in display order. Returns false to stop.
+  // Exceptions propagate out of run() after the pipeline is shut down and the file finalized.
+  using FrameHook = std::function<bool(const FramePtr&)>;
+
+  Player(const std::string& url, const PlayerOptions& options);
+  ~Player();
+
+  const MediaInfo& info() { return source_->info(); }
+  void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
+  void run();
+  void stop();  // thread-safe
+  const PlayerStats& stats() const { return stats_; }
+  std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
+  bool audio_copied() const { return audio_ && audio_->copying(); }
+
+ private:
+  void decode_loop();
+  void encode_loop();
+  void record_error(std::exception_ptr error);
+
+  PlayerOptions options_;
+  std::unique_ptr<VideoSource> source_;
+  std::unique_ptr<Muxer> muxer_;
+  std::unique_ptr<VideoEncoder> encoder_;
+  std::unique_ptr<AudioOutput> audio_;
+  int video_stream_ = -1;
+  AVRational video_time_base_{1, 1};
+  int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
+
+  FrameHook hook_;
+  BlockingQueue<FramePtr> decoded_{6};
+  BlockingQueue<FramePtr> to_encode_{6};
+  std::atomic<bool> stop_requested_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;  // first failure of any thread
+  PlayerStats stats_;
+  bool ran_ = false;
+};
+
+}  // namespace vistream

@@ -1,0 +1,60 @@
+// Encodes the (callback-edited) frames. Converts from the frames' pixel format to one the
+// encoder accepts with swscale into a reused frame, and keeps input timestamps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vistream/av_ptr.hpp"
+
+namespace vistream {
+
+struct EncoderOptions {
+  std::string encoder = "auto";  // "auto" or an FFmpeg encoder name
+  std::string codec = "h264";    // used by "auto": h264, hevc, av1, mpeg4
+  int64_t bit_rate = 0;          // bits/s; 0 = encoder default / crf
+  int crf = -1;
+  std::string preset;
+  int gop = -1;
+};
+
+struct VideoEncoderInput {
+  int width = 0;
+  int height = 0;
+  AVPixelFormat format = AV_PIX_FMT_BGR24;
+  AVRational time_base{1, 30};
+  AVRational frame_rate{30, 1};
+  AVRational sample_aspect_ratio{0, 1};
+};
+
+class VideoEncoder {
+ public:
+  // Opens the encoder (trying candidates for "auto"). Throws Error(Encoder) naming the encoder
+  // and FFmpeg's reason when an explicit encoder cannot open.
+  VideoEncoder(const EncoderOptions& options, const VideoEncoderInput& input, bool global_header);
+
+  const std::string& name() const { return name_; }
+  AVCodecContext* context() const { return ctx_.get(); }
+
+  // Encodes one frame (pts in the input time base); nullptr flushes. Packets go to `out`.
+  void encode(const AVFrame* frame, std::vector<UniquePacket>& out);
+
+  // Encoder candidates tried by "auto" for a codec, best first.
+  static std::vector<std::string> candidates(const std::string& codec);
+
+ private:
+  bool try_open(const std::string& name, const EncoderOptions& options, bool explicit_choice,
+                std::string* reason);
+  void drain(std::vector<UniquePacket>& out);
+
+  VideoEncoderInput input_;
+  bool global_header_;
+  UniqueCodecContext ctx_;
+  UniqueSwsContext sws_;
+  UniqueFrame converted_;
+  std::string name_;
+  int64_t last_pts_ = INT64_MIN;
+};
+
+}  // namespace vistream

@@ -1,0 +1,54 @@
+// The video filter graph: buffer -> [user filters] -> format=<output> -> buffersink.
+// Pixel-format conversion is the graph's last step (swscale, bicubic like the ffmpeg CLI),
+// so frames come out of libavfilter's buffer pools: no allocation per frame once warm.
+#pragma once
+
+#include <string>
+
+#include "vistream/av_ptr.hpp"
+
+namespace vistream {
+
+struct VideoFilterInput {
+  int width = 0;
+  int height = 0;
+  AVPixelFormat format = AV_PIX_FMT_NONE;
+  AVRational time_base{1, 1};
+  AVRational sample_aspect_ratio{0, 1};
+  AVRational frame_rate{0, 1};
+  bool operator==(const VideoFilterInput& o) const;
+};
+
+class VideoFilter {
+ public:
+  VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads);
+
+  // Builds the graph for this input (throws Error(Filter) naming the graph and FFmpeg's reason).
+  void configure(const VideoFilterInput& input);
+  bool configured() const { return graph_ != nullptr; }
+  // Pushes a decoded frame (rebuilding the graph if its size/format changed); nullptr = end.
+  void push(AVFrame* frame);
+  // Pulls a filtered frame; false when it needs more input (or is drained).
+  bool pull(AVFrame* frame);
+  // Drops buffered frames (after a seek): the graph is rebuilt on the next push.
+  void reset();
+
+  int output_width() const;
+  int output_height() const;
+  AVRational output_time_base() const;
+  // True when the graph leaves timestamps in the source's time base (no fps/setpts/... filter),
+  // so output pts can be mapped back to source frame indices.
+  bool preserves_timestamps() const;
+  const std::string& user_filters() const { return user_filters_; }
+
+ private:
+  std::string user_filters_;
+  AVPixelFormat output_format_;
+  int threads_;
+  VideoFilterInput input_;
+  UniqueFilterGraph graph_;
+  AVFilterContext* source_ = nullptr;  // owned by graph_
+  AVFilterContext* sink_ = nullptr;    // owned by graph_
+};
+
+}  // namespace vistream

@@ -1,0 +1,46 @@
+"""vistream: play, analyse and re-encode video with a native FFmpeg engine.
+
+Example::
+
+    import vistream as vs
+
+    with vs.Reader("clip.mp4") as reader:
+        for frame in reader:
+            frame.array        # HxWx3 BGR uint8, zero-copy
+
+    player = vs.Player("clip.mp4", output="annotated.mp4")
+    player.on_frame(lambda frame: frame.array.__setitem__((slice(0, 40),), 255))
+    player.run()
+"""
+
+from . import _core  # noqa: F401  (the native module must import: a failure here is fatal)
+from ._logging import set_log_level
+from .errors import (
+    DecodeError,
+    EncoderError,
+    FilterError,
+    HardwareError,
+    SourceError,
+    SourceNotFoundError,
+    VistreamError,
+)
+from .media_info import MediaInfo
+from .player import Player
+from .reader import Frame, Reader
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Reader",
+    "Player",
+    "Frame",
+    "MediaInfo",
+    "set_log_level",
+    "VistreamError",
+    "SourceError",
+    "SourceNotFoundError",
+    "DecodeError",
+    "EncoderError",
+    "FilterError",
+    "HardwareError",
+]

@@ -1,0 +1,49 @@
+"""Exception types raised by vistream.
+
+Every failure of the native engine reaches Python as one of these (bad arguments raise the
+built-in ``ValueError``/``TypeError`` before any native work starts)::
+
+    try:
+        vistream.Reader("missing.mp4")
+    except vistream.SourceNotFoundError:   # also a FileNotFoundError
+        ...
+"""
+
+
+class VistreamError(Exception):
+    """Base class of every vistream error."""
+
+
+class SourceError(VistreamError, OSError):
+    """The source cannot be opened, read or seeked (missing, not media, unreachable)."""
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """The source is a local path that does not exist."""
+
+
+class DecodeError(VistreamError):
+    """No decoder for the stream, or the decoder cannot be opened."""
+
+
+class EncoderError(VistreamError):
+    """The requested encoder is missing or refuses to open (the message names it)."""
+
+
+class FilterError(VistreamError, ValueError):
+    """An FFmpeg filter graph string is invalid (the message quotes it and FFmpeg's reason)."""
+
+
+class HardwareError(VistreamError):
+    """An explicitly requested hardware accelerator is not available."""
+
+
+__all__ = [
+    "VistreamError",
+    "SourceError",
+    "SourceNotFoundError",
+    "DecodeError",
+    "EncoderError",
+    "FilterError",
+    "HardwareError",
+]

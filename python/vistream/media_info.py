@@ -1,0 +1,41 @@
+"""``MediaInfo``: what a source holds, as reported by ``Reader.info`` and ``Player.info``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Properties of a source's video (after the ``vfilter``) and audio streams.
+
+    Example::
+
+        with vistream.Reader("clip.mp4") as reader:
+            info = reader.info
+            print(info.width, info.height, info.fps, info.frame_count)
+    """
+
+    width: int
+    height: int
+    fps: float
+    fps_fraction: Fraction
+    time_base: Fraction
+    frame_count: int
+    frame_count_exact: bool
+    duration: float
+    start_time: float
+    codec: str
+    pixel_format: str
+    output_format: str
+    rotation: float
+    hwaccel: str
+    bit_rate: int
+    container: str
+    seekable: bool
+    has_audio: bool
+    audio_sample_rate: int
+    audio_channels: int
+    audio_codec: Optional[str]

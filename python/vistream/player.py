@@ -1,0 +1,148 @@
+"""``Player``: the engine. Decodes a source, calls Python on every frame, encodes the result."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import _arguments, _core, _logging
+from .media_info import MediaInfo
+
+FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
+
+_MODES = ("offline",)
+
+
+class Player:
+    """Runs source -> decode -> filter -> your callback -> encoder -> file.
+
+    Decoding, the callback and encoding run on separate threads (the callback always on the
+    thread that called ``run()``); the GIL is held only while the callback runs.
+
+    Args:
+        source: path or URL.
+        vfilter / afilter: FFmpeg filter graphs for video (before the callback) and audio.
+        output: file to write (.mp4, .mkv, .mov, .ts): H.264 yuv420p video with the source's
+            timestamps, plus the source audio (copied when the container allows, else AAC).
+        encoder: "auto" (h264_nvenc, then libx264, libopenh264, mpeg4) or an FFmpeg encoder name.
+        codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
+        bitrate / crf / preset / gop: encoder settings (None = encoder default).
+        hwaccel: decoding device, as for ``Reader``.
+        display / mode: the window and real-time mode come with the player issue; today
+            ``display=False`` and ``mode="offline"`` (every frame, as fast as possible).
+        audio: copy the source audio into ``output``.
+        start / end: seconds; the output starts at ``start`` (timestamps shifted to 0).
+        format: pixel format handed to the callback (see ``Reader``).
+
+    Example::
+
+        player = vistream.Player("in.mp4", output="out.mp4")
+
+        @player.on_frame
+        def draw(frame):
+            frame.array[100:200, 100:300] = (0, 0, 255)   # red box, drawn in place
+
+        stats = player.run()
+        print(stats["frames_encoded"], stats["fps"])
+    """
+
+    def __init__(
+        self,
+        source: "str | os.PathLike[str]",
+        *,
+        vfilter: Optional[str] = None,
+        afilter: Optional[str] = None,
+        output: "str | os.PathLike[str] | None" = None,
+        encoder: str = "auto",
+        hwaccel: Optional[str] = "none",
+        display: bool = False,
+        mode: str = "offline",
+        audio: bool = True,
+        start: float = 0.0,
+        end: Optional[float] = None,
+        format: str = "bgr24",
+        codec: str = "h264",
+        bitrate: Optional[int] = None,
+        crf: Optional[int] = None,
+        preset: Optional[str] = None,
+        gop: Optional[int] = None,
+        threads: int = 0,
+    ) -> None:
+        url = _arguments.source_string(source)
+        if mode not in _MODES:
+            raise ValueError(f"mode {mode!r} is not available yet; supported: {', '.join(_MODES)}")
+        if display not in (False, None):
+            raise ValueError("display windows are not available yet (player issue); use display=False")
+        if not isinstance(encoder, str) or not encoder:
+            raise TypeError("encoder must be 'auto' or an FFmpeg encoder name")
+        if not isinstance(codec, str):
+            raise TypeError("codec must be a string")
+        if not isinstance(start, (int, float)) or start < 0:
+            raise ValueError("start must be a number of seconds >= 0")
+        if end is not None and (not isinstance(end, (int, float)) or end <= start):
+            raise ValueError("end must be a number of seconds > start")
+        out = ""
+        if output is not None:
+            out = _arguments.source_string(output)
+        self.source = url
+        self.output = out or None
+        self._callback: Optional[FrameCallback] = None
+        _logging.sync_level()
+        self._core = _core.Player(
+            url,
+            format=_arguments.pixel_format(format),
+            vfilter=_arguments.filter_string(vfilter, "vfilter"),
+            afilter=_arguments.filter_string(afilter, "afilter"),
+            output=out,
+            encoder=encoder,
+            codec=codec.lower(),
+            bitrate=int(bitrate or 0),
+            crf=-1 if crf is None else int(crf),
+            preset=preset or "",
+            gop=-1 if gop is None else int(gop),
+            hwaccel=_arguments.hwaccel(hwaccel),
+            threads=_arguments.non_negative_int(threads, "threads"),
+            audio=bool(audio),
+            start=float(start),
+            end=-1.0 if end is None else float(end),
+        )
+
+    def on_frame(self, fn: FrameCallback) -> FrameCallback:
+        """Registers the per-frame callback; usable as a decorator.
+
+        ``fn(frame)`` runs once per frame, in display order, on the thread running ``run()``.
+        Edit ``frame.array`` in place, or return an array of the same shape and dtype to
+        replace the frame's pixels.
+        """
+        if not callable(fn):
+            raise TypeError("on_frame() needs a callable")
+        self._callback = fn
+        self._core.set_callback(fn)
+        return fn
+
+    def run(self) -> dict:
+        """Processes the source to the end (or ``stop()``), then returns ``stats``.
+
+        An exception raised by the callback stops the pipeline, the output file is finalized
+        with every frame before the failure, and the same exception is re-raised here.
+        """
+        self._core.run()
+        return self.stats
+
+    def stop(self) -> None:
+        """Asks ``run()`` to finish early (thread-safe, callable from the callback)."""
+        self._core.stop()
+
+    @property
+    def stats(self) -> dict:
+        """frames_decoded / processed / encoded / dropped, decode_errors, elapsed, fps, encoder."""
+        return self._core._stats()
+
+    @property
+    def info(self) -> MediaInfo:
+        return MediaInfo(**self._core._info())
+
+    def __repr__(self) -> str:
+        return f"<vistream.Player {self.source!r} -> {self.output!r}>"

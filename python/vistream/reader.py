@@ -1,0 +1,105 @@
+"""``Reader``: decode-only, frame-exact access to the video of any FFmpeg source."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Optional
+
+from . import _arguments, _core, _logging
+from .media_info import MediaInfo
+
+Frame = _core.Frame
+
+
+class Reader(_core.Reader):
+    """Iterates over the video frames of a file or URL, in display order.
+
+    Args:
+        source: path or URL (anything FFmpeg demuxes: mp4, mkv, webm, ts, http://, rtsp://...).
+        format: pixel format of ``frame.array``: "bgr24" (OpenCV order), "rgb24", "gray",
+            "rgba", "bgra", "yuv420p" or "nv12".
+        vfilter: FFmpeg filter graph applied before conversion, e.g. "scale=640:-2,hflip".
+        hwaccel: "none", "auto" (cuda, then vaapi, then software) or a device type such as
+            "cuda"; an explicit device that cannot be opened raises ``HardwareError``.
+        threads: decoder threads, 0 = one per core.
+
+    Example::
+
+        with vistream.Reader("clip.mp4", format="rgb24") as reader:
+            print(reader.info.fps, len(reader))
+            reader.seek(index=100)            # frame-exact
+            frame = next(reader)              # frame.index == 100
+            for frame in reader:
+                process(frame.array)          # HxWx3 uint8 view, no copy
+    """
+
+    def __init__(
+        self,
+        source: "str | os.PathLike[str]",
+        *,
+        format: str = "bgr24",
+        vfilter: Optional[str] = None,
+        hwaccel: Optional[str] = "none",
+        threads: int = 0,
+    ) -> None:
+        url = _arguments.source_string(source)
+        fmt = _arguments.pixel_format(format)
+        graph = _arguments.filter_string(vfilter, "vfilter")
+        accel = _arguments.hwaccel(hwaccel)
+        n_threads = _arguments.non_negative_int(threads, "threads")
+        _logging.sync_level()
+        super().__init__(url, fmt, graph, accel, n_threads)
+        self.source = url
+
+    @property
+    def info(self) -> MediaInfo:
+        """Stream properties (``frame_count`` becomes exact once the file has been indexed)."""
+        return MediaInfo(**self._info())
+
+    @property
+    def stats(self) -> dict:
+        """Counters: packets_read, frames_decoded, frames_output, decode_errors, seeks."""
+        return self._stats()
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self
+
+    def __len__(self) -> int:
+        info = self.info
+        return info.frame_count if info.frame_count_exact else self.count_frames()
+
+    def seek(self, time: Optional[float] = None, index: Optional[int] = None) -> None:
+        """Positions the reader so that the next frame is exactly the one asked for.
+
+        ``index`` is the 0-based frame number in display order; ``time`` (seconds) selects the
+        first frame whose timestamp is >= time. Past the end, iteration simply stops.
+        """
+        if (time is None) == (index is None):
+            raise ValueError("seek() needs exactly one of time= or index=")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError("index must be an int")
+            if index < 0:
+                raise ValueError("index must be >= 0")
+            self.seek_index(index)
+        else:
+            if not isinstance(time, (int, float)) or isinstance(time, bool):
+                raise TypeError("time must be a number of seconds")
+            self.seek_time(max(0.0, float(time)))
+
+    def frame_at(self, index: int) -> Frame:
+        """Returns frame ``index`` (0-based, display order); IndexError past the end."""
+        self.seek(index=index)
+        try:
+            return next(self)
+        except StopIteration:
+            raise IndexError(f"frame {index} is past the end of {self.source!r}") from None
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<vistream.Reader {self.source!r}>"

@@ -1,0 +1,159 @@
+#include "vistream/audio_output.hpp"
+
+#include "vistream/error.hpp"
+#include "vistream/muxer.hpp"
+
+namespace vistream {
+
+AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string& afilter)
+    : input_(input), muxer_(muxer), afilter_(afilter), frame_(make_frame()) {
+  const AVCodecID codec_id = input->codecpar->codec_id;
+  copy_ = afilter.empty() &&
+          avformat_query_codec(muxer.format(), codec_id, FF_COMPLIANCE_NORMAL) == 1;
+  if (copy_) {
+    stream_index_ = muxer.add_copy_stream(input);
+    return;
+  }
+  const AVCodec* decoder = avcodec_find_decoder(codec_id);
+  if (!decoder) throw Error(ErrorKind::Decode, std::string("no decoder for audio codec ") + avcodec_get_name(codec_id));
+  decoder_.reset(avcodec_alloc_context3(decoder));
+  if (!decoder_) throw std::bad_alloc();
+  VS_CHECK(avcodec_parameters_to_context(decoder_.get(), input->codecpar), ErrorKind::Decode,
+           "cannot configure audio decoder");
+  decoder_->pkt_timebase = input->time_base;
+  VS_CHECK(avcodec_open2(decoder_.get(), decoder, nullptr), ErrorKind::Decode, "cannot open audio decoder");
+
+  const AVCodec* encoder = avcodec_find_encoder(AV_CODEC_ID_AAC);
+  if (!encoder) throw Error(ErrorKind::Encoder, "this FFmpeg has no AAC encoder");
+  encoder_.reset(avcodec_alloc_context3(encoder));
+  if (!encoder_) throw std::bad_alloc();
+  encoder_->sample_fmt = AV_SAMPLE_FMT_FLTP;
+  encoder_->sample_rate = input->codecpar->sample_rate > 0 ? input->codecpar->sample_rate : 48000;
+#if VS_HAVE_CH_LAYOUT
+  const int channels = std::max(1, std::min(2, input->codecpar->ch_layout.nb_channels));
+  av_channel_layout_default(&encoder_->ch_layout, channels);
+#else
+  const int channels = std::max(1, std::min(2, input->codecpar->channels));
+  encoder_->channels = channels;
+  encoder_->channel_layout = av_get_default_channel_layout(channels);
+#endif
+  encoder_->time_base = AVRational{1, encoder_->sample_rate};
+  encoder_->bit_rate = 128000 * channels / 2;
+  if (muxer.needs_global_header()) encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  VS_CHECK(avcodec_open2(encoder_.get(), encoder, nullptr), ErrorKind::Encoder, "cannot open AAC encoder");
+  stream_index_ = muxer.add_stream(encoder_.get());
+}
+
+void AudioOutput::configure_filter(const AVFrame* first) {
+  UniqueFilterGraph graph(avfilter_graph_alloc());
+  if (!graph) throw std::bad_alloc();
+  char layout[128] = {0};
+#if VS_HAVE_CH_LAYOUT
+  if (first->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+    AVChannelLayout fallback;
+    av_channel_layout_default(&fallback, first->ch_layout.nb_channels);
+    av_channel_layout_describe(&fallback, layout, sizeof(layout));
+  } else {
+    av_channel_layout_describe(&first->ch_layout, layout, sizeof(layout));
+  }
+  char out_layout[128] = {0};
+  av_channel_layout_describe(&encoder_->ch_layout, out_layout, sizeof(out_layout));
+#else
+  const uint64_t in_mask = first->channel_layout ? first->channel_layout
+                                                 : av_get_default_channel_layout(first->channels);
+  snprintf(layout, sizeof(layout), "0x%llx", static_cast<unsigned long long>(in_mask));
+  char out_layout[128] = {0};
+  snprintf(out_layout, sizeof(out_layout), "0x%llx", static_cast<unsigned long long>(encoder_->channel_layout));
+#endif
+  char args[512];
+  snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+           input_->time_base.num, input_->time_base.den, first->sample_rate,
+           av_get_sample_fmt_name(static_cast<AVSampleFormat>(first->format)), layout);
+  AVFilterContext* source = nullptr;
+  AVFilterContext* sink = nullptr;
+  VS_CHECK(avfilter_graph_create_filter(&source, avfilter_get_by_name("abuffer"), "in", args, nullptr, graph.get()),
+           ErrorKind::Filter, "cannot create audio buffer source");
+  VS_CHECK(avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph.get()),
+           ErrorKind::Filter, "cannot create audio buffer sink");
+  std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
+  description += "aresample=" + std::to_string(encoder_->sample_rate) +
+                 ",aformat=sample_fmts=fltp:channel_layouts=" + out_layout;
+  AVFilterInOut* outputs = avfilter_inout_alloc();
+  AVFilterInOut* inputs = avfilter_inout_alloc();
+  if (!outputs || !inputs) {
+    avfilter_inout_free(&outputs);
+    avfilter_inout_free(&inputs);
+    throw std::bad_alloc();
+  }
+  outputs->name = av_strdup("in");
+  outputs->filter_ctx = source;
+  inputs->name = av_strdup("out");
+  inputs->filter_ctx = sink;
+  const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &inputs, &outputs, nullptr);
+  avfilter_inout_free(&inputs);
+  avfilter_inout_free(&outputs);
+  VS_CHECK(ret, ErrorKind::Filter, "invalid audio filter graph '" + afilter_ + "'");
+  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter,
+           "invalid audio filter graph '" + afilter_ + "'");
+  if (encoder_->frame_size > 0) av_buffersink_set_frame_size(sink, static_cast<unsigned>(encoder_->frame_size));
+  graph_ = std::move(graph);
+  source_ = source;
+  sink_ = sink;
+}
+
+void AudioOutput::write(AVPacket* packet, int64_t offset, int64_t start, int64_t end) {
+  const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+  if (ts != AV_NOPTS_VALUE && (ts < start || (end >= 0 && ts >= end))) return;
+  offset_ = offset;
+  if (copy_) {
+    if (packet->pts != AV_NOPTS_VALUE) packet->pts -= offset;
+    if (packet->dts != AV_NOPTS_VALUE) packet->dts -= offset;
+    muxer_.write(packet, stream_index_, input_->time_base);
+    return;
+  }
+  if (avcodec_send_packet(decoder_.get(), packet) < 0) return;  // corrupt audio: skip the packet
+  for (;;) {
+    const int ret = avcodec_receive_frame(decoder_.get(), frame_.get());
+    if (ret < 0) break;
+    if (!graph_) configure_filter(frame_.get());
+    frame_->pts = frame_->best_effort_timestamp;
+    VS_CHECK(av_buffersrc_add_frame(source_, frame_.get()), ErrorKind::Filter, "audio filter graph failed");
+    encode_filtered(false);
+  }
+}
+
+void AudioOutput::encode_filtered(bool flush) {
+  UniqueFrame filtered = make_frame();
+  for (;;) {
+    const int ret = av_buffersink_get_frame(sink_, filtered.get());
+    if (ret == AVERROR(EAGAIN)) return;
+    if (ret == AVERROR_EOF) break;
+    VS_CHECK(ret, ErrorKind::Filter, "audio filter graph failed");
+    const AVRational tb = av_buffersink_get_time_base(sink_);
+    filtered->pts = av_rescale_q(filtered->pts - av_rescale_q(offset_, input_->time_base, tb), tb,
+                                 encoder_->time_base);
+    VS_CHECK(avcodec_send_frame(encoder_.get(), filtered.get()), ErrorKind::Encoder, "AAC encoder failed");
+    av_frame_unref(filtered.get());
+    UniquePacket packet = make_packet();
+    while (avcodec_receive_packet(encoder_.get(), packet.get()) >= 0)
+      muxer_.write(packet.get(), stream_index_, encoder_->time_base);
+  }
+  if (!flush) return;
+  avcodec_send_frame(encoder_.get(), nullptr);
+  UniquePacket packet = make_packet();
+  while (avcodec_receive_packet(encoder_.get(), packet.get()) >= 0)
+    muxer_.write(packet.get(), stream_index_, encoder_->time_base);
+}
+
+void AudioOutput::finish() {
+  if (copy_ || !graph_) return;
+  avcodec_send_packet(decoder_.get(), nullptr);
+  while (avcodec_receive_frame(decoder_.get(), frame_.get()) >= 0) {
+    frame_->pts = frame_->best_effort_timestamp;
+    av_buffersrc_add_frame(source_, frame_.get());
+  }
+  av_buffersrc_add_frame(source_, nullptr);
+  encode_filtered(true);
+}
+
+}  // namespace vistream

@@ -1,0 +1,298 @@
+// The only translation unit family that includes pybind11: it maps the core's C++ API onto
+// the private module vistream._core. The public Python API lives in python/vistream/.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "frame_view.hpp"
+#include "vistream/error.hpp"
+#include "vistream/log.hpp"
+#include "vistream/player.hpp"
+#include "vistream/video_source.hpp"
+
+namespace py = pybind11;
+using namespace vistream;
+using vistream::bindings::PyFrame;
+
+namespace {
+
+const char* python_error_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::Source: return "SourceError";
+    case ErrorKind::SourceNotFound: return "SourceNotFoundError";
+    case ErrorKind::Decode: return "DecodeError";
+    case ErrorKind::Encoder: return "EncoderError";
+    case ErrorKind::Filter: return "FilterError";
+    case ErrorKind::Hardware: return "HardwareError";
+    default: return "VistreamError";
+  }
+}
+
+int python_log_level(int av_level) {
+  if (av_level <= AV_LOG_FATAL) return 50;
+  if (av_level <= AV_LOG_ERROR) return 40;
+  if (av_level <= AV_LOG_WARNING) return 30;
+  if (av_level <= AV_LOG_INFO) return 20;
+  return 10;
+}
+
+// Moves queued FFmpeg log lines into Python logging. Needs the GIL.
+void flush_logs() {
+  if (!log::has_pending()) return;
+  size_t dropped = 0;
+  std::vector<log::Message> messages = log::drain(&dropped);
+  try {
+    py::object logger = py::module_::import("logging").attr("getLogger")("vistream.ffmpeg");
+    for (const log::Message& m : messages) logger.attr("log")(python_log_level(m.av_level), m.text);
+    if (dropped) logger.attr("warning")(std::to_string(dropped) + " FFmpeg log lines dropped (queue full)");
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("vistream log forwarding");
+  }
+}
+
+py::object fraction(Rational r) {
+  return py::module_::import("fractions").attr("Fraction")(r.num, r.den ? r.den : 1);
+}
+
+py::dict info_dict(const MediaInfo& i) {
+  py::dict d;
+  d["width"] = i.width;
+  d["height"] = i.height;
+  d["fps"] = i.frame_rate.den ? static_cast<double>(i.frame_rate.num) / i.frame_rate.den : 0.0;
+  d["fps_fraction"] = fraction(i.frame_rate);
+  d["time_base"] = fraction(i.time_base);
+  d["frame_count"] = i.frame_count;
+  d["frame_count_exact"] = i.frame_count_exact;
+  d["duration"] = i.duration;
+  d["start_time"] = i.start_time;
+  d["codec"] = i.codec;
+  d["pixel_format"] = i.pixel_format;
+  d["output_format"] = i.output_format;
+  d["rotation"] = i.rotation;
+  d["hwaccel"] = i.hwaccel;
+  d["bit_rate"] = i.bit_rate;
+  d["container"] = i.container;
+  d["seekable"] = i.seekable;
+  d["has_audio"] = i.has_audio;
+  d["audio_sample_rate"] = i.audio_sample_rate;
+  d["audio_channels"] = i.audio_channels;
+  d["audio_codec"] = i.has_audio ? py::object(py::str(i.audio_codec)) : py::object(py::none());
+  return d;
+}
+
+SourceOptions source_options(const std::string& format, const std::string& vfilter,
+                             const std::string& hwaccel, int threads) {
+  SourceOptions o;
+  o.output_format = format;
+  o.vfilter = vfilter;
+  o.decoder.hwaccel = hwaccel;
+  o.decoder.threads = threads;
+  return o;
+}
+
+// Runs `fn` without the GIL, then forwards any FFmpeg log lines it produced.
+template <typename Fn>
+auto without_gil(Fn&& fn) {
+  struct FlushOnExit {
+    ~FlushOnExit() { flush_logs(); }
+  } flush;
+  py::gil_scoped_release release;
+  return fn();
+}
+
+class PyReader {
+ public:
+  PyReader(const std::string& url, const std::string& format, const std::string& vfilter,
+           const std::string& hwaccel, int threads) {
+    source_ = without_gil([&] {
+      return std::make_unique<VideoSource>(url, source_options(format, vfilter, hwaccel, threads));
+    });
+  }
+  VideoSource& source() {
+    if (!source_) throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
+    return *source_;
+  }
+  py::object next() {
+    VideoSource& s = source();
+    FramePtr frame = without_gil([&] { return s.next(); });
+    if (!frame) throw py::stop_iteration();
+    return py::cast(PyFrame{std::move(frame), py::object()});
+  }
+  void close() {
+    if (source_) without_gil([&] { source_.reset(); return 0; });
+  }
+
+ private:
+  std::unique_ptr<VideoSource> source_;
+};
+
+class PyPlayer {
+ public:
+  PyPlayer(const std::string& url, const PlayerOptions& options) {
+    player_ = without_gil([&] { return std::make_unique<Player>(url, options); });
+  }
+  ~PyPlayer() {
+    py::gil_scoped_release release;  // joins nothing, but frees decoder threads
+    player_.reset();
+  }
+  void set_callback(py::object fn) { callback_ = std::move(fn); }
+
+  void run() {
+    player_->set_frame_hook([this](const FramePtr& frame) -> bool {
+      py::gil_scoped_acquire gil;
+      flush_logs();
+      if (callback_.is_none()) {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
+        return true;
+      }
+      // Python owns the Frame object: the callback may keep it (and its array) after returning.
+      py::object py_frame = py::cast(PyFrame{frame, py::object()});
+      py::object result = callback_(py_frame);
+      if (!result.is_none()) replace_pixels(py_frame.cast<PyFrame&>(), result);
+      return true;
+    });
+    without_gil([&] { player_->run(); return 0; });
+  }
+
+  void stop() { player_->stop(); }
+
+  py::dict stats() const {
+    const PlayerStats& s = player_->stats();
+    py::dict d;
+    d["frames_decoded"] = s.frames_decoded.load();
+    d["frames_processed"] = s.frames_processed.load();
+    d["frames_encoded"] = s.frames_encoded.load();
+    d["frames_dropped"] = s.frames_dropped.load();
+    d["decode_errors"] = s.decode_errors.load();
+    const double elapsed = s.elapsed.load();
+    d["elapsed"] = elapsed;
+    d["fps"] = elapsed > 0 ? s.frames_processed.load() / elapsed : 0.0;
+    const std::string encoder = player_->encoder_name();
+    d["encoder"] = encoder.empty() ? py::object(py::none()) : py::object(py::str(encoder));
+    d["audio"] = player_->audio_copied() ? "copy" : "transcode";
+    return d;
+  }
+
+  py::dict info() { return info_dict(player_->info()); }
+
+ private:
+  // The callback returned an array: its pixels replace the frame's (same shape and dtype).
+  static void replace_pixels(PyFrame& view, const py::object& result) {
+    py::array target = py::reinterpret_borrow<py::array>(vistream::bindings::frame_array(view));
+    if (!py::isinstance<py::array>(result)) {
+      throw py::type_error("frame callback must return None or a numpy array, got " +
+                           std::string(py::str(result.get_type().attr("__name__"))));
+    }
+    py::array source = py::reinterpret_borrow<py::array>(result);
+    if (!source.dtype().is(target.dtype()) || source.ndim() != target.ndim() ||
+        !std::equal(source.shape(), source.shape() + source.ndim(), target.shape())) {
+      throw py::value_error("frame callback returned an array of shape " +
+                            std::string(py::str(source.attr("shape"))) + " dtype " +
+                            std::string(py::str(source.dtype())) + "; expected " +
+                            std::string(py::str(target.attr("shape"))) + " uint8");
+    }
+    if (source.ptr() == target.ptr()) return;
+    py::module_::import("numpy").attr("copyto")(target, source);
+  }
+
+  std::unique_ptr<Player> player_;
+  py::object callback_ = py::none();
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "vistream native engine (private; use the vistream package)";
+  log::install();
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::InvalidArgument) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+        return;
+      }
+      py::object errors = py::module_::import("vistream.errors");
+      PyErr_SetString(errors.attr(python_error_name(e.kind())).ptr(), e.what());
+    }
+  });
+
+  m.def("set_av_log_level", &log::set_level, "Level (AV_LOG_*) above which FFmpeg messages are dropped");
+  m.def("av_log_level", &log::level);
+  m.def("flush_logs", &flush_logs);
+  m.def("ffmpeg_versions", [] {
+    py::dict d;
+    d["libavcodec"] = AV_STRINGIFY(LIBAVCODEC_VERSION);
+    d["libavformat"] = AV_STRINGIFY(LIBAVFORMAT_VERSION);
+    d["libavutil"] = AV_STRINGIFY(LIBAVUTIL_VERSION);
+    d["libavfilter"] = AV_STRINGIFY(LIBAVFILTER_VERSION);
+    d["runtime_libavcodec"] = avcodec_version();
+    return d;
+  });
+  m.def("encoder_candidates", &VideoEncoder::candidates);
+
+  vistream::bindings::register_frame(m);
+
+  py::class_<PyReader>(m, "Reader")
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int>(),
+           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"))
+      .def("__next__", &PyReader::next)
+      .def("_info", [](PyReader& r) { return info_dict(r.source().info()); })
+      .def("seek_index", [](PyReader& r, int64_t index) {
+        VideoSource& s = r.source();
+        without_gil([&] { s.seek_to_index(index); return 0; });
+      })
+      .def("seek_time", [](PyReader& r, double t) {
+        VideoSource& s = r.source();
+        without_gil([&] { s.seek_to_time(t); return 0; });
+      })
+      .def("count_frames", [](PyReader& r) {
+        VideoSource& s = r.source();
+        return without_gil([&] { return s.count_frames(); });
+      })
+      .def("_stats", [](PyReader& r) {
+        const SourceStats s = r.source().stats();
+        py::dict d;
+        d["packets_read"] = s.packets_read;
+        d["frames_decoded"] = s.frames_decoded;
+        d["frames_output"] = s.frames_output;
+        d["decode_errors"] = s.decode_errors;
+        d["seeks"] = s.seeks;
+        return d;
+      })
+      .def("close", &PyReader::close);
+
+  py::class_<PyPlayer>(m, "Player")
+      .def(py::init([](const std::string& url, const std::string& format, const std::string& vfilter,
+                       const std::string& afilter, const std::string& output, const std::string& encoder,
+                       const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
+                       const std::string& hwaccel, int threads, bool audio, double start, double end) {
+             PlayerOptions o;
+             o.source = source_options(format, vfilter, hwaccel, threads);
+             o.afilter = afilter;
+             o.output = output;
+             o.encoder.encoder = encoder;
+             o.encoder.codec = codec;
+             o.encoder.bit_rate = bitrate;
+             o.encoder.crf = crf;
+             o.encoder.preset = preset;
+             o.encoder.gop = gop;
+             o.audio = audio;
+             o.start = start;
+             o.end = end;
+             return std::make_unique<PyPlayer>(url, o);
+           }),
+           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("afilter"), py::arg("output"),
+           py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
+           py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
+           py::arg("end"))
+      .def("set_callback", &PyPlayer::set_callback)
+      .def("run", &PyPlayer::run)
+      .def("stop", &PyPlayer::stop)
+      .def("_stats", &PyPlayer::stats)
+      .def("_info", &PyPlayer::info);
+}

@@ -1,0 +1,120 @@
+#include "vistream/video_decoder.hpp"
+
+#include "vistream/error.hpp"
+#include "vistream/log.hpp"
+
+namespace vistream {
+
+VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options)
+    : hw_frame_(make_frame()) {
+  const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
+  if (!codec) {
+    throw Error(ErrorKind::Decode, std::string("no decoder for codec '") +
+                                       avcodec_get_name(stream->codecpar->codec_id) + "'");
+  }
+  ctx_.reset(avcodec_alloc_context3(codec));
+  if (!ctx_) throw std::bad_alloc();
+  VS_CHECK(avcodec_parameters_to_context(ctx_.get(), stream->codecpar), ErrorKind::Decode,
+           "cannot configure decoder");
+  ctx_->pkt_timebase = stream->time_base;
+  ctx_->thread_count = options.threads;  // 0 = auto
+  ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+
+  if (options.hwaccel == "auto") {
+    log::ScopedDemote quiet;  // absent devices are the normal case for "auto"
+    for (AVHWDeviceType type : {AV_HWDEVICE_TYPE_CUDA, AV_HWDEVICE_TYPE_VAAPI}) {
+      if (try_hw_device(type)) break;
+    }
+  } else if (options.hwaccel != "none" && !options.hwaccel.empty()) {
+    const AVHWDeviceType type = av_hwdevice_find_type_by_name(options.hwaccel.c_str());
+    if (type == AV_HWDEVICE_TYPE_NONE)
+      throw Error(ErrorKind::InvalidArgument, "unknown hwaccel '" + options.hwaccel + "'");
+    if (!try_hw_device(type)) {
+      throw Error(ErrorKind::Hardware,
+                  "hwaccel '" + options.hwaccel + "' is not available for " + codec->name +
+                      " on this machine (no device could be opened; see the vistream.ffmpeg log)");
+    }
+  }
+  VS_CHECK(avcodec_open2(ctx_.get(), codec, nullptr), ErrorKind::Decode,
+           std::string("cannot open decoder ") + codec->name);
+}
+
+bool VideoDecoder::try_hw_device(AVHWDeviceType type) {
+  const AVCodec* codec = ctx_->codec ? ctx_->codec : avcodec_find_decoder(ctx_->codec_id);
+  AVPixelFormat format = AV_PIX_FMT_NONE;
+  for (int i = 0;; ++i) {
+    const AVCodecHWConfig* config = avcodec_get_hw_config(codec, i);
+    if (!config) break;
+    if ((config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && config->device_type == type) {
+      format = config->pix_fmt;
+      break;
+    }
+  }
+  if (format == AV_PIX_FMT_NONE) return false;
+  AVBufferRef* device = nullptr;
+  if (av_hwdevice_ctx_create(&device, type, nullptr, nullptr, 0) < 0) return false;
+  hw_device_.reset(device);
+  ctx_->hw_device_ctx = av_buffer_ref(device);
+  hw_pixel_format_ = format;
+  ctx_->opaque = this;
+  ctx_->get_format = &VideoDecoder::pick_hw_format;
+  hwaccel_name_ = av_hwdevice_get_type_name(type);
+  return true;
+}
+
+AVPixelFormat VideoDecoder::pick_hw_format(AVCodecContext* ctx, const AVPixelFormat* formats) {
+  auto* self = static_cast<VideoDecoder*>(ctx->opaque);
+  for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
+    if (*f == self->hw_pixel_format_) return *f;
+  }
+  // The device cannot decode this stream (profile/size): fall back to software decoding.
+  self->hwaccel_name_ = "none";
+  for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
+    if (!(av_pix_fmt_desc_get(*f)->flags & AV_PIX_FMT_FLAG_HWACCEL)) return *f;
+  }
+  return AV_PIX_FMT_NONE;
+}
+
+void VideoDecoder::send(const AVPacket* packet) {
+  if (!packet) {
+    if (!draining_) avcodec_send_packet(ctx_.get(), nullptr);
+    draining_ = true;
+    return;
+  }
+  const int ret = avcodec_send_packet(ctx_.get(), packet);
+  if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) ++errors_;  // corrupt packet: skip it
+}
+
+bool VideoDecoder::receive(AVFrame* frame) {
+  for (;;) {
+    AVFrame* target = hw_pixel_format_ != AV_PIX_FMT_NONE ? hw_frame_.get() : frame;
+    const int ret = avcodec_receive_frame(ctx_.get(), target);
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return false;
+    if (ret < 0) {
+      ++errors_;
+      if (ret == AVERROR(ENOMEM)) throw std::bad_alloc();
+      continue;  // a broken frame: keep going with the next one
+    }
+    if (target->decode_error_flags || (target->flags & AV_FRAME_FLAG_CORRUPT)) ++errors_;
+    if (target == hw_frame_.get()) {
+      if (target->format == hw_pixel_format_) {
+        av_frame_unref(frame);
+        VS_CHECK(av_hwframe_transfer_data(frame, target, 0), ErrorKind::Decode,
+                 "cannot download hardware frame");
+        VS_CHECK(av_frame_copy_props(frame, target), ErrorKind::Decode, "cannot copy frame properties");
+        av_frame_unref(target);
+      } else {
+        av_frame_unref(frame);
+        av_frame_move_ref(frame, target);
+      }
+    }
+    return true;
+  }
+}
+
+void VideoDecoder::flush() {
+  avcodec_flush_buffers(ctx_.get());
+  draining_ = false;
+}
+
+}  // namespace vistream

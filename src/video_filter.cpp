@@ -1,0 +1,109 @@
+#include "vistream/video_filter.hpp"
+
+#include <cstring>
+
+#include "vistream/error.hpp"
+
+namespace vistream {
+
+bool VideoFilterInput::operator==(const VideoFilterInput& o) const {
+  return width == o.width && height == o.height && format == o.format &&
+         av_cmp_q(time_base, o.time_base) == 0 &&
+         av_cmp_q(sample_aspect_ratio, o.sample_aspect_ratio) == 0;
+}
+
+VideoFilter::VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads)
+    : user_filters_(std::move(user_filters)), output_format_(output_format), threads_(threads) {}
+
+void VideoFilter::configure(const VideoFilterInput& input) {
+  reset();
+  input_ = input;
+  UniqueFilterGraph graph(avfilter_graph_alloc());
+  if (!graph) throw std::bad_alloc();
+  graph->nb_threads = threads_;
+  // Same scaler flags as the ffmpeg command line, so conversions agree bit for bit.
+  graph->scale_sws_opts = av_strdup("flags=bicubic");
+
+  const AVRational sar = input.sample_aspect_ratio.num ? input.sample_aspect_ratio : AVRational{0, 1};
+  char args[256];
+  snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+           input.width, input.height, static_cast<int>(input.format), input.time_base.num,
+           input.time_base.den, sar.num, sar.den);
+  if (input.frame_rate.num > 0) {
+    const size_t used = strlen(args);
+    snprintf(args + used, sizeof(args) - used, ":frame_rate=%d/%d", input.frame_rate.num,
+             input.frame_rate.den);
+  }
+  AVFilterContext* source = nullptr;
+  AVFilterContext* sink = nullptr;
+  VS_CHECK(avfilter_graph_create_filter(&source, avfilter_get_by_name("buffer"), "in", args, nullptr,
+                                        graph.get()),
+           ErrorKind::Filter, "cannot create video buffer source");
+  VS_CHECK(avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", nullptr,
+                                        nullptr, graph.get()),
+           ErrorKind::Filter, "cannot create video buffer sink");
+
+  const char* format_name = av_get_pix_fmt_name(output_format_);
+  std::string description = user_filters_.empty() ? std::string() : user_filters_ + ",";
+  description += std::string("format=pix_fmts=") + format_name;
+
+  UniqueFilterInOut outputs(avfilter_inout_alloc());
+  UniqueFilterInOut inputs(avfilter_inout_alloc());
+  if (!outputs || !inputs) throw std::bad_alloc();
+  outputs->name = av_strdup("in");
+  outputs->filter_ctx = source;
+  inputs->name = av_strdup("out");
+  inputs->filter_ctx = sink;
+  AVFilterInOut* in_raw = inputs.release();
+  AVFilterInOut* out_raw = outputs.release();
+  const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &in_raw, &out_raw, nullptr);
+  avfilter_inout_free(&in_raw);
+  avfilter_inout_free(&out_raw);
+  const std::string what = "invalid video filter graph '" + user_filters_ + "'";
+  VS_CHECK(ret, ErrorKind::Filter, what);
+  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter, what);
+  graph_ = std::move(graph);
+  source_ = source;
+  sink_ = sink;
+}
+
+void VideoFilter::push(AVFrame* frame) {
+  if (frame) {
+    VideoFilterInput input;
+    input.width = frame->width;
+    input.height = frame->height;
+    input.format = static_cast<AVPixelFormat>(frame->format);
+    input.time_base = input_.time_base;
+    input.frame_rate = input_.frame_rate;
+    input.sample_aspect_ratio = frame->sample_aspect_ratio;
+    if (!graph_ || !(input == input_)) configure(input);
+  }
+  if (!graph_) return;
+  VS_CHECK(av_buffersrc_add_frame_flags(source_, frame, AV_BUFFERSRC_FLAG_KEEP_REF),
+           ErrorKind::Filter, "cannot feed the video filter graph");
+}
+
+bool VideoFilter::pull(AVFrame* frame) {
+  if (!graph_) return false;
+  const int ret = av_buffersink_get_frame(sink_, frame);
+  if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return false;
+  VS_CHECK(ret, ErrorKind::Filter, "video filter graph failed");
+  return true;
+}
+
+void VideoFilter::reset() {
+  graph_.reset();
+  source_ = nullptr;
+  sink_ = nullptr;
+}
+
+int VideoFilter::output_width() const { return sink_ ? av_buffersink_get_w(sink_) : 0; }
+int VideoFilter::output_height() const { return sink_ ? av_buffersink_get_h(sink_) : 0; }
+AVRational VideoFilter::output_time_base() const {
+  return sink_ ? av_buffersink_get_time_base(sink_) : input_.time_base;
+}
+bool VideoFilter::preserves_timestamps() const {
+  return av_cmp_q(output_time_base(), input_.time_base) == 0;
+}
+
+}  // namespace vistream

@@ -1,0 +1,276 @@
+#include "vistream/video_source.hpp"
+
+#include <cmath>
+
+#include "vistream/error.hpp"
+
+namespace vistream {
+namespace {
+
+// How many earlier keyframes to try when the demuxer lands after the one asked for
+// (inexact demuxer seeking, e.g. MPEG-TS), before reopening and decoding from the start.
+constexpr int kMaxSeekRetries = 3;
+
+double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
+
+}  // namespace
+
+VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
+    : url_(url), options_(options), packet_(make_packet()), decoded_(make_frame()) {
+  const AVPixelFormat output_format = av_get_pix_fmt(options.output_format.c_str());
+  if (output_format == AV_PIX_FMT_NONE)
+    throw Error(ErrorKind::InvalidArgument, "unknown pixel format '" + options.output_format + "'");
+  demuxer_ = std::make_unique<Demuxer>(url);
+  AVStream* stream = demuxer_->video_stream();
+  if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
+  set_packet_sink(nullptr);
+  stream_time_base_ = stream->time_base;
+  decoder_ = std::make_unique<VideoDecoder>(stream, options.decoder);
+  filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads);
+  VideoFilterInput input;
+  input.width = stream->codecpar->width;
+  input.height = stream->codecpar->height;
+  input.format = static_cast<AVPixelFormat>(stream->codecpar->format);
+  if (input.format == AV_PIX_FMT_NONE) input.format = AV_PIX_FMT_YUV420P;
+  input.time_base = stream_time_base_;
+  input.sample_aspect_ratio = stream->codecpar->sample_aspect_ratio;
+  input.frame_rate = stream->avg_frame_rate.num ? stream->avg_frame_rate : stream->r_frame_rate;
+  // Building the graph now validates the user's filter string before any decoding and tells
+  // the output size; it is rebuilt if decoded frames turn out different.
+  filter_->configure(input);
+  // Local files are indexed up front (packet headers only, no decoding; torchcodec's "exact"
+  // mode does the same): the frame count is then exact, and seeks need no scan. Containers'
+  // own counts are not (mp4 nb_frames includes samples its edit list discards).
+  const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
+  if (local_file && demuxer_->seekable()) frame_index();
+  fill_info();
+}
+
+void VideoSource::set_packet_sink(PacketSink sink) {
+  packet_sink_ = std::move(sink);
+  if (AVStream* audio = demuxer_->audio_stream())
+    audio->discard = packet_sink_ ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+}
+
+void VideoSource::fill_info() {
+  AVFormatContext* ctx = demuxer_->context();
+  AVStream* stream = demuxer_->video_stream();
+  MediaInfo& info = info_;
+  info.width = filter_->output_width();
+  info.height = filter_->output_height();
+  AVRational rate = stream->avg_frame_rate.num ? stream->avg_frame_rate : stream->r_frame_rate;
+  info.frame_rate = {rate.num, rate.den ? rate.den : 1};
+  AVRational tb = filter_->output_time_base();
+  info.time_base = {tb.num, tb.den};
+  if (stream->duration != AV_NOPTS_VALUE) {
+    info.duration = to_seconds(stream->duration, stream->time_base);
+  } else if (ctx->duration != AV_NOPTS_VALUE) {
+    info.duration = ctx->duration / static_cast<double>(AV_TIME_BASE);
+  }
+  if (stream->start_time != AV_NOPTS_VALUE) info.start_time = to_seconds(stream->start_time, stream->time_base);
+  if (index_) {
+    info.frame_count = index_->size();
+    info.frame_count_exact = true;
+  } else if (stream->nb_frames > 0) {
+    info.frame_count = stream->nb_frames;
+    info.frame_count_exact = false;
+  } else if (info.duration > 0 && rate.num > 0) {
+    info.frame_count = static_cast<int64_t>(std::llround(info.duration * av_q2d(rate)));
+    info.frame_count_exact = false;
+  }
+  info.codec = avcodec_get_name(stream->codecpar->codec_id);
+  const char* pix = av_get_pix_fmt_name(static_cast<AVPixelFormat>(stream->codecpar->format));
+  info.pixel_format = pix ? pix : "";
+  info.output_format = options_.output_format;
+  if (const int32_t* matrix = compat::display_matrix(stream)) {
+    const double angle = av_display_rotation_get(matrix);
+    info.rotation = std::isnan(angle) ? 0.0 : angle;
+  }
+  info.hwaccel = decoder_->hwaccel();
+  info.bit_rate = ctx->bit_rate;
+  info.container = ctx->iformat->name;
+  info.seekable = demuxer_->seekable();
+  if (AVStream* audio = demuxer_->audio_stream()) {
+    info.has_audio = true;
+    info.audio_sample_rate = audio->codecpar->sample_rate;
+    info.audio_channels = compat::channel_count(audio->codecpar);
+    info.audio_codec = avcodec_get_name(audio->codecpar->codec_id);
+  }
+}
+
+const MediaInfo& VideoSource::info() {
+  info_.hwaccel = decoder_->hwaccel();
+  return info_;
+}
+
+const FrameIndex& VideoSource::frame_index() {
+  if (!index_) {
+    if (!demuxer_->seekable())
+      throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
+    // Scan with a second demuxer so the playing one keeps its position.
+    Demuxer scanner(url_);
+    index_ = FrameIndex::scan(scanner);
+    fill_info();
+  }
+  return *index_;
+}
+
+int64_t VideoSource::count_frames() { return frame_index().size(); }
+
+bool VideoSource::feed_decoder() {
+  while (!demux_eof_) {
+    if (!demuxer_->read(packet_.get())) {
+      demux_eof_ = true;
+      break;
+    }
+    ++stats_.packets_read;
+    if (packet_->stream_index == demuxer_->video_stream_index()) {
+      if (verify_keyframe_dts_) {
+        const int64_t ts = packet_->dts != AV_NOPTS_VALUE ? packet_->dts : packet_->pts;
+        landed_late_ = ts != AV_NOPTS_VALUE && ts > *verify_keyframe_dts_;
+        verify_keyframe_dts_.reset();
+        if (landed_late_) {
+          av_packet_unref(packet_.get());
+          return false;
+        }
+      }
+      decoder_->send(packet_.get());
+      av_packet_unref(packet_.get());
+      return true;
+    }
+    if (packet_sink_) packet_sink_(packet_.get());
+    av_packet_unref(packet_.get());
+  }
+  decoder_->send(nullptr);
+  return false;
+}
+
+bool VideoSource::next_decoded(AVFrame* frame) {
+  for (;;) {
+    if (!decoder_->receive(frame)) {
+      if (feed_decoder()) continue;
+      // End of input (the decoder is now draining) or a bad seek landing.
+      if (landed_late_ || !decoder_->receive(frame)) return false;
+    }
+    ++stats_.frames_decoded;
+    frame->pts = frame->best_effort_timestamp;
+    if (discard_before_pts_ && frame->pts != AV_NOPTS_VALUE && frame->pts < *discard_before_pts_) {
+      av_frame_unref(frame);  // decoded only to reach the seek target
+      continue;
+    }
+    discard_before_pts_.reset();
+    return true;
+  }
+}
+
+int64_t VideoSource::index_for(int64_t pts) {
+  if (index_ && filter_->preserves_timestamps()) {
+    const int64_t found = index_->index_of(pts);
+    if (found >= 0) {
+      next_sequential_index_ = found + 1;
+      return found;
+    }
+  }
+  return next_sequential_index_++;
+}
+
+FramePtr VideoSource::next() {
+  for (;;) {
+    UniqueFrame out = make_frame();
+    if (filter_->pull(out.get())) {
+      ++stats_.frames_output;
+      const AVRational tb = filter_->output_time_base();
+      const int64_t index = index_for(out->pts);
+      const double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
+      return std::make_shared<Frame>(std::move(out), index, time);
+    }
+    if (filter_eof_sent_) return nullptr;
+    if (next_decoded(decoded_.get())) {
+      filter_->push(decoded_.get());
+      av_frame_unref(decoded_.get());
+    } else {
+      if (landed_late_) return nullptr;  // seek_to_index handles the retry
+      filter_->push(nullptr);
+      filter_eof_sent_ = true;
+    }
+  }
+}
+
+bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
+  const auto& keyframe = index_->keyframes()[keyframe_pos];
+  decoder_->flush();
+  filter_->reset();
+  demux_eof_ = false;
+  filter_eof_sent_ = false;
+  landed_late_ = false;
+  if (keyframe_pos == 0) {
+    // Decoding from the very start is always right: reopen rather than trust seeking to 0.
+    reopen();
+    return true;
+  }
+  try {
+    demuxer_->seek(keyframe.dts);
+  } catch (const Error&) {
+    return false;
+  }
+  verify_keyframe_dts_ = keyframe.dts;
+  return true;
+}
+
+void VideoSource::reopen() {
+  auto fresh = std::make_unique<Demuxer>(url_);
+  demuxer_ = std::move(fresh);
+  set_packet_sink(packet_sink_);
+}
+
+void VideoSource::seek_to_index(int64_t index) {
+  const FrameIndex& table = frame_index();
+  ++stats_.seeks;
+  if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
+  if (index >= table.size()) {
+    // Past the end: the next read reports end of stream.
+    decoder_->flush();
+    filter_->reset();
+    demux_eof_ = true;
+    decoder_->send(nullptr);
+    filter_eof_sent_ = true;
+    discard_before_pts_.reset();
+    return;
+  }
+  const int64_t target_pts = table.pts_at(index);
+  size_t keyframe_pos = table.keyframe_before(target_pts);
+  for (int attempt = 0;; ++attempt) {
+    if (attempt >= kMaxSeekRetries) keyframe_pos = 0;
+    if (!position_at_keyframe(keyframe_pos)) {
+      keyframe_pos = 0;
+      continue;
+    }
+    discard_before_pts_ = target_pts;
+    // Decode up to the target now, so a bad landing is detected here rather than in next().
+    if (next_decoded(decoded_.get())) {
+      filter_->push(decoded_.get());
+      av_frame_unref(decoded_.get());
+      next_sequential_index_ = index;
+      return;
+    }
+    if (!landed_late_ || keyframe_pos == 0) {
+      next_sequential_index_ = index;
+      return;  // nothing decodable from here on: next() reports the end
+    }
+    keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
+  }
+}
+
+void VideoSource::seek_to_time(double seconds) {
+  const FrameIndex& table = frame_index();
+  const int64_t pts = static_cast<int64_t>(std::ceil(seconds / av_q2d(stream_time_base_) - 1e-6));
+  seek_to_index(table.first_at_or_after(pts));
+}
+
+SourceStats VideoSource::stats() const {
+  SourceStats s = stats_;
+  s.decode_errors = decoder_->errors() + demuxer_->read_errors();
+  return s;
+}
+
+}  // namespace vistream
