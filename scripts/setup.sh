@@ -1,0 +1,38 @@
+#!/bin/sh
+# Sets up vistream on a fresh Debian 12 / Ubuntu 22.04+ machine:
+#   system packages (FFmpeg dev libraries, a compiler, pkg-config), a virtual environment in
+#   .venv, and vistream built from this checkout into it.
+#   scripts/setup.sh          # runtime only
+#   scripts/setup.sh --test   # plus what the test suite needs (pytest, torch for the DLPack test)
+set -eu
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES="ffmpeg pkg-config g++ python3-dev python3-venv \
+  libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev \
+  libavutil-dev libavdevice-dev libsdl2-dev libsdl2-ttf-dev"
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing system packages:$missing"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+
+if [ "${1:-}" = "--test" ]; then
+  # torch 2.14.1 / torchvision 0.29.1: the releases this project pins (CPU use is enough here).
+  .venv/bin/python -m pip install -q pytest "torch==2.14.1" "torchvision==0.29.1"
+fi
+
+.venv/bin/python -m pip install -q .
+.venv/bin/python -c "import vistream, vistream._core; print('setup: vistream', vistream.__version__, 'ready in .venv')"
