@@ -1,6 +1,7 @@
 #include "vistream/audio_output.hpp"
 
 #include "vistream/error.hpp"
+#include "vistream/log.hpp"
 #include "vistream/muxer.hpp"
 
 namespace vistream {
@@ -89,12 +90,13 @@ void AudioOutput::configure_filter(const AVFrame* first) {
   outputs->filter_ctx = source;
   inputs->name = av_strdup("out");
   inputs->filter_ctx = sink;
+  log::ScopedCapture details;
   const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &inputs, &outputs, nullptr);
   avfilter_inout_free(&inputs);
   avfilter_inout_free(&outputs);
-  VS_CHECK(ret, ErrorKind::Filter, "invalid audio filter graph '" + afilter_ + "'");
+  VS_CHECK(ret, ErrorKind::Filter, details.annotate("invalid audio filter graph '" + afilter_ + "'"));
   VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter,
-           "invalid audio filter graph '" + afilter_ + "'");
+           details.annotate("invalid audio filter graph '" + afilter_ + "'"));
   if (encoder_->frame_size > 0) av_buffersink_set_frame_size(sink, static_cast<unsigned>(encoder_->frame_size));
   graph_ = std::move(graph);
   source_ = source;

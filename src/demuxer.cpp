@@ -1,6 +1,7 @@
 #include "vistream/demuxer.hpp"
 
 #include "vistream/error.hpp"
+#include "vistream/log.hpp"
 
 namespace vistream {
 
@@ -9,12 +10,13 @@ Demuxer::Demuxer(const std::string& url) : url_(url) {
   if (!raw) throw std::bad_alloc();
   raw->interrupt_callback.callback = &Demuxer::interrupt_callback;
   raw->interrupt_callback.opaque = this;
+  log::ScopedCapture details;
   // On failure avformat_open_input frees the context itself.
   VS_CHECK(avformat_open_input(&raw, url.c_str(), nullptr, nullptr), ErrorKind::Source,
-           "cannot open '" + url + "'");
+           details.annotate("cannot open '" + url + "'"));
   ctx_.reset(raw);
   VS_CHECK(avformat_find_stream_info(ctx_.get(), nullptr), ErrorKind::Source,
-           "cannot read stream info of '" + url + "'");
+           details.annotate("cannot read stream info of '" + url + "'"));
   video_index_ = av_find_best_stream(ctx_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   // Cover art (attached pictures) is not a video track.
   if (video_index_ >= 0 && (ctx_->streams[video_index_]->disposition & AV_DISPOSITION_ATTACHED_PIC))

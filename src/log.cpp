@@ -23,15 +23,31 @@ std::atomic<bool> g_pending{false};
 thread_local std::string t_line;
 thread_local int t_print_prefix = 1;
 thread_local int t_demote = 0;
+thread_local std::vector<std::string>* t_capture = nullptr;
+
+// Drops FFmpeg's "[h264 @ 0x55...] " context prefix: addresses mean nothing in an exception.
+std::string without_prefix(const std::string& line) {
+  if (!line.empty() && line[0] == '[') {
+    const size_t end = line.find("] ");
+    if (end != std::string::npos) return line.substr(end + 2);
+  }
+  return line;
+}
 
 void callback(void* avcl, int level, const char* fmt, va_list args) {
+  const bool capture = t_capture && level <= AV_LOG_ERROR;
   if (t_demote > 0 && level < AV_LOG_VERBOSE) level = AV_LOG_VERBOSE;
-  if (level > g_level.load(std::memory_order_relaxed)) return;
+  if (!capture && level > g_level.load(std::memory_order_relaxed)) return;
   char buffer[1024];
   av_log_format_line2(avcl, level, fmt, args, buffer, sizeof(buffer), &t_print_prefix);
   t_line += buffer;
   if (t_line.empty() || t_line.back() != '\n') return;
   t_line.pop_back();
+  if (capture) t_capture->push_back(without_prefix(t_line));
+  if (level > g_level.load(std::memory_order_relaxed)) {
+    t_line.clear();
+    return;
+  }
   std::lock_guard lock(g_mutex);
   if (g_queue.size() >= kMaxQueued) {
     g_queue.pop_front();
@@ -54,6 +70,16 @@ void install() {
 
 ScopedDemote::ScopedDemote() { ++t_demote; }
 ScopedDemote::~ScopedDemote() { --t_demote; }
+
+ScopedCapture::ScopedCapture() : previous_(t_capture) { t_capture = &lines_; }
+ScopedCapture::~ScopedCapture() { t_capture = previous_; }
+
+std::string ScopedCapture::annotate(const std::string& context) const {
+  if (lines_.empty()) return context;
+  std::string out = context + " [";
+  for (size_t i = 0; i < lines_.size(); ++i) out += (i ? "; " : "") + lines_[i];
+  return out + "]";
+}
 
 void set_level(int av_level) { g_level.store(av_level); }
 int level() { return g_level.load(); }

@@ -29,10 +29,11 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
     const AVHWDeviceType type = av_hwdevice_find_type_by_name(options.hwaccel.c_str());
     if (type == AV_HWDEVICE_TYPE_NONE)
       throw Error(ErrorKind::InvalidArgument, "unknown hwaccel '" + options.hwaccel + "'");
+    log::ScopedCapture details;
     if (!try_hw_device(type)) {
       throw Error(ErrorKind::Hardware,
-                  "hwaccel '" + options.hwaccel + "' is not available for " + codec->name +
-                      " on this machine (no device could be opened; see the vistream.ffmpeg log)");
+                  details.annotate("hwaccel '" + options.hwaccel + "' is not available for " + codec->name +
+                                   " on this machine"));
     }
   }
   VS_CHECK(avcodec_open2(ctx_.get(), codec, nullptr), ErrorKind::Decode,

@@ -13,6 +13,15 @@ bool needs_coarse_time_base(const AVCodec* codec) {
          codec->id == AV_CODEC_ID_MPEG1VIDEO || codec->id == AV_CODEC_ID_H263;
 }
 
+// The device type of encoders that only take frames in device memory (VAAPI, QSV).
+AVHWDeviceType hardware_frames_device(const AVCodec* codec) {
+  for (const AVPixelFormat* f = codec->pix_fmts; f && *f != AV_PIX_FMT_NONE; ++f) {
+    if (*f == AV_PIX_FMT_VAAPI) return AV_HWDEVICE_TYPE_VAAPI;
+    if (*f == AV_PIX_FMT_QSV) return AV_HWDEVICE_TYPE_QSV;
+  }
+  return AV_HWDEVICE_TYPE_NONE;
+}
+
 AVPixelFormat pick_pixel_format(const AVCodec* codec) {
   // yuv420p first: it is what browsers and players everywhere decode.
   const AVPixelFormat* formats = codec->pix_fmts;
@@ -27,12 +36,13 @@ AVPixelFormat pick_pixel_format(const AVCodec* codec) {
 }  // namespace
 
 std::vector<std::string> VideoEncoder::candidates(const std::string& codec) {
-  // Hardware first. VAAPI/QSV encoders take hardware frames only and are not wired up yet
-  // (they need a hwupload stage); NVENC accepts system-memory frames directly.
-  if (codec == "hevc" || codec == "h265") return {"hevc_nvenc", "libx265"};
-  if (codec == "av1") return {"av1_nvenc", "libsvtav1", "libaom-av1", "librav1e"};
+  // Hardware first (NVENC takes system-memory frames; VAAPI/QSV get frames uploaded to the
+  // device), then software encoders.
+  if (codec == "hevc" || codec == "h265") return {"hevc_nvenc", "hevc_vaapi", "hevc_qsv", "libx265"};
+  if (codec == "av1")
+    return {"av1_nvenc", "av1_vaapi", "av1_qsv", "libsvtav1", "libaom-av1", "librav1e"};
   if (codec == "mpeg4") return {"mpeg4"};
-  return {"h264_nvenc", "libx264", "libopenh264", "mpeg4"};
+  return {"h264_nvenc", "h264_vaapi", "h264_qsv", "libx264", "libopenh264", "mpeg4"};
 }
 
 VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoEncoderInput& input,
@@ -69,6 +79,35 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
   ctx->width = input_.width;
   ctx->height = input_.height;
   ctx->pix_fmt = pick_pixel_format(codec);
+  AVPixelFormat upload_format = AV_PIX_FMT_NONE;  // system-memory format uploaded to the device
+  UniqueBufferRef frames_ctx;
+  if (const AVHWDeviceType device_type = hardware_frames_device(codec); device_type != AV_HWDEVICE_TYPE_NONE) {
+    AVBufferRef* device = nullptr;
+    log::ScopedCapture details;
+    const int ret = av_hwdevice_ctx_create(&device, device_type, nullptr, nullptr, 0);
+    if (ret < 0) {
+      *reason = details.annotate("no " + std::string(av_hwdevice_get_type_name(device_type)) +
+                                 " device: " + av_error_string(ret));
+      return false;
+    }
+    UniqueBufferRef device_ref(device);
+    frames_ctx.reset(av_hwframe_ctx_alloc(device));
+    if (!frames_ctx) throw std::bad_alloc();
+    auto* frames = reinterpret_cast<AVHWFramesContext*>(frames_ctx->data);
+    frames->format = device_type == AV_HWDEVICE_TYPE_VAAPI ? AV_PIX_FMT_VAAPI : AV_PIX_FMT_QSV;
+    frames->sw_format = AV_PIX_FMT_NV12;
+    frames->width = input_.width;
+    frames->height = input_.height;
+    frames->initial_pool_size = 32;
+    const int init = av_hwframe_ctx_init(frames_ctx.get());
+    if (init < 0) {
+      *reason = details.annotate("cannot allocate device frames: " + av_error_string(init));
+      return false;
+    }
+    ctx->pix_fmt = frames->format;
+    ctx->hw_frames_ctx = av_buffer_ref(frames_ctx.get());
+    upload_format = AV_PIX_FMT_NV12;
+  }
   ctx->sample_aspect_ratio = input_.sample_aspect_ratio;
   const AVRational rate = input_.frame_rate.num > 0 ? input_.frame_rate : AVRational{30, 1};
   ctx->framerate = rate;
@@ -95,6 +134,7 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
     ctx->global_quality = FF_QP2LAMBDA * 3;
   }
   int ret;
+  log::ScopedCapture details;
   if (explicit_choice) {
     ret = avcodec_open2(ctx.get(), codec, opts.address());
   } else {
@@ -102,8 +142,8 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
     ret = avcodec_open2(ctx.get(), codec, opts.address());
   }
   if (ret < 0) {
-    *reason = av_error_string(ret);
-    av_log(nullptr, explicit_choice ? AV_LOG_ERROR : AV_LOG_VERBOSE, "vistream: encoder %s unavailable: %s\n",
+    *reason = details.annotate(av_error_string(ret));
+    av_log(nullptr, AV_LOG_VERBOSE, "vistream: encoder %s unavailable: %s\n",
            name.c_str(), reason->c_str());
     return false;
   }
@@ -115,13 +155,15 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
   av_log(nullptr, AV_LOG_INFO, "vistream: encoding video with %s (%s, %dx%d)\n", name.c_str(),
          av_get_pix_fmt_name(ctx_->pix_fmt), ctx_->width, ctx_->height);
 
-  converted_->format = ctx_->pix_fmt;
+  hw_frames_ = std::move(frames_ctx);
+  converted_->format = upload_format != AV_PIX_FMT_NONE ? upload_format : ctx_->pix_fmt;
   converted_->width = ctx_->width;
   converted_->height = ctx_->height;
   VS_CHECK(av_frame_get_buffer(converted_.get(), 0), ErrorKind::Encoder, "cannot allocate encoder frame");
+  const AVPixelFormat target = static_cast<AVPixelFormat>(converted_->format);
   sws_.reset(sws_getContext(input_.width, input_.height, input_.format, ctx_->width, ctx_->height,
-                            ctx_->pix_fmt, SWS_BICUBIC, nullptr, nullptr, nullptr));
-  if (!sws_) throw Error(ErrorKind::Encoder, "cannot convert frames to " + std::string(av_get_pix_fmt_name(ctx_->pix_fmt)));
+                            target, SWS_BICUBIC, nullptr, nullptr, nullptr));
+  if (!sws_) throw Error(ErrorKind::Encoder, "cannot convert frames to " + std::string(av_get_pix_fmt_name(target)));
   return true;
 }
 
@@ -140,7 +182,19 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
   last_pts_ = pts;
   converted_->pts = pts;
   converted_->sample_aspect_ratio = frame->sample_aspect_ratio;
-  VS_CHECK(avcodec_send_frame(ctx_.get(), converted_.get()), ErrorKind::Encoder,
+  AVFrame* to_send = converted_.get();
+  UniqueFrame device_frame;
+  if (hw_frames_) {
+    device_frame = make_frame();
+    VS_CHECK(av_hwframe_get_buffer(hw_frames_.get(), device_frame.get(), 0), ErrorKind::Encoder,
+             "cannot get a device frame for " + name_);
+    VS_CHECK(av_hwframe_transfer_data(device_frame.get(), converted_.get(), 0), ErrorKind::Encoder,
+             "cannot upload a frame for " + name_);
+    device_frame->pts = pts;
+    device_frame->sample_aspect_ratio = frame->sample_aspect_ratio;
+    to_send = device_frame.get();
+  }
+  VS_CHECK(avcodec_send_frame(ctx_.get(), to_send), ErrorKind::Encoder,
            "encoder " + name_ + " rejected a frame");
   drain(out);
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "vistream/error.hpp"
+#include "vistream/log.hpp"
 
 namespace vistream {
 
@@ -56,12 +57,13 @@ void VideoFilter::configure(const VideoFilterInput& input) {
   inputs->filter_ctx = sink;
   AVFilterInOut* in_raw = inputs.release();
   AVFilterInOut* out_raw = outputs.release();
+  log::ScopedCapture details;
   const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &in_raw, &out_raw, nullptr);
   avfilter_inout_free(&in_raw);
   avfilter_inout_free(&out_raw);
-  const std::string what = "invalid video filter graph '" + user_filters_ + "'";
-  VS_CHECK(ret, ErrorKind::Filter, what);
-  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter, what);
+  VS_CHECK(ret, ErrorKind::Filter, details.annotate("invalid video filter graph '" + user_filters_ + "'"));
+  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter,
+           details.annotate("invalid video filter graph '" + user_filters_ + "'"));
   graph_ = std::move(graph);
   source_ = source;
   sink_ = sink;

@@ -35,4 +35,21 @@ class ScopedDemote {
   ScopedDemote& operator=(const ScopedDemote&) = delete;
 };
 
+// While alive, error-level messages logged by this thread are also collected, so an exception
+// can carry FFmpeg's own explanation ("No such filter: 'x'", "moov atom not found") instead
+// of only the bare error code.
+class ScopedCapture {
+ public:
+  ScopedCapture();
+  ~ScopedCapture();
+  ScopedCapture(const ScopedCapture&) = delete;
+  ScopedCapture& operator=(const ScopedCapture&) = delete;
+  // `context` followed by the captured lines, e.g. "cannot open 'x.mp4' [moov atom not found]".
+  std::string annotate(const std::string& context) const;
+
+ private:
+  std::vector<std::string> lines_;
+  std::vector<std::string>* previous_;
+};
+
 }  // namespace vistream::log

@@ -1,5 +1,6 @@
 // Encodes the (callback-edited) frames. Converts from the frames' pixel format to one the
-// encoder accepts with swscale into a reused frame, and keeps input timestamps.
+// encoder accepts with swscale into a reused frame (uploading it to the device for VAAPI/QSV
+// encoders), and keeps input timestamps.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,7 @@ class VideoEncoder {
   bool global_header_;
   UniqueCodecContext ctx_;
   UniqueSwsContext sws_;
+  UniqueBufferRef hw_frames_;  // VAAPI/QSV: device frame pool the converted frames are uploaded to
   UniqueFrame converted_;
   std::string name_;
   int64_t last_pts_ = INT64_MIN;

@@ -47,3 +47,7 @@ def sync_level() -> None:
         if effective >= py_level:
             av_level = av
     _core.set_av_log_level(av_level)
+
+# A library does not print on its own: without logging configured by the application,
+# FFmpeg's messages are dropped (errors still reach the caller as exceptions with FFmpeg's text).
+logging.getLogger("vistream").addHandler(logging.NullHandler())
