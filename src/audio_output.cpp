@@ -7,7 +7,7 @@
 namespace vistream {
 
 AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string& afilter)
-    : input_(input), muxer_(muxer), afilter_(afilter), frame_(make_frame()) {
+    : input_time_base_(input->time_base), muxer_(muxer), afilter_(afilter), frame_(make_frame()) {
   const AVCodecID codec_id = input->codecpar->codec_id;
   copy_ = afilter.empty() &&
           avformat_query_codec(muxer.format(), codec_id, FF_COMPLIANCE_NORMAL) == 1;
@@ -68,7 +68,7 @@ void AudioOutput::configure_filter(const AVFrame* first) {
 #endif
   char args[512];
   snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-           input_->time_base.num, input_->time_base.den, first->sample_rate,
+           input_time_base_.num, input_time_base_.den, first->sample_rate,
            av_get_sample_fmt_name(static_cast<AVSampleFormat>(first->format)), layout);
   AVFilterContext* source = nullptr;
   AVFilterContext* sink = nullptr;
@@ -110,7 +110,7 @@ void AudioOutput::write(AVPacket* packet, int64_t offset, int64_t start, int64_t
   if (copy_) {
     if (packet->pts != AV_NOPTS_VALUE) packet->pts -= offset;
     if (packet->dts != AV_NOPTS_VALUE) packet->dts -= offset;
-    muxer_.write(packet, stream_index_, input_->time_base);
+    muxer_.write(packet, stream_index_, input_time_base_);
     return;
   }
   if (avcodec_send_packet(decoder_.get(), packet) < 0) return;  // corrupt audio: skip the packet
@@ -132,7 +132,7 @@ void AudioOutput::encode_filtered(bool flush) {
     if (ret == AVERROR_EOF) break;
     VS_CHECK(ret, ErrorKind::Filter, "audio filter graph failed");
     const AVRational tb = av_buffersink_get_time_base(sink_);
-    filtered->pts = av_rescale_q(filtered->pts - av_rescale_q(offset_, input_->time_base, tb), tb,
+    filtered->pts = av_rescale_q(filtered->pts - av_rescale_q(offset_, input_time_base_, tb), tb,
                                  encoder_->time_base);
     VS_CHECK(avcodec_send_frame(encoder_.get(), filtered.get()), ErrorKind::Encoder, "AAC encoder failed");
     av_frame_unref(filtered.get());

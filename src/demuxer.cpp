@@ -5,7 +5,7 @@
 
 namespace vistream {
 
-Demuxer::Demuxer(const std::string& url) : url_(url) {
+Demuxer::Demuxer(const std::string& url, int known_video_stream) : url_(url) {
   AVFormatContext* raw = avformat_alloc_context();
   if (!raw) throw std::bad_alloc();
   raw->interrupt_callback.callback = &Demuxer::interrupt_callback;
@@ -15,12 +15,23 @@ Demuxer::Demuxer(const std::string& url) : url_(url) {
   VS_CHECK(avformat_open_input(&raw, url.c_str(), nullptr, nullptr), ErrorKind::Source,
            details.annotate("cannot open '" + url + "'"));
   ctx_.reset(raw);
-  VS_CHECK(avformat_find_stream_info(ctx_.get(), nullptr), ErrorKind::Source,
-           details.annotate("cannot read stream info of '" + url + "'"));
-  video_index_ = av_find_best_stream(ctx_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  // Cover art (attached pictures) is not a video track.
-  if (video_index_ >= 0 && (ctx_->streams[video_index_]->disposition & AV_DISPOSITION_ATTACHED_PIC))
-    video_index_ = -1;
+  // Reopening a source already probed: when the container header lists every stream (mp4,
+  // mkv, ...) the streams and their indices are known, and probing (which decodes frames)
+  // would only cost time. Headerless formats (MPEG-TS) create streams while probing.
+  const bool reuse_probe = known_video_stream >= 0 && !(ctx_->ctx_flags & AVFMTCTX_NOHEADER) &&
+                           known_video_stream < static_cast<int>(ctx_->nb_streams);
+  if (!reuse_probe) {
+    VS_CHECK(avformat_find_stream_info(ctx_.get(), nullptr), ErrorKind::Source,
+             details.annotate("cannot read stream info of '" + url + "'"));
+  }
+  if (known_video_stream >= 0 && known_video_stream < static_cast<int>(ctx_->nb_streams)) {
+    video_index_ = known_video_stream;
+  } else {
+    video_index_ = av_find_best_stream(ctx_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    // Cover art (attached pictures) is not a video track.
+    if (video_index_ >= 0 && (ctx_->streams[video_index_]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+      video_index_ = -1;
+  }
   audio_index_ = av_find_best_stream(ctx_.get(), AVMEDIA_TYPE_AUDIO, -1, video_index_, nullptr, 0);
   if (video_index_ < 0) video_index_ = -1;
   if (audio_index_ < 0) audio_index_ = -1;

@@ -74,9 +74,11 @@ void Player::decode_loop() {
       if (options_.end >= 0 && frame->time() >= options_.end) break;
       if (!decoded_.push(std::move(frame))) break;
     }
+    source_->halt();  // stopped early: no audio packet may arrive after this thread ends
     stats_.decode_errors.store(source_->stats().decode_errors);
     decoded_.close();
   } catch (...) {
+    source_->halt();
     record_error(std::current_exception());
   }
 }

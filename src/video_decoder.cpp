@@ -69,7 +69,7 @@ AVPixelFormat VideoDecoder::pick_hw_format(AVCodecContext* ctx, const AVPixelFor
     if (*f == self->hw_pixel_format_) return *f;
   }
   // The device cannot decode this stream (profile/size): fall back to software decoding.
-  self->hwaccel_name_ = "none";
+  self->hw_fallback_.store(true);
   for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
     if (!(av_pix_fmt_desc_get(*f)->flags & AV_PIX_FMT_FLAG_HWACCEL)) return *f;
   }

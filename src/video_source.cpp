@@ -46,6 +46,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
   fill_info();
 }
 
+VideoSource::~VideoSource() { stop_prefetch(); }
+
 void VideoSource::set_packet_sink(PacketSink sink) {
   packet_sink_ = std::move(sink);
   if (AVStream* audio = demuxer_->audio_stream())
@@ -108,7 +110,7 @@ const FrameIndex& VideoSource::frame_index() {
     if (!demuxer_->seekable())
       throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
     // Scan with a second demuxer so the playing one keeps its position.
-    Demuxer scanner(url_);
+    Demuxer scanner(url_, demuxer_->video_stream_index());
     index_ = FrameIndex::scan(scanner);
     fill_info();
   }
@@ -123,7 +125,7 @@ bool VideoSource::feed_decoder() {
       demux_eof_ = true;
       break;
     }
-    ++stats_.packets_read;
+    ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
       if (verify_keyframe_dts_) {
         const int64_t ts = packet_->dts != AV_NOPTS_VALUE ? packet_->dts : packet_->pts;
@@ -152,7 +154,7 @@ bool VideoSource::next_decoded(AVFrame* frame) {
       // End of input (the decoder is now draining) or a bad seek landing.
       if (landed_late_ || !decoder_->receive(frame)) return false;
     }
-    ++stats_.frames_decoded;
+    ++frames_decoded_;
     frame->pts = frame->best_effort_timestamp;
     if (discard_before_pts_ && frame->pts != AV_NOPTS_VALUE && frame->pts < *discard_before_pts_) {
       av_frame_unref(frame);  // decoded only to reach the seek target
@@ -178,22 +180,63 @@ FramePtr VideoSource::next() {
   for (;;) {
     UniqueFrame out = make_frame();
     if (filter_->pull(out.get())) {
-      ++stats_.frames_output;
+      ++frames_output_;
       const AVRational tb = filter_->output_time_base();
       const int64_t index = index_for(out->pts);
       const double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
       return std::make_shared<Frame>(std::move(out), index, time);
     }
     if (filter_eof_sent_) return nullptr;
-    if (next_decoded(decoded_.get())) {
-      filter_->push(decoded_.get());
-      av_frame_unref(decoded_.get());
+    if (UniqueFrame decoded = pop_decoded()) {
+      filter_->push(decoded.get());
     } else {
       if (landed_late_) return nullptr;  // seek_to_index handles the retry
       filter_->push(nullptr);
       filter_eof_sent_ = true;
     }
   }
+}
+
+UniqueFrame VideoSource::pop_decoded() {
+  if (!options_.prefetch) {
+    UniqueFrame frame = make_frame();
+    return next_decoded(frame.get()) ? std::move(frame) : nullptr;
+  }
+  if (prefetch_done_) return nullptr;
+  start_prefetch();
+  if (std::optional<UniqueFrame> frame = decoded_queue_->pop()) return std::move(*frame);
+  stop_prefetch();  // ended: join, then report its failure if it had one
+  prefetch_done_ = true;
+  if (prefetch_error_) std::rethrow_exception(std::exchange(prefetch_error_, nullptr));
+  return nullptr;
+}
+
+void VideoSource::start_prefetch() {
+  if (prefetch_thread_.joinable()) return;
+  decoded_queue_ = std::make_unique<BlockingQueue<UniqueFrame>>(4);
+  prefetch_stop_.store(false);
+  prefetch_error_ = nullptr;
+  prefetch_thread_ = std::thread([this] { prefetch_loop(); });
+}
+
+void VideoSource::stop_prefetch() {
+  if (!prefetch_thread_.joinable()) return;
+  prefetch_stop_.store(true);
+  decoded_queue_->abort();
+  prefetch_thread_.join();
+}
+
+void VideoSource::prefetch_loop() {
+  try {
+    while (!prefetch_stop_.load()) {
+      UniqueFrame frame = make_frame();
+      if (!next_decoded(frame.get())) break;
+      if (!decoded_queue_->push(std::move(frame))) break;
+    }
+  } catch (...) {
+    prefetch_error_ = std::current_exception();
+  }
+  decoded_queue_->close();
 }
 
 bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
@@ -218,14 +261,16 @@ bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
 }
 
 void VideoSource::reopen() {
-  auto fresh = std::make_unique<Demuxer>(url_);
+  auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index());
   demuxer_ = std::move(fresh);
   set_packet_sink(packet_sink_);
 }
 
 void VideoSource::seek_to_index(int64_t index) {
   const FrameIndex& table = frame_index();
-  ++stats_.seeks;
+  stop_prefetch();  // from here on this thread alone touches demuxer_/decoder_
+  prefetch_done_ = false;
+  ++seeks_;
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
   if (index >= table.size()) {
     // Past the end: the next read reports end of stream.
@@ -268,7 +313,11 @@ void VideoSource::seek_to_time(double seconds) {
 }
 
 SourceStats VideoSource::stats() const {
-  SourceStats s = stats_;
+  SourceStats s;
+  s.packets_read = packets_read_.load();
+  s.frames_decoded = frames_decoded_.load();
+  s.frames_output = frames_output_;
+  s.seeks = seeks_;
   s.decode_errors = decoder_->errors() + demuxer_->read_errors();
   return s;
 }

@@ -27,7 +27,7 @@ class AudioOutput {
   void configure_filter(const AVFrame* first);
   void encode_filtered(bool flush);
 
-  const AVStream* input_;
+  AVRational input_time_base_;  // a copy: the input stream may be freed when the source reopens
   Muxer& muxer_;
   std::string afilter_;
   bool copy_ = false;

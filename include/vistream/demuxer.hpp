@@ -10,7 +10,9 @@ namespace vistream {
 
 class Demuxer {
  public:
-  explicit Demuxer(const std::string& url);
+  // `known_video_stream` >= 0: the source was opened before and this is its video stream
+  // index; lets a reopen skip stream probing where the container allows.
+  explicit Demuxer(const std::string& url, int known_video_stream = -1);
   Demuxer(const Demuxer&) = delete;
   Demuxer& operator=(const Demuxer&) = delete;
 
@@ -42,7 +44,7 @@ class Demuxer {
   int video_index_ = -1;
   int audio_index_ = -1;
   std::atomic<bool> interrupted_{false};
-  int64_t read_errors_ = 0;
+  std::atomic<int64_t> read_errors_{0};
 };
 
 }  // namespace vistream

@@ -2,6 +2,7 @@
 // to system memory here; the zero-copy GPU path keeps them on the device).
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "vistream/av_ptr.hpp"
@@ -25,7 +26,8 @@ class VideoDecoder {
   // Forgets all buffered state (after a seek).
   void flush();
 
-  const std::string& hwaccel() const { return hwaccel_name_; }
+  // The device in use; "none" when the device could not take this stream after all.
+  std::string hwaccel() const { return hw_fallback_.load() ? std::string("none") : hwaccel_name_; }
   AVCodecContext* context() const { return ctx_.get(); }
   int64_t errors() const { return errors_; }
 
@@ -37,8 +39,9 @@ class VideoDecoder {
   UniqueBufferRef hw_device_;
   UniqueFrame hw_frame_;
   AVPixelFormat hw_pixel_format_ = AV_PIX_FMT_NONE;
-  std::string hwaccel_name_ = "none";
-  int64_t errors_ = 0;
+  std::string hwaccel_name_ = "none";   // set before decoding starts, then read-only
+  std::atomic<bool> hw_fallback_{false};  // set by get_format on the decoding thread
+  std::atomic<int64_t> errors_{0};  // written by the decoding thread, read by any
   bool draining_ = false;
 };
 

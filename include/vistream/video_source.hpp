@@ -1,13 +1,23 @@
 // Demux -> decode -> filter for the video stream of one source, with frame-exact seeking.
 // Used directly by Reader (pull model) and by Player's decode thread. Not thread-safe:
-// one thread drives it; other threads may only call interrupt().
+// one thread drives it (the consumer); other threads may only call interrupt().
+//
+// With prefetch on, demux+decode run ahead on an internal thread (the decode thread) that
+// fills decoded_queue_; the consumer runs the filter graph (pixel conversion) on frames it
+// pops. Conversion thus overlaps decoding instead of stalling the decoder's frame threads.
+// The decode thread owns demuxer_/decoder_ while running; seek stops and joins it first, so
+// every other access to them happens with no decode thread alive.
 #pragma once
 
+#include <atomic>
+#include <exception>
 #include <functional>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "vistream/blocking_queue.hpp"
 #include "vistream/demuxer.hpp"
 #include "vistream/frame.hpp"
 #include "vistream/frame_index.hpp"
@@ -21,6 +31,7 @@ struct SourceOptions {
   std::string output_format = "bgr24";
   std::string vfilter;
   DecoderOptions decoder;
+  bool prefetch = true;  // decode on a separate thread (see above)
 };
 
 struct SourceStats {
@@ -37,6 +48,9 @@ class VideoSource {
   using PacketSink = std::function<void(AVPacket*)>;
 
   VideoSource(const std::string& url, const SourceOptions& options);
+  ~VideoSource();
+  VideoSource(const VideoSource&) = delete;
+  VideoSource& operator=(const VideoSource&) = delete;
 
   const MediaInfo& info();  // refreshed frame_count once the index is built
   Demuxer& demuxer() { return *demuxer_; }
@@ -55,12 +69,19 @@ class VideoSource {
 
   SourceStats stats() const;
   void interrupt() { demuxer_->interrupt(); }
+  // Stops and joins the decode thread (no more packet-sink calls after this returns).
+  // next() would start it again.
+  void halt() { stop_prefetch(); }
 
  private:
   void fill_info();
   const FrameIndex& frame_index();
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
   bool next_decoded(AVFrame* frame);  // decoded frame honoring the pending seek target
+  UniqueFrame pop_decoded();          // from the decode thread, or decoded inline; null at end
+  void start_prefetch();
+  void stop_prefetch();
+  void prefetch_loop();
   VideoFilterInput filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
   bool position_at_keyframe(size_t keyframe_pos);  // seek + verify the landing point
@@ -88,7 +109,19 @@ class VideoSource {
   bool demux_eof_ = false;
   bool decoder_drained_ = false;
   bool filter_eof_sent_ = false;
-  SourceStats stats_;
+
+  // Counters written by the decode thread and read by the consumer.
+  std::atomic<int64_t> packets_read_{0};
+  std::atomic<int64_t> frames_decoded_{0};
+  int64_t frames_output_ = 0;  // consumer only
+  int64_t seeks_ = 0;          // consumer only
+
+  // Decode thread state. decoded_queue_ is replaced after each stop (a closed queue stays closed).
+  std::thread prefetch_thread_;
+  std::unique_ptr<BlockingQueue<UniqueFrame>> decoded_queue_;
+  std::atomic<bool> prefetch_stop_{false};
+  std::exception_ptr prefetch_error_;  // written by the decode thread before it closes the queue
+  bool prefetch_done_ = false;         // consumer only: the thread ended and was joined
 };
 
 }  // namespace vistream
