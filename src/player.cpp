@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "vistream/error.hpp"
@@ -12,6 +13,8 @@ Player::Player(const std::string& url, const PlayerOptions& options) : options_(
   source_ = std::make_unique<VideoSource>(url, options.source);
   AVStream* video = source_->demuxer().video_stream();
   video_time_base_ = video->time_base;
+  const Rational rate = source_->info().frame_rate;
+  frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
   if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
   if (!options.output.empty()) {
     // Everything that can be validated is, before run(): a bad encoder name or output
@@ -28,6 +31,7 @@ Player::Player(const std::string& url, const PlayerOptions& options) : options_(
     encoder_ = std::make_unique<VideoEncoder>(options.encoder, input, muxer_->needs_global_header());
     video_stream_ = muxer_->add_stream(encoder_->context());
     if (options.audio && source_->demuxer().audio_stream()) {
+      audio_time_base_ = source_->demuxer().audio_stream()->time_base;
       audio_ = std::make_unique<AudioOutput>(source_->demuxer().audio_stream(), *muxer_, options.afilter);
     }
   }
@@ -56,14 +60,12 @@ void Player::record_error(std::exception_ptr error) {
 
 void Player::decode_loop() {
   try {
-    const AVStream* audio = source_->demuxer().audio_stream();
-    const int64_t audio_offset = audio ? av_rescale_q(ts_offset_, video_time_base_, audio->time_base) : 0;
-    const int64_t audio_end = (audio && options_.end >= 0)
-                                  ? static_cast<int64_t>(options_.end / av_q2d(audio->time_base))
-                                  : -1;
     if (audio_) {
-      source_->set_packet_sink([this, audio_offset, audio_end](AVPacket* packet) {
-        audio_->write(packet, audio_offset, audio_offset, audio_end);
+      source_->set_packet_sink([this](AVPacket* packet) {
+        UniquePacket held = make_packet();
+        av_packet_move_ref(held.get(), packet);
+        std::lock_guard lock(audio_mutex_);
+        held_audio_.push_back(std::move(held));
       });
     }
     if (options_.start > 0) source_->seek_to_time(options_.start);
@@ -98,11 +100,32 @@ void Player::encode_loop() {
       av->pts += ts_offset_;
       write_all();
       ++stats_.frames_encoded;
+      video_end_time_ = (*frame)->time() + frame_duration_;
+      release_audio(video_end_time_);
     }
     encoder_->encode(nullptr, packets);
     write_all();
   } catch (...) {
     record_error(std::current_exception());
+  }
+}
+
+void Player::release_audio(double up_to_seconds) {
+  const AVRational tb = audio_time_base_;
+  const int64_t offset = av_rescale_q(ts_offset_, video_time_base_, tb);
+  const int64_t end = options_.end >= 0 ? static_cast<int64_t>(options_.end / av_q2d(tb)) : -1;
+  for (;;) {
+    UniquePacket packet;
+    {
+      std::lock_guard lock(audio_mutex_);
+      if (held_audio_.empty()) return;
+      AVPacket* front = held_audio_.front().get();
+      const int64_t ts = front->pts != AV_NOPTS_VALUE ? front->pts : front->dts;
+      if (ts != AV_NOPTS_VALUE && ts * av_q2d(tb) >= up_to_seconds) return;
+      packet = std::move(held_audio_.front());
+      held_audio_.pop_front();
+    }
+    audio_->write(packet.get(), offset, offset, end);
   }
 }
 
@@ -141,7 +164,13 @@ void Player::run() {
   decoder.join();
   if (encoder.joinable()) encoder.join();
   try {
-    if (audio_ && !error_) audio_->finish();
+    if (audio_) {
+      // Normal end: all of the audio. Stopped or failed: audio up to the last video frame,
+      // so the file does not play sound over a frozen picture.
+      const bool complete = !stop_requested_.load() && !error_;
+      release_audio(complete ? std::numeric_limits<double>::infinity() : video_end_time_);
+      audio_->finish();
+    }
   } catch (...) {
     record_error(std::current_exception());
   }

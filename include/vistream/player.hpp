@@ -3,15 +3,16 @@
 // where the bindings call Python (taking the GIL only there).
 //
 // Threads and ownership:
-//   decode thread  owns source_ (demux, decode, filter) and writes audio packets to muxer_.
+//   decode thread  owns source_ (demux, decode, filter); hands audio packets to held_audio_.
 //   run() thread   owns the frame hook; pops decoded_, pushes to encode_.
-//   encode thread  owns encoder_; writes video packets to muxer_.
+//   encode thread  owns encoder_ and audio_; writes video packets, then the audio up to them.
 //   muxer_ is internally locked. stats_ fields are atomics. error_ is guarded by error_mutex_.
 // Stopping: stop() sets stop_requested_; any thread failing records the first error and aborts
 // both queues, which wakes every waiter. run() always joins both threads and finalizes the file.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -66,6 +67,8 @@ class Player {
   void decode_loop();
   void encode_loop();
   void record_error(std::exception_ptr error);
+  // Writes held audio packets that start before `up_to_seconds` (source time).
+  void release_audio(double up_to_seconds);
 
   PlayerOptions options_;
   std::unique_ptr<VideoSource> source_;
@@ -75,6 +78,14 @@ class Player {
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
+
+  // Audio packets wait here (decode thread pushes) until the encode thread has written the
+  // video they accompany; on an early stop the rest is dropped, not written past the video.
+  std::mutex audio_mutex_;  // guards held_audio_
+  std::deque<UniquePacket> held_audio_;
+  AVRational audio_time_base_{1, 1};
+  double video_end_time_ = 0.0;  // encode thread, then run() after join
+  double frame_duration_ = 0.0;  // seconds, from the average frame rate
 
   FrameHook hook_;
   BlockingQueue<FramePtr> decoded_{6};
