@@ -25,7 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_MP4 = Path(__file__).resolve().parents[2] / "shared" / "media" / "test.mp4"
 
 # Facts about the shared clip (verified with ffprobe when the suite was written).
-TEST_MP4_FRAMES = 241
+# The mp4 sample table lists 241 video packets (stream nb_frames=241), but the last one is
+# flagged "discard" (ffprobe packet flags "KD"): ffprobe -count_frames and
+# `ffmpeg -f null` both decode exactly 240 displayable frames, so 240 is the truth.
+TEST_MP4_PACKETS = 241
+TEST_MP4_FRAMES = 240
 TEST_MP4_SIZE = (1280, 720)
 
 _LAVFI_V = "testsrc2=size={size}:rate={rate}:duration={dur}"
@@ -61,7 +65,7 @@ _FF = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
 #                         -c:a mp2 -f mpegts mpeg2.ts            (timestamps start at ~1.4 s)
 #   mpeg4.avi    : ffmpeg -f lavfi -i testsrc2=... -f lavfi -i sine=...:44100 -c:v mpeg4 -q:v 5
 #                         -c:a pcm_s16le mpeg4.avi
-#   odd.mp4      : ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30:duration=1 -vf crop=1279:719:0:0
+#   odd.mp4      : ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30:duration=1 -vf format=yuv444p,crop=1279:719:0:0
 #                         -c:v libx264 -preset ultrafast -pix_fmt yuv444p -an odd.mp4
 #                         (1279x719; libx264 cannot do odd sizes in 4:2:0, hence yuv444p)
 #   noaudio.mp4  : ffmpeg -f lavfi -i testsrc2=...:duration=1 -c:v libx264 -preset veryfast
@@ -104,7 +108,7 @@ MEDIA_SPECS = {
                   "-c:v", "mpeg4", "-q:v", "5", "-c:a", "pcm_s16le"]),
     "odd": ("odd.mp4",
             _v(size="1280x720", dur=1) + [
-                "-vf", "crop=1279:719:0:0", "-c:v", "libx264", "-preset", "ultrafast",
+                "-vf", "format=yuv444p,crop=1279:719:0:0", "-c:v", "libx264", "-preset", "ultrafast",
                 "-pix_fmt", "yuv444p", "-an"]),
     "noaudio": ("noaudio.mp4",
                 _v(dur=1) + ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]),

@@ -47,7 +47,9 @@ def test_frame_count_matches_ffprobe(vs, clip, probe_cache):
     assert "decode_errors" in stats
 
 
-def test_test_mp4_has_241_frames(vs, test_mp4):
+def test_test_mp4_frame_count(vs, test_mp4, probe_cache):
+    # 241 packets, the last flagged discard: 240 frames (see conftest.TEST_MP4_FRAMES)
+    assert probe_cache(test_mp4)["count"] == TEST_MP4_FRAMES
     with vs.Reader(test_mp4) as r:
         assert len(r) == TEST_MP4_FRAMES
         assert r.info.frame_count == TEST_MP4_FRAMES
@@ -62,8 +64,12 @@ def test_info_frame_count(vs, clip, probe_cache, request):
     name = request.node.callspec.params["clip"]
     with vs.Reader(clip) as r:
         info = r.info
-        assert len(r) == info.frame_count
+        n = len(r)
+        info_after = r.info
     assert isinstance(info.frame_count, int)
+    assert n == info_after.frame_count, "len(reader) must equal info.frame_count"
+    if info_after.frame_count_exact:
+        assert n == truth
     if name in INDEXED:
         assert info.frame_count_exact is True, f"{name}: mp4/mov sample tables give an exact count"
     if info.frame_count_exact:

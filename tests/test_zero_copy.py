@@ -136,7 +136,7 @@ def test_frames_are_independent_buffers(vs, media):
 
 
 def test_iteration_does_not_leak(test_mp4):
-    """Decoding test.mp4 (241 x 2.7 MB frames) repeatedly must not grow RSS unboundedly."""
+    """Decoding test.mp4 (240 x 2.7 MB frames) repeatedly must not grow RSS unboundedly."""
     res = run_py_json(f"""
         import gc, json, os
         import numpy as np
