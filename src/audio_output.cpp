@@ -1,7 +1,7 @@
 #include "vistream/audio_output.hpp"
 
 #include "vistream/error.hpp"
-#include "vistream/log.hpp"
+#include "vistream/filter_graph.hpp"
 #include "vistream/muxer.hpp"
 
 namespace vistream {
@@ -79,24 +79,7 @@ void AudioOutput::configure_filter(const AVFrame* first) {
   std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
   description += "aresample=" + std::to_string(encoder_->sample_rate) +
                  ",aformat=sample_fmts=fltp:channel_layouts=" + out_layout;
-  AVFilterInOut* outputs = avfilter_inout_alloc();
-  AVFilterInOut* inputs = avfilter_inout_alloc();
-  if (!outputs || !inputs) {
-    avfilter_inout_free(&outputs);
-    avfilter_inout_free(&inputs);
-    throw std::bad_alloc();
-  }
-  outputs->name = av_strdup("in");
-  outputs->filter_ctx = source;
-  inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink;
-  log::ScopedCapture details;
-  const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &inputs, &outputs, nullptr);
-  avfilter_inout_free(&inputs);
-  avfilter_inout_free(&outputs);
-  VS_CHECK(ret, ErrorKind::Filter, details.annotate("invalid audio filter graph '" + afilter_ + "'"));
-  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter,
-           details.annotate("invalid audio filter graph '" + afilter_ + "'"));
+  link_filter_graph(graph.get(), source, sink, description, "audio", afilter_);
   if (encoder_->frame_size > 0) av_buffersink_set_frame_size(sink, static_cast<unsigned>(encoder_->frame_size));
   graph_ = std::move(graph);
   source_ = source;

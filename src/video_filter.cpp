@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "vistream/error.hpp"
-#include "vistream/log.hpp"
+#include "vistream/filter_graph.hpp"
 
 namespace vistream {
 
@@ -48,22 +48,7 @@ void VideoFilter::configure(const VideoFilterInput& input) {
   std::string description = user_filters_.empty() ? std::string() : user_filters_ + ",";
   description += std::string("format=pix_fmts=") + format_name;
 
-  UniqueFilterInOut outputs(avfilter_inout_alloc());
-  UniqueFilterInOut inputs(avfilter_inout_alloc());
-  if (!outputs || !inputs) throw std::bad_alloc();
-  outputs->name = av_strdup("in");
-  outputs->filter_ctx = source;
-  inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink;
-  AVFilterInOut* in_raw = inputs.release();
-  AVFilterInOut* out_raw = outputs.release();
-  log::ScopedCapture details;
-  const int ret = avfilter_graph_parse_ptr(graph.get(), description.c_str(), &in_raw, &out_raw, nullptr);
-  avfilter_inout_free(&in_raw);
-  avfilter_inout_free(&out_raw);
-  VS_CHECK(ret, ErrorKind::Filter, details.annotate("invalid video filter graph '" + user_filters_ + "'"));
-  VS_CHECK(avfilter_graph_config(graph.get(), nullptr), ErrorKind::Filter,
-           details.annotate("invalid video filter graph '" + user_filters_ + "'"));
+  link_filter_graph(graph.get(), source, sink, description, "video", user_filters_);
   graph_ = std::move(graph);
   source_ = source;
   sink_ = sink;

@@ -61,6 +61,7 @@ class Player {
   void stop();  // thread-safe
   const PlayerStats& stats() const { return stats_; }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
+  bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
 
  private:

@@ -172,7 +172,9 @@ class PyPlayer {
     d["fps"] = elapsed > 0 ? s.frames_processed.load() / elapsed : 0.0;
     const std::string encoder = player_->encoder_name();
     d["encoder"] = encoder.empty() ? py::object(py::none()) : py::object(py::str(encoder));
-    d["audio"] = player_->audio_copied() ? "copy" : "transcode";
+    d["audio"] = player_->has_audio_output() ? py::object(py::str(player_->audio_copied() ? "copy" : "transcode"))
+                                             : py::object(py::none());
+    d["hwaccel"] = player_->info().hwaccel;
     return d;
   }
 
