@@ -9,8 +9,12 @@
 
 namespace vistream {
 
-Player::Player(const std::string& url, const PlayerOptions& options) : options_(options) {
+Player::Player(const std::string& url, const PlayerOptions& options)
+    : options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
+  if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
   source_ = std::make_unique<VideoSource>(url, options.source);
+  frame_count_ = source_->indexed_frame_count();
+  clock_.set_speed(options.speed);
   AVStream* video = source_->demuxer().video_stream();
   video_time_base_ = video->time_base;
   const Rational rate = source_->info().frame_rate;
@@ -45,7 +49,90 @@ Player::~Player() {
 
 void Player::stop() {
   stop_requested_.store(true);
-  source_->interrupt();
+  {
+    std::lock_guard lock(control_mutex_);
+    control_changed_.notify_all();
+  }
+  decoded_.abort();  // frames not yet handed to the hook are not wanted any more
+}
+
+void Player::pause() {
+  std::lock_guard lock(control_mutex_);
+  control_.paused = true;
+  clock_.set_paused(true);
+  control_changed_.notify_all();
+}
+
+void Player::resume() {
+  std::lock_guard lock(control_mutex_);
+  control_.paused = false;
+  control_.permits = 0;
+  clock_.set_paused(false);
+  control_changed_.notify_all();
+}
+
+bool Player::paused() const {
+  std::lock_guard lock(control_mutex_);
+  return control_.paused;
+}
+
+void Player::set_speed(double speed) {
+  if (!(speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
+  clock_.set_speed(speed);
+}
+
+PlayerPosition Player::position() const {
+  return PlayerPosition{position_index_.load(), position_time_.load()};
+}
+
+void Player::require_seekable() const {
+  if (!source_->indexed()) {
+    throw Error(ErrorKind::Source,
+                "cannot seek in '" + source_->demuxer().url() + "': the source is not seekable (live or piped)");
+  }
+}
+
+void Player::request_seek_locked(int64_t index) {
+  index = std::max<int64_t>(0, std::min(index, frame_count_ - 1));
+  control_.seek_to = index;
+  control_.seek_serial = decoded_.bump_serial();  // frames queued before the seek are now stale
+  control_.target = index;
+  control_.source_ended = false;
+  if (control_.paused) control_.permits = 1;  // show the frame sought to, then hold
+  control_changed_.notify_all();
+}
+
+void Player::seek_to_index(int64_t index) {
+  require_seekable();
+  std::lock_guard lock(control_mutex_);
+  request_seek_locked(index);
+}
+
+void Player::seek_to_time(double seconds) {
+  require_seekable();
+  const int64_t index = source_->index_at_time(seconds);
+  std::lock_guard lock(control_mutex_);
+  request_seek_locked(index);
+}
+
+void Player::step(int64_t frames) {
+  std::lock_guard lock(control_mutex_);
+  control_.paused = true;
+  clock_.set_paused(true);
+  if (frames == 0) {
+    control_changed_.notify_all();
+    return;
+  }
+  const int64_t base = std::max<int64_t>(control_.target, frames > 0 ? -1 : 0);
+  if (frames == 1 && !control_.seek_to) {
+    // The next frame in decode order is the one wanted: let exactly one more through.
+    ++control_.permits;
+    control_.target = frame_count_ > 0 ? std::min(base + 1, frame_count_ - 1) : base + 1;
+    control_changed_.notify_all();
+    return;
+  }
+  require_seekable();
+  request_seek_locked(base + frames);
 }
 
 void Player::record_error(std::exception_ptr error) {
@@ -54,11 +141,38 @@ void Player::record_error(std::exception_ptr error) {
     if (!error_) error_ = error;
   }
   stop_requested_.store(true);
+  {
+    std::lock_guard lock(control_mutex_);
+    control_changed_.notify_all();
+  }
   decoded_.abort();
   to_encode_.abort();
 }
 
-void Player::decode_loop() {
+bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
+  std::unique_lock lock(control_mutex_);
+  for (;;) {
+    if (stop_requested_.load() || control_.seek_to) return false;
+    if (control_.paused) {
+      if (control_.permits > 0) {  // a step or a seek while paused: release this frame now
+        --control_.permits;
+        clock_.set(frame->time());
+        return true;
+      }
+      control_changed_.wait(lock);
+      continue;
+    }
+    if (first_after_seek) {
+      clock_.set(frame->time());  // playback continues from the frame sought to
+      return true;
+    }
+    const auto wait = clock_.until(frame->time());
+    if (wait == MediaClock::Clock::duration::zero()) return true;
+    control_changed_.wait_for(lock, wait);
+  }
+}
+
+void Player::source_loop() {
   try {
     if (audio_) {
       source_->set_packet_sink([this](AVPacket* packet) {
@@ -68,15 +182,58 @@ void Player::decode_loop() {
         held_audio_.push_back(std::move(held));
       });
     }
+    const bool realtime = options_.mode == PlayerMode::Realtime;
+    uint64_t serial = decoded_.serial();
     if (options_.start > 0) source_->seek_to_time(options_.start);
+    bool first_after_seek = true;
+    bool ended = false;
     while (!stop_requested_.load()) {
+      std::optional<int64_t> seek_to;
+      {
+        std::unique_lock lock(control_mutex_);
+        // At the end of the source, only a seek (or stop) gives more work.
+        control_changed_.wait(lock, [&] { return stop_requested_.load() || control_.seek_to || !ended; });
+        if (stop_requested_.load()) break;
+        if (control_.seek_to) {
+          seek_to = control_.seek_to;
+          serial = control_.seek_serial;
+          control_.seek_to.reset();
+        }
+      }
+      if (seek_to) {
+        {
+          std::lock_guard lock(audio_mutex_);
+          held_audio_.clear();  // audio of the old position
+        }
+        source_->seek_to_index(*seek_to);
+        ++stats_.seeks;
+        ended = false;
+        first_after_seek = true;
+      }
       FramePtr frame = source_->next();
-      if (!frame) break;
+      if (!frame || (options_.end >= 0 && frame->time() >= options_.end)) {
+        ended = true;
+        {
+          std::lock_guard lock(control_mutex_);
+          control_.source_ended = true;
+        }
+        decoded_.push(nullptr, serial);  // end marker: waits for room even in real-time mode
+        if (options_.exit_at_end) break;
+        continue;
+      }
       ++stats_.frames_decoded;
-      if (options_.end >= 0 && frame->time() >= options_.end) break;
-      if (!decoded_.push(std::move(frame))) break;
+      if (realtime) {
+        if (!wait_for_release(frame, first_after_seek)) continue;  // a seek or stop came first
+        first_after_seek = false;
+        const int dropped = decoded_.push_replacing(std::move(frame), serial);
+        if (dropped < 0) break;
+        stats_.frames_dropped += dropped;
+      } else {
+        first_after_seek = false;
+        if (!decoded_.push(std::move(frame), serial)) break;
+      }
     }
-    source_->halt();  // stopped early: no audio packet may arrive after this thread ends
+    source_->halt();  // no audio packet may arrive after this thread ends
     stats_.decode_errors.store(source_->stats().decode_errors);
     decoded_.close();
   } catch (...) {
@@ -95,6 +252,10 @@ void Player::encode_loop() {
     };
     while (auto frame = to_encode_.pop()) {
       AVFrame* av = (*frame)->av_frame();
+      // The file is a forward timeline: frames shown again after a backward seek or step
+      // are not written twice.
+      if (av->pts != AV_NOPTS_VALUE && av->pts <= last_video_pts_) continue;
+      last_video_pts_ = av->pts;
       av->pts -= ts_offset_;
       encoder_->encode(av, packets);
       av->pts += ts_offset_;
@@ -125,6 +286,11 @@ void Player::release_audio(double up_to_seconds) {
       packet = std::move(held_audio_.front());
       held_audio_.pop_front();
     }
+    const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+    if (ts != AV_NOPTS_VALUE) {
+      if (ts <= last_audio_ts_) continue;  // already written before a backward seek
+      last_audio_ts_ = ts;
+    }
     audio_->write(packet.get(), offset, offset, end);
   }
 }
@@ -140,34 +306,78 @@ void Player::run() {
       record_error(std::current_exception());
     }
   }
-  std::thread decoder([this] { decode_loop(); });
-  std::thread encoder;
-  if (encoder_) encoder = std::thread([this] { encode_loop(); });
+  seen_.assign(static_cast<size_t>(frame_count_), false);
+  if (options_.start_paused) pause();
+  const bool realtime = options_.mode == PlayerMode::Realtime;
+  std::thread source_thread([this] { source_loop(); });
+  std::thread encode_thread;
+  if (encoder_) encode_thread = std::thread([this] { encode_loop(); });
 
   try {
-    while (auto frame = decoded_.pop()) {
-      if (hook_ && !hook_(*frame)) stop_requested_.store(true);
+    for (;;) {
+      if (!realtime) {
+        // Offline: the source runs ahead into decoded_; pausing holds frames here.
+        std::unique_lock lock(control_mutex_);
+        control_changed_.wait(lock, [&] {
+          return stop_requested_.load() || !control_.paused || control_.permits > 0;
+        });
+        if (stop_requested_.load()) {
+          stopped_early_ = true;
+          break;
+        }
+      }
+      std::optional<FramePtr> item = decoded_.pop();
+      if (!item) {  // closed: the source finished, or stop()
+        if (stop_requested_.load()) stopped_early_ = true;
+        break;
+      }
+      FramePtr frame = std::move(*item);
+      if (!frame) {  // end marker
+        if (options_.exit_at_end) break;
+        continue;
+      }
+      {
+        std::lock_guard lock(control_mutex_);
+        if (!realtime && control_.paused && control_.permits > 0) --control_.permits;
+        if (!control_.seek_to) control_.target = frame->index();
+      }
+      const int64_t index = frame->index();
+      if (index >= 0 && index < static_cast<int64_t>(seen_.size())) {
+        frame->set_revisit(seen_[static_cast<size_t>(index)]);
+        seen_[static_cast<size_t>(index)] = true;
+      }
+      position_index_.store(index);
+      position_time_.store(frame->time());
+      if (hook_ && !hook_(frame)) stop();
+      if (stop_requested_.load()) stopped_early_ = true;
       ++stats_.frames_processed;
-      if (encoder_ && !to_encode_.push(std::move(*frame))) break;
+      if (encoder_ && !to_encode_.push(std::move(frame))) break;
       if (stop_requested_.load()) break;
     }
   } catch (...) {
     // The hook (user code) failed: keep what was already handed to the encoder, so the
     // file holds every frame before the failure.
-    std::lock_guard lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
-    stop_requested_.store(true);
+    {
+      std::lock_guard lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    stop();
   }
   // Normal end or stop(): let the encoder finish what it has; on error the queues are aborted.
+  stop_requested_.store(true);  // ends the source thread wherever it waits
+  {
+    std::lock_guard lock(control_mutex_);
+    control_changed_.notify_all();
+  }
   decoded_.abort();
   to_encode_.close();
-  decoder.join();
-  if (encoder.joinable()) encoder.join();
+  source_thread.join();
+  if (encode_thread.joinable()) encode_thread.join();
   try {
     if (audio_) {
       // Normal end: all of the audio. Stopped or failed: audio up to the last video frame,
       // so the file does not play sound over a frozen picture.
-      const bool complete = !stop_requested_.load() && !error_;
+      const bool complete = !stopped_early_ && !error_;
       release_audio(complete ? std::numeric_limits<double>::infinity() : video_end_time_);
       audio_->finish();
     }

@@ -16,7 +16,11 @@ double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
 }  // namespace
 
 VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
-    : url_(url), options_(options), packet_(make_packet()), decoded_(make_frame()) {
+    : url_(url),
+      options_(options),
+      packet_(make_packet()),
+      decoded_(make_frame()),
+      cache_(options.cache_bytes) {
   const AVPixelFormat output_format = av_get_pix_fmt(options.output_format.c_str());
   if (output_format == AV_PIX_FMT_NONE)
     throw Error(ErrorKind::InvalidArgument, "unknown pixel format '" + options.output_format + "'");
@@ -43,6 +47,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
+  cache_enabled_ = index_.has_value() && options.cache_bytes > 0;
   fill_info();
 }
 
@@ -156,6 +161,10 @@ bool VideoSource::next_decoded(AVFrame* frame) {
     }
     ++frames_decoded_;
     frame->pts = frame->best_effort_timestamp;
+    if (cache_enabled_ && frame->pts != AV_NOPTS_VALUE) {
+      const int64_t index = index_->index_of(frame->pts);
+      if (index >= 0) cache_.insert(index, frame);
+    }
     if (discard_before_pts_ && frame->pts != AV_NOPTS_VALUE && frame->pts < *discard_before_pts_) {
       av_frame_unref(frame);  // decoded only to reach the seek target
       continue;
@@ -187,7 +196,19 @@ FramePtr VideoSource::next() {
       return std::make_shared<Frame>(std::move(out), index, time);
     }
     if (filter_eof_sent_) return nullptr;
-    if (UniqueFrame decoded = pop_decoded()) {
+    UniqueFrame decoded;
+    if (cached_target_) {
+      decoded = cache_.get(*cached_target_);
+      reposition_to_ = *cached_target_ + 1;
+      cached_target_.reset();
+    } else if (reposition_to_) {
+      const int64_t resume = *reposition_to_;
+      seek_to_index(resume);  // served from the cache again when possible
+      continue;
+    } else {
+      decoded = pop_decoded();
+    }
+    if (decoded) {
       filter_->push(decoded.get());
     } else {
       if (landed_late_) return nullptr;  // seek_to_index handles the retry
@@ -267,11 +288,21 @@ void VideoSource::reopen() {
 }
 
 void VideoSource::seek_to_index(int64_t index) {
+  stop_prefetch();  // from here on this thread alone touches demuxer_/decoder_/index_
   const FrameIndex& table = frame_index();
-  stop_prefetch();  // from here on this thread alone touches demuxer_/decoder_
   prefetch_done_ = false;
+  cached_target_.reset();
+  reposition_to_.reset();
   ++seeks_;
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
+  if (index < table.size() && cache_.contains(index)) {
+    // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
+    // reading continues past it (next()).
+    filter_->reset();
+    filter_eof_sent_ = false;
+    cached_target_ = index;
+    return;
+  }
   if (index >= table.size()) {
     // Past the end: the next read reports end of stream.
     decoder_->flush();
@@ -304,6 +335,17 @@ void VideoSource::seek_to_index(int64_t index) {
     }
     keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
   }
+}
+
+int64_t VideoSource::index_at_time(double seconds) const {
+  if (!index_ || index_->size() == 0) return -1;
+  const int64_t pts = static_cast<int64_t>(std::ceil(seconds / av_q2d(stream_time_base_) - 1e-6));
+  return std::min(index_->first_at_or_after(pts), index_->size() - 1);
+}
+
+double VideoSource::time_of_index(int64_t index) const {
+  if (!index_ || index < 0 || index >= index_->size()) return 0.0;
+  return to_seconds(index_->pts_at(index), stream_time_base_);
 }
 
 void VideoSource::seek_to_time(double seconds) {

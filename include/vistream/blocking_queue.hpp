@@ -19,14 +19,38 @@ class BlockingQueue {
  public:
   explicit BlockingQueue(size_t capacity) : capacity_(capacity) {}
 
-  // False if the queue was closed (the item is dropped).
+  // False if the queue was closed (the item is dropped). The item is tagged with the
+  // queue's current serial.
   bool push(T item) {
     std::unique_lock lock(mutex_);  // guards items_, closed_, serial_
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
-    if (closed_) return false;
-    items_.emplace_back(serial_, std::move(item));
+    return push_locked(lock, std::move(item), serial_);
+  }
+
+  // Tags the item with `serial`: the producer says which seek generation it belongs to, so an
+  // item decoded before a seek but pushed after it is still recognised as stale.
+  bool push(T item, uint64_t serial) {
+    std::unique_lock lock(mutex_);
+    return push_locked(lock, std::move(item), serial);
+  }
+
+  // Never waits: when full, the oldest item is discarded to make room (real-time delivery of
+  // the newest item). Returns how many items were discarded (0 or more); -1 if closed.
+  int push_replacing(T item, uint64_t serial) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return -1;
+    int discarded = 0;
+    while (items_.size() >= capacity_) {
+      if (items_.front().first == serial_) ++discarded;  // stale ones were dropped anyway
+      items_.pop_front();
+    }
+    items_.emplace_back(serial, std::move(item));
     not_empty_.notify_one();
-    return true;
+    return discarded;
+  }
+
+  uint64_t serial() const {
+    std::lock_guard lock(mutex_);
+    return serial_;
   }
 
   // Empty optional once closed and drained.
@@ -66,12 +90,32 @@ class BlockingQueue {
     return ++serial_;
   }
 
+  // Pops without waiting; empty optional when nothing current is queued.
+  std::optional<T> try_pop() {
+    std::lock_guard lock(mutex_);
+    while (!items_.empty()) {
+      auto [serial, item] = std::move(items_.front());
+      items_.pop_front();
+      not_full_.notify_one();
+      if (serial == serial_) return std::move(item);
+    }
+    return std::nullopt;
+  }
+
   size_t size() const {
     std::lock_guard lock(mutex_);
     return items_.size();
   }
 
  private:
+  bool push_locked(std::unique_lock<std::mutex>& lock, T item, uint64_t serial) {
+    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.emplace_back(serial, std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
   const size_t capacity_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;

@@ -1,31 +1,45 @@
-// The engine: source -> [decode thread] -> queue -> [caller's thread: frame hook] -> queue
+// The engine: source -> [source thread] -> queue -> [caller's thread: frame hook] -> queue
 // -> [encode thread] -> muxer. The caller's thread is the one that runs run(); the hook is
 // where the bindings call Python (taking the GIL only there).
 //
 // Threads and ownership:
-//   decode thread  owns source_ (demux, decode, filter); hands audio packets to held_audio_.
-//   run() thread   owns the frame hook; pops decoded_, pushes to encode_.
+//   source thread  owns source_ (demux, decode, filter, seeks); hands audio packets to
+//                  held_audio_. In real-time mode it also paces frames by clock_.
+//   run() thread   owns the frame hook; pops decoded_, pushes to to_encode_.
 //   encode thread  owns encoder_ and audio_; writes video packets, then the audio up to them.
-//   muxer_ is internally locked. stats_ fields are atomics. error_ is guarded by error_mutex_.
-// Stopping: stop() sets stop_requested_; any thread failing records the first error and aborts
-// both queues, which wakes every waiter. run() always joins both threads and finalizes the file.
+//   muxer_ is internally locked; stats_ fields are atomics; error_ is guarded by error_mutex_;
+//   control_ (pause, pending seek, step permits, position) is guarded by control_mutex_.
+// Control calls (pause/resume/seek/step/stop) come from any thread, including from inside
+// the hook. They only change control_ and wake threads: a seek bumps the serial of decoded_
+// (stale frames are discarded without draining, ffplay's pattern) and the source thread
+// performs it. Stopping: stop() sets stop_requested_; a failing thread records the first error
+// and aborts both queues. run() always joins its threads and finalizes the file.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "vistream/audio_output.hpp"
 #include "vistream/blocking_queue.hpp"
+#include "vistream/media_clock.hpp"
 #include "vistream/muxer.hpp"
 #include "vistream/video_encoder.hpp"
 #include "vistream/video_source.hpp"
 
 namespace vistream {
+
+enum class PlayerMode {
+  Offline,   // every frame goes through the hook, as fast as possible
+  Realtime,  // frames are released at the media clock; the hook gets the newest, others drop
+};
 
 struct PlayerOptions {
   SourceOptions source;
@@ -35,6 +49,11 @@ struct PlayerOptions {
   bool audio = true;
   double start = 0.0;
   double end = -1.0;  // < 0: to the end
+  PlayerMode mode = PlayerMode::Offline;
+  double speed = 1.0;
+  bool start_paused = false;
+  // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
+  bool exit_at_end = true;
 };
 
 struct PlayerStats {
@@ -43,7 +62,13 @@ struct PlayerStats {
   std::atomic<int64_t> frames_encoded{0};
   std::atomic<int64_t> frames_dropped{0};
   std::atomic<int64_t> decode_errors{0};
+  std::atomic<int64_t> seeks{0};
   std::atomic<double> elapsed{0.0};
+};
+
+struct PlayerPosition {
+  int64_t index = -1;  // last frame handed to the hook (-1 before the first)
+  double time = 0.0;
 };
 
 class Player {
@@ -58,18 +83,44 @@ class Player {
   const MediaInfo& info() { return source_->info(); }
   void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
   void run();
-  void stop();  // thread-safe
+
+  // Control, thread-safe.
+  void stop();
+  void pause();
+  void resume();
+  bool paused() const;
+  // Frame-exact: the next frame handed to the hook is exactly this one. Past the end clamps
+  // to the last frame. Throws Error(Source) on sources that cannot seek (live).
+  void seek_to_index(int64_t index);
+  void seek_to_time(double seconds);
+  // Pauses, then moves n frames (negative = backward) from the current position.
+  void step(int64_t frames);
+  void set_speed(double speed);
+  PlayerPosition position() const;
+
   const PlayerStats& stats() const { return stats_; }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
 
  private:
-  void decode_loop();
+  struct Control {
+    bool paused = false;
+    int64_t permits = 0;               // frames the run() thread may take while paused
+    std::optional<int64_t> seek_to;    // pending seek, performed by the source thread
+    uint64_t seek_serial = 0;          // serial of decoded_ that frames after that seek carry
+    int64_t target = -1;               // index the user is at / is going to (for step)
+    bool source_ended = false;
+  };
+
+  void source_loop();
   void encode_loop();
   void record_error(std::exception_ptr error);
-  // Writes held audio packets that start before `up_to_seconds` (source time).
   void release_audio(double up_to_seconds);
+  void request_seek_locked(int64_t index);
+  // Real-time pacing: waits until the clock reaches the frame. False if a seek/stop came first.
+  bool wait_for_release(const FramePtr& frame, bool first_after_seek);
+  void require_seekable() const;
 
   PlayerOptions options_;
   std::unique_ptr<VideoSource> source_;
@@ -79,23 +130,34 @@ class Player {
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
+  int64_t frame_count_ = 0;  // exact count when indexed, else 0
 
-  // Audio packets wait here (decode thread pushes) until the encode thread has written the
+  // Audio packets wait here (source thread pushes) until the encode thread has written the
   // video they accompany; on an early stop the rest is dropped, not written past the video.
   std::mutex audio_mutex_;  // guards held_audio_
   std::deque<UniquePacket> held_audio_;
   AVRational audio_time_base_{1, 1};
+  int64_t last_audio_ts_ = INT64_MIN;  // encode thread: audio goes forward only
+  int64_t last_video_pts_ = INT64_MIN;  // encode thread: video goes forward only
   double video_end_time_ = 0.0;  // encode thread, then run() after join
   double frame_duration_ = 0.0;  // seconds, from the average frame rate
 
   FrameHook hook_;
   BlockingQueue<FramePtr> decoded_{6};
   BlockingQueue<FramePtr> to_encode_{6};
+  MediaClock clock_;
+  mutable std::mutex control_mutex_;
+  std::condition_variable control_changed_;  // wakes the source and run() threads
+  Control control_;
+  std::vector<bool> seen_;  // run() thread: indices already handed to the hook (revisit flag)
+  std::atomic<int64_t> position_index_{-1};
+  std::atomic<double> position_time_{0.0};
   std::atomic<bool> stop_requested_{false};
   std::mutex error_mutex_;
   std::exception_ptr error_;  // first failure of any thread
   PlayerStats stats_;
   bool ran_ = false;
+  bool stopped_early_ = false;  // run() thread: stop() before the source ended
 };
 
 }  // namespace vistream

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "vistream/blocking_queue.hpp"
+#include "vistream/decoded_frame_cache.hpp"
 #include "vistream/demuxer.hpp"
 #include "vistream/frame.hpp"
 #include "vistream/frame_index.hpp"
@@ -32,6 +33,9 @@ struct SourceOptions {
   std::string vfilter;
   DecoderOptions decoder;
   bool prefetch = true;  // decode on a separate thread (see above)
+  // Bytes of recently decoded frames kept for instant backward steps (0 = off). Needs an
+  // indexed (local, seekable) source.
+  size_t cache_bytes = 0;
 };
 
 struct SourceStats {
@@ -66,6 +70,12 @@ class VideoSource {
 
   // Builds the frame index now (normally lazy: first seek). Returns the exact frame count.
   int64_t count_frames();
+  // Index of the first frame at or after `seconds`, clamped to the last frame; -1 when the
+  // source has no index (live). Thread-safe once the index exists.
+  int64_t index_at_time(double seconds) const;
+  bool indexed() const { return index_.has_value(); }
+  int64_t indexed_frame_count() const { return index_ ? index_->size() : 0; }
+  double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
   void interrupt() { demuxer_->interrupt(); }
@@ -106,6 +116,13 @@ class VideoSource {
   bool landed_late_ = false;
 
   int64_t next_sequential_index_ = 0;
+
+  // Back-step cache. cached_target_: the next frame comes from the cache; reposition_to_: the
+  // frame after a cached one must be fetched by a (possibly cached) seek. Consumer only.
+  DecodedFrameCache cache_;
+  bool cache_enabled_ = false;  // set once in the constructor
+  std::optional<int64_t> cached_target_;
+  std::optional<int64_t> reposition_to_;
   bool demux_eof_ = false;
   bool decoder_drained_ = false;
   bool filter_eof_sent_ = false;

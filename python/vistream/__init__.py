@@ -25,7 +25,7 @@ from .errors import (
     VistreamError,
 )
 from .media_info import MediaInfo
-from .player import Player
+from .player import Player, Position
 from .reader import Frame, Reader
 
 __version__ = "0.1.0"
@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Reader",
     "Player",
+    "Position",
     "Frame",
     "MediaInfo",
     "set_log_level",

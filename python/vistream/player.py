@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -12,7 +12,17 @@ from .media_info import MediaInfo
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
-_MODES = ("offline",)
+_MODES = ("offline", "realtime")
+
+# Recently decoded frames kept for instant backward steps.
+_DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
+class Position(NamedTuple):
+    """Where the player is: the last frame handed to the callback (index -1 before any)."""
+
+    index: int
+    time: float
 
 
 class Player:
@@ -30,8 +40,14 @@ class Player:
         codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
         hwaccel: decoding device, as for ``Reader``.
-        display / mode: the window and real-time mode come with the player issue; today
-            ``display=False`` and ``mode="offline"`` (every frame, as fast as possible).
+        display: the window comes with the player GUI; today ``display=False``.
+        mode: "offline" (every frame through the callback, as fast as possible) or
+            "realtime" (frames released at the media's pace; the callback always gets the
+            newest frame, frames it could not take are dropped and counted).
+        speed: playback speed of the real-time clock (1.0 = the media's pace).
+        paused: start paused (control with ``resume()``, ``step()``, ``seek()``).
+        exit_at_end: end ``run()`` when the source ends; False keeps it running (seeks and
+            steps still work) until ``stop()``.
         audio: copy the source audio into ``output``.
         start / end: seconds; the output starts at ``start`` (timestamps shifted to 0).
         format: pixel format handed to the callback (see ``Reader``).
@@ -69,6 +85,10 @@ class Player:
         preset: Optional[str] = None,
         gop: Optional[int] = None,
         threads: int = 0,
+        speed: float = 1.0,
+        paused: bool = False,
+        exit_at_end: bool = True,
+        cache_bytes: int = _DEFAULT_CACHE_BYTES,
     ) -> None:
         url = _arguments.source_string(source)
         if mode not in _MODES:
@@ -83,6 +103,8 @@ class Player:
             raise ValueError("start must be a number of seconds >= 0")
         if end is not None and (not isinstance(end, (int, float)) or end <= start):
             raise ValueError("end must be a number of seconds > start")
+        if not isinstance(speed, (int, float)) or not 0.0 < speed <= 16.0:
+            raise ValueError("speed must be a number in (0, 16]")
         out = ""
         if output is not None:
             out = _arguments.source_string(output)
@@ -107,6 +129,11 @@ class Player:
             audio=bool(audio),
             start=float(start),
             end=-1.0 if end is None else float(end),
+            mode=mode,
+            speed=float(speed),
+            start_paused=bool(paused),
+            exit_at_end=bool(exit_at_end),
+            cache_bytes=_arguments.non_negative_int(cache_bytes, "cache_bytes"),
         )
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:
@@ -135,9 +162,61 @@ class Player:
         """Asks ``run()`` to finish early (thread-safe, callable from the callback)."""
         self._core.stop()
 
+    def pause(self) -> None:
+        """Pauses playback (thread-safe; callable from the callback)."""
+        self._core.pause()
+
+    def resume(self) -> None:
+        """Resumes playback."""
+        self._core.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self._core.paused()
+
+    def seek(self, time: Optional[float] = None, index: Optional[int] = None) -> None:
+        """Frame-exact seek: the next frame the callback gets is exactly ``index`` (or the
+        first frame at or after ``time`` seconds). Past the end clamps to the last frame.
+        While paused, the callback runs once on the frame sought to. Raises ``SourceError``
+        on sources that cannot seek (live streams). Thread-safe.
+        """
+        if (time is None) == (index is None):
+            raise ValueError("seek() needs exactly one of time= or index=")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError("index must be an int")
+            self._core.seek_index(max(0, index))
+        else:
+            if isinstance(time, bool) or not isinstance(time, (int, float)):
+                raise TypeError("time must be a number of seconds")
+            self._core.seek_time(max(0.0, float(time)))
+
+    def step(self, frames: int = 1) -> None:
+        """Pauses, then moves ``frames`` frames from the current position (negative = back).
+
+        The callback runs on the frame stepped to (``frame.revisit`` tells whether it has
+        seen that index before). Backward steps of any distance are exact: recent frames
+        come from a cache, older ones are re-decoded from the previous keyframe.
+        """
+        if isinstance(frames, bool) or not isinstance(frames, int):
+            raise TypeError("frames must be an int")
+        self._core.step(frames)
+
+    def set_speed(self, speed: float) -> None:
+        """Changes the real-time playback speed (1.0 = normal)."""
+        if not isinstance(speed, (int, float)) or not 0.0 < speed <= 16.0:
+            raise ValueError("speed must be a number in (0, 16]")
+        self._core.set_speed(float(speed))
+
+    @property
+    def position(self) -> Position:
+        """The last frame handed to the callback: ``Position(index, time)``."""
+        return Position(*self._core.position())
+
     @property
     def stats(self) -> dict:
-        """frames_decoded / processed / encoded / dropped, decode_errors, elapsed, fps, encoder."""
+        """frames_decoded / processed / encoded / dropped, decode_errors, seeks, elapsed, fps,
+        encoder, audio ("copy"/"transcode"/None), hwaccel."""
         return self._core._stats()
 
     @property

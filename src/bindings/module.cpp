@@ -158,6 +158,7 @@ class PyPlayer {
   }
 
   void stop() { player_->stop(); }
+  Player& core() { return *player_; }
 
   py::dict stats() const {
     const PlayerStats& s = player_->stats();
@@ -167,6 +168,7 @@ class PyPlayer {
     d["frames_encoded"] = s.frames_encoded.load();
     d["frames_dropped"] = s.frames_dropped.load();
     d["decode_errors"] = s.decode_errors.load();
+    d["seeks"] = s.seeks.load();
     const double elapsed = s.elapsed.load();
     d["elapsed"] = elapsed;
     d["fps"] = elapsed > 0 ? s.frames_processed.load() / elapsed : 0.0;
@@ -272,7 +274,9 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](const std::string& url, const std::string& format, const std::string& vfilter,
                        const std::string& afilter, const std::string& output, const std::string& encoder,
                        const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
-                       const std::string& hwaccel, int threads, bool audio, double start, double end) {
+                       const std::string& hwaccel, int threads, bool audio, double start, double end,
+                       const std::string& mode, double speed, bool start_paused, bool exit_at_end,
+                       size_t cache_bytes) {
              PlayerOptions o;
              o.source = source_options(format, vfilter, hwaccel, threads);
              o.afilter = afilter;
@@ -286,15 +290,34 @@ PYBIND11_MODULE(_core, m) {
              o.audio = audio;
              o.start = start;
              o.end = end;
+             if (mode == "realtime") o.mode = PlayerMode::Realtime;
+             else if (mode == "offline") o.mode = PlayerMode::Offline;
+             else throw py::value_error("mode must be 'offline' or 'realtime'");
+             o.speed = speed;
+             o.start_paused = start_paused;
+             o.exit_at_end = exit_at_end;
+             o.source.cache_bytes = cache_bytes;
              return std::make_unique<PyPlayer>(url, o);
            }),
            py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("afilter"), py::arg("output"),
            py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
-           py::arg("end"))
+           py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
+           py::arg("cache_bytes"))
       .def("set_callback", &PyPlayer::set_callback)
       .def("run", &PyPlayer::run)
       .def("stop", &PyPlayer::stop)
+      .def("pause", [](PyPlayer& p) { p.core().pause(); })
+      .def("resume", [](PyPlayer& p) { p.core().resume(); })
+      .def("paused", [](PyPlayer& p) { return p.core().paused(); })
+      .def("seek_index", [](PyPlayer& p, int64_t index) { p.core().seek_to_index(index); })
+      .def("seek_time", [](PyPlayer& p, double t) { p.core().seek_to_time(t); })
+      .def("step", [](PyPlayer& p, int64_t n) { p.core().step(n); })
+      .def("set_speed", [](PyPlayer& p, double speed) { p.core().set_speed(speed); })
+      .def("position", [](PyPlayer& p) {
+        const PlayerPosition pos = p.core().position();
+        return py::make_tuple(pos.index, pos.time);
+      })
       .def("_stats", &PyPlayer::stats)
       .def("_info", &PyPlayer::info);
 }

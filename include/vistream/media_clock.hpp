@@ -1,0 +1,37 @@
+// The playback clock: maps the wall clock to media time, with pause and speed. Used when no
+// audio device drives time (headless, or no audio track). Thread-safe.
+//
+//   media_time(now) = base_media + (now - base_wall) * speed   while running
+//   media_time      = base_media                                while paused
+#pragma once
+
+#include <chrono>
+#include <mutex>
+
+namespace vistream {
+
+class MediaClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  double now() const;                 // media seconds
+  void set(double media_seconds);     // jump (seek, first frame)
+  void set_paused(bool paused);
+  bool paused() const;
+  void set_speed(double speed);       // 1.0 = real time
+  double speed() const;
+  // Wall-clock duration until media time reaches `media_seconds` (zero if already there;
+  // "forever" while paused).
+  Clock::duration until(double media_seconds) const;
+
+ private:
+  double now_locked(Clock::time_point wall) const;
+
+  mutable std::mutex mutex_;  // guards all below
+  double base_media_ = 0.0;
+  Clock::time_point base_wall_ = Clock::now();
+  double speed_ = 1.0;
+  bool paused_ = false;
+};
+
+}  // namespace vistream
