@@ -15,6 +15,12 @@ Player::Player(const std::string& url, const PlayerOptions& options)
   source_ = std::make_unique<VideoSource>(url, options.source);
   frame_count_ = source_->indexed_frame_count();
   clock_.set_speed(options.speed);
+  if (options.start_paused) {
+    // Paused from the start; the first frame is still shown (one permit), as players do.
+    control_.paused = true;
+    control_.permits = 1;
+    clock_.set_paused(true);
+  }
   AVStream* video = source_->demuxer().video_stream();
   video_time_base_ = video->time_base;
   const Rational rate = source_->info().frame_rate;
@@ -49,11 +55,58 @@ Player::~Player() {
 
 void Player::stop() {
   stop_requested_.store(true);
+  // Close the window without joining its thread (stop() may run on it, or with the GIL
+  // held); this also unblocks a run() thread waiting for room in the display queue.
+  {
+    std::lock_guard lock(display_mutex_);
+    if (display_) display_->abort();
+  }
   {
     std::lock_guard lock(control_mutex_);
     control_changed_.notify_all();
   }
   decoded_.abort();  // frames not yet handed to the hook are not wanted any more
+}
+
+void Player::handle_key(const KeyEvent& key) {
+  try {
+    if (key_hook_ && key_hook_(key)) return;
+    const double step_seconds = key.shift ? 60.0 : 5.0;
+    const std::string& k = key.name;
+    if (k == "space") {
+      paused() ? resume() : pause();
+    } else if (k == "q" || k == "escape") {
+      stop();
+    } else if (!source_->indexed()) {
+      return;  // the rest moves in time: not on live sources
+    } else if (k == "right") {
+      seek_to_time(position_time_.load() + step_seconds);
+    } else if (k == "left") {
+      seek_to_time(std::max(0.0, position_time_.load() - step_seconds));
+    } else if (k == ".") {
+      step(1);
+    } else if (k == ",") {
+      step(-1);
+    } else if (k == "home") {
+      seek_to_index(0);
+    } else if (k == "end") {
+      seek_to_index(frame_count_ - 1);
+    }
+  } catch (...) {
+    record_error(std::current_exception());  // e.g. the Python key hook raised
+  }
+}
+
+DisplayStatus Player::display_status() {
+  DisplayStatus status;
+  status.position = position_time_.load();
+  status.duration = source_->info().duration;
+  status.paused = paused();
+  status.speed = clock_.speed();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started_).count();
+  status.fps = elapsed > 0 ? stats_.frames_processed.load() / elapsed : 0.0;
+  status.dropped = stats_.frames_dropped.load();
+  return status;
 }
 
 void Player::pause() {
@@ -306,8 +359,27 @@ void Player::run() {
       record_error(std::current_exception());
     }
   }
+  run_started_ = started;
+  if (options_.display) {
+    DisplayEvents events;
+    events.key = [this](const KeyEvent& key) { handle_key(key); };
+    events.seek_fraction = [this](double fraction) {
+      if (source_->indexed()) seek_to_time(fraction * source_->info().duration);
+    };
+    events.close = [this] { stop(); };
+    events.status = [this] { return display_status(); };
+    DisplayOptions display_options = options_.display_options;
+    display_options.pace = options_.mode == PlayerMode::Offline;
+    try {
+      auto display = std::make_unique<Display>(display_options, std::move(events), clock_);
+      std::lock_guard lock(display_mutex_);
+      display_ = std::move(display);
+    } catch (...) {
+      if (muxer_) muxer_->finish();
+      throw;
+    }
+  }
   seen_.assign(static_cast<size_t>(frame_count_), false);
-  if (options_.start_paused) pause();
   const bool realtime = options_.mode == PlayerMode::Realtime;
   std::thread source_thread([this] { source_loop(); });
   std::thread encode_thread;
@@ -351,6 +423,7 @@ void Player::run() {
       if (hook_ && !hook_(frame)) stop();
       if (stop_requested_.load()) stopped_early_ = true;
       ++stats_.frames_processed;
+      if (display_ && !stop_requested_.load()) display_->show(frame, realtime);
       if (encoder_ && !to_encode_.push(std::move(frame))) break;
       if (stop_requested_.load()) break;
     }
@@ -371,6 +444,23 @@ void Player::run() {
   }
   decoded_.abort();
   to_encode_.close();
+  bool failed = false;
+  {
+    std::lock_guard lock(error_mutex_);
+    failed = error_ != nullptr;
+  }
+  std::unique_ptr<Display> closing;
+  {
+    // Joined outside display_mutex_: the display thread may be inside stop(), waiting for it.
+    std::lock_guard lock(display_mutex_);
+    closing = std::move(display_);
+  }
+  if (closing) {
+    // Normal end: show what is queued, then close; otherwise close now.
+    if (stopped_early_ || failed) closing->abort();
+    closing->finish();
+    frames_shown_at_close_.store(closing->frames_shown());
+  }
   source_thread.join();
   if (encode_thread.joinable()) encode_thread.join();
   try {

@@ -102,6 +102,12 @@ class BlockingQueue {
     return std::nullopt;
   }
 
+  // Closed and nothing left: the consumer is done.
+  bool drained() const {
+    std::lock_guard lock(mutex_);
+    return closed_ && items_.empty();
+  }
+
   size_t size() const {
     std::lock_guard lock(mutex_);
     return items_.size();

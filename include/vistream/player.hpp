@@ -5,7 +5,9 @@
 // Threads and ownership:
 //   source thread  owns source_ (demux, decode, filter, seeks); hands audio packets to
 //                  held_audio_. In real-time mode it also paces frames by clock_.
-//   run() thread   owns the frame hook; pops decoded_, pushes to to_encode_.
+//   run() thread   owns the frame hook; pops decoded_, pushes to to_encode_ and display_.
+//   display thread (inside Display) owns the window and input; it calls handle_key(),
+//                  which only uses the thread-safe control methods.
 //   encode thread  owns encoder_ and audio_; writes video packets, then the audio up to them.
 //   muxer_ is internally locked; stats_ fields are atomics; error_ is guarded by error_mutex_;
 //   control_ (pause, pending seek, step permits, position) is guarded by control_mutex_.
@@ -17,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -29,6 +32,7 @@
 
 #include "vistream/audio_output.hpp"
 #include "vistream/blocking_queue.hpp"
+#include "vistream/display.hpp"
 #include "vistream/media_clock.hpp"
 #include "vistream/muxer.hpp"
 #include "vistream/video_encoder.hpp"
@@ -54,6 +58,8 @@ struct PlayerOptions {
   bool start_paused = false;
   // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
   bool exit_at_end = true;
+  bool display = false;  // open a window (Display) showing the frames after the hook
+  DisplayOptions display_options;
 };
 
 struct PlayerStats {
@@ -76,12 +82,16 @@ class Player {
   // Called on the run() thread for every frame, in display order. Returns false to stop.
   // Exceptions propagate out of run() after the pipeline is shut down and the file finalized.
   using FrameHook = std::function<bool(const FramePtr&)>;
+  // Called on the display thread for every key pressed in the window, before the built-in
+  // bindings; returning true means handled (the built-in action is skipped).
+  using KeyHook = std::function<bool(const KeyEvent&)>;
 
   Player(const std::string& url, const PlayerOptions& options);
   ~Player();
 
   const MediaInfo& info() { return source_->info(); }
   void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
+  void set_key_hook(KeyHook hook) { key_hook_ = std::move(hook); }
   void run();
 
   // Control, thread-safe.
@@ -99,6 +109,10 @@ class Player {
   PlayerPosition position() const;
 
   const PlayerStats& stats() const { return stats_; }
+  int64_t frames_shown() {
+    std::lock_guard lock(display_mutex_);
+    return display_ ? display_->frames_shown() : frames_shown_at_close_.load();
+  }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
@@ -121,6 +135,8 @@ class Player {
   // Real-time pacing: waits until the clock reaches the frame. False if a seek/stop came first.
   bool wait_for_release(const FramePtr& frame, bool first_after_seek);
   void require_seekable() const;
+  void handle_key(const KeyEvent& key);  // display thread
+  DisplayStatus display_status();         // display thread
 
   PlayerOptions options_;
   std::unique_ptr<VideoSource> source_;
@@ -143,6 +159,9 @@ class Player {
   double frame_duration_ = 0.0;  // seconds, from the average frame rate
 
   FrameHook hook_;
+  KeyHook key_hook_;
+  std::mutex display_mutex_;          // guards the display_ pointer (stop() reads it from any thread)
+  std::unique_ptr<Display> display_;  // created and destroyed by run()
   BlockingQueue<FramePtr> decoded_{6};
   BlockingQueue<FramePtr> to_encode_{6};
   MediaClock clock_;
@@ -158,6 +177,8 @@ class Player {
   PlayerStats stats_;
   bool ran_ = false;
   bool stopped_early_ = false;  // run() thread: stop() before the source ended
+  std::atomic<int64_t> frames_shown_at_close_{0};
+  std::chrono::steady_clock::time_point run_started_;
 };
 
 }  // namespace vistream

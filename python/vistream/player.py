@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable, NamedTuple, Optional
 
@@ -25,6 +26,19 @@ class Position(NamedTuple):
     time: float
 
 
+def _resolve_display(display) -> bool:
+    if display in (False, None):
+        return False
+    if display is True:
+        return True
+    if display == "auto":
+        available, reason = _core.Player.display_available()
+        if not available:
+            logging.getLogger("vistream").info("display='auto': running headless (%s)", reason)
+        return available
+    raise ValueError("display must be True, False or 'auto'")
+
+
 class Player:
     """Runs source -> decode -> filter -> your callback -> encoder -> file.
 
@@ -40,7 +54,11 @@ class Player:
         codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
         hwaccel: decoding device, as for ``Reader``.
-        display: the window comes with the player GUI; today ``display=False``.
+        display: True opens a window showing the frames after the callback (with keyboard
+            controls: space pause, arrows seek ±5 s (shift ±60 s), ``.``/``,`` step, Home/End,
+            f fullscreen, q/Esc quit; click the progress bar to seek); "auto" opens one when
+            a display is available, else runs headless; False never does.
+        fullscreen / osd / title: window options (OSD = progress bar and status line).
         mode: "offline" (every frame through the callback, as fast as possible) or
             "realtime" (frames released at the media's pace; the callback always gets the
             newest frame, frames it could not take are dropped and counted).
@@ -89,12 +107,14 @@ class Player:
         paused: bool = False,
         exit_at_end: bool = True,
         cache_bytes: int = _DEFAULT_CACHE_BYTES,
+        fullscreen: bool = False,
+        osd: bool = True,
+        title: Optional[str] = None,
     ) -> None:
         url = _arguments.source_string(source)
         if mode not in _MODES:
             raise ValueError(f"mode {mode!r} is not available yet; supported: {', '.join(_MODES)}")
-        if display not in (False, None):
-            raise ValueError("display windows are not available yet (player issue); use display=False")
+        show_window = _resolve_display(display)
         if not isinstance(encoder, str) or not encoder:
             raise TypeError("encoder must be 'auto' or an FFmpeg encoder name")
         if not isinstance(codec, str):
@@ -134,7 +154,12 @@ class Player:
             start_paused=bool(paused),
             exit_at_end=bool(exit_at_end),
             cache_bytes=_arguments.non_negative_int(cache_bytes, "cache_bytes"),
+            display=show_window,
+            fullscreen=bool(fullscreen),
+            osd=bool(osd),
+            title=title or f"vistream - {os.path.basename(url) or url}",
         )
+        self.display = show_window
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:
         """Registers the per-frame callback; usable as a decorator.
@@ -147,6 +172,19 @@ class Player:
             raise TypeError("on_frame() needs a callable")
         self._callback = fn
         self._core.set_callback(fn)
+        return fn
+
+    def on_key(self, fn: Callable[[str], Optional[bool]]) -> Callable[[str], Optional[bool]]:
+        """Registers a handler for keys pressed in the window; usable as a decorator.
+
+        ``fn(key)`` gets the key's name in lower case with modifiers ("space", "a",
+        "shift+left", "ctrl+s") on the window's thread, before the built-in bindings; return
+        True to mark the key handled (the built-in action is skipped).
+        """
+        if not callable(fn):
+            raise TypeError("on_key() needs a callable")
+        self._key_callback = fn
+        self._core.set_key_callback(fn)
         return fn
 
     def run(self) -> dict:
@@ -218,6 +256,11 @@ class Player:
         """frames_decoded / processed / encoded / dropped, decode_errors, seeks, elapsed, fps,
         encoder, audio ("copy"/"transcode"/None), hwaccel."""
         return self._core._stats()
+
+    @property
+    def frames_shown(self) -> int:
+        """Frames the window has shown so far (0 without a window)."""
+        return self._core.frames_shown()
 
     @property
     def info(self) -> MediaInfo:

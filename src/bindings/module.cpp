@@ -139,6 +139,18 @@ class PyPlayer {
     player_.reset();
   }
   void set_callback(py::object fn) { callback_ = std::move(fn); }
+  void set_key_callback(py::object fn) {
+    key_callback_ = std::move(fn);
+    player_->set_key_hook([this](const KeyEvent& key) -> bool {
+      py::gil_scoped_acquire gil;  // display thread: the run() thread never waits on it with the GIL
+      std::string name = key.name;
+      if (key.alt) name = "alt+" + name;
+      if (key.shift) name = "shift+" + name;
+      if (key.ctrl) name = "ctrl+" + name;
+      py::object handled = key_callback_(name);
+      return !handled.is_none() && handled.cast<bool>();
+    });
+  }
 
   void run() {
     player_->set_frame_hook([this](const FramePtr& frame) -> bool {
@@ -204,6 +216,7 @@ class PyPlayer {
 
   std::unique_ptr<Player> player_;
   py::object callback_ = py::none();
+  py::object key_callback_ = py::none();
 };
 
 }  // namespace
@@ -276,7 +289,7 @@ PYBIND11_MODULE(_core, m) {
                        const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
                        const std::string& hwaccel, int threads, bool audio, double start, double end,
                        const std::string& mode, double speed, bool start_paused, bool exit_at_end,
-                       size_t cache_bytes) {
+                       size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title) {
              PlayerOptions o;
              o.source = source_options(format, vfilter, hwaccel, threads);
              o.afilter = afilter;
@@ -297,14 +310,25 @@ PYBIND11_MODULE(_core, m) {
              o.start_paused = start_paused;
              o.exit_at_end = exit_at_end;
              o.source.cache_bytes = cache_bytes;
+             o.display = display;
+             o.display_options.fullscreen = fullscreen;
+             o.display_options.osd = osd;
+             o.display_options.title = title;
              return std::make_unique<PyPlayer>(url, o);
            }),
            py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("afilter"), py::arg("output"),
            py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
            py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
-           py::arg("cache_bytes"))
+           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"))
       .def("set_callback", &PyPlayer::set_callback)
+      .def("set_key_callback", &PyPlayer::set_key_callback)
+      .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
+      .def_static("display_available", [] {
+        std::string reason;
+        const bool ok = Display::available(&reason);
+        return py::make_tuple(ok, reason);
+      })
       .def("run", &PyPlayer::run)
       .def("stop", &PyPlayer::stop)
       .def("pause", [](PyPlayer& p) { p.core().pause(); })

@@ -1,0 +1,428 @@
+#include "vistream/display.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <vector>
+
+#include "vistream/error.hpp"
+
+#if VS_HAVE_SDL
+#include <SDL.h>
+#include <SDL_ttf.h>
+#endif
+
+namespace vistream {
+
+#if VS_HAVE_SDL
+namespace {
+
+// Frames later than this (slow callback) are shown at once and the clock waits for them;
+// frames further ahead than kJumpAhead mean a seek: the clock jumps to them.
+constexpr double kLateThreshold = 0.1;
+constexpr double kJumpAhead = 1.0;
+constexpr Uint32 kOsdVisibleMs = 2000;
+
+std::string format_time(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;
+  const int total = static_cast<int>(seconds);
+  char buffer[32];
+  if (total >= 3600) {
+    std::snprintf(buffer, sizeof(buffer), "%d:%02d:%02d", total / 3600, (total / 60) % 60, total % 60);
+  } else {
+    std::snprintf(buffer, sizeof(buffer), "%02d:%02d", total / 60, total % 60);
+  }
+  return buffer;
+}
+
+const char* find_font() {
+  if (const char* env = std::getenv("VISTREAM_FONT")) return env;
+  static const char* const kCandidates[] = {
+      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+      "/usr/share/fonts/TTF/DejaVuSans.ttf",
+      "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+      "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+      "/System/Library/Fonts/Helvetica.ttc",
+      "C:\\Windows\\Fonts\\arial.ttf",
+  };
+  for (const char* path : kCandidates) {
+    if (FILE* f = std::fopen(path, "rb")) {
+      std::fclose(f);
+      return path;
+    }
+  }
+  return nullptr;
+}
+
+Uint32 sdl_format(AVPixelFormat format) {
+  switch (format) {
+    case AV_PIX_FMT_BGR24: return SDL_PIXELFORMAT_BGR24;
+    case AV_PIX_FMT_RGB24: return SDL_PIXELFORMAT_RGB24;
+    case AV_PIX_FMT_RGBA: return SDL_PIXELFORMAT_ABGR8888;  // bytes R,G,B,A in memory
+    case AV_PIX_FMT_BGRA: return SDL_PIXELFORMAT_ARGB8888;  // bytes B,G,R,A in memory
+    case AV_PIX_FMT_YUV420P:
+    case AV_PIX_FMT_GRAY8: return SDL_PIXELFORMAT_IYUV;     // gray: Y plane + neutral chroma
+    case AV_PIX_FMT_NV12: return SDL_PIXELFORMAT_NV12;
+    default: return SDL_PIXELFORMAT_UNKNOWN;
+  }
+}
+
+}  // namespace
+
+struct Display::Impl {
+  Impl(const DisplayOptions& o, DisplayEvents e, MediaClock& c, std::atomic<int64_t>& shown)
+      : options(o), events(std::move(e)), clock(c), frames_shown(shown) {}
+
+  DisplayOptions options;
+  DisplayEvents events;
+  MediaClock& clock;
+  std::atomic<int64_t>& frames_shown;
+  BlockingQueue<FramePtr> queue{2};
+  std::thread thread;
+  std::atomic<bool> quit{false};
+
+  // Display thread only.
+  SDL_Window* window = nullptr;
+  SDL_Renderer* renderer = nullptr;
+  SDL_Texture* texture = nullptr;
+  TTF_Font* font = nullptr;
+  int font_size = 0;
+  int texture_w = 0, texture_h = 0;
+  Uint32 texture_format = 0;
+  std::vector<uint8_t> neutral_chroma;
+  FramePtr current;
+  Uint32 osd_until = 0;
+  bool fullscreen = false;
+  bool clock_started = false;
+
+  void run(std::promise<std::string>& ready);
+  void loop();
+  bool due(const FramePtr& frame, int* wait_ms);
+  void present(const FramePtr& frame);
+  void render();
+  void draw_osd(int width, int height);
+  void handle(const SDL_Event& event);
+  SDL_Rect video_rect(int out_w, int out_h) const;
+  void cleanup();
+};
+
+void Display::Impl::run(std::promise<std::string>& ready) {
+  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
+    ready.set_value(std::string("cannot initialise SDL video: ") + SDL_GetError());
+    return;
+  }
+  if (TTF_WasInit() || TTF_Init() == 0) {
+    // The font is optional: without one the OSD shows the bar only.
+  }
+  ready.set_value("");
+  loop();
+  cleanup();
+}
+
+void Display::Impl::cleanup() {
+  current.reset();
+  if (font) TTF_CloseFont(font);
+  font = nullptr;
+  if (texture) SDL_DestroyTexture(texture);
+  if (renderer) SDL_DestroyRenderer(renderer);
+  if (window) SDL_DestroyWindow(window);
+  texture = nullptr;
+  renderer = nullptr;
+  window = nullptr;
+  if (TTF_WasInit()) TTF_Quit();
+  SDL_QuitSubSystem(SDL_INIT_VIDEO);
+}
+
+bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
+  if (!options.pace || clock.paused()) return true;
+  const double t = frame->time();
+  if (!clock_started) {
+    clock.set(t);
+    clock_started = true;
+    return true;
+  }
+  const double now = clock.now();
+  if (t < now - kLateThreshold || t > now + kJumpAhead) {
+    clock.set(t);  // late: the clock waits for the frame; far ahead: a seek
+    return true;
+  }
+  const double ahead_ms = (t - now) / std::max(clock.speed(), 1e-3) * 1000.0;
+  if (ahead_ms <= 1.0) return true;
+  *wait_ms = std::min(10, static_cast<int>(ahead_ms));
+  return false;
+}
+
+void Display::Impl::loop() {
+  std::optional<FramePtr> pending;
+  while (!quit.load()) {
+    if (!pending) pending = queue.try_pop();
+    if (pending && !*pending) pending.reset();  // end marker
+    int wait_ms = 10;
+    if (pending) {
+      if (due(*pending, &wait_ms)) {
+        present(*pending);
+        pending.reset();
+        wait_ms = 0;
+      }
+    } else if (queue.drained()) {
+      break;
+    }
+    SDL_Event event;
+    if (wait_ms > 0 ? SDL_WaitEventTimeout(&event, wait_ms) : SDL_PollEvent(&event)) {
+      handle(event);
+      while (SDL_PollEvent(&event)) handle(event);
+    }
+    if (window && osd_until && SDL_GetTicks() > osd_until) {
+      osd_until = 0;  // OSD just expired: redraw without it
+      render();
+    } else if (window && osd_until && clock.paused()) {
+      render();  // keep the OSD's status current while nothing else redraws
+    }
+  }
+}
+
+SDL_Rect Display::Impl::video_rect(int out_w, int out_h) const {
+  // Aspect-correct letterbox in output pixels (HiDPI-safe: the renderer's real size).
+  const AVFrame* av = current->av_frame();
+  double aspect = static_cast<double>(av->width) / std::max(1, av->height);
+  if (av->sample_aspect_ratio.num > 0 && av->sample_aspect_ratio.den > 0) aspect *= av_q2d(av->sample_aspect_ratio);
+  int w = out_w, h = static_cast<int>(std::lround(out_w / aspect));
+  if (h > out_h) {
+    h = out_h;
+    w = static_cast<int>(std::lround(out_h * aspect));
+  }
+  return SDL_Rect{(out_w - w) / 2, (out_h - h) / 2, w, h};
+}
+
+void Display::Impl::present(const FramePtr& frame) {
+  const AVFrame* av = frame->av_frame();
+  const Uint32 format = sdl_format(frame->pixel_format());
+  if (format == SDL_PIXELFORMAT_UNKNOWN) return;
+  if (!window) {
+    Uint32 flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI;
+    if (options.fullscreen) flags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
+    fullscreen = options.fullscreen;
+    window = SDL_CreateWindow(options.title.c_str(), SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, av->width,
+                              av->height, flags);
+    if (!window) {
+      quit.store(true);
+      if (events.close) events.close();
+      return;
+    }
+    renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
+    if (!renderer) renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
+    if (!renderer) {
+      quit.store(true);
+      if (events.close) events.close();
+      return;
+    }
+    SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
+  }
+  if (!texture || texture_w != av->width || texture_h != av->height || texture_format != format) {
+    if (texture) SDL_DestroyTexture(texture);
+    texture = SDL_CreateTexture(renderer, format, SDL_TEXTUREACCESS_STREAMING, av->width, av->height);
+    texture_w = av->width;
+    texture_h = av->height;
+    texture_format = format;
+    if (!texture) return;
+  }
+  switch (frame->pixel_format()) {
+    case AV_PIX_FMT_YUV420P:
+      SDL_UpdateYUVTexture(texture, nullptr, av->data[0], av->linesize[0], av->data[1], av->linesize[1], av->data[2],
+                           av->linesize[2]);
+      break;
+    case AV_PIX_FMT_GRAY8: {
+      const int chroma_w = (av->width + 1) / 2;
+      const size_t need = static_cast<size_t>(chroma_w) * ((av->height + 1) / 2);
+      if (neutral_chroma.size() < need) neutral_chroma.assign(need, 128);
+      SDL_UpdateYUVTexture(texture, nullptr, av->data[0], av->linesize[0], neutral_chroma.data(), chroma_w,
+                           neutral_chroma.data(), chroma_w);
+      break;
+    }
+    case AV_PIX_FMT_NV12:
+      SDL_UpdateNVTexture(texture, nullptr, av->data[0], av->linesize[0], av->data[1], av->linesize[1]);
+      break;
+    default:
+      SDL_UpdateTexture(texture, nullptr, av->data[0], av->linesize[0]);
+  }
+  current = frame;
+  render();
+  ++frames_shown;
+}
+
+void Display::Impl::render() {
+  if (!renderer) return;
+  int out_w = 0, out_h = 0;
+  SDL_GetRendererOutputSize(renderer, &out_w, &out_h);
+  SDL_SetRenderDrawColor(renderer, 0, 0, 0, 255);
+  SDL_RenderClear(renderer);
+  if (current && texture) {
+    const SDL_Rect dst = video_rect(out_w, out_h);
+    SDL_RenderCopy(renderer, texture, nullptr, &dst);
+  }
+  if (options.osd && osd_until) draw_osd(out_w, out_h);
+  SDL_RenderPresent(renderer);
+}
+
+void Display::Impl::draw_osd(int width, int height) {
+  const DisplayStatus status = events.status ? events.status() : DisplayStatus{};
+  const int bar_h = std::max(6, height / 100);
+  const int text_px = std::max(12, height / 40);
+  const int band_h = bar_h + text_px + 16;
+  SDL_Rect band{0, height - band_h, width, band_h};
+  SDL_SetRenderDrawColor(renderer, 0, 0, 0, 150);
+  SDL_RenderFillRect(renderer, &band);
+  SDL_Rect track{8, height - bar_h - 6, width - 16, bar_h};
+  SDL_SetRenderDrawColor(renderer, 90, 90, 90, 220);
+  SDL_RenderFillRect(renderer, &track);
+  if (status.duration > 0) {
+    const double fraction = std::clamp(status.position / status.duration, 0.0, 1.0);
+    SDL_Rect done{track.x, track.y, static_cast<int>(track.w * fraction), track.h};
+    SDL_SetRenderDrawColor(renderer, 240, 240, 240, 255);
+    SDL_RenderFillRect(renderer, &done);
+  }
+  if (status.paused) {  // pause sign, drawn: two bars left of the text
+    SDL_SetRenderDrawColor(renderer, 255, 255, 255, 255);
+    SDL_Rect a{8, height - band_h + 6, text_px / 4, text_px}, b{8 + text_px / 2, height - band_h + 6, text_px / 4, text_px};
+    SDL_RenderFillRect(renderer, &a);
+    SDL_RenderFillRect(renderer, &b);
+  }
+  if (!TTF_WasInit()) return;
+  if (!font || font_size != text_px) {
+    if (font) TTF_CloseFont(font);
+    font = nullptr;
+    if (const char* path = find_font()) font = TTF_OpenFont(path, text_px);
+    font_size = text_px;
+    if (!font) return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof(line), "%s / %s   %s   %.2gx   %.1f fps   %lld dropped",
+                format_time(status.position).c_str(), format_time(status.duration).c_str(),
+                status.paused ? "paused" : "playing", status.speed, status.fps,
+                static_cast<long long>(status.dropped));
+  SDL_Surface* surface = TTF_RenderUTF8_Blended(font, line, SDL_Color{255, 255, 255, 255});
+  if (!surface) return;
+  SDL_Texture* text = SDL_CreateTextureFromSurface(renderer, surface);
+  if (text) {
+    SDL_Rect dst{8 + text_px, height - band_h + 4, surface->w, surface->h};
+    SDL_RenderCopy(renderer, text, nullptr, &dst);
+    SDL_DestroyTexture(text);
+  }
+  SDL_FreeSurface(surface);
+}
+
+void Display::Impl::handle(const SDL_Event& event) {
+  switch (event.type) {
+    case SDL_QUIT:
+      if (events.close) events.close();
+      break;
+    case SDL_WINDOWEVENT:
+      if (event.window.event == SDL_WINDOWEVENT_CLOSE) {
+        if (events.close) events.close();
+      } else if (event.window.event == SDL_WINDOWEVENT_EXPOSED ||
+                 event.window.event == SDL_WINDOWEVENT_SIZE_CHANGED) {
+        render();
+      }
+      break;
+    case SDL_KEYDOWN: {
+      KeyEvent key;
+      std::string name = SDL_GetKeyName(event.key.keysym.sym);
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      key.name = name;
+      key.shift = (event.key.keysym.mod & KMOD_SHIFT) != 0;
+      key.ctrl = (event.key.keysym.mod & KMOD_CTRL) != 0;
+      key.alt = (event.key.keysym.mod & KMOD_ALT) != 0;
+      if (key.name == "f" && !key.ctrl && !key.alt && window) {
+        fullscreen = !fullscreen;
+        SDL_SetWindowFullscreen(window, fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+      }
+      if (events.key) events.key(key);
+      osd_until = SDL_GetTicks() + kOsdVisibleMs;
+      render();
+      break;
+    }
+    case SDL_MOUSEMOTION:
+      osd_until = SDL_GetTicks() + kOsdVisibleMs;
+      render();
+      break;
+    case SDL_MOUSEBUTTONDOWN: {
+      if (!window || event.button.button != SDL_BUTTON_LEFT) break;
+      int win_w = 0, win_h = 0;
+      SDL_GetWindowSize(window, &win_w, &win_h);
+      // The progress bar band: the bottom 8% of the window (at least 24 points).
+      const int band = std::max(24, win_h * 8 / 100);
+      if (event.button.y >= win_h - band && win_w > 0 && events.seek_fraction) {
+        events.seek_fraction(std::clamp(static_cast<double>(event.button.x) / win_w, 0.0, 1.0));
+      }
+      osd_until = SDL_GetTicks() + kOsdVisibleMs;
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+Display::Display(const DisplayOptions& options, DisplayEvents events, MediaClock& clock)
+    : impl_(std::make_unique<Impl>(options, std::move(events), clock, frames_shown_)) {
+  auto ready = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> result = ready->get_future();
+  impl_->thread = std::thread([this, ready] { impl_->run(*ready); });
+  const std::string error = result.get();
+  if (!error.empty()) {
+    impl_->thread.join();
+    throw Error(ErrorKind::Generic, "cannot open a window: " + error);
+  }
+}
+
+Display::~Display() {
+  abort();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool Display::show(FramePtr frame, bool replace) {
+  if (impl_->quit.load()) return false;
+  if (replace) return impl_->queue.push_replacing(std::move(frame), impl_->queue.serial()) >= 0;
+  return impl_->queue.push(std::move(frame));
+}
+
+void Display::finish() {
+  impl_->queue.close();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void Display::abort() {
+  impl_->quit.store(true);
+  impl_->queue.abort();
+}
+
+bool Display::available(std::string* reason) {
+  const char* driver = std::getenv("SDL_VIDEODRIVER");
+  if (driver && *driver) return true;  // e.g. "dummy": SDL renders off screen
+  if (std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY")) return true;
+  if (reason) *reason = "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
+  return false;
+}
+
+#else  // built without SDL2
+
+struct Display::Impl {};
+
+Display::Display(const DisplayOptions&, DisplayEvents, MediaClock&) {
+  throw Error(ErrorKind::Generic, "this vistream was built without SDL2: no window available "
+                                  "(install libsdl2-dev libsdl2-ttf-dev and rebuild)");
+}
+Display::~Display() = default;
+bool Display::show(FramePtr, bool) { return false; }
+void Display::finish() {}
+void Display::abort() {}
+bool Display::available(std::string* reason) {
+  if (reason) *reason = "built without SDL2";
+  return false;
+}
+
+#endif
+
+}  // namespace vistream
