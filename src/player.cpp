@@ -265,6 +265,15 @@ void Player::source_loop() {
       }
       FramePtr frame = source_->next();
       if (!frame || (options_.end >= 0 && frame->time() >= options_.end)) {
+        if (options_.loop && source_->indexed() && stats_.frames_decoded.load() > 0) {
+          // Loop: start over (at `start`), frame-exact like any seek.
+          std::lock_guard lock(control_mutex_);
+          if (!control_.seek_to) {
+            control_.seek_to = options_.start > 0 ? source_->index_at_time(options_.start) : 0;
+            control_.seek_serial = serial;  // frames still queued belong to the same timeline
+          }
+          continue;
+        }
         ended = true;
         {
           std::lock_guard lock(control_mutex_);

@@ -58,6 +58,7 @@ struct PlayerOptions {
   bool start_paused = false;
   // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
   bool exit_at_end = true;
+  bool loop = false;     // at the end, start over (until stop())
   bool display = false;  // open a window (Display) showing the frames after the hook
   DisplayOptions display_options;
 };

@@ -1,4 +1,9 @@
-"""Command line: ``vistream demo`` (and ``python -m vistream demo``).
+"""Command line: ``vistream play`` and ``vistream demo`` (also ``python -m vistream ...``).
+
+``play`` plays a file or URL in a window (or headless), optionally writing what it shows::
+
+    vistream play clip.mp4 --speed 1.5 --start 10
+    vistream play rtsp://camera/stream --realtime --output recording.mp4
 
 ``demo`` makes a sample clip, detects motion on every frame, draws it, and encodes the
 annotated video with the source audio::
@@ -14,6 +19,7 @@ import sys
 from typing import Optional, Sequence
 
 from .motion_box import MotionBox, draw_box
+from .errors import VistreamError
 from .player import Player
 from .sample_media import sample_video
 
@@ -42,18 +48,86 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_play_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``vistream play`` (shared with python/play.py)."""
+    parser.add_argument("source", help="file or URL to play")
+    parser.add_argument("--vfilter", help="FFmpeg video filter graph, e.g. 'scale=1280:-2'")
+    parser.add_argument("--afilter", help="FFmpeg audio filter graph for the output file, e.g. 'volume=0.5'")
+    parser.add_argument("--no-audio", action="store_true", help="leave the audio out of --output")
+    parser.add_argument("--no-video", action="store_true", help="no window (same as --headless)")
+    parser.add_argument("--start", type=float, default=0.0, help="start at this time (seconds)")
+    parser.add_argument("--end", type=float, help="stop at this time (seconds)")
+    parser.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.25 to 4")
+    parser.add_argument("--fullscreen", action="store_true")
+    parser.add_argument("--no-osd", action="store_true", help="no progress bar / status line")
+    parser.add_argument("--headless", action="store_true", help="never open a window")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--realtime", dest="mode", action="store_const", const="realtime",
+                      help="play at the media's pace, dropping frames the callback cannot take (default)")
+    mode.add_argument("--offline", dest="mode", action="store_const", const="offline",
+                      help="process every frame (shown at the media's pace when there is a window)")
+    parser.set_defaults(mode="realtime")
+    parser.add_argument("--output", help="write the processed video (with the source audio) to this file")
+    parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
+    parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
+    parser.add_argument("--loop", action="store_true", help="start over at the end")
+    parser.add_argument("--paused", action="store_true", help="start paused")
+
+
+def player_from_arguments(args: argparse.Namespace) -> Player:
+    if not 0.25 <= args.speed <= 4.0:
+        raise SystemExit("--speed must be between 0.25 and 4")
+    headless = args.headless or args.no_video
+    return Player(
+        args.source,
+        vfilter=args.vfilter,
+        afilter=args.afilter,
+        output=args.output,
+        encoder=args.encoder,
+        hwaccel=args.hwaccel,
+        display=False if headless else "auto",
+        mode=args.mode,
+        audio=not args.no_audio,
+        start=args.start,
+        end=args.end,
+        speed=args.speed,
+        fullscreen=args.fullscreen,
+        osd=not args.no_osd,
+        loop=args.loop,
+        paused=args.paused,
+    )
+
+
+def _play(args: argparse.Namespace) -> int:
+    player = player_from_arguments(args)
+    stats = player.run()
+    print(f"{args.source}: {stats['frames_processed']} frames processed, {stats['frames_dropped']} dropped, "
+          f"{stats['elapsed']:.1f} s" + (f", written to {args.output}" if args.output else ""))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="vistream", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="show FFmpeg's log")
     sub = parser.add_subparsers(dest="command", required=True)
+    play = sub.add_parser("play", help="play a file or URL (window when a display is available)")
+    add_play_arguments(play)
     demo = sub.add_parser("demo", help="annotate a generated sample clip (or SOURCE) and encode it")
     demo.add_argument("source", nargs="?", help="video to annotate (default: a generated sample)")
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    if args.command == "demo":
-        return _demo(args)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "play":
+            return _play(args)
+    except VistreamError as error:
+        print(f"vistream: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return 2
 
 

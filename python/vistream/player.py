@@ -59,6 +59,7 @@ class Player:
             f fullscreen, q/Esc quit; click the progress bar to seek); "auto" opens one when
             a display is available, else runs headless; False never does.
         fullscreen / osd / title: window options (OSD = progress bar and status line).
+        loop: start over at the end (seekable sources) until ``stop()``.
         mode: "offline" (every frame through the callback, as fast as possible) or
             "realtime" (frames released at the media's pace; the callback always gets the
             newest frame, frames it could not take are dropped and counted).
@@ -110,6 +111,7 @@ class Player:
         fullscreen: bool = False,
         osd: bool = True,
         title: Optional[str] = None,
+        loop: bool = False,
     ) -> None:
         url = _arguments.source_string(source)
         if mode not in _MODES:
@@ -158,6 +160,7 @@ class Player:
             fullscreen=bool(fullscreen),
             osd=bool(osd),
             title=title or f"vistream - {os.path.basename(url) or url}",
+            loop=bool(loop),
         )
         self.display = show_window
 

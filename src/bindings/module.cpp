@@ -289,7 +289,8 @@ PYBIND11_MODULE(_core, m) {
                        const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
                        const std::string& hwaccel, int threads, bool audio, double start, double end,
                        const std::string& mode, double speed, bool start_paused, bool exit_at_end,
-                       size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title) {
+                       size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title,
+                       bool loop) {
              PlayerOptions o;
              o.source = source_options(format, vfilter, hwaccel, threads);
              o.afilter = afilter;
@@ -311,6 +312,7 @@ PYBIND11_MODULE(_core, m) {
              o.exit_at_end = exit_at_end;
              o.source.cache_bytes = cache_bytes;
              o.display = display;
+             o.loop = loop;
              o.display_options.fullscreen = fullscreen;
              o.display_options.osd = osd;
              o.display_options.title = title;
@@ -320,7 +322,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
            py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
-           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"))
+           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"))
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
