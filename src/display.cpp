@@ -251,6 +251,7 @@ void Display::Impl::present(const FramePtr& frame) {
   current = frame;
   render();
   ++frames_shown;
+  if (events.presented) events.presented(frame->time());
 }
 
 void Display::Impl::render() {

@@ -1,5 +1,7 @@
 #include "vistream/media_clock.hpp"
 
+#include <cmath>
+
 namespace vistream {
 
 double MediaClock::now_locked(Clock::time_point wall) const {
@@ -16,6 +18,17 @@ void MediaClock::set(double media_seconds) {
   std::lock_guard lock(mutex_);
   base_media_ = media_seconds;
   base_wall_ = Clock::now();
+}
+
+double MediaClock::sync(double master_seconds, double tolerance) {
+  std::lock_guard lock(mutex_);
+  const auto wall = Clock::now();
+  const double difference = now_locked(wall) - master_seconds;
+  if (std::abs(difference) > tolerance) {
+    base_media_ = master_seconds;
+    base_wall_ = wall;
+  }
+  return difference;
 }
 
 void MediaClock::set_paused(bool paused) {

@@ -26,6 +26,16 @@ Player::Player(const std::string& url, const PlayerOptions& options)
   const Rational rate = source_->info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
   if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
+  if (options.play_audio && options.mode == PlayerMode::Realtime && source_->demuxer().audio_stream()) {
+    try {
+      audio_playback_ = std::make_unique<AudioPlayback>(source_->demuxer().audio_stream(), options.afilter,
+                                                        options.speed);
+      av_log(nullptr, AV_LOG_INFO, "vistream: playing audio through SDL driver '%s'\n",
+             audio_playback_->device_name().c_str());
+    } catch (const Error& error) {
+      av_log(nullptr, AV_LOG_WARNING, "vistream: %s; playing video only\n", error.what());
+    }
+  }
   if (!options.output.empty()) {
     // Everything that can be validated is, before run(): a bad encoder name or output
     // extension fails here, not after decoding has begun.
@@ -66,6 +76,22 @@ void Player::stop() {
     control_changed_.notify_all();
   }
   decoded_.abort();  // frames not yet handed to the hook are not wanted any more
+}
+
+void Player::measure_av_drift(double frame_time) {
+  if (!audio_playback_) return;
+  if (drift_skip_.load() > 0) {
+    --drift_skip_;
+    return;
+  }
+  const double heard = audio_playback_->clock();
+  if (std::isnan(heard) || clock_.paused()) return;  // not paused(): callers may hold control_mutex_
+  const double drift = std::abs(frame_time - heard);
+  double seen = stats_.av_drift_max.load();
+  while (drift > seen && !stats_.av_drift_max.compare_exchange_weak(seen, drift)) {
+  }
+  ++stats_.av_drift_samples;
+  av_log(nullptr, AV_LOG_DEBUG, "vistream: A/V drift %+.1f ms at %.3f s\n", (frame_time - heard) * 1000.0, frame_time);
 }
 
 void Player::handle_key(const KeyEvent& key) {
@@ -113,6 +139,7 @@ void Player::pause() {
   std::lock_guard lock(control_mutex_);
   control_.paused = true;
   clock_.set_paused(true);
+  if (audio_playback_) audio_playback_->set_paused(true);
   control_changed_.notify_all();
 }
 
@@ -121,6 +148,7 @@ void Player::resume() {
   control_.paused = false;
   control_.permits = 0;
   clock_.set_paused(false);
+  if (audio_playback_) audio_playback_->set_paused(false);
   control_changed_.notify_all();
 }
 
@@ -132,6 +160,7 @@ bool Player::paused() const {
 void Player::set_speed(double speed) {
   if (!(speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
   clock_.set_speed(speed);
+  if (audio_playback_) audio_playback_->set_speed(speed);
 }
 
 PlayerPosition Player::position() const {
@@ -172,6 +201,7 @@ void Player::step(int64_t frames) {
   std::lock_guard lock(control_mutex_);
   control_.paused = true;
   clock_.set_paused(true);
+  if (audio_playback_) audio_playback_->set_paused(true);
   if (frames == 0) {
     control_changed_.notify_all();
     return;
@@ -219,16 +249,30 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
       clock_.set(frame->time());  // playback continues from the frame sought to
       return true;
     }
+    if (audio_playback_) {
+      const double heard = audio_playback_->clock();
+      if (!std::isnan(heard)) clock_.sync(heard, 0.010);  // audio is the master clock
+    }
     const auto wait = clock_.until(frame->time());
-    if (wait == MediaClock::Clock::duration::zero()) return true;
+    if (wait == MediaClock::Clock::duration::zero()) {
+      if (!display_) measure_av_drift(frame->time());
+      return true;
+    }
+    // Wake at least every 20 ms to follow the audio clock.
+    if (audio_playback_ && wait > std::chrono::milliseconds(20)) {
+      control_changed_.wait_for(lock, std::chrono::milliseconds(20));
+      continue;
+    }
     control_changed_.wait_for(lock, wait);
   }
 }
 
 void Player::source_loop() {
   try {
-    if (audio_) {
+    if (audio_ || audio_playback_) {
       source_->set_packet_sink([this](AVPacket* packet) {
+        if (audio_playback_) audio_playback_->write(packet);
+        if (!audio_) return;
         UniquePacket held = make_packet();
         av_packet_move_ref(held.get(), packet);
         std::lock_guard lock(audio_mutex_);
@@ -258,6 +302,8 @@ void Player::source_loop() {
           std::lock_guard lock(audio_mutex_);
           held_audio_.clear();  // audio of the old position
         }
+        if (audio_playback_) audio_playback_->flush(source_->time_of_index(*seek_to));
+        drift_skip_.store(10);
         source_->seek_to_index(*seek_to);
         ++stats_.seeks;
         ended = false;
@@ -377,6 +423,7 @@ void Player::run() {
     };
     events.close = [this] { stop(); };
     events.status = [this] { return display_status(); };
+    events.presented = [this](double frame_time) { measure_av_drift(frame_time); };
     DisplayOptions display_options = options_.display_options;
     display_options.pace = options_.mode == PlayerMode::Offline;
     try {
@@ -489,6 +536,10 @@ void Player::run() {
     record_error(std::current_exception());
   }
   stats_.elapsed.store(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (stats_.av_drift_samples.load() > 0) {
+    av_log(nullptr, AV_LOG_INFO, "vistream: A/V drift at most %.1f ms over %lld frames\n",
+           stats_.av_drift_max.load() * 1000.0, static_cast<long long>(stats_.av_drift_samples.load()));
+  }
   stats_.decode_errors.store(source_->stats().decode_errors);
   std::exception_ptr error;
   {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -17,6 +18,11 @@ import sys
 import textwrap
 from fractions import Fraction
 from pathlib import Path
+
+# Real-time playback plays sound through SDL. Tests use SDL's "dummy" audio driver: a real
+# SDL audio device that consumes samples at the real rate without a sound card, so the audio
+# clock (the master clock) behaves as on a desktop. Tests that need "no device" override it.
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import numpy as np
 import pytest

@@ -49,6 +49,7 @@ struct DisplayEvents {
   std::function<void(double fraction)> seek_fraction;  // click on the progress bar, 0..1
   std::function<void()> close;                         // window closed
   std::function<DisplayStatus()> status;
+  std::function<void(double frame_time)> presented;  // a frame just went on screen
 };
 
 class Display {

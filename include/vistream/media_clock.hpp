@@ -16,6 +16,9 @@ class MediaClock {
 
   double now() const;                 // media seconds
   void set(double media_seconds);     // jump (seek, first frame)
+  // Follows a master (the audio clock): jumps to it when they differ by more than `tolerance`.
+  // Returns the difference now - master before the correction.
+  double sync(double master_seconds, double tolerance);
   void set_paused(bool paused);
   bool paused() const;
   void set_speed(double speed);       // 1.0 = real time

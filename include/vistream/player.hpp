@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "vistream/audio_output.hpp"
+#include "vistream/audio_playback.hpp"
 #include "vistream/blocking_queue.hpp"
 #include "vistream/display.hpp"
 #include "vistream/media_clock.hpp"
@@ -59,6 +60,7 @@ struct PlayerOptions {
   // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
   bool exit_at_end = true;
   bool loop = false;     // at the end, start over (until stop())
+  bool play_audio = false;  // real-time mode: play the audio (it becomes the master clock)
   bool display = false;  // open a window (Display) showing the frames after the hook
   DisplayOptions display_options;
 };
@@ -71,6 +73,9 @@ struct PlayerStats {
   std::atomic<int64_t> decode_errors{0};
   std::atomic<int64_t> seeks{0};
   std::atomic<double> elapsed{0.0};
+  // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
+  std::atomic<double> av_drift_max{0.0};   // largest |drift|, seconds
+  std::atomic<int64_t> av_drift_samples{0};
 };
 
 struct PlayerPosition {
@@ -117,6 +122,7 @@ class Player {
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
+  std::string audio_device() const { return audio_playback_ ? audio_playback_->device_name() : std::string(); }
 
  private:
   struct Control {
@@ -137,6 +143,7 @@ class Player {
   bool wait_for_release(const FramePtr& frame, bool first_after_seek);
   void require_seekable() const;
   void handle_key(const KeyEvent& key);  // display thread
+  void measure_av_drift(double frame_time);  // display thread, or source thread headless
   DisplayStatus display_status();         // display thread
 
   PlayerOptions options_;
@@ -144,6 +151,8 @@ class Player {
   std::unique_ptr<Muxer> muxer_;
   std::unique_ptr<VideoEncoder> encoder_;
   std::unique_ptr<AudioOutput> audio_;
+  std::unique_ptr<AudioPlayback> audio_playback_;  // null: no audio track, not asked, or no device
+  std::atomic<int64_t> drift_skip_{0};  // frames to skip measuring after a seek (clocks settle)
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0

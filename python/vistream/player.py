@@ -60,6 +60,9 @@ class Player:
             a display is available, else runs headless; False never does.
         fullscreen / osd / title: window options (OSD = progress bar and status line).
         loop: start over at the end (seekable sources) until ``stop()``.
+        play_audio: play the sound (real-time mode; default: when ``audio`` and real-time).
+            Its clock drives video timing (A/V sync). Without an audio device the player
+            warns and plays video only.
         mode: "offline" (every frame through the callback, as fast as possible) or
             "realtime" (frames released at the media's pace; the callback always gets the
             newest frame, frames it could not take are dropped and counted).
@@ -112,6 +115,7 @@ class Player:
         osd: bool = True,
         title: Optional[str] = None,
         loop: bool = False,
+        play_audio: Optional[bool] = None,
     ) -> None:
         url = _arguments.source_string(source)
         if mode not in _MODES:
@@ -161,6 +165,7 @@ class Player:
             osd=bool(osd),
             title=title or f"vistream - {os.path.basename(url) or url}",
             loop=bool(loop),
+            play_audio=(mode == "realtime" and bool(audio)) if play_audio is None else bool(play_audio),
         )
         self.display = show_window
 

@@ -189,6 +189,10 @@ class PyPlayer {
     d["audio"] = player_->has_audio_output() ? py::object(py::str(player_->audio_copied() ? "copy" : "transcode"))
                                              : py::object(py::none());
     d["hwaccel"] = player_->info().hwaccel;
+    const std::string device = player_->audio_device();
+    d["audio_device"] = device.empty() ? py::object(py::none()) : py::object(py::str(device));
+    d["av_drift_max"] = s.av_drift_max.load();
+    d["av_drift_samples"] = s.av_drift_samples.load();
     return d;
   }
 
@@ -290,7 +294,7 @@ PYBIND11_MODULE(_core, m) {
                        const std::string& hwaccel, int threads, bool audio, double start, double end,
                        const std::string& mode, double speed, bool start_paused, bool exit_at_end,
                        size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title,
-                       bool loop) {
+                       bool loop, bool play_audio) {
              PlayerOptions o;
              o.source = source_options(format, vfilter, hwaccel, threads);
              o.afilter = afilter;
@@ -313,6 +317,7 @@ PYBIND11_MODULE(_core, m) {
              o.source.cache_bytes = cache_bytes;
              o.display = display;
              o.loop = loop;
+             o.play_audio = play_audio;
              o.display_options.fullscreen = fullscreen;
              o.display_options.osd = osd;
              o.display_options.title = title;
@@ -322,7 +327,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
            py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
-           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"))
+           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"), py::arg("play_audio"))
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })

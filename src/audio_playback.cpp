@@ -1,0 +1,173 @@
+#include "vistream/audio_playback.hpp"
+
+#include <cmath>
+
+#include "vistream/error.hpp"
+#include "vistream/filter_graph.hpp"
+
+#if VS_HAVE_SDL
+#include <SDL.h>
+#endif
+
+namespace vistream {
+
+#if VS_HAVE_SDL
+
+AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double speed)
+    : input_time_base_(input->time_base), afilter_(std::move(afilter)), frame_(make_frame()),
+      filtered_(make_frame()), speed_(speed) {
+  const AVCodec* codec = avcodec_find_decoder(input->codecpar->codec_id);
+  if (!codec) throw Error(ErrorKind::Decode, "no decoder for the audio stream");
+  decoder_.reset(avcodec_alloc_context3(codec));
+  if (!decoder_) throw std::bad_alloc();
+  VS_CHECK(avcodec_parameters_to_context(decoder_.get(), input->codecpar), ErrorKind::Decode,
+           "cannot configure audio decoder");
+  decoder_->pkt_timebase = input->time_base;
+  VS_CHECK(avcodec_open2(decoder_.get(), codec, nullptr), ErrorKind::Decode, "cannot open audio decoder");
+
+  if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
+    throw Error(ErrorKind::Generic, std::string("no audio output: ") + SDL_GetError());
+  SDL_AudioSpec want{};
+  SDL_AudioSpec have{};
+  want.freq = input->codecpar->sample_rate > 0 ? input->codecpar->sample_rate : 48000;
+  want.format = AUDIO_S16SYS;
+  want.channels = static_cast<Uint8>(std::max(1, std::min(2, compat::channel_count(input->codecpar))));
+  want.samples = 1024;
+  device_ = SDL_OpenAudioDevice(nullptr, 0, &want, &have,
+                                SDL_AUDIO_ALLOW_FREQUENCY_CHANGE | SDL_AUDIO_ALLOW_CHANNELS_CHANGE);
+  if (device_ == 0) {
+    const std::string reason = SDL_GetError();
+    SDL_QuitSubSystem(SDL_INIT_AUDIO);
+    throw Error(ErrorKind::Generic, "no audio output device: " + reason);
+  }
+  device_rate_ = have.freq;
+  device_channels_ = std::max(1, std::min(2, static_cast<int>(have.channels)));
+  device_buffer_samples_ = have.samples;
+  const char* driver = SDL_GetCurrentAudioDriver();
+  device_name_ = driver ? driver : "unknown";
+  SDL_PauseAudioDevice(device_, 0);
+}
+
+AudioPlayback::~AudioPlayback() {
+  if (device_) SDL_CloseAudioDevice(device_);
+  SDL_QuitSubSystem(SDL_INIT_AUDIO);
+}
+
+void AudioPlayback::configure_filter(const AVFrame* first) {
+  UniqueFilterGraph graph(avfilter_graph_alloc());
+  if (!graph) throw std::bad_alloc();
+  char layout[128] = {0};
+#if VS_HAVE_CH_LAYOUT
+  AVChannelLayout in_layout;
+  if (first->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+    av_channel_layout_default(&in_layout, first->ch_layout.nb_channels);
+  } else {
+    av_channel_layout_copy(&in_layout, &first->ch_layout);
+  }
+  av_channel_layout_describe(&in_layout, layout, sizeof(layout));
+  av_channel_layout_uninit(&in_layout);
+#else
+  const uint64_t mask = first->channel_layout ? first->channel_layout : av_get_default_channel_layout(first->channels);
+  snprintf(layout, sizeof(layout), "0x%llx", static_cast<unsigned long long>(mask));
+#endif
+  char args[512];
+  snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+           input_time_base_.num, input_time_base_.den, first->sample_rate,
+           av_get_sample_fmt_name(static_cast<AVSampleFormat>(first->format)), layout);
+  AVFilterContext* source = nullptr;
+  AVFilterContext* sink = nullptr;
+  VS_CHECK(avfilter_graph_create_filter(&source, avfilter_get_by_name("abuffer"), "in", args, nullptr, graph.get()),
+           ErrorKind::Filter, "cannot create audio buffer source");
+  VS_CHECK(avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph.get()),
+           ErrorKind::Filter, "cannot create audio buffer sink");
+  std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
+  graph_speed_ = speed_.load();
+  if (std::abs(graph_speed_ - 1.0) > 1e-6) {
+    // atempo keeps the pitch; one instance covers 0.5..2, chain two for 0.25..4.
+    double remaining = graph_speed_;
+    while (remaining > 2.0 + 1e-9) { description += "atempo=2.0,"; remaining /= 2.0; }
+    while (remaining < 0.5 - 1e-9) { description += "atempo=0.5,"; remaining /= 0.5; }
+    description += "atempo=" + std::to_string(remaining) + ",";
+  }
+  description += "aresample=" + std::to_string(device_rate_) +
+                 ",aformat=sample_fmts=s16:channel_layouts=" + (device_channels_ == 1 ? "mono" : "stereo");
+  link_filter_graph(graph.get(), source, sink, description, "audio", afilter_);
+  graph_ = std::move(graph);
+  source_ = source;
+  sink_ = sink;
+}
+
+void AudioPlayback::write(const AVPacket* packet) {
+  if (avcodec_send_packet(decoder_.get(), packet) < 0) return;  // corrupt audio: skip it
+  while (avcodec_receive_frame(decoder_.get(), frame_.get()) >= 0) {
+    const int64_t pts = frame_->best_effort_timestamp;
+    const double start = pts == AV_NOPTS_VALUE ? NAN : pts * av_q2d(input_time_base_);
+    const double end = start + static_cast<double>(frame_->nb_samples) / std::max(1, frame_->sample_rate);
+    if (!std::isnan(start) && end <= discard_before_) {
+      av_frame_unref(frame_.get());
+      continue;  // before the seek target: would play ahead of the picture
+    }
+    if (!graph_ || std::abs(graph_speed_ - speed_.load()) > 1e-6) configure_filter(frame_.get());
+    frame_->pts = pts;
+    VS_CHECK(av_buffersrc_add_frame(source_, frame_.get()), ErrorKind::Filter, "audio playback filter failed");
+    queue_filtered(end);
+  }
+}
+
+void AudioPlayback::queue_filtered(double media_end) {
+  // One lock for the queue and its end time, so clock() never sees one updated without the other.
+  std::lock_guard lock(clock_mutex_);
+  while (av_buffersink_get_frame(sink_, filtered_.get()) >= 0) {
+    const int bytes = filtered_->nb_samples * device_channels_ * 2;
+    SDL_QueueAudio(device_, filtered_->data[0], static_cast<Uint32>(bytes));
+    av_frame_unref(filtered_.get());
+  }
+  if (!std::isnan(media_end)) queued_end_ = media_end;
+}
+
+void AudioPlayback::flush(double resume_at) {
+  std::lock_guard lock(clock_mutex_);
+  SDL_ClearQueuedAudio(device_);
+  avcodec_flush_buffers(decoder_.get());
+  graph_.reset();
+  source_ = nullptr;
+  sink_ = nullptr;
+  queued_end_ = NAN;
+  discard_before_ = resume_at;
+}
+
+void AudioPlayback::set_paused(bool paused) { SDL_PauseAudioDevice(device_, paused ? 1 : 0); }
+
+void AudioPlayback::set_speed(double speed) { speed_.store(speed); }
+
+double AudioPlayback::clock() const {
+  std::lock_guard lock(clock_mutex_);
+  if (std::isnan(queued_end_)) return NAN;
+  const double bytes_per_second = static_cast<double>(device_rate_) * device_channels_ * 2;
+  const Uint32 queued_bytes = SDL_GetQueuedAudioSize(device_);
+  // Nothing left to play (audio ended, or starved): no authority over time; the player's own
+  // clock runs on (a stale value would hold the video back forever).
+  if (queued_bytes == 0) return NAN;
+  const double queued = queued_bytes / bytes_per_second;
+  // What is queued, plus about half a device buffer being played out, still lies ahead.
+  const double in_device = 0.5 * device_buffer_samples_ / std::max(1, device_rate_);
+  return queued_end_ - (queued + in_device) * speed_.load();
+}
+
+#else  // built without SDL2
+
+AudioPlayback::AudioPlayback(const AVStream*, std::string, double) {
+  throw Error(ErrorKind::Generic, "this vistream was built without SDL2: no audio output");
+}
+AudioPlayback::~AudioPlayback() = default;
+void AudioPlayback::write(const AVPacket*) {}
+void AudioPlayback::flush(double) {}
+void AudioPlayback::set_paused(bool) {}
+void AudioPlayback::set_speed(double) {}
+double AudioPlayback::clock() const { return NAN; }
+void AudioPlayback::configure_filter(const AVFrame*) {}
+void AudioPlayback::queue_filtered(double) {}
+
+#endif
+
+}  // namespace vistream

@@ -1,0 +1,56 @@
+"""Audio playback and A/V sync in real-time mode (SDL audio, dummy driver = real pacing)."""
+from __future__ import annotations
+
+import logging
+import time
+
+from conftest import TEST_MP4_FRAMES
+
+
+def test_av_drift_stays_within_40ms_over_the_clip(vs, test_mp4):
+    player = vs.Player(test_mp4, mode="realtime")
+    t0 = time.monotonic()
+    stats = player.run()
+    elapsed = time.monotonic() - t0
+    assert stats["audio_device"] == "dummy", "audio must really be played (SDL dummy device)"
+    assert stats["av_drift_samples"] >= TEST_MP4_FRAMES - 15, "drift must be measured over the whole clip"
+    assert stats["av_drift_max"] <= 0.040, f"A/V drift reached {stats['av_drift_max'] * 1000:.1f} ms"
+    assert abs(elapsed - TEST_MP4_FRAMES / 30.0) < 1.0
+
+
+def test_av_sync_holds_after_seek_and_pause(vs, test_mp4):
+    player = vs.Player(test_mp4, mode="realtime")
+    seen = []
+
+    @player.on_frame
+    def control(frame):
+        seen.append(frame.index)
+        if frame.index == 30 and len(seen) < 40:
+            player.seek(time=5.0)
+        if frame.index == 160 and not player.paused:
+            player.pause()
+            import threading
+            threading.Timer(0.3, player.resume).start()
+
+    stats = player.run()
+    assert 150 in seen and seen.index(150) > seen.index(30)
+    assert stats["av_drift_max"] <= 0.040, f"A/V drift reached {stats['av_drift_max'] * 1000:.1f} ms"
+
+
+def test_no_audio_device_plays_video_only_with_warning(vs, test_mp4, monkeypatch, caplog):
+    monkeypatch.setenv("SDL_AUDIODRIVER", "no_such_audio_driver")
+    with caplog.at_level(logging.WARNING, logger="vistream.ffmpeg"):
+        player = vs.Player(test_mp4, mode="realtime", end=1.0)
+        stats = player.run()
+    assert stats["audio_device"] is None
+    assert stats["frames_processed"] >= 25
+    assert any("playing video only" in r.getMessage() for r in caplog.records)
+
+
+def test_speed_plays_faster(vs, test_mp4):
+    player = vs.Player(test_mp4, mode="realtime", end=4.0, speed=2.0)
+    t0 = time.monotonic()
+    stats = player.run()
+    elapsed = time.monotonic() - t0
+    assert 1.6 <= elapsed <= 2.6, elapsed
+    assert stats["av_drift_max"] <= 0.060
