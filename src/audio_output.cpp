@@ -48,34 +48,14 @@ AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string&
 void AudioOutput::configure_filter(const AVFrame* first) {
   UniqueFilterGraph graph(avfilter_graph_alloc());
   if (!graph) throw std::bad_alloc();
-  char layout[128] = {0};
-#if VS_HAVE_CH_LAYOUT
-  if (first->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-    AVChannelLayout fallback;
-    av_channel_layout_default(&fallback, first->ch_layout.nb_channels);
-    av_channel_layout_describe(&fallback, layout, sizeof(layout));
-  } else {
-    av_channel_layout_describe(&first->ch_layout, layout, sizeof(layout));
-  }
-  char out_layout[128] = {0};
-  av_channel_layout_describe(&encoder_->ch_layout, out_layout, sizeof(out_layout));
-#else
-  const uint64_t in_mask = first->channel_layout ? first->channel_layout
-                                                 : av_get_default_channel_layout(first->channels);
-  snprintf(layout, sizeof(layout), "0x%llx", static_cast<unsigned long long>(in_mask));
-  char out_layout[128] = {0};
-  snprintf(out_layout, sizeof(out_layout), "0x%llx", static_cast<unsigned long long>(encoder_->channel_layout));
-#endif
-  char args[512];
-  snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-           input_time_base_.num, input_time_base_.den, first->sample_rate,
-           av_get_sample_fmt_name(static_cast<AVSampleFormat>(first->format)), layout);
   AVFilterContext* source = nullptr;
   AVFilterContext* sink = nullptr;
-  VS_CHECK(avfilter_graph_create_filter(&source, avfilter_get_by_name("abuffer"), "in", args, nullptr, graph.get()),
-           ErrorKind::Filter, "cannot create audio buffer source");
-  VS_CHECK(avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph.get()),
-           ErrorKind::Filter, "cannot create audio buffer sink");
+  create_audio_endpoints(graph.get(), first, input_time_base_, &source, &sink);
+#if VS_HAVE_CH_LAYOUT
+  const std::string out_layout = default_layout_name(encoder_->ch_layout.nb_channels);
+#else
+  const std::string out_layout = default_layout_name(encoder_->channels);
+#endif
   std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
   description += "aresample=" + std::to_string(encoder_->sample_rate) +
                  ",aformat=sample_fmts=fltp:channel_layouts=" + out_layout;

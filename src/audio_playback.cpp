@@ -56,30 +56,9 @@ AudioPlayback::~AudioPlayback() {
 void AudioPlayback::configure_filter(const AVFrame* first) {
   UniqueFilterGraph graph(avfilter_graph_alloc());
   if (!graph) throw std::bad_alloc();
-  char layout[128] = {0};
-#if VS_HAVE_CH_LAYOUT
-  AVChannelLayout in_layout;
-  if (first->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-    av_channel_layout_default(&in_layout, first->ch_layout.nb_channels);
-  } else {
-    av_channel_layout_copy(&in_layout, &first->ch_layout);
-  }
-  av_channel_layout_describe(&in_layout, layout, sizeof(layout));
-  av_channel_layout_uninit(&in_layout);
-#else
-  const uint64_t mask = first->channel_layout ? first->channel_layout : av_get_default_channel_layout(first->channels);
-  snprintf(layout, sizeof(layout), "0x%llx", static_cast<unsigned long long>(mask));
-#endif
-  char args[512];
-  snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-           input_time_base_.num, input_time_base_.den, first->sample_rate,
-           av_get_sample_fmt_name(static_cast<AVSampleFormat>(first->format)), layout);
   AVFilterContext* source = nullptr;
   AVFilterContext* sink = nullptr;
-  VS_CHECK(avfilter_graph_create_filter(&source, avfilter_get_by_name("abuffer"), "in", args, nullptr, graph.get()),
-           ErrorKind::Filter, "cannot create audio buffer source");
-  VS_CHECK(avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph.get()),
-           ErrorKind::Filter, "cannot create audio buffer sink");
+  create_audio_endpoints(graph.get(), first, input_time_base_, &source, &sink);
   std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
   graph_speed_ = speed_.load();
   if (std::abs(graph_speed_ - 1.0) > 1e-6) {

@@ -14,4 +14,12 @@ void link_filter_graph(AVFilterGraph* graph, AVFilterContext* source, AVFilterCo
                        const std::string& description, const std::string& kind,
                        const std::string& user_filters);
 
+// Creates the "abuffer" source (named "in") and "abuffersink" (named "out") of an audio graph
+// for frames like `first` with timestamps in `time_base`.
+void create_audio_endpoints(AVFilterGraph* graph, const AVFrame* first, AVRational time_base,
+                            AVFilterContext** source, AVFilterContext** sink);
+
+// FFmpeg's text for a channel layout with `channels` channels in default order ("stereo").
+std::string default_layout_name(int channels);
+
 }  // namespace vistream
