@@ -1,5 +1,6 @@
 #include "vistream/player.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -103,6 +104,11 @@ void Player::handle_key(const KeyEvent& key) {
       paused() ? resume() : pause();
     } else if (k == "q" || k == "escape") {
       stop();
+    } else if (k == "[" || k == "]" || k == "backspace") {
+      // Speed: halve / double within 0.25x..4x, backspace back to 1x (pitch kept by atempo).
+      const double current = clock_.speed();
+      const double next = k == "backspace" ? 1.0 : std::clamp(k == "]" ? current * 2.0 : current / 2.0, 0.25, 4.0);
+      set_speed(next);
     } else if (!source_->indexed()) {
       return;  // the rest moves in time: not on live sources
     } else if (k == "right") {

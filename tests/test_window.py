@@ -178,6 +178,41 @@ def test_window_shows_video_and_keys_control_it(vs, test_mp4, xserver):
         thread.join(15)
 
 
+def test_progress_bar_click_seeks_and_osd_appears(vs, test_mp4, xserver):
+    player = vs.Player(test_mp4, display=True, paused=True, exit_at_end=False, mode="realtime")
+    seen = []
+    player.on_frame(lambda frame: seen.append(frame.index))
+    thread = threading.Thread(target=player.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: player.frames_shown >= 1, what="first frame on screen")
+        x, y, w, h = window_geometry()
+        before = screenshot(xserver)[y + h - 40:y + h, x:x + w].astype(np.float64)
+        # Click at 75% of the width on the progress bar (bottom edge): seek to 75% of the clip.
+        xdotool("mousemove", "--window", "%1", str(int(w * 0.75)), str(h - 8), "click", "1")
+        target = int(0.75 * TEST_MP4_FRAMES)
+        wait_until(lambda: abs(player.position.index - target) <= 2, what=f"seek to about frame {target}")
+        # Moving the mouse shows the OSD: the bottom band changes (dark band, bar, text).
+        xdotool("mousemove", "--window", "%1", str(w // 2), str(h // 2))
+        time.sleep(0.5)
+        after = screenshot(xserver)[y + h - 40:y + h, x:x + w].astype(np.float64)
+        assert np.abs(after - before).mean() > 10, "the OSD did not appear on mouse move"
+        # ... and hides again after about 2 s.
+        time.sleep(2.6)
+        hidden = screenshot(xserver)[y + h - 40:y + h, x:x + w].astype(np.float64)
+        assert np.abs(hidden - after).mean() > 10, "the OSD did not hide"
+        # ']' doubles the speed, backspace resets it.
+        assert player.speed == 1.0
+        press("bracketright")
+        wait_until(lambda: player.speed == 2.0, what="']' doubling the speed")
+        press("BackSpace")
+        wait_until(lambda: player.speed == 1.0, what="backspace resetting the speed")
+    finally:
+        player.stop()
+        thread.join(15)
+    assert not thread.is_alive()
+
+
 def test_closing_window_while_slow_callback_runs_does_not_hang(vs, test_mp4, xserver, tmp_path):
     out = tmp_path / "closed.mp4"
     player = vs.Player(test_mp4, display=True, output=str(out))

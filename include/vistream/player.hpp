@@ -112,6 +112,7 @@ class Player {
   // Pauses, then moves n frames (negative = backward) from the current position.
   void step(int64_t frames);
   void set_speed(double speed);
+  double speed() const { return clock_.speed(); }
   PlayerPosition position() const;
 
   const PlayerStats& stats() const { return stats_; }

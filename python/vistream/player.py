@@ -255,6 +255,11 @@ class Player:
         self._core.set_speed(float(speed))
 
     @property
+    def speed(self) -> float:
+        """Current playback speed (1.0 = the media's pace)."""
+        return self._core.speed()
+
+    @property
     def position(self) -> Position:
         """The last frame handed to the callback: ``Position(index, time)``."""
         return Position(*self._core.position())

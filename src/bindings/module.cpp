@@ -345,6 +345,7 @@ PYBIND11_MODULE(_core, m) {
       .def("seek_time", [](PyPlayer& p, double t) { p.core().seek_to_time(t); })
       .def("step", [](PyPlayer& p, int64_t n) { p.core().step(n); })
       .def("set_speed", [](PyPlayer& p, double speed) { p.core().set_speed(speed); })
+      .def("speed", [](PyPlayer& p) { return p.core().speed(); })
       .def("position", [](PyPlayer& p) {
         const PlayerPosition pos = p.core().position();
         return py::make_tuple(pos.index, pos.time);
