@@ -1,5 +1,7 @@
 #include "vistream/audio_playback.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "vistream/error.hpp"
@@ -112,10 +114,21 @@ void AudioPlayback::flush(double resume_at) {
   source_ = nullptr;
   sink_ = nullptr;
   queued_end_ = NAN;
+  last_queued_bytes_ = 0;
   discard_before_ = resume_at;
 }
 
-void AudioPlayback::set_paused(bool paused) { SDL_PauseAudioDevice(device_, paused ? 1 : 0); }
+void AudioPlayback::set_paused(bool paused) {
+  std::lock_guard lock(pause_mutex_);
+  paused_ = paused;
+  SDL_PauseAudioDevice(device_, (paused_ || held_) ? 1 : 0);
+}
+
+void AudioPlayback::set_held(bool held) {
+  std::lock_guard lock(pause_mutex_);
+  held_ = held;
+  SDL_PauseAudioDevice(device_, (paused_ || held_) ? 1 : 0);
+}
 
 void AudioPlayback::set_speed(double speed) { speed_.store(speed); }
 
@@ -127,10 +140,16 @@ double AudioPlayback::clock() const {
   // Nothing left to play (audio ended, or starved): no authority over time; the player's own
   // clock runs on (a stale value would hold the video back forever).
   if (queued_bytes == 0) return NAN;
-  const double queued = queued_bytes / bytes_per_second;
-  // What is queued, plus about half a device buffer being played out, still lies ahead.
-  const double in_device = 0.5 * device_buffer_samples_ / std::max(1, device_rate_);
-  return queued_end_ - (queued + in_device) * speed_.load();
+  // SDL moves audio from the queue to the device one buffer (1024 samples, ~21 ms) at a time,
+  // so the queue size alone makes a staircase. Model the buffer being played out since the
+  // last drain to get a smooth clock (ffplay does the same with its callback time).
+  const auto now = std::chrono::steady_clock::now();
+  if (queued_bytes < last_queued_bytes_) last_drain_ = now;
+  last_queued_bytes_ = queued_bytes;
+  const double buffer = static_cast<double>(device_buffer_samples_) / std::max(1, device_rate_);
+  const double since_drain = std::chrono::duration<double>(now - last_drain_).count();
+  const double ahead = queued_bytes / bytes_per_second + std::clamp(buffer - since_drain, 0.0, buffer);
+  return queued_end_ - ahead * speed_.load();
 }
 
 #else  // built without SDL2
@@ -142,6 +161,7 @@ AudioPlayback::~AudioPlayback() = default;
 void AudioPlayback::write(const AVPacket*) {}
 void AudioPlayback::flush(double) {}
 void AudioPlayback::set_paused(bool) {}
+void AudioPlayback::set_held(bool) {}
 void AudioPlayback::set_speed(double) {}
 double AudioPlayback::clock() const { return NAN; }
 void AudioPlayback::configure_filter(const AVFrame*) {}

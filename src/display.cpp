@@ -25,6 +25,8 @@ namespace {
 constexpr double kLateThreshold = 0.1;
 constexpr double kJumpAhead = 1.0;
 constexpr Uint32 kOsdVisibleMs = 2000;
+// The display clock follows the audio clock when they differ by more than this.
+constexpr double kMasterTolerance = 0.010;
 
 std::string format_time(double seconds) {
   if (!(seconds >= 0)) seconds = 0;
@@ -97,6 +99,8 @@ struct Display::Impl {
   Uint32 osd_until = 0;
   bool fullscreen = false;
   bool clock_started = false;
+  bool audio_held = false;
+  std::atomic<Uint32> wake_event{static_cast<Uint32>(-1)};  // SDL user event: "a frame arrived"
 
   void run(std::promise<std::string>& ready);
   void loop();
@@ -117,6 +121,7 @@ void Display::Impl::run(std::promise<std::string>& ready) {
   if (TTF_WasInit() || TTF_Init() == 0) {
     // The font is optional: without one the OSD shows the bar only.
   }
+  wake_event.store(SDL_RegisterEvents(1));
   ready.set_value("");
   loop();
   cleanup();
@@ -144,9 +149,26 @@ bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
     clock_started = true;
     return true;
   }
+  const double master = events.master_time ? events.master_time() : NAN;
+  if (!std::isnan(master)) clock.sync(master, kMasterTolerance);
+  if (audio_held && (std::isnan(master) || t >= master - kMasterTolerance)) {
+    audio_held = false;  // the picture caught up with the held sound
+    events.hold_audio(false);
+  }
   const double now = clock.now();
-  if (t < now - kLateThreshold || t > now + kJumpAhead) {
-    clock.set(t);  // late: the clock waits for the frame; far ahead: a seek
+  if (!options.clock_waits && t <= now + 0.001) return true;  // real time: due or late, show it
+  if (t < now - kLateThreshold) {
+    // Late (slow callback): show it now; the clock waits for the picture, and the sound is
+    // held until the picture has caught up with it.
+    if (!std::isnan(master) && events.hold_audio && !audio_held) {
+      audio_held = true;
+      events.hold_audio(true);
+    }
+    clock.set(t);
+    return true;
+  }
+  if (t > now + kJumpAhead) {
+    clock.set(t);  // far ahead: a seek
     return true;
   }
   const double ahead_ms = (t - now) / std::max(clock.speed(), 1e-3) * 1000.0;
@@ -385,8 +407,16 @@ Display::~Display() {
 
 bool Display::show(FramePtr frame, bool replace) {
   if (impl_->quit.load()) return false;
-  if (replace) return impl_->queue.push_replacing(std::move(frame), impl_->queue.serial()) >= 0;
-  return impl_->queue.push(std::move(frame));
+  const bool queued = replace ? impl_->queue.push_replacing(std::move(frame), impl_->queue.serial()) >= 0
+                              : impl_->queue.push(std::move(frame));
+  // Wake the display thread out of SDL_WaitEventTimeout now rather than at its next poll
+  // (up to 10 ms later): in real-time mode that delay would be A/V drift.
+  if (queued && impl_->wake_event != static_cast<Uint32>(-1)) {
+    SDL_Event wake{};
+    wake.type = impl_->wake_event;
+    SDL_PushEvent(&wake);
+  }
+  return queued;
 }
 
 void Display::finish() {

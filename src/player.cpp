@@ -9,6 +9,12 @@
 #include "vistream/error.hpp"
 
 namespace vistream {
+namespace {
+// Real-time mode with a window: frames are released this much before their time, so the
+// callback and the hand-over to the display do not make the picture late; the display then
+// shows each at its time.
+constexpr double kDisplayLead = 0.040;
+}  // namespace
 
 Player::Player(const std::string& url, const PlayerOptions& options)
     : options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
@@ -27,12 +33,13 @@ Player::Player(const std::string& url, const PlayerOptions& options)
   const Rational rate = source_->info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
   if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
-  if (options.play_audio && options.mode == PlayerMode::Realtime && source_->demuxer().audio_stream()) {
+  const bool paced = options.mode == PlayerMode::Realtime || options.display;
+  if (options.play_audio && paced && source_->demuxer().audio_stream()) {
     try {
       audio_playback_ = std::make_unique<AudioPlayback>(source_->demuxer().audio_stream(), options.afilter,
                                                         options.speed);
-      av_log(nullptr, AV_LOG_INFO, "vistream: playing audio through SDL driver '%s'\n",
-             audio_playback_->device_name().c_str());
+      audio_device_ = audio_playback_->device_name();
+      av_log(nullptr, AV_LOG_INFO, "vistream: playing audio through SDL driver '%s'\n", audio_device_.c_str());
     } catch (const Error& error) {
       av_log(nullptr, AV_LOG_WARNING, "vistream: %s; playing video only\n", error.what());
     }
@@ -165,6 +172,7 @@ bool Player::paused() const {
 
 void Player::set_speed(double speed) {
   if (!(speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
+  std::lock_guard lock(control_mutex_);
   clock_.set_speed(speed);
   if (audio_playback_) audio_playback_->set_speed(speed);
 }
@@ -259,7 +267,7 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
       const double heard = audio_playback_->clock();
       if (!std::isnan(heard)) clock_.sync(heard, 0.010);  // audio is the master clock
     }
-    const auto wait = clock_.until(frame->time());
+    const auto wait = clock_.until(frame->time() - (display_ ? kDisplayLead : 0.0));
     if (wait == MediaClock::Clock::duration::zero()) {
       if (!display_) measure_av_drift(frame->time());
       return true;
@@ -430,8 +438,16 @@ void Player::run() {
     events.close = [this] { stop(); };
     events.status = [this] { return display_status(); };
     events.presented = [this](double frame_time) { measure_av_drift(frame_time); };
+    if (audio_playback_) {
+      events.master_time = [this] { return audio_playback_->clock(); };
+      if (options_.mode == PlayerMode::Offline)
+        events.hold_audio = [this](bool held) { audio_playback_->set_held(held); };
+    }
     DisplayOptions display_options = options_.display_options;
-    display_options.pace = options_.mode == PlayerMode::Offline;
+    // The display shows each frame at its time on the (audio-driven) clock; in real-time mode
+    // the source releases frames kDisplayLead early so the callback's time is not lag.
+    display_options.pace = true;
+    display_options.clock_waits = options_.mode == PlayerMode::Offline;
     try {
       auto display = std::make_unique<Display>(display_options, std::move(events), clock_);
       std::lock_guard lock(display_mutex_);
@@ -525,6 +541,12 @@ void Player::run() {
   }
   source_thread.join();
   if (encode_thread.joinable()) encode_thread.join();
+  {
+    // Give the sound device back now, not when Python frees the Player. Control calls use
+    // audio_playback_ under control_mutex_, so none is inside it while it goes.
+    std::lock_guard lock(control_mutex_);
+    audio_playback_.reset();
+  }
   try {
     if (audio_) {
       // Normal end: all of the audio. Stopped or failed: audio up to the last video frame,

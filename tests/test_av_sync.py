@@ -4,11 +4,15 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
+
 from conftest import TEST_MP4_FRAMES
 
 
-def test_av_drift_stays_within_40ms_over_the_clip(vs, test_mp4):
-    player = vs.Player(test_mp4, mode="realtime")
+@pytest.mark.parametrize("window", [False, True], ids=["headless", "window"])
+def test_av_drift_stays_within_40ms_over_the_clip(vs, test_mp4, window, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # the window variant renders off screen
+    player = vs.Player(test_mp4, mode="realtime", display=window)
     t0 = time.monotonic()
     stats = player.run()
     elapsed = time.monotonic() - t0
@@ -54,3 +58,18 @@ def test_speed_plays_faster(vs, test_mp4):
     elapsed = time.monotonic() - t0
     assert 1.6 <= elapsed <= 2.6, elapsed
     assert stats["av_drift_max"] <= 0.060
+
+
+def test_offline_window_plays_sound_in_sync_and_holds_it_for_slow_callbacks(vs, test_mp4, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # a real SDL window, rendered off screen
+    stats = vs.Player(test_mp4, display=True, mode="offline").run()
+    assert stats["audio_device"] == "dummy"
+    assert stats["frames_processed"] == TEST_MP4_FRAMES and stats["frames_dropped"] == 0
+    assert stats["av_drift_max"] <= 0.040, f"A/V drift reached {stats['av_drift_max'] * 1000:.1f} ms"
+
+    slow = vs.Player(test_mp4, display=True, mode="offline", end=2.0)
+    slow.on_frame(lambda frame: time.sleep(0.05))
+    t0 = time.monotonic()
+    stats = slow.run()
+    assert stats["frames_processed"] == 60 and stats["frames_dropped"] == 0
+    assert time.monotonic() - t0 >= 60 * 0.05  # the clock waited for every frame

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <mutex>
@@ -29,6 +30,9 @@ class AudioPlayback {
   // Drops everything queued (seek); samples before `resume_at` seconds are skipped.
   void flush(double resume_at);
   void set_paused(bool paused);
+  // Holds the sound while the picture catches up (offline mode with a slow callback: the clock
+  // waits for video). Independent of pause; the device plays only when neither is set.
+  void set_held(bool held);
   void set_speed(double speed);  // applied on the next write()
   // Media time (seconds) of the sample playing now; NaN when nothing is queued.
   double clock() const;
@@ -52,10 +56,15 @@ class AudioPlayback {
   int device_buffer_samples_ = 0;
   std::string device_name_;
   std::atomic<double> speed_{1.0};
+  std::mutex pause_mutex_;  // guards paused_, held_ (and the device pause state they set)
+  bool paused_ = false;
+  bool held_ = false;
   double graph_speed_ = 1.0;     // source thread: the speed the graph was built for
   double discard_before_ = -1.0;  // source thread: seek target (seconds)
   mutable std::mutex clock_mutex_;  // guards queued_end_ (and pairs it with the queue size)
   double queued_end_ = NAN;       // media time at the end of the queued audio
+  mutable uint32_t last_queued_bytes_ = 0;                     // clock(): to spot drains
+  mutable std::chrono::steady_clock::time_point last_drain_{};  // when SDL last took a buffer
 };
 
 }  // namespace vistream

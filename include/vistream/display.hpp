@@ -24,7 +24,10 @@ struct DisplayOptions {
   std::string title = "vistream";
   bool fullscreen = false;
   bool osd = true;       // progress bar and status line, shown on mouse move, hidden after 2 s
-  bool pace = true;      // offline: show frames at the media clock (false: on arrival)
+  bool pace = true;      // show frames at the media clock (false: on arrival)
+  // Offline: a late frame moves the clock back to it (the clock waits, nothing is dropped).
+  // Real-time: a late frame is shown at once and the clock goes on.
+  bool clock_waits = true;
 };
 
 // What the OSD shows; filled by the Player when asked.
@@ -50,6 +53,10 @@ struct DisplayEvents {
   std::function<void()> close;                         // window closed
   std::function<DisplayStatus()> status;
   std::function<void(double frame_time)> presented;  // a frame just went on screen
+  // Offline pacing with sound: the audio clock (NaN when none) and a way to hold the sound
+  // while late frames catch up with it.
+  std::function<double()> master_time;
+  std::function<void(bool)> hold_audio;
 };
 
 class Display {

@@ -60,7 +60,8 @@ struct PlayerOptions {
   // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
   bool exit_at_end = true;
   bool loop = false;     // at the end, start over (until stop())
-  bool play_audio = false;  // real-time mode: play the audio (it becomes the master clock)
+  // Play the sound (real-time mode, or offline with a window); it becomes the master clock.
+  bool play_audio = false;
   bool display = false;  // open a window (Display) showing the frames after the hook
   DisplayOptions display_options;
 };
@@ -123,7 +124,7 @@ class Player {
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
-  std::string audio_device() const { return audio_playback_ ? audio_playback_->device_name() : std::string(); }
+  const std::string& audio_device() const { return audio_device_; }
 
  private:
   struct Control {
@@ -153,7 +154,8 @@ class Player {
   std::unique_ptr<VideoEncoder> encoder_;
   std::unique_ptr<AudioOutput> audio_;
   std::unique_ptr<AudioPlayback> audio_playback_;  // null: no audio track, not asked, or no device
-  std::atomic<int64_t> drift_skip_{0};  // frames to skip measuring after a seek (clocks settle)
+  std::string audio_device_;  // SDL driver that played the sound ("" when none)
+  std::atomic<int64_t> drift_skip_{10};  // frames not measured at start and after a seek (clocks settle)
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0

@@ -60,7 +60,9 @@ class Player:
             a display is available, else runs headless; False never does.
         fullscreen / osd / title: window options (OSD = progress bar and status line).
         loop: start over at the end (seekable sources) until ``stop()``.
-        play_audio: play the sound (real-time mode; default: when ``audio`` and real-time).
+        play_audio: play the sound (default: when ``audio`` and playing at the media's pace,
+            i.e. real-time mode or a window; offline with a slow callback the sound is held
+            until the picture catches up).
             Its clock drives video timing (A/V sync). Without an audio device the player
             warns and plays video only.
         mode: "offline" (every frame through the callback, as fast as possible) or
@@ -165,7 +167,7 @@ class Player:
             osd=bool(osd),
             title=title or f"vistream - {os.path.basename(url) or url}",
             loop=bool(loop),
-            play_audio=(mode == "realtime" and bool(audio)) if play_audio is None else bool(play_audio),
+            play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
         )
         self.display = show_window
 
