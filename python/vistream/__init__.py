@@ -24,6 +24,7 @@ from .errors import (
     SourceNotFoundError,
     VistreamError,
 )
+from .detections import Detections
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
@@ -36,6 +37,7 @@ __all__ = [
     "Position",
     "Frame",
     "MediaInfo",
+    "Detections",
     "set_log_level",
     "VistreamError",
     "SourceError",
