@@ -1,0 +1,40 @@
+"""Annotators: draw detections on BGR frames, in place.
+
+Every annotator is configured in its constructor and applied with
+``annotate(image, detections) -> image``, which draws on the HxWx3 uint8 BGR ``image`` in place
+(strided views such as ``frame.array`` included) and returns that same array.
+
+Example::
+
+    from vistream.annotate import BoxAnnotator, LabelAnnotator, TraceAnnotator
+
+    boxes, labels, traces = BoxAnnotator(), LabelAnnotator(class_names=["person"]), TraceAnnotator()
+    for frame in reader:
+        detections = tracker.update(detector(frame.array))
+        for annotator in (traces, boxes, labels):
+            annotator.annotate(frame.array, detections)
+"""
+
+from .blur import BlurAnnotator
+from .box import BoxAnnotator
+from .colors import PALETTE, color_for, text_color_for
+from .dot import DotAnnotator
+from .keypoint import KeypointAnnotator
+from .label import LabelAnnotator
+from .mask import MaskAnnotator
+from .pixelate import PixelateAnnotator
+from .trace import TraceAnnotator
+
+__all__ = [
+    "BoxAnnotator",
+    "LabelAnnotator",
+    "TraceAnnotator",
+    "BlurAnnotator",
+    "PixelateAnnotator",
+    "DotAnnotator",
+    "MaskAnnotator",
+    "KeypointAnnotator",
+    "color_for",
+    "text_color_for",
+    "PALETTE",
+]
