@@ -131,7 +131,8 @@ def test_label_drawn_near_box_top_in_colour():
     color = np.array(color_for(2), np.uint8)
     assert (background == color).all(axis=1).mean() > 0.4       # filled background in the colour
     text = text_color_for(color_for(2))
-    assert (background == np.array(text, np.uint8)).all(axis=1).any()   # and the text on it
+    # and the text on it (anti-aliased: OpenCV versions differ in whether any pixel is exact)
+    assert (np.abs(background.astype(int) - np.array(text)).max(axis=1) < 60).any()
 
 
 @pytest.mark.parametrize("box", [(-50, -50, 30, 30), (300, 5, 330, 40), (290, 230, 400, 300), (0, 0, 320, 240)])

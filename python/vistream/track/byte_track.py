@@ -1,0 +1,268 @@
+"""ByteTrack (Zhang et al., ECCV 2022): associate every detection box, high and low score."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..detections import Detections
+from .kalman_filter import KalmanFilterXYAH
+from .matching import fuse_score, iou_distance, linear_assignment
+from .track import Track, TrackState, xyah_to_xyxy, xyxy_to_xyah
+
+LOW_SCORE_FLOOR = 0.1        # detections below this are ignored entirely
+SECOND_MATCH_THRESH = 0.5    # IoU distance limit for the low-score stage
+UNCONFIRMED_MATCH_THRESH = 0.7
+DUPLICATE_DIST = 0.15        # tracked/lost pairs closer than this are duplicates
+
+
+def _boxes(tracks: Sequence[Track]) -> np.ndarray:
+    """(N, 4) xyxy of Kalman-initialised tracks, converted in one go."""
+    if not tracks:
+        return np.zeros((0, 4))
+    return xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
+
+
+def _det_boxes(dets: Sequence[Track]) -> np.ndarray:
+    """(N, 4) xyxy of detections wrapped as tracks."""
+    return np.array([d.det_xyxy for d in dets], np.float64).reshape(-1, 4)
+
+
+def _merge(a: List[Track], b: List[Track]) -> List[Track]:
+    """a + b without repeating a track (by internal key), order kept."""
+    seen = {t.key for t in a}
+    return a + [t for t in b if t.key not in seen]
+
+
+def _without(a: List[Track], b: List[Track]) -> List[Track]:
+    """a minus the tracks of b."""
+    drop = {t.key for t in b}
+    return [t for t in a if t.key not in drop]
+
+
+class ByteTrack:
+    """Multi-object tracker: Kalman-predicted boxes matched to detections in two stages.
+
+    Args:
+        frame_rate: frames per second of the stream (scales ``track_buffer``).
+        track_thresh: score splitting high from low detections; new tracks need
+            ``track_thresh + 0.1``.
+        match_thresh: cost limit of the first (high-score) association.
+        track_buffer: frames (at 30 fps) a lost track is kept for re-identification.
+        mot20: if True, do not fuse detection scores into the first-stage cost.
+
+    Example::
+
+        tracker = ByteTrack(frame_rate=30)
+        for dets in detections_per_frame:
+            tracked = tracker.update(dets)
+            print(tracked.tracker_id, tracked.xyxy)
+    """
+
+    def __init__(self, frame_rate: float = 30, track_thresh: float = 0.5, match_thresh: float = 0.8,
+                 track_buffer: int = 30, mot20: bool = False) -> None:
+        self.frame_rate = frame_rate
+        self.track_thresh = float(track_thresh)
+        self.match_thresh = float(match_thresh)
+        self.track_buffer = int(track_buffer)
+        self.mot20 = bool(mot20)
+        self.det_thresh = self.track_thresh + 0.1
+        self.max_time_lost = int(frame_rate / 30.0 * track_buffer)
+        self.kalman = KalmanFilterXYAH()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks; ids start again at 1."""
+        self.frame_id = 0
+        self._next_id = 1
+        self._next_key = 1
+        self.tracked: List[Track] = []
+        self.lost: List[Track] = []
+
+    # -- helpers ------------------------------------------------------------------------
+    def _wrap(self, detections: Detections, indices: np.ndarray) -> List[Track]:
+        """Detections (a subset of the frame's input) as candidate tracks."""
+        wrapped = []
+        for i in indices:
+            track = Track(self._next_key, detections.xyxy[i].astype(np.float64),
+                          float(detections.confidence[i]), int(detections.class_id[i]))
+            track.det_index = int(i)
+            self._next_key += 1
+            wrapped.append(track)
+        return wrapped
+
+    def _predict(self, tracks: List[Track]) -> None:
+        """Advance all given tracks one frame with one vectorised Kalman step."""
+        if not tracks:
+            return
+        means = np.stack([t.mean for t in tracks])
+        covs = np.stack([t.covariance for t in tracks])
+        not_tracked = np.array([t.state != TrackState.TRACKED for t in tracks])
+        means[not_tracked, 7] = 0.0  # a lost track stops growing/shrinking
+        means, covs = self.kalman.multi_predict(means, covs)
+        for track, mean, cov in zip(tracks, means, covs):
+            track.mean, track.covariance = mean, cov
+
+    def _apply(self, pairs: np.ndarray, tracks: List[Track], dets: List[Track],
+               activated: List[Track], refound: List[Track]) -> None:
+        """Correct the matched tracks (one batched Kalman update) and sort them by outcome."""
+        self._correct([tracks[r] for r in pairs[:, 0]], [dets[c] for c in pairs[:, 1]])
+        for row, col in pairs:
+            track, det = tracks[row], dets[col]
+            if track.state == TrackState.TRACKED:
+                track.update(None, det, self.frame_id)
+                activated.append(track)
+            else:
+                track.re_activate(None, det, self.frame_id)
+                refound.append(track)
+
+    def _correct(self, tracks: List[Track], dets: List[Track]) -> None:
+        """Kalman-correct tracks[i] with dets[i] for all i at once."""
+        if not tracks:
+            return
+        means, covs = self.kalman.multi_update(np.stack([t.mean for t in tracks]),
+                                               np.stack([t.covariance for t in tracks]),
+                                               xyxy_to_xyah(_det_boxes(dets)))
+        for track, mean, cov in zip(tracks, means, covs):
+            track.mean, track.covariance = mean, cov
+
+    # -- main step ----------------------------------------------------------------------
+    def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None) -> Detections:
+        """Track one frame.
+
+        Args:
+            detections: this frame's detections (None or empty is allowed).
+            frame: the image; unused, accepted for a uniform tracker interface.
+
+        Returns:
+            The detections of the confirmed tracks on this frame: Kalman-corrected boxes,
+            ``tracker_id`` set, confidence/class_id (and masks/data) of the matched detection.
+        """
+        if detections is None:
+            detections = Detections.empty()
+        self.frame_id += 1
+        activated: List[Track] = []
+        refound: List[Track] = []
+        newly_lost: List[Track] = []
+
+        scores = detections.confidence
+        high = self._wrap(detections, np.flatnonzero(scores >= self.track_thresh))
+        low = self._wrap(detections, np.flatnonzero((scores >= LOW_SCORE_FLOOR) & (scores < self.track_thresh)))
+
+        unconfirmed = [t for t in self.tracked if not t.is_activated]
+        confirmed = [t for t in self.tracked if t.is_activated]
+
+        # stage 1: high-score detections against confirmed + lost tracks
+        pool = _merge(confirmed, self.lost)
+        self._predict(pool)
+        cost = iou_distance(_boxes(pool), _det_boxes(high))
+        if not self.mot20:
+            cost = fuse_score(cost, np.array([d.score for d in high]))
+        pairs, rest_tracks, rest_high = linear_assignment(cost, self.match_thresh)
+        self._apply(pairs, pool, high, activated, refound)
+
+        # stage 2: low-score detections against the still unmatched *tracked* tracks
+        remaining = [pool[i] for i in rest_tracks if pool[i].state == TrackState.TRACKED]
+        cost = iou_distance(_boxes(remaining), _det_boxes(low))
+        pairs, rest_remaining, _ = linear_assignment(cost, SECOND_MATCH_THRESH)
+        self._apply(pairs, remaining, low, activated, refound)
+        for i in rest_remaining:
+            track = remaining[i]
+            if track.state != TrackState.LOST:
+                track.mark_lost()
+                newly_lost.append(track)
+
+        # unconfirmed (one-frame-old) tracks against the left-over high detections
+        high = [high[i] for i in rest_high]
+        cost = iou_distance(_boxes(unconfirmed), _det_boxes(high))
+        if not self.mot20:
+            cost = fuse_score(cost, np.array([d.score for d in high]))
+        pairs, rest_unconfirmed, rest_high = linear_assignment(cost, UNCONFIRMED_MATCH_THRESH)
+        self._correct([unconfirmed[r] for r in pairs[:, 0]], [high[c] for c in pairs[:, 1]])
+        for row, col in pairs:
+            unconfirmed[row].update(None, high[col], self.frame_id)
+            activated.append(unconfirmed[row])
+        for i in rest_unconfirmed:
+            unconfirmed[i].mark_removed()
+
+        # new tracks from confident unmatched detections
+        for i in rest_high:
+            det = high[i]
+            if det.score < self.det_thresh:
+                continue
+            det.activate(self.kalman, self.frame_id)
+            activated.append(det)
+
+        # drop tracks lost for too long
+        kept_lost = [t for t in self.lost if self.frame_id - t.frame_id <= self.max_time_lost]
+
+        tracked = [t for t in self.tracked if t.state == TrackState.TRACKED]
+        tracked = _merge(_merge(tracked, activated), refound)
+        lost = _without(kept_lost, tracked) + newly_lost
+        self.tracked, self.lost = self._remove_duplicates(tracked, lost)
+
+        output = [t for t in self.tracked if t.is_activated]
+        for track in output:  # ids are handed out when a track is first confirmed
+            if track.track_id == 0:
+                track.track_id = self._next_id
+                self._next_id += 1
+        return self._to_detections(output, detections)
+
+    def _remove_duplicates(self, tracked: List[Track], lost: List[Track]) -> Tuple[List[Track], List[Track]]:
+        """Of a tracked/lost pair that overlap almost fully, keep the longer-lived one."""
+        dist = iou_distance(_boxes(tracked), _boxes(lost))
+        drop_tracked, drop_lost = set(), set()
+        for p, q in zip(*np.nonzero(dist < DUPLICATE_DIST)):
+            age_p = tracked[p].frame_id - tracked[p].start_frame
+            age_q = lost[q].frame_id - lost[q].start_frame
+            if age_p > age_q:
+                drop_lost.add(int(q))
+            else:
+                drop_tracked.add(int(p))
+        return ([t for i, t in enumerate(tracked) if i not in drop_tracked],
+                [t for i, t in enumerate(lost) if i not in drop_lost])
+
+    @staticmethod
+    def _to_detections(tracks: List[Track], detections: Detections) -> Detections:
+        if not tracks:
+            out = detections[np.zeros(len(detections), bool)]
+            out.tracker_id = np.zeros(0, np.int64)
+            return out
+        out = detections[np.array([t.det_index for t in tracks], np.int64)]
+        out.xyxy = _boxes(tracks).astype(np.float32)
+        out.tracker_id = np.array([t.track_id for t in tracks], np.int64)
+        return out
+
+    # -- snapshots ----------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume tracking, as a plain (picklable, JSON-able) dict.
+
+        Example::
+
+            snapshot = tracker.state_dict()      # e.g. at a seek point
+            ...
+            tracker.load_state_dict(snapshot)    # same ids as an uninterrupted run
+        """
+        return {
+            "config": {"frame_rate": self.frame_rate, "track_thresh": self.track_thresh,
+                       "match_thresh": self.match_thresh, "track_buffer": self.track_buffer,
+                       "mot20": self.mot20},
+            "frame_id": self.frame_id,
+            "next_id": self._next_id,
+            "next_key": self._next_key,
+            "tracked": [t.to_dict() for t in self.tracked],
+            "lost": [t.to_dict() for t in self.lost],
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore a snapshot from :meth:`state_dict` (configuration included)."""
+        state = copy.deepcopy(state)
+        config = state["config"]
+        self.__init__(**config)
+        self.frame_id = int(state["frame_id"])
+        self._next_id = int(state["next_id"])
+        self._next_key = int(state["next_key"])
+        self.tracked = [Track.from_dict(t) for t in state["tracked"]]
+        self.lost = [Track.from_dict(t) for t in state["lost"]]
