@@ -37,7 +37,7 @@ if [ "${1:-}" = "--test" ]; then
   # Tracker parity peers. supervision 0.29.1 is the last with sv.ByteTrack; --no-deps keeps its
   # opencv-python (5.x, which has no HOG detector) from shadowing opencv-python-headless 4.x.
   .venv/bin/python -m pip install -q motmetrics "supervision==0.29.1" --no-deps
-  .venv/bin/python -m pip install -q pandas xmltodict defusedxml pillow pyyaml matplotlib requests tqdm pydeprecate
+  .venv/bin/python -m pip install -q pandas xmltodict defusedxml pillow pyyaml matplotlib requests tqdm "pydeprecate>=0.9,<0.10"
 fi
 
 .venv/bin/python -m pip install -q .
