@@ -25,6 +25,8 @@ from .errors import (
     VistreamError,
 )
 from .detections import Detections
+from .pipeline import Pipeline
+from .results import ResultsWriter
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
@@ -38,6 +40,8 @@ __all__ = [
     "Frame",
     "MediaInfo",
     "Detections",
+    "Pipeline",
+    "ResultsWriter",
     "set_log_level",
     "VistreamError",
     "SourceError",

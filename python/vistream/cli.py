@@ -63,21 +63,33 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="never open a window")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--realtime", dest="mode", action="store_const", const="realtime",
-                      help="play at the media's pace, dropping frames the callback cannot take (default)")
+                      help="play at the media's pace, dropping frames the callback cannot take "
+                           "(default with a window)")
     mode.add_argument("--offline", dest="mode", action="store_const", const="offline",
-                      help="process every frame (shown at the media's pace when there is a window)")
-    parser.set_defaults(mode="realtime")
+                      help="process every frame (default headless; shown at the media's pace with a window)")
+    parser.set_defaults(mode=None)
     parser.add_argument("--output", help="write the processed video (with the source audio) to this file")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
     parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused")
+    plugins = parser.add_argument_group("analysis plugins")
+    plugins.add_argument("--detector", choices=["none", "motion", "hog"], default="none",
+                         help="offline detector run on every frame (no weights needed)")
+    plugins.add_argument("--tracker", choices=["none", "bytetrack", "sort"], default="none",
+                         help="tracker giving each detection a stable id")
+    plugins.add_argument("--annotate", default="box,label,trail",
+                         help="comma list of box,label,trail,dot,blur,pixelate (default box,label,trail)")
+    plugins.add_argument("--every", type=int, default=1, help="run the detector every N frames")
+    plugins.add_argument("--results", help="write per-frame results (.jsonl, .txt MOTChallenge, .csv)")
 
 
 def player_from_arguments(args: argparse.Namespace) -> Player:
     if not 0.25 <= args.speed <= 4.0:
         raise SystemExit("--speed must be between 0.25 and 4")
     headless = args.headless or args.no_video
+    if args.mode is None:
+        args.mode = "offline" if headless else "realtime"
     return Player(
         args.source,
         vfilter=args.vfilter,
@@ -98,9 +110,41 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
     )
 
 
+_ANNOTATORS = {
+    "box": "BoxAnnotator", "label": "LabelAnnotator", "trail": "TraceAnnotator", "trace": "TraceAnnotator",
+    "dot": "DotAnnotator", "blur": "BlurAnnotator", "pixelate": "PixelateAnnotator",
+}
+
+
+def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
+    """The detector -> tracker -> annotators chain the options ask for (None when none)."""
+    if args.detector == "none" and args.tracker == "none" and not args.results:
+        return None
+    from . import annotate, detect, track
+    from .pipeline import Pipeline
+
+    detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector}[args.detector]
+    tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=round(frame_rate) or 30),
+               "sort": track.IoUTracker}[args.tracker]
+    names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
+    unknown = [n for n in names if n not in _ANNOTATORS]
+    if unknown:
+        raise SystemExit(f"--annotate: unknown {', '.join(unknown)}; valid: {', '.join(sorted(_ANNOTATORS))}")
+    annotators = [getattr(annotate, _ANNOTATORS[n])() for n in names]
+    return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
+                    every_n_frames=max(1, args.every), results=args.results)
+
+
 def _play(args: argparse.Namespace) -> int:
     player = player_from_arguments(args)
-    stats = player.run()
+    pipeline = pipeline_from_arguments(args, player.info.fps)
+    if pipeline is not None:
+        player.on_frame(pipeline)
+    try:
+        stats = player.run()
+    finally:
+        if pipeline is not None:
+            pipeline.close()
     print(f"{args.source}: {stats['frames_processed']} frames processed, {stats['frames_dropped']} dropped, "
           f"{stats['elapsed']:.1f} s" + (f", written to {args.output}" if args.output else ""))
     return 0

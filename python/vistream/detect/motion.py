@@ -64,7 +64,8 @@ class MotionDetector:
         if not boxes:
             return Detections.empty()
         return Detections(xyxy=np.array(boxes, np.float32), confidence=np.array(scores, np.float32),
-                          class_id=np.zeros(len(boxes), np.int64))
+                          class_id=np.zeros(len(boxes), np.int64),
+                          data={"class_name": np.array(["motion"] * len(boxes))})
 
     def reset(self) -> None:
         """Forgets the learned background (e.g. after a seek)."""

@@ -1,0 +1,65 @@
+"""Writers for per-frame results: JSON Lines, MOTChallenge txt, CSV (chosen by file extension)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import IO, Optional
+
+from .detections import Detections
+
+
+class ResultsWriter:
+    """Writes one record per processed frame.
+
+    ``.jsonl``: one JSON object per frame ``{"frame": i, "time": t, "detections": [...]}`` —
+    also for frames without detections. ``.txt``: MOTChallenge rows
+    ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
+    detection with a header.
+
+    Example::
+
+        with ResultsWriter("out.jsonl") as results:
+            results.write(frame.index, frame.time, detections)
+    """
+
+    def __init__(self, path: "str | Path") -> None:
+        self.path = Path(path)
+        self.kind = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "mot", ".csv": "csv"}.get(self.path.suffix.lower())
+        if self.kind is None:
+            raise ValueError(f"results file {self.path.name!r}: use .jsonl, .txt (MOTChallenge) or .csv")
+        self._file: Optional[IO[str]] = open(self.path, "w", newline="")
+        self._csv = None
+        if self.kind == "csv":
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(["frame", "time", "tracker_id", "class_id", "confidence", "x1", "y1", "x2", "y2"])
+
+    def write(self, index: int, time: float, detections: Detections) -> None:
+        if self._file is None:
+            raise ValueError("results writer is closed")
+        if self.kind == "jsonl":
+            record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
+            self._file.write(json.dumps(record) + "\n")
+        elif self.kind == "mot":
+            if detections.tracker_id is None:
+                return
+            for (x, y, w, h), tid, conf in zip(detections.xywh, detections.tracker_id, detections.confidence):
+                self._file.write(f"{index + 1},{tid},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{conf:.4f},-1,-1,-1\n")
+        else:
+            ids = detections.tracker_id if detections.tracker_id is not None else [-1] * len(detections)
+            for (x1, y1, x2, y2), tid, cls, conf in zip(detections.xyxy, ids, detections.class_id,
+                                                        detections.confidence):
+                self._csv.writerow([index, f"{time:.6f}", int(tid), int(cls), f"{conf:.4f}",
+                                    f"{x1:.2f}", f"{y1:.2f}", f"{x2:.2f}", f"{y2:.2f}"])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "ResultsWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
