@@ -34,6 +34,8 @@ fi
 if [ "${1:-}" = "--test" ]; then
   # torch 2.14.1 / torchvision 0.29.1: the releases this project pins (CPU use is enough here).
   .venv/bin/python -m pip install -q pytest "torch==2.14.1" "torchvision==0.29.1"
+  # The reference YOLOX implementation, for the checkpoint-compatibility test.
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation "yolox==0.3.0" loguru tabulate tqdm thop
   # Tracker parity peers. supervision 0.29.1 is the last with sv.ByteTrack; --no-deps keeps its
   # opencv-python (5.x, which has no HOG detector) from shadowing opencv-python-headless 4.x.
   .venv/bin/python -m pip install -q motmetrics "supervision==0.29.1" --no-deps

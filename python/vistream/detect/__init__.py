@@ -1,10 +1,20 @@
 """Detectors: ``detector(image) -> Detections``.
 
 Offline detectors that need no download: ``MotionDetector`` (background subtraction) and
-``HOGPeopleDetector`` (OpenCV's HOG people detector).
+``HOGPeopleDetector`` (OpenCV's HOG people detector). ``YOLOX`` (checkpoint-compatible with the
+official YOLOX and ByteTrack weights) needs torch and torchvision, imported on first use.
 """
 
 from .hog import HOGPeopleDetector
 from .motion import MotionDetector
 
-__all__ = ["MotionDetector", "HOGPeopleDetector"]
+__all__ = ["MotionDetector", "HOGPeopleDetector", "YOLOX"]
+
+
+def __getattr__(name: str):
+    # torch is optional: importing vistream.detect must not require it.
+    if name == "YOLOX":
+        from .yolox import YOLOX
+
+        return YOLOX
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
