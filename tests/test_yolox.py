@@ -86,10 +86,8 @@ def test_checkpoint_loading(tmp_path):
 
     with pytest.raises(RuntimeError):  # strict loading: a nano checkpoint does not fit yolox_s
         YOLOX("yolox_s", ckpt_file=str(ckpt))
-    with pytest.raises(NotImplementedError):
-        YOLOX("yolox_nano", ckpt_file="auto")
-    with pytest.raises(NotImplementedError):
-        YOLOX("yolox_nano", ckpt_file="https://example.com/yolox_nano.pth")
+    with pytest.raises(FileNotFoundError):
+        YOLOX("yolox_nano", ckpt_file=str(ckpt) + ".missing")
 
 
 def test_detector_on_synthetic_image():

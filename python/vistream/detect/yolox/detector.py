@@ -84,7 +84,8 @@ class YOLOX:
     Args:
         model: one of ``yolox_nano``, ``yolox_tiny``, ``yolox_s``, ``yolox_m``, ``yolox_l``, ``yolox_x``,
             or the single-class ByteTrack person detectors ``yolox_{m,l,x}_mix_det``.
-        ckpt_file: None (random weights) or a local ``.pth`` / ``.pth.tar`` (a state_dict or a dict with
+        ckpt_file: None (random weights), "auto" (the official weights of ``model`` through
+            ``vistream.hub``), an http(s) URL, or a local ``.pth`` / ``.pth.tar`` (a state_dict or a dict with
             a ``"model"`` key, as saved by the official repositories).
         device: torch device string.
         fp16: half precision (CUDA only; on CPU a warning is issued and fp32 is used).
@@ -136,7 +137,7 @@ class YOLOX:
 
         net = build_model(self.name, self.num_classes)
         if ckpt_file is not None:
-            self.load_checkpoint(net, ckpt_file)
+            self.load_checkpoint(net, self.name if str(ckpt_file) == "auto" else ckpt_file)
         net.eval().to(self.device)
         if self.fp16:
             net.half()
@@ -144,9 +145,12 @@ class YOLOX:
 
     @staticmethod
     def load_checkpoint(net: torch.nn.Module, ckpt_file) -> None:
+        """Loads a local file, an http(s) URL or a model name of the weights hub (strict)."""
+        from ... import hub
+
         text = str(ckpt_file)
-        if text == "auto" or "://" in text:
-            raise NotImplementedError("weights hub not available yet")
+        if "://" in text or (not os.path.exists(text) and text in hub.manifest()):
+            text = str(hub.resolve(text))  # downloaded once into the cache, verified
         if not os.path.isfile(text):
             raise FileNotFoundError(f"YOLOX checkpoint not found: {text}")
         try:
