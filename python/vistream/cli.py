@@ -74,8 +74,12 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused")
     plugins = parser.add_argument_group("analysis plugins")
-    plugins.add_argument("--detector", choices=["none", "motion", "hog"], default="none",
-                         help="offline detector run on every frame (no weights needed)")
+    plugins.add_argument("--detector", choices=["none", "motion", "hog", "yolox"], default="none",
+                         help="detector run on every frame (motion/hog need no weights)")
+    plugins.add_argument("--bytetrack", metavar="OPTIONS",
+                         help="YOLOX + ByteTrack, e.g. \"ckpt_file=auto;fp16=True\"; keys: ckpt_file, model "
+                              "(default yolox_s, people only), fp16, device, conf, nms, track_thresh, "
+                              "match_thresh, track_buffer, classes, trt_file, onnx_file")
     plugins.add_argument("--tracker", choices=["none", "bytetrack", "sort"], default="none",
                          help="tracker giving each detection a stable id")
     plugins.add_argument("--annotate", default="box,label,trail",
@@ -116,16 +120,54 @@ _ANNOTATORS = {
 }
 
 
+def _yolox_bytetrack(options: dict, frame_rate: float):
+    """The (detector, tracker) factories for --bytetrack / --detector yolox."""
+    from . import detect, track
+
+    for key in ("trt_file", "onnx_file"):
+        if options.get(key):
+            raise SystemExit(f"--bytetrack: {key} (TensorRT/ONNX runtime) is not available yet; use ckpt_file")
+    device = options.get("device") or _default_device()
+    classes = options.get("classes", [0])  # people, as ByteTrack tracks
+    detector = lambda: detect.YOLOX(model=str(options.get("model", "yolox_s")),  # noqa: E731
+                                    ckpt_file=options.get("ckpt_file", "auto"), device=device,
+                                    fp16=bool(options.get("fp16", False)), conf=float(options.get("conf", 0.1)),
+                                    nms=float(options.get("nms", 0.7)), classes=classes)
+    tracker = lambda: track.ByteTrack(  # noqa: E731
+        frame_rate=round(frame_rate) or 30, track_thresh=float(options.get("track_thresh", 0.5)),
+        match_thresh=float(options.get("match_thresh", 0.8)), track_buffer=int(options.get("track_buffer", 30)))
+    return detector, tracker
+
+
+def _default_device() -> str:
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
 def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
     """The detector -> tracker -> annotators chain the options ask for (None when none)."""
-    if args.detector == "none" and args.tracker == "none" and not args.results:
+    if args.detector == "none" and args.tracker == "none" and not args.results and not args.bytetrack:
         return None
     from . import annotate, detect, track
     from .pipeline import Pipeline
+    from .plugin_options import parse_options
 
-    detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector}[args.detector]
+    detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
+                "yolox": None}[args.detector]
     tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=round(frame_rate) or 30),
                "sort": track.IoUTracker}[args.tracker]
+    if args.bytetrack is not None or args.detector == "yolox":
+        try:
+            options = parse_options(args.bytetrack or "")
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        detector, yolox_tracker = _yolox_bytetrack(options, frame_rate)
+        if args.bytetrack is not None:
+            tracker = yolox_tracker
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
     unknown = [n for n in names if n not in _ANNOTATORS]
     if unknown:
