@@ -1,5 +1,6 @@
 #include "vistream/audio_output.hpp"
 
+#include "vistream/audio_decoder.hpp"
 #include "vistream/error.hpp"
 #include "vistream/filter_graph.hpp"
 #include "vistream/muxer.hpp"
@@ -15,14 +16,7 @@ AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string&
     stream_index_ = muxer.add_copy_stream(input);
     return;
   }
-  const AVCodec* decoder = avcodec_find_decoder(codec_id);
-  if (!decoder) throw Error(ErrorKind::Decode, std::string("no decoder for audio codec ") + avcodec_get_name(codec_id));
-  decoder_.reset(avcodec_alloc_context3(decoder));
-  if (!decoder_) throw std::bad_alloc();
-  VS_CHECK(avcodec_parameters_to_context(decoder_.get(), input->codecpar), ErrorKind::Decode,
-           "cannot configure audio decoder");
-  decoder_->pkt_timebase = input->time_base;
-  VS_CHECK(avcodec_open2(decoder_.get(), decoder, nullptr), ErrorKind::Decode, "cannot open audio decoder");
+  decoder_ = open_audio_decoder(input);
 
   const AVCodec* encoder = avcodec_find_encoder(AV_CODEC_ID_AAC);
   if (!encoder) throw Error(ErrorKind::Encoder, "this FFmpeg has no AAC encoder");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "vistream/audio_decoder.hpp"
 #include "vistream/error.hpp"
 #include "vistream/filter_graph.hpp"
 
@@ -18,14 +19,7 @@ namespace vistream {
 AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double speed)
     : input_time_base_(input->time_base), afilter_(std::move(afilter)), frame_(make_frame()),
       filtered_(make_frame()), speed_(speed) {
-  const AVCodec* codec = avcodec_find_decoder(input->codecpar->codec_id);
-  if (!codec) throw Error(ErrorKind::Decode, "no decoder for the audio stream");
-  decoder_.reset(avcodec_alloc_context3(codec));
-  if (!decoder_) throw std::bad_alloc();
-  VS_CHECK(avcodec_parameters_to_context(decoder_.get(), input->codecpar), ErrorKind::Decode,
-           "cannot configure audio decoder");
-  decoder_->pkt_timebase = input->time_base;
-  VS_CHECK(avcodec_open2(decoder_.get(), codec, nullptr), ErrorKind::Decode, "cannot open audio decoder");
+  decoder_ = open_audio_decoder(input);
 
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
     throw Error(ErrorKind::Generic, std::string("no audio output: ") + SDL_GetError());
