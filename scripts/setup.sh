@@ -40,6 +40,9 @@ if [ "${1:-}" = "--test" ]; then
   # opencv-python (5.x, which has no HOG detector) from shadowing opencv-python-headless 4.x.
   .venv/bin/python -m pip install -q motmetrics "supervision==0.29.1" --no-deps
   .venv/bin/python -m pip install -q pandas xmltodict defusedxml pillow pyyaml matplotlib requests tqdm "pydeprecate>=0.9,<0.10"
+  # ultralytics' BYTETracker/BOTSORT, the other parity peer: --no-deps for the same reason
+  # (its trackers import only numpy, scipy, cv2, yaml, requests, matplotlib and lap).
+  .venv/bin/python -m pip install -q --no-deps "ultralytics==8.4.190" "lap==0.5.13"
 fi
 
 .venv/bin/python -m pip install -q .

@@ -27,6 +27,7 @@ from .errors import (
 from .detections import Detections
 from .pipeline import Pipeline
 from .results import ResultsWriter
+from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
@@ -42,6 +43,7 @@ __all__ = [
     "Detections",
     "Pipeline",
     "ResultsWriter",
+    "Schedule",
     "set_log_level",
     "VistreamError",
     "SourceError",

@@ -80,11 +80,17 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                          help="YOLOX + ByteTrack, e.g. \"ckpt_file=auto;fp16=True\"; keys: ckpt_file, model "
                               "(default yolox_s, people only), fp16, device, conf, nms, track_thresh, "
                               "match_thresh, track_buffer, classes, trt_file, onnx_file")
-    plugins.add_argument("--tracker", choices=["none", "bytetrack", "sort"], default="none",
-                         help="tracker giving each detection a stable id")
+    plugins.add_argument("--botsort", metavar="OPTIONS",
+                         help="YOLOX + BoT-SORT (camera-motion compensated), e.g. \"ckpt_file=auto;gmc=ecc\"; "
+                              "keys: those of --bytetrack plus gmc (sparse_flow, ecc, none), new_track_thresh, "
+                              "proximity_thresh, appearance_thresh")
+    plugins.add_argument("--tracker", choices=["none", "bytetrack", "botsort", "sort"], default="none",
+                         help="tracker giving each detection a stable id (botsort: compensates camera motion)")
     plugins.add_argument("--annotate", default="box,label,trail",
                          help="comma list of box,label,trail,dot,blur,pixelate (default box,label,trail)")
     plugins.add_argument("--every", type=int, default=1, help="run the detector every N frames")
+    plugins.add_argument("--interval", type=float, metavar="SECONDS",
+                         help="run the detector at most once per SECONDS of media time (with --every: both)")
     plugins.add_argument("--results", help="write per-frame results (.jsonl, .txt MOTChallenge, .csv)")
 
 
@@ -120,22 +126,29 @@ _ANNOTATORS = {
 }
 
 
-def _yolox_bytetrack(options: dict, frame_rate: float):
-    """The (detector, tracker) factories for --bytetrack / --detector yolox."""
+def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetrack"):
+    """The (detector, tracker) factories for --bytetrack / --botsort / --detector yolox."""
     from . import detect, track
 
     for key in ("trt_file", "onnx_file"):
         if options.get(key):
-            raise SystemExit(f"--bytetrack: {key} (TensorRT/ONNX runtime) is not available yet; use ckpt_file")
+            raise SystemExit(f"--{tracker_name}: {key} (TensorRT/ONNX runtime) is not available yet; use ckpt_file")
     device = options.get("device") or _default_device()
     classes = options.get("classes", [0])  # people, as ByteTrack tracks
     detector = lambda: detect.YOLOX(model=str(options.get("model", "yolox_s")),  # noqa: E731
                                     ckpt_file=options.get("ckpt_file", "auto"), device=device,
                                     fp16=bool(options.get("fp16", False)), conf=float(options.get("conf", 0.1)),
                                     nms=float(options.get("nms", 0.7)), classes=classes)
-    tracker = lambda: track.ByteTrack(  # noqa: E731
-        frame_rate=round(frame_rate) or 30, track_thresh=float(options.get("track_thresh", 0.5)),
-        match_thresh=float(options.get("match_thresh", 0.8)), track_buffer=int(options.get("track_buffer", 30)))
+    common = dict(frame_rate=frame_rate, match_thresh=float(options.get("match_thresh", 0.8)),
+                  track_buffer=int(options.get("track_buffer", 30)))
+    if tracker_name == "botsort":
+        extra = {key: float(options[key]) for key in ("new_track_thresh", "proximity_thresh", "appearance_thresh")
+                 if key in options}
+        tracker = lambda: track.BoTSORT(  # noqa: E731
+            track_thresh=float(options.get("track_thresh", 0.6)), gmc=str(options.get("gmc", "sparse_flow")),
+            **common, **extra)
+    else:
+        tracker = lambda: track.ByteTrack(track_thresh=float(options.get("track_thresh", 0.5)), **common)  # noqa: E731
     return detector, tracker
 
 
@@ -150,23 +163,44 @@ def _default_device() -> str:
 
 def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
     """The detector -> tracker -> annotators chain the options ask for (None when none)."""
-    if args.detector == "none" and args.tracker == "none" and not args.results and not args.bytetrack:
+    if args.every < 1:
+        raise SystemExit("--every must be >= 1")
+    if args.interval is not None and not args.interval > 0:
+        raise SystemExit("--interval must be > 0 seconds")
+    # The tracker is updated on detector frames only: it runs at the detector's rate, which
+    # scales how long lost tracks are kept (track_buffer is in frames at 30 fps).
+    frame_rate = (frame_rate or 30.0) / args.every
+    if args.interval is not None:
+        frame_rate = min(frame_rate, 1.0 / args.interval)
+    if (args.detector == "none" and args.tracker == "none" and not args.results and args.bytetrack is None
+            and args.botsort is None):
         return None
     from . import annotate, detect, track
     from .pipeline import Pipeline
-    from .plugin_options import parse_options
+    from .plugin_options import BOTSORT_KEYS, BYTETRACK_KEYS, parse_options
+
+    if args.bytetrack is not None and args.botsort is not None:
+        raise SystemExit("--bytetrack and --botsort are alternatives: give one")
 
     detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
                 "yolox": None}[args.detector]
-    tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=round(frame_rate) or 30),
+    tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=frame_rate),
+               # the offline detectors' scores sit around 0.5-0.8: ByteTrack's thresholds suit them
+               "botsort": lambda: track.BoTSORT(frame_rate=frame_rate, track_thresh=0.5),
                "sort": track.IoUTracker}[args.tracker]
-    if args.bytetrack is not None or args.detector == "yolox":
+    if args.bytetrack is not None or args.botsort is not None or args.detector == "yolox":
+        name = "botsort" if args.botsort is not None else "bytetrack"
         try:
-            options = parse_options(args.bytetrack or "")
+            if name == "botsort":
+                options = parse_options(args.botsort, BOTSORT_KEYS, "--botsort")
+            else:
+                options = parse_options(args.bytetrack or "", BYTETRACK_KEYS, "--bytetrack")
+            gmc = str(options.get("gmc", "sparse_flow"))
+            track.CameraMotion(gmc)  # a bad method name fails here, before any weights are loaded
         except ValueError as error:
-            raise SystemExit(str(error)) from None
-        detector, yolox_tracker = _yolox_bytetrack(options, frame_rate)
-        if args.bytetrack is not None:
+            raise SystemExit(f"--{name}: {error}" if not str(error).startswith("--") else str(error)) from None
+        detector, yolox_tracker = _yolox_tracker(options, frame_rate, name)
+        if args.bytetrack is not None or args.botsort is not None:
             tracker = yolox_tracker
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
     unknown = [n for n in names if n not in _ANNOTATORS]
@@ -174,7 +208,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
         raise SystemExit(f"--annotate: unknown {', '.join(unknown)}; valid: {', '.join(sorted(_ANNOTATORS))}")
     annotators = [getattr(annotate, _ANNOTATORS[n])() for n in names]
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
-                    every_n_frames=max(1, args.every), results=args.results)
+                    every_n_frames=args.every, interval=args.interval, results=args.results)
 
 
 def _play(args: argparse.Namespace) -> int:

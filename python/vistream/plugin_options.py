@@ -1,4 +1,4 @@
-"""Parsing of the ``--bytetrack "key=value;key=value"`` plugin option strings of the CLI."""
+"""Parsing of the ``--bytetrack`` / ``--botsort "key=value;key=value"`` plugin option strings of the CLI."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Dict
 
 BYTETRACK_KEYS = ("ckpt_file", "model", "fp16", "trt_file", "onnx_file", "device", "conf", "nms",
                   "track_thresh", "match_thresh", "track_buffer", "classes")
+# BoT-SORT: ByteTrack's keys plus camera-motion compensation and its own thresholds
+BOTSORT_KEYS = BYTETRACK_KEYS + ("gmc", "new_track_thresh", "proximity_thresh", "appearance_thresh")
 
 
 def parse_options(text: str, valid=BYTETRACK_KEYS, option: str = "--bytetrack") -> Dict[str, object]:

@@ -5,18 +5,31 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO, Any, Mapping, Optional
+
+import numpy as np
 
 from .detections import Detections
+
+
+def _plain(value: Any) -> Any:
+    """json.dumps fallback: numpy scalars and arrays (what analysis code usually returns)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class ResultsWriter:
     """Writes one record per processed frame.
 
     ``.jsonl``: one JSON object per frame ``{"frame": i, "time": t, "detections": [...]}`` —
-    also for frames without detections. ``.txt``: MOTChallenge rows
-    ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
-    detection with a header.
+    also for frames without detections — plus ``"plugins": {name: value}`` when ``plugins``
+    is given (per-frame analysis values; numpy scalars/arrays are converted). ``.txt``:
+    MOTChallenge rows ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
+    detection with a header. The txt and csv formats have no place for plugin values and
+    leave them out.
 
     Example::
 
@@ -35,12 +48,15 @@ class ResultsWriter:
             self._csv = csv.writer(self._file)
             self._csv.writerow(["frame", "time", "tracker_id", "class_id", "confidence", "x1", "y1", "x2", "y2"])
 
-    def write(self, index: int, time: float, detections: Detections) -> None:
+    def write(self, index: int, time: float, detections: Detections,
+              plugins: Optional[Mapping[str, Any]] = None) -> None:
         if self._file is None:
             raise ValueError("results writer is closed")
         if self.kind == "jsonl":
             record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
-            self._file.write(json.dumps(record) + "\n")
+            if plugins is not None:
+                record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
+            self._file.write(json.dumps(record, default=_plain) + "\n")
         elif self.kind == "mot":
             if detections.tracker_id is None:
                 return
@@ -52,6 +68,16 @@ class ResultsWriter:
                                                         detections.confidence):
                 self._csv.writerow([index, f"{time:.6f}", int(tid), int(cls), f"{conf:.4f}",
                                     f"{x1:.2f}", f"{y1:.2f}", f"{x2:.2f}", f"{y2:.2f}"])
+
+    @staticmethod
+    def _checked(name: str, value: Any, index: int) -> Any:
+        # Checked per plugin so the error names the culprit instead of failing on the whole line.
+        try:
+            json.dumps(value, default=_plain)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"results of plugin {name!r} on frame {index} are not JSON-serialisable: "
+                            f"{error}") from None
+        return value
 
     def close(self) -> None:
         if self._file is not None:

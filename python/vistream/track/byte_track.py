@@ -10,19 +10,12 @@ import numpy as np
 from ..detections import Detections
 from .kalman_filter import KalmanFilterXYAH
 from .matching import fuse_score, iou_distance, linear_assignment
-from .track import Track, TrackState, xyah_to_xyxy, xyxy_to_xyah
+from .track import Track, TrackState
 
 LOW_SCORE_FLOOR = 0.1        # detections below this are ignored entirely
 SECOND_MATCH_THRESH = 0.5    # IoU distance limit for the low-score stage
 UNCONFIRMED_MATCH_THRESH = 0.7
 DUPLICATE_DIST = 0.15        # tracked/lost pairs closer than this are duplicates
-
-
-def _boxes(tracks: Sequence[Track]) -> np.ndarray:
-    """(N, 4) xyxy of Kalman-initialised tracks, converted in one go."""
-    if not tracks:
-        return np.zeros((0, 4))
-    return xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
 
 
 def _det_boxes(dets: Sequence[Track]) -> np.ndarray:
@@ -61,6 +54,9 @@ class ByteTrack:
             print(tracked.tracker_id, tracked.xyxy)
     """
 
+    kalman_class = KalmanFilterXYAH
+    frozen_when_lost = [7]  # state velocities zeroed while a track is not matched (height)
+
     def __init__(self, frame_rate: float = 30, track_thresh: float = 0.5, match_thresh: float = 0.8,
                  track_buffer: int = 30, mot20: bool = False) -> None:
         self.frame_rate = frame_rate
@@ -69,8 +65,9 @@ class ByteTrack:
         self.track_buffer = int(track_buffer)
         self.mot20 = bool(mot20)
         self.det_thresh = self.track_thresh + 0.1
+        self.low_thresh = LOW_SCORE_FLOOR
         self.max_time_lost = int(frame_rate / 30.0 * track_buffer)
-        self.kalman = KalmanFilterXYAH()
+        self.kalman = self.kalman_class()
         self.reset()
 
     def reset(self) -> None:
@@ -82,13 +79,22 @@ class ByteTrack:
         self.lost: List[Track] = []
 
     # -- helpers ------------------------------------------------------------------------
-    def _wrap(self, detections: Detections, indices: np.ndarray) -> List[Track]:
+    def _boxes(self, tracks: Sequence[Track]) -> np.ndarray:
+        """(N, 4) xyxy of Kalman-initialised tracks, converted in one go."""
+        if not tracks:
+            return np.zeros((0, 4))
+        return self.kalman.decode(np.array([t.mean[:4] for t in tracks]))
+
+    def _wrap(self, detections: Detections, indices: np.ndarray,
+              features: Optional[np.ndarray] = None) -> List[Track]:
         """Detections (a subset of the frame's input) as candidate tracks."""
         wrapped = []
         for i in indices:
             track = Track(self._next_key, detections.xyxy[i].astype(np.float64),
                           float(detections.confidence[i]), int(detections.class_id[i]))
             track.det_index = int(i)
+            if features is not None:
+                track.det_feature = features[i]
             self._next_key += 1
             wrapped.append(track)
         return wrapped
@@ -97,19 +103,19 @@ class ByteTrack:
         """Advance all given tracks one frame with one vectorised Kalman step."""
         if not tracks:
             return
-        means = np.stack([t.mean for t in tracks])
-        covs = np.stack([t.covariance for t in tracks])
+        means = np.array([t.mean for t in tracks])
+        covs = np.array([t.covariance for t in tracks])
         not_tracked = np.array([t.state != TrackState.TRACKED for t in tracks])
-        means[not_tracked, 7] = 0.0  # a lost track stops growing/shrinking
+        means[np.ix_(not_tracked, self.frozen_when_lost)] = 0.0  # a lost track stops growing/shrinking
         means, covs = self.kalman.multi_predict(means, covs)
         for track, mean, cov in zip(tracks, means, covs):
             track.mean, track.covariance = mean, cov
 
     def _apply(self, pairs: np.ndarray, tracks: List[Track], dets: List[Track],
                activated: List[Track], refound: List[Track]) -> None:
-        """Correct the matched tracks (one batched Kalman update) and sort them by outcome."""
-        self._correct([tracks[r] for r in pairs[:, 0]], [dets[c] for c in pairs[:, 1]])
+        """Take the matches (Kalman correction deferred to one batch per frame), sort by outcome."""
         for row, col in pairs:
+            self._matched.append((tracks[row], dets[col]))
             track, det = tracks[row], dets[col]
             if track.state == TrackState.TRACKED:
                 track.update(None, det, self.frame_id)
@@ -118,23 +124,45 @@ class ByteTrack:
                 track.re_activate(None, det, self.frame_id)
                 refound.append(track)
 
-    def _correct(self, tracks: List[Track], dets: List[Track]) -> None:
-        """Kalman-correct tracks[i] with dets[i] for all i at once."""
-        if not tracks:
+    def _correct(self, matched: List[Tuple[Track, Track]]) -> None:
+        """Kalman-correct every matched (track, detection) pair of the frame in one batch.
+
+        Each track is matched at most once per frame and no association stage looks at a
+        track matched by an earlier one, so correcting all at the end gives the same states
+        as correcting after each stage, with one filter call instead of three.
+        """
+        if not matched:
             return
-        means, covs = self.kalman.multi_update(np.stack([t.mean for t in tracks]),
-                                               np.stack([t.covariance for t in tracks]),
-                                               xyxy_to_xyah(_det_boxes(dets)))
+        tracks = [t for t, _ in matched]
+        dets = [d for _, d in matched]
+        means, covs = self.kalman.multi_update(np.array([t.mean for t in tracks]),
+                                               np.array([t.covariance for t in tracks]),
+                                               self.kalman.encode(_det_boxes(dets)))
         for track, mean, cov in zip(tracks, means, covs):
             track.mean, track.covariance = mean, cov
 
     # -- main step ----------------------------------------------------------------------
+    def _association_cost(self, tracks: List[Track], dets: List[Track]) -> np.ndarray:
+        """Cost of the high-score and unconfirmed stages: IoU distance, score-fused unless MOT20."""
+        cost = iou_distance(self._boxes(tracks), _det_boxes(dets))
+        if not self.mot20:
+            cost = fuse_score(cost, np.array([d.score for d in dets]))
+        return cost
+
+    def _detection_features(self, detections: Detections, frame: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """Appearance features of the detections (none for ByteTrack: motion and IoU only)."""
+        return None
+
+    def _compensate_motion(self, tracks: List[Track], frame: Optional[np.ndarray]) -> None:
+        """Move predicted tracks by the camera's motion (none for ByteTrack)."""
+
     def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None) -> Detections:
         """Track one frame.
 
         Args:
             detections: this frame's detections (None or empty is allowed).
-            frame: the image; unused, accepted for a uniform tracker interface.
+            frame: the image (BGR); ByteTrack does not look at it, BoT-SORT estimates the
+                camera's motion from it.
 
         Returns:
             The detections of the confirmed tracks on this frame: Kalman-corrected boxes,
@@ -146,10 +174,13 @@ class ByteTrack:
         activated: List[Track] = []
         refound: List[Track] = []
         newly_lost: List[Track] = []
+        self._matched: List[Tuple[Track, Track]] = []
 
         scores = detections.confidence
-        high = self._wrap(detections, np.flatnonzero(scores >= self.track_thresh))
-        low = self._wrap(detections, np.flatnonzero((scores >= LOW_SCORE_FLOOR) & (scores < self.track_thresh)))
+        features = self._detection_features(detections, frame)
+        high = self._wrap(detections, np.flatnonzero(scores >= self.track_thresh), features)
+        low = self._wrap(detections, np.flatnonzero((scores >= self.low_thresh) & (scores < self.track_thresh)),
+                         features)
 
         unconfirmed = [t for t in self.tracked if not t.is_activated]
         confirmed = [t for t in self.tracked if t.is_activated]
@@ -157,15 +188,14 @@ class ByteTrack:
         # stage 1: high-score detections against confirmed + lost tracks
         pool = _merge(confirmed, self.lost)
         self._predict(pool)
-        cost = iou_distance(_boxes(pool), _det_boxes(high))
-        if not self.mot20:
-            cost = fuse_score(cost, np.array([d.score for d in high]))
+        self._compensate_motion(pool + unconfirmed, frame)
+        cost = self._association_cost(pool, high)
         pairs, rest_tracks, rest_high = linear_assignment(cost, self.match_thresh)
         self._apply(pairs, pool, high, activated, refound)
 
         # stage 2: low-score detections against the still unmatched *tracked* tracks
         remaining = [pool[i] for i in rest_tracks if pool[i].state == TrackState.TRACKED]
-        cost = iou_distance(_boxes(remaining), _det_boxes(low))
+        cost = iou_distance(self._boxes(remaining), _det_boxes(low))
         pairs, rest_remaining, _ = linear_assignment(cost, SECOND_MATCH_THRESH)
         self._apply(pairs, remaining, low, activated, refound)
         for i in rest_remaining:
@@ -176,12 +206,10 @@ class ByteTrack:
 
         # unconfirmed (one-frame-old) tracks against the left-over high detections
         high = [high[i] for i in rest_high]
-        cost = iou_distance(_boxes(unconfirmed), _det_boxes(high))
-        if not self.mot20:
-            cost = fuse_score(cost, np.array([d.score for d in high]))
+        cost = self._association_cost(unconfirmed, high)
         pairs, rest_unconfirmed, rest_high = linear_assignment(cost, UNCONFIRMED_MATCH_THRESH)
-        self._correct([unconfirmed[r] for r in pairs[:, 0]], [high[c] for c in pairs[:, 1]])
         for row, col in pairs:
+            self._matched.append((unconfirmed[row], high[col]))
             unconfirmed[row].update(None, high[col], self.frame_id)
             activated.append(unconfirmed[row])
         for i in rest_unconfirmed:
@@ -194,6 +222,9 @@ class ByteTrack:
                 continue
             det.activate(self.kalman, self.frame_id)
             activated.append(det)
+
+        self._correct(self._matched)
+        self._matched = []
 
         # drop tracks lost for too long
         kept_lost = [t for t in self.lost if self.frame_id - t.frame_id <= self.max_time_lost]
@@ -212,7 +243,7 @@ class ByteTrack:
 
     def _remove_duplicates(self, tracked: List[Track], lost: List[Track]) -> Tuple[List[Track], List[Track]]:
         """Of a tracked/lost pair that overlap almost fully, keep the longer-lived one."""
-        dist = iou_distance(_boxes(tracked), _boxes(lost))
+        dist = iou_distance(self._boxes(tracked), self._boxes(lost))
         drop_tracked, drop_lost = set(), set()
         for p, q in zip(*np.nonzero(dist < DUPLICATE_DIST)):
             age_p = tracked[p].frame_id - tracked[p].start_frame
@@ -224,14 +255,13 @@ class ByteTrack:
         return ([t for i, t in enumerate(tracked) if i not in drop_tracked],
                 [t for i, t in enumerate(lost) if i not in drop_lost])
 
-    @staticmethod
-    def _to_detections(tracks: List[Track], detections: Detections) -> Detections:
+    def _to_detections(self, tracks: List[Track], detections: Detections) -> Detections:
         if not tracks:
             out = detections[np.zeros(len(detections), bool)]
             out.tracker_id = np.zeros(0, np.int64)
             return out
         out = detections[np.array([t.det_index for t in tracks], np.int64)]
-        out.xyxy = _boxes(tracks).astype(np.float32)
+        out.xyxy = self._boxes(tracks).astype(np.float32)
         out.tracker_id = np.array([t.track_id for t in tracks], np.int64)
         return out
 
@@ -246,15 +276,18 @@ class ByteTrack:
             tracker.load_state_dict(snapshot)    # same ids as an uninterrupted run
         """
         return {
-            "config": {"frame_rate": self.frame_rate, "track_thresh": self.track_thresh,
-                       "match_thresh": self.match_thresh, "track_buffer": self.track_buffer,
-                       "mot20": self.mot20},
+            "config": self._config(),
             "frame_id": self.frame_id,
             "next_id": self._next_id,
             "next_key": self._next_key,
             "tracked": [t.to_dict() for t in self.tracked],
             "lost": [t.to_dict() for t in self.lost],
         }
+
+    def _config(self) -> Dict[str, Any]:
+        """The constructor arguments, as restored by :meth:`load_state_dict`."""
+        return {"frame_rate": self.frame_rate, "track_thresh": self.track_thresh,
+                "match_thresh": self.match_thresh, "track_buffer": self.track_buffer, "mot20": self.mot20}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict` (configuration included)."""

@@ -1,4 +1,4 @@
-"""State of one ByteTrack track: Kalman mean/covariance plus bookkeeping."""
+"""State of one ByteTrack / BoT-SORT track: Kalman mean/covariance, appearance, bookkeeping."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .kalman_filter import KalmanFilterXYAH
+from .box_format import xyah_to_xyxy, xyxy_to_xyah  # noqa: F401  (re-exported)
+from .kalman_filter import KALMAN_FILTERS, KalmanFilterXYAH
+
+FEATURE_MOMENTUM = 0.9  # weight of the past in a track's smoothed appearance feature (BoT-SORT)
 
 
 class TrackState(IntEnum):
@@ -17,23 +20,6 @@ class TrackState(IntEnum):
     TRACKED = 1
     LOST = 2
     REMOVED = 3
-
-
-def xyxy_to_xyah(xyxy: np.ndarray) -> np.ndarray:
-    """(…, 4) x1 y1 x2 y2 → centre x, centre y, aspect (w/h), height."""
-    xyxy = np.asarray(xyxy, np.float64)
-    w = xyxy[..., 2] - xyxy[..., 0]
-    h = xyxy[..., 3] - xyxy[..., 1]
-    aspect = np.divide(w, h, out=np.zeros_like(w), where=h != 0)
-    return np.stack([(xyxy[..., 0] + xyxy[..., 2]) / 2, (xyxy[..., 1] + xyxy[..., 3]) / 2, aspect, h], axis=-1)
-
-
-def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
-    """(…, 4) centre x, centre y, aspect, height → x1 y1 x2 y2."""
-    xyah = np.asarray(xyah, np.float64)
-    h = xyah[..., 3]
-    w = xyah[..., 2] * h
-    return np.stack([xyah[..., 0] - w / 2, xyah[..., 1] - h / 2, xyah[..., 0] + w / 2, xyah[..., 1] + h / 2], axis=-1)
 
 
 class Track:
@@ -64,6 +50,9 @@ class Track:
         self.start_frame = 0
         self.tracklet_len = 0
         self.det_index = -1  # index of the matched detection in the current frame's input
+        self.space = "xyah"  # measurement space of ``mean`` (the filter that made it)
+        self.feature: Optional[np.ndarray] = None  # smoothed, unit-norm appearance (ReID)
+        self.det_feature: Optional[np.ndarray] = None  # appearance of this detection (input)
 
     # -- views --------------------------------------------------------------------------
     @property
@@ -71,12 +60,15 @@ class Track:
         """Current box (Kalman mean if initialised, else the detection box)."""
         if self.mean is None:
             return self.det_xyxy.copy()
-        return xyah_to_xyxy(self.mean[:4])
+        return KALMAN_FILTERS[self.space]().decode(self.mean[:4])
 
     # -- transitions --------------------------------------------------------------------
     def activate(self, kf: KalmanFilterXYAH, frame_id: int, track_id: int = 0) -> None:
         """Start a new track from its detection; confirmed right away only on frame 1."""
-        self.mean, self.covariance = kf.initiate(xyxy_to_xyah(self.det_xyxy))
+        self.space = kf.name
+        self.mean, self.covariance = kf.initiate(kf.encode(self.det_xyxy))
+        if self.det_feature is not None:
+            self._take_feature(self.det_feature)
         self.tracklet_len = 0
         self.state = TrackState.TRACKED
         self.is_activated = frame_id == 1
@@ -92,7 +84,9 @@ class Track:
         already corrected ``mean``/``covariance`` (batched update).
         """
         if kf is not None:
-            self.mean, self.covariance = kf.update(self.mean, self.covariance, xyxy_to_xyah(det.det_xyxy))
+            self.mean, self.covariance = kf.update(self.mean, self.covariance, kf.encode(det.det_xyxy))
+        if det.det_feature is not None:
+            self._take_feature(det.det_feature)
         self.det_xyxy = det.det_xyxy
         self.score, self.class_id, self.det_index = det.score, det.class_id, det.det_index
         self.tracklet_len += 1
@@ -104,6 +98,16 @@ class Track:
         """Bring a lost track back with a matched detection, keeping its id."""
         self.update(kf, det, frame_id)
         self.tracklet_len = 0
+
+    def _take_feature(self, feature: np.ndarray) -> None:
+        """Blend a detection's appearance into the track's (exponential moving average)."""
+        feature = np.asarray(feature, np.float64)
+        feature = feature / max(np.linalg.norm(feature), 1e-12)
+        if self.feature is None:
+            self.feature = feature
+        else:
+            blended = FEATURE_MOMENTUM * self.feature + (1 - FEATURE_MOMENTUM) * feature
+            self.feature = blended / max(np.linalg.norm(blended), 1e-12)
 
     def mark_lost(self) -> None:
         self.state = TrackState.LOST
@@ -120,7 +124,8 @@ class Track:
             "mean": None if self.mean is None else self.mean.tolist(),
             "covariance": None if self.covariance is None else self.covariance.tolist(),
             "state": int(self.state), "is_activated": self.is_activated, "frame_id": self.frame_id,
-            "start_frame": self.start_frame, "tracklet_len": self.tracklet_len,
+            "start_frame": self.start_frame, "tracklet_len": self.tracklet_len, "space": self.space,
+            "feature": None if self.feature is None else self.feature.tolist(),
         }
 
     @classmethod
@@ -135,4 +140,6 @@ class Track:
         track.frame_id = int(state["frame_id"])
         track.start_frame = int(state["start_frame"])
         track.tracklet_len = int(state["tracklet_len"])
+        track.space = state.get("space", "xyah")
+        track.feature = None if state.get("feature") is None else np.asarray(state["feature"], np.float64)
         return track
