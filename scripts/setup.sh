@@ -43,6 +43,8 @@ if [ "${1:-}" = "--test" ]; then
   # ultralytics' BYTETracker/BOTSORT, the other parity peer: --no-deps for the same reason
   # (its trackers import only numpy, scipy, cv2, yaml, requests, matplotlib and lap).
   .venv/bin/python -m pip install -q --no-deps "ultralytics==8.4.190" "lap==0.5.13"
+  # MTCNN face detector (weights inside the wheel). --no-deps: it pins an older torch.
+  .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
 fi
 
 .venv/bin/python -m pip install -q .

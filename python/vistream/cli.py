@@ -74,8 +74,9 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused")
     plugins = parser.add_argument_group("analysis plugins")
-    plugins.add_argument("--detector", choices=["none", "motion", "hog", "yolox"], default="none",
-                         help="detector run on every frame (motion/hog need no weights)")
+    plugins.add_argument("--detector", choices=["none", "motion", "hog", "mtcnn", "yolox"], default="none",
+                         help="detector run on every frame (motion/hog/mtcnn need no download; "
+                              "mtcnn finds faces and needs facenet-pytorch)")
     plugins.add_argument("--bytetrack", metavar="OPTIONS",
                          help="YOLOX + ByteTrack, e.g. \"ckpt_file=auto;fp16=True\"; keys: ckpt_file, model "
                               "(default yolox_s, people only), fp16, device, conf, nms, track_thresh, "
@@ -87,7 +88,8 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     plugins.add_argument("--tracker", choices=["none", "bytetrack", "botsort", "sort"], default="none",
                          help="tracker giving each detection a stable id (botsort: compensates camera motion)")
     plugins.add_argument("--annotate", default="box,label,trail",
-                         help="comma list of box,label,trail,dot,blur,pixelate (default box,label,trail)")
+                         help="comma list of box,label,trail,dot,blur,pixelate,mask,keypoints "
+                              "(default box,label,trail)")
     plugins.add_argument("--every", type=int, default=1, help="run the detector every N frames")
     plugins.add_argument("--interval", type=float, metavar="SECONDS",
                          help="run the detector at most once per SECONDS of media time (with --every: both)")
@@ -123,6 +125,7 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
 _ANNOTATORS = {
     "box": "BoxAnnotator", "label": "LabelAnnotator", "trail": "TraceAnnotator", "trace": "TraceAnnotator",
     "dot": "DotAnnotator", "blur": "BlurAnnotator", "pixelate": "PixelateAnnotator",
+    "mask": "MaskAnnotator", "keypoints": "KeypointAnnotator", "keypoint": "KeypointAnnotator",
 }
 
 
@@ -183,7 +186,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
         raise SystemExit("--bytetrack and --botsort are alternatives: give one")
 
     detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
-                "yolox": None}[args.detector]
+                "mtcnn": lambda: detect.MTCNNFaceDetector(device=_default_device(), keypoints=True), "yolox": None}[args.detector]
     tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=frame_rate),
                # the offline detectors' scores sit around 0.5-0.8: ByteTrack's thresholds suit them
                "botsort": lambda: track.BoTSORT(frame_rate=frame_rate, track_thresh=0.5),
@@ -243,7 +246,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _demo(args)
         if args.command == "play":
             return _play(args)
-    except VistreamError as error:
+    except (VistreamError, ImportError) as error:  # ImportError: an optional plugin's package
         print(f"vistream: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
