@@ -207,7 +207,7 @@ def bench_detector(reps: int) -> list:
     for model in ("yolox_s", "yolox_m"):
         for precision in ("fp32", "bf16"):
             detector = YOLOX(model=model, ckpt_file=None, device="cpu", input_size=(640, 640),
-                             dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
+                             bf16=precision == "bf16")
             for _ in range(2):
                 detector(image)  # warm-up (allocator, kernels)
             times = []

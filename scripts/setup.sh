@@ -45,6 +45,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q --no-deps "ultralytics==8.4.190" "lap==0.5.13"
   # MTCNN face detector (weights inside the wheel). --no-deps: it pins an older torch.
   .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
+  # YOLOX through ONNX Runtime (export + CPU inference tests); TensorRT needs a GPU machine.
+  .venv/bin/python -m pip install -q onnx onnxruntime
 fi
 
 .venv/bin/python -m pip install -q .

@@ -41,3 +41,32 @@ def test_yolox_bytetrack_run_with_local_checkpoint(test_mp4, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert [r["frame"] for r in lines] == list(range(15))
+
+
+def test_onnx_file_is_exported_once_then_used(test_mp4, tmp_path):
+    from vistream.detect.yolox import build_model
+    torch.manual_seed(0)
+    ckpt, onnx_file = tmp_path / "nano.pth", tmp_path / "nano.onnx"
+    torch.save({"model": build_model("yolox_nano").state_dict()}, ckpt)
+    results = tmp_path / "r.jsonl"
+    options = f"model=yolox_nano;ckpt_file={ckpt};onnx_file={onnx_file};conf=0.01"
+    for _ in range(2):  # first run exports, second run loads the .onnx
+        result = subprocess.run([sys.executable, str(REPO / "python" / "play.py"), str(test_mp4), "--headless",
+                                 "--end", "0.3", "--bytetrack", options, "--results", str(results)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert onnx_file.stat().st_size > 1_000_000
+        assert len(results.read_text().splitlines()) == 10  # frames 0..9 (t < 0.3 s)
+
+
+def test_trt_file_without_tensorrt_is_a_clear_error(test_mp4, tmp_path):
+    try:  # tensorrt is not installable without a GPU; where it is, tests/test_yolox_tensorrt.py runs
+        import tensorrt  # noqa: F401
+        pytest.skip("tensorrt is installed: the GPU tests cover trt_file")
+    except ImportError:
+        pass
+    result = subprocess.run([sys.executable, str(REPO / "python" / "play.py"), str(test_mp4), "--headless",
+                             "--bytetrack", f"trt_file={tmp_path / 'x.engine'};device=cpu"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "tensorrt" in result.stderr.lower()

@@ -104,7 +104,11 @@ def test_offline_error_names_url_and_manual_path(server, monkeypatch):
 def test_url_and_local_path_and_unknown_name(server, tmp_path):
     from vistream import hub
     path = hub.resolve(server + "/good/direct.pth")
-    assert path.read_bytes() == PAYLOAD and path.parent == hub.weights_dir()
+    assert path.read_bytes() == PAYLOAD and path.name == "direct.pth"
+    assert hub.resolve(server + "/good/direct.pth") == path  # cached
+    # a URL's file named like a manifest model never takes that model's place in the cache
+    named_like = hub.resolve(server + "/good/tiny_model.pth")
+    assert named_like != hub.weights_dir() / "tiny_model.pth" and not (hub.weights_dir() / "tiny_model.pth").exists()
     local = tmp_path / "mine.pth"
     local.write_bytes(b"123")
     assert hub.resolve(str(local)) == local

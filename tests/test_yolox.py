@@ -191,7 +191,8 @@ def test_mot_variant_names_and_normalisation():
 
 
 def test_fp16_on_cpu_warns_and_runs():
-    with pytest.warns(RuntimeWarning, match="fp16"):
+    # bf16 is not substituted on CPU: it measured 2.5-5x slower than fp32 without AMX / AVX512-BF16
+    with pytest.warns(RuntimeWarning, match="fp16.*bf16=True"):
         det = YOLOX("yolox_nano", fp16=True, conf=1e-6)
     assert det.fp16 is False
     assert next(det.model.parameters()).dtype == torch.float32
@@ -199,6 +200,27 @@ def test_fp16_on_cpu_warns_and_runs():
         warnings.simplefilter("error")
         out = det(np.zeros((64, 96, 3), np.uint8))
     assert isinstance(out, Detections)
+
+
+def test_bf16_opt_in_is_close_to_fp32():
+    torch.manual_seed(0)
+    fp32 = YOLOX("yolox_nano", input_size=(224, 320))
+    bf16 = YOLOX("yolox_nano", input_size=(224, 320), bf16=True)
+    bf16.model.load_state_dict(fp32.model.state_dict())  # cast to bf16 on load
+    assert bf16.bf16 and next(bf16.model.parameters()).dtype == torch.bfloat16
+    image = np.random.default_rng(2).integers(0, 256, size=(120, 200, 3), dtype=np.uint8)
+    x32, _ = fp32.preprocess(image)
+    xb, _ = bf16.preprocess(image)
+    assert xb.dtype == torch.bfloat16
+    with torch.no_grad():
+        ref, got = fp32.model(x32), bf16.model(xb).float()
+    boxes_rel = ((got[..., :4] - ref[..., :4]).abs() / ref[..., :4].abs().clamp_min(1.0)).max().item()
+    assert boxes_rel < 0.02  # measured ~0.004 on yolox_s / yolox_m at 640
+    assert (got[..., 4:] - ref[..., 4:]).abs().max().item() < 1e-2
+    assert isinstance(bf16(image), Detections)
+    assert "bf16" in repr(bf16)
+    with pytest.raises(ValueError, match="not both"):
+        YOLOX("yolox_nano", fp16=True, bf16=True)
 
 
 def test_bad_arguments():

@@ -133,15 +133,15 @@ def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetr
     """The (detector, tracker) factories for --bytetrack / --botsort / --detector yolox."""
     from . import detect, track
 
-    for key in ("trt_file", "onnx_file"):
-        if options.get(key):
-            raise SystemExit(f"--{tracker_name}: {key} (TensorRT/ONNX runtime) is not available yet; use ckpt_file")
     device = options.get("device") or _default_device()
     classes = options.get("classes", [0])  # people, as ByteTrack tracks
     detector = lambda: detect.YOLOX(model=str(options.get("model", "yolox_s")),  # noqa: E731
                                     ckpt_file=options.get("ckpt_file", "auto"), device=device,
                                     fp16=bool(options.get("fp16", False)), conf=float(options.get("conf", 0.1)),
-                                    nms=float(options.get("nms", 0.7)), classes=classes)
+                                    nms=float(options.get("nms", 0.7)), classes=classes,
+                                    # an existing onnx_file is used as is; a missing one is exported
+                                    # from ckpt_file on first use; trt_file needs CUDA + tensorrt
+                                    onnx_file=options.get("onnx_file"), trt_file=options.get("trt_file"))
     common = dict(frame_rate=frame_rate, match_thresh=float(options.get("match_thresh", 0.8)),
                   track_buffer=int(options.get("track_buffer", 30)))
     if tracker_name == "botsort":

@@ -126,8 +126,17 @@ def download(url: str, target: Path, sha256: Optional[str] = None, size: Optiona
 def resolve(name_or_path: str) -> Path:
     """Checkpoint path for a model name (manifest), an http(s) URL, or a local file."""
     if name_or_path.startswith(("http://", "https://")):
-        target = weights_dir() / name_or_path.rsplit("/", 1)[-1]
-        return target if target.exists() else download(_rebased(name_or_path), target)
+        for name, entry in manifest().items():
+            if entry.get("url") == name_or_path:  # an official URL: same cache file as the name
+                return resolve(name)
+        # Any other URL gets its own folder (keyed by the URL): a file merely *named* like an
+        # official checkpoint must never be taken for it later (e.g. by ckpt_file="auto").
+        folder = hashlib.sha256(name_or_path.encode()).hexdigest()[:16]
+        target = weights_dir() / "urls" / folder / name_or_path.rsplit("/", 1)[-1]
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return download(name_or_path, target)
     local = Path(name_or_path).expanduser()
     if local.exists():
         return local

@@ -1,0 +1,96 @@
+"""ONNX Runtime backend: runs an exported YOLOX graph in place of the torch network.
+
+``OnnxRuntimeModel(path, device)`` is called like the torch model - (B, 3, H, W) tensor in,
+(B, A, 5 + C) float tensor out - so ``YOLOX`` keeps one pre/post-processing path for every
+backend. The output is a CPU tensor whatever the provider: it comes back through host memory
+anyway, and torch may be a CPU-only build next to onnxruntime-gpu.
+
+Example::
+
+    model = OnnxRuntimeModel("yolox_s.onnx", torch.device("cpu"))
+    raw = model(torch.zeros(1, 3, 640, 640))   # (1, 8400, 85)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+
+__all__ = ["OnnxRuntimeModel", "require_onnxruntime", "select_providers"]
+
+_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+def require_onnxruntime():
+    """Imports onnxruntime, or raises ImportError naming the pip package to install."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError("YOLOX(onnx_file=...) needs ONNX Runtime: pip install onnxruntime "
+                          "(or onnxruntime-gpu for the CUDA / TensorRT execution providers)") from error
+    return onnxruntime
+
+
+def select_providers(device: torch.device, available: List[str]) -> List[str]:
+    """Execution providers in priority order: TensorRT, CUDA (on a cuda device), then CPU."""
+    chosen = []
+    if device.type == "cuda":
+        chosen = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+        if not chosen:
+            warnings.warn("YOLOX: device is cuda but this onnxruntime has no CUDA/TensorRT execution provider "
+                          "(pip install onnxruntime-gpu); running the ONNX model on the CPU", RuntimeWarning,
+                          stacklevel=3)
+    return chosen + ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeModel:
+    """A YOLOX ONNX graph behind the torch model's call signature.
+
+    Args:
+        path: an ``.onnx`` file with one input (B, 3, H, W) and the decoded output (B, A, 5 + C).
+        device: a cuda device selects the GPU providers (its index picks the card), else the CPU one.
+        providers: explicit ONNX Runtime providers (overrides the automatic choice).
+    """
+
+    def __init__(self, path: str, device: torch.device, providers: Optional[List[str]] = None):
+        ort = require_onnxruntime()  # before touching the file: the missing package is the real problem
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        self.device = torch.device(device)
+        if providers is None:
+            providers = select_providers(self.device, ort.get_available_providers())
+        options = []
+        for name in providers:  # pin the GPU providers to the requested card
+            wants_id = name in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+            options.append({"device_id": self.device.index or 0} if wants_id else {})
+        self.session = ort.InferenceSession(str(path), providers=providers, provider_options=options)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) < 1:
+            raise ValueError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        if inputs[0].type not in _NUMPY_TYPES:
+            raise ValueError(f"{path}: unsupported input type {inputs[0].type}")
+        self.input_dtype = _NUMPY_TYPES[inputs[0].type]
+        shape = inputs[0].shape
+        if len(shape) != 4:
+            raise ValueError(f"{path}: expected a (B, 3, H, W) input, got shape {shape}")
+        # None when H/W are symbolic; the detector then keeps its own input_size
+        self.input_hw: Optional[Tuple[int, int]] = (
+            (int(shape[2]), int(shape[3])) if isinstance(shape[2], int) and isinstance(shape[3], int) else None)
+        last = outputs[0].shape[-1]
+        self.num_outputs: Optional[int] = int(last) if isinstance(last, int) else None
+        self.providers = self.session.get_providers()
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        # The numpy round trip costs one host copy each way; with the CUDA provider an IO binding on
+        # torch buffers would avoid it, but the host copy keeps this path identical on every provider.
+        array = np.ascontiguousarray(images.detach().float().cpu().numpy(), dtype=self.input_dtype)
+        out = self.session.run([self.output_name], {self.input_name: array})[0]
+        return torch.from_numpy(out)
+
+    def __repr__(self) -> str:
+        return f"OnnxRuntimeModel(providers={self.providers}, input_hw={self.input_hw})"
