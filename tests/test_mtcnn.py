@@ -16,6 +16,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
+
+from vistream.errors import MissingDependencyError
 from matplotlib import cbook
 
 import facenet_pytorch  # noqa: F401  (a test dependency: fail loudly, never skip, when absent)
@@ -248,7 +250,7 @@ def test_import_vistream_detect_does_not_need_facenet():
 def test_missing_facenet_explains_the_install(monkeypatch):
     from vistream.detect import MTCNNFaceDetector
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # what Python does for a blocked import
-    with pytest.raises(ImportError, match=r"pip install --no-deps facenet-pytorch") as info:
+    with pytest.raises(MissingDependencyError, match=r"pip install --no-deps facenet-pytorch") as info:
         MTCNNFaceDetector()
     assert "--no-deps because" in str(info.value)
 

@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 import pytest
+
+from vistream.errors import MissingDependencyError
 import torch
 import torchvision
 
@@ -239,6 +241,6 @@ def test_missing_onnxruntime_is_a_clear_import_error(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` raise ImportError
-    with pytest.raises(ImportError, match="pip install onnxruntime"):
+    with pytest.raises(MissingDependencyError, match="pip install onnxruntime"):
         YOLOX("yolox_nano", onnx_file=str(tmp_path / "never_created.onnx"), ckpt_file="whatever.pth")
     assert not (tmp_path / "never_created.onnx").exists()

@@ -11,6 +11,8 @@ import types
 
 import numpy as np
 import pytest
+
+from vistream.errors import MissingDependencyError
 import torch
 
 from vistream.detect.yolox import YOLOX, export_onnx
@@ -20,14 +22,14 @@ from vistream.errors import HardwareError
 def test_missing_tensorrt_is_a_clear_import_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` raise ImportError
     engine = tmp_path / "absent.engine"  # never looked at: the missing package is reported first
-    with pytest.raises(ImportError, match="pip install tensorrt") as info:
+    with pytest.raises(MissingDependencyError, match="pip install tensorrt") as info:
         YOLOX("yolox_nano", trt_file=str(engine), device="cuda")
     assert "TensorRT 10" in str(info.value) and "onnx_file" in str(info.value)
 
 
 def test_old_tensorrt_is_rejected(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="8.6.1"))
-    with pytest.raises(ImportError, match="TensorRT 10\\+.*8.6.1"):
+    with pytest.raises(MissingDependencyError, match="TensorRT 10\\+.*8.6.1"):
         YOLOX("yolox_nano", trt_file=str(tmp_path / "absent.engine"), device="cuda")
 
 

@@ -38,6 +38,13 @@ class HardwareError(VistreamError):
     """An explicitly requested hardware accelerator is not available."""
 
 
+class MissingDependencyError(VistreamError, ImportError):
+    """An optional package a feature needs is not installed (the message says what to install).
+
+    Also an ``ImportError``, so ``except ImportError`` around optional features keeps working.
+    """
+
+
 __all__ = [
     "VistreamError",
     "SourceError",
@@ -46,4 +53,5 @@ __all__ = [
     "EncoderError",
     "FilterError",
     "HardwareError",
+    "MissingDependencyError",
 ]

@@ -13,6 +13,9 @@ Example::
         detections = tracker.update(detector(frame.array))
         for annotator in (traces, boxes, labels):
             annotator.annotate(frame.array, detections)
+
+``TorchBoxAnnotator`` and ``TorchPixelateAnnotator`` do the same on an (H, W, 3) uint8 torch
+tensor on any device (e.g. a CUDA frame), with identical results; torch is imported only then.
 """
 
 from .blur import BlurAnnotator
@@ -34,7 +37,22 @@ __all__ = [
     "DotAnnotator",
     "MaskAnnotator",
     "KeypointAnnotator",
+    "TorchBoxAnnotator",
+    "TorchPixelateAnnotator",
     "color_for",
     "text_color_for",
     "PALETTE",
 ]
+
+
+def __getattr__(name: str):
+    # torch is optional: importing vistream.annotate must not require it.
+    if name == "TorchBoxAnnotator":
+        from .torch_box import TorchBoxAnnotator
+
+        return TorchBoxAnnotator
+    if name == "TorchPixelateAnnotator":
+        from .torch_pixelate import TorchPixelateAnnotator
+
+        return TorchPixelateAnnotator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..detections import Detections
+from ..errors import MissingDependencyError
 
 __all__ = ["MTCNNFaceDetector"]
 
@@ -60,7 +61,7 @@ class MTCNNFaceDetector:
             import torch
             from facenet_pytorch import MTCNN
         except ImportError as error:
-            raise ImportError(f"{_INSTALL_HINT} ({error})") from error
+            raise MissingDependencyError(f"{_INSTALL_HINT} ({error})") from error
 
         thresholds = tuple(float(t) for t in thresholds)
         if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):

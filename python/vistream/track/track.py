@@ -7,7 +7,6 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .box_format import xyah_to_xyxy, xyxy_to_xyah  # noqa: F401  (re-exported)
 from .kalman_filter import KALMAN_FILTERS, KalmanFilterXYAH
 
 FEATURE_MOMENTUM = 0.9  # weight of the past in a track's smoothed appearance feature (BoT-SORT)

@@ -20,6 +20,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
+from ...errors import MissingDependencyError
+
 __all__ = ["OnnxRuntimeModel", "require_onnxruntime", "select_providers"]
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
@@ -30,7 +32,7 @@ def require_onnxruntime():
     try:
         import onnxruntime
     except ImportError as error:
-        raise ImportError("YOLOX(onnx_file=...) needs ONNX Runtime: pip install onnxruntime "
+        raise MissingDependencyError("YOLOX(onnx_file=...) needs ONNX Runtime: pip install onnxruntime "
                           "(or onnxruntime-gpu for the CUDA / TensorRT execution providers)") from error
     return onnxruntime
 

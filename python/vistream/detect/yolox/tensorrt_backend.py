@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from ...errors import HardwareError
+from ...errors import HardwareError, MissingDependencyError
 
 __all__ = ["TensorRTModel", "require_tensorrt", "build_engine"]
 
@@ -32,12 +32,12 @@ def require_tensorrt():
     try:
         import tensorrt as trt
     except ImportError as error:
-        raise ImportError("YOLOX(trt_file=...) needs NVIDIA TensorRT 10+ and an NVIDIA GPU: pip install tensorrt "
+        raise MissingDependencyError("YOLOX(trt_file=...) needs NVIDIA TensorRT 10+ and an NVIDIA GPU: pip install tensorrt "
                           "(plus a CUDA build of torch). Without a GPU use onnx_file=... with onnxruntime, "
                           "or the torch backend") from error
     major = int(str(getattr(trt, "__version__", "0")).split(".")[0] or 0)
     if major < 10:
-        raise ImportError(f"YOLOX(trt_file=...) needs TensorRT 10+ (tensor-name API), found {trt.__version__}: "
+        raise MissingDependencyError(f"YOLOX(trt_file=...) needs TensorRT 10+ (tensor-name API), found {trt.__version__}: "
                           "pip install -U tensorrt")
     if not torch.cuda.is_available():
         raise HardwareError("YOLOX(trt_file=...) needs a CUDA device visible to torch (torch.cuda.is_available() "
