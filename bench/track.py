@@ -18,7 +18,8 @@ What it measures (median over repetitions, contenders interleaved in one process
 2. Camera-motion estimate per 1280x720 frame (BoT-SORT's GMC): vistream ``CameraMotion`` vs
    ultralytics ``GMC``, sparse optical flow and ECC, on a pan over the real street clip.
 3. YOLOX-s / YOLOX-m detector throughput at 640x640 on CPU, fp32 and bf16 (random weights:
-   speed does not depend on the values), preprocessing + forward + postprocessing.
+   speed does not depend on the values), preprocessing + forward + postprocessing; and the
+   same models exported to ONNX, run by ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -222,10 +223,40 @@ def bench_detector(reps: int) -> list:
     return rows
 
 
+def bench_detector_onnx(reps: int) -> list:
+    """The same models exported to ONNX and run by ONNX Runtime's CPU provider."""
+    import tempfile
+
+    import vistream
+    from vistream.detect import YOLOX
+    from vistream.detect.yolox import export_onnx
+
+    with vistream.Reader(str(STREET_CLIP)) as reader:
+        image = np.array(reader.frame_at(100).array)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for model in ("yolox_s", "yolox_m"):
+            path = os.path.join(folder, f"{model}.onnx")
+            export_onnx(YOLOX(model=model, ckpt_file=None, device="cpu", input_size=(640, 640)), path)
+            detector = YOLOX(model=model, device="cpu", onnx_file=path)
+            for _ in range(2):
+                detector(image)
+            times = []
+            for _ in range(max(5, reps * 4)):
+                start = time.perf_counter()
+                detector(image)
+                times.append(time.perf_counter() - start)
+            median = statistics.median(times)
+            rows.append({"model": model, "precision": "fp32 (ONNX Runtime CPU)", "input": "640x640",
+                         "image": "1280x720", "median_ms": 1000 * median, "fps": 1.0 / median})
+            _log(f"{model} onnxruntime: {1000 * median:.1f} ms/frame, {1 / median:.2f} fps")
+    return rows
+
+
 # -- report --------------------------------------------------------------------------------------
 def versions() -> dict:
     out = {"python": platform.python_version(), "numpy": np.__version__}
-    for module in ("vistream", "supervision", "ultralytics", "cv2", "torch", "lap", "scipy"):
+    for module in ("vistream", "supervision", "ultralytics", "cv2", "torch", "onnxruntime", "scipy"):
         try:
             out[module] = __import__(module).__version__
         except Exception:  # noqa: BLE001 - report what is there
@@ -302,7 +333,7 @@ def main() -> int:
     if not args.no_gmc:
         result["camera_motion"] = bench_camera_motion(args.reps)
     if not args.no_detector:
-        result["detector"] = bench_detector(args.reps)
+        result["detector"] = bench_detector(args.reps) + bench_detector_onnx(args.reps)
     section = markdown(result)
     print(section)
     if not args.no_write:
