@@ -35,6 +35,7 @@ def test_demo_makes_its_own_media(tmp_path):
     assert result.returncode == 0, result.stderr
     assert ffprobe_count(out) == 300
     assert "motion boxes on" in result.stdout
+    assert "3 objects tracked over half the clip" in result.stdout  # the sample's three moving squares
 
 
 def test_loop_starts_over(vs, test_mp4):

@@ -19,16 +19,25 @@ def cache_dir() -> Path:
 
 
 def sample_command(path: Path, seconds: float = 10.0, size: str = "1280x720", rate: int = 30) -> list[str]:
-    # A still SMPTE colour-bar background with one bouncing white square: the demo's motion
-    # detector should box exactly the square. sine gives an audio track.
+    # A still SMPTE colour-bar background with three squares gliding back and forth in their own
+    # lanes at different speeds: the demo's motion detector + tracker should follow exactly
+    # three objects, each with one id. sine gives an audio track.
+    # Squares are small test patterns (never the colour of the bars behind them) moving at a
+    # constant speed with instant turns (a triangle wave), so they never stand still.
+    squares = [("0.45", "60"), ("0.3", "300"), ("0.6", "540")]  # (sweeps per second, lane y)
+    inputs, chain, previous = [], [], "0:v"
+    for i, (speed, lane) in enumerate(squares, start=1):
+        inputs += ["-f", "lavfi", "-i", f"testsrc2=size=96x96:rate={rate}:duration={seconds}"]
+        label = "v" if i == len(squares) else f"s{i}"
+        chain.append(f"[{previous}][{i}:v]overlay=x='(W-w)*abs(mod(t*{speed}+{i / 4},2)-1)':y={lane}[{label}]")
+        previous = label
     return [
         "ffmpeg", "-v", "error", "-y",
         "-f", "lavfi", "-i", f"smptehdbars=size={size}:rate={rate}:duration={seconds}",
-        "-f", "lavfi", "-i", f"color=c=white:size=80x80:rate={rate}:duration={seconds}",
+        *inputs,
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-filter_complex",
-        "[0:v][1:v]overlay=x='(W-w)*abs(sin(t*0.9))':y='(H-h)*abs(cos(t*0.6))'[v]",
-        "-map", "[v]", "-map", "2:a",
+        "-filter_complex", ";".join(chain),
+        "-map", "[v]", "-map", f"{len(squares) + 1}:a",
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "2", "-g", "60",
         "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart",
         str(path),
@@ -36,14 +45,14 @@ def sample_command(path: Path, seconds: float = 10.0, size: str = "1280x720", ra
 
 
 def sample_video(seconds: float = 10.0) -> Path:
-    """Returns the path of the demo clip (1280x720 30 fps H.264 + AAC, a square bouncing over colour bars), creating it once.
+    """Returns the path of the demo clip (1280x720 30 fps H.264 + AAC, three squares gliding over colour bars), creating it once.
 
     Example::
 
         clip = vistream.sample_media.sample_video()
         print(vistream.Reader(clip).info.frame_count)   # 300
     """
-    path = cache_dir() / "samples" / f"bars-square-720p30-{int(seconds)}s.mp4"
+    path = cache_dir() / "samples" / f"bars-3patterns-720p30-{int(seconds)}s.mp4"
     if path.exists() and path.stat().st_size > 0:
         return path
     if shutil.which("ffmpeg") is None:
