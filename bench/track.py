@@ -34,7 +34,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -196,6 +195,18 @@ def bench_camera_motion(reps: int) -> list:
 
 
 # -- detector ------------------------------------------------------------------------------------
+def _median_call_time(detector, image: np.ndarray, reps: int) -> float:
+    """Seconds per ``detector(image)`` call: 2 warm-up calls (allocator, kernels), median of the rest."""
+    for _ in range(2):
+        detector(image)
+    times = []
+    for _ in range(max(5, reps * 4)):
+        start = time.perf_counter()
+        detector(image)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def bench_detector(reps: int) -> list:
     import torch
 
@@ -209,14 +220,7 @@ def bench_detector(reps: int) -> list:
         for precision in ("fp32", "bf16"):
             detector = YOLOX(model=model, ckpt_file=None, device="cpu", input_size=(640, 640),
                              bf16=precision == "bf16")
-            for _ in range(2):
-                detector(image)  # warm-up (allocator, kernels)
-            times = []
-            for _ in range(max(5, reps * 4)):
-                start = time.perf_counter()
-                detector(image)
-                times.append(time.perf_counter() - start)
-            median = statistics.median(times)
+            median = _median_call_time(detector, image, reps)
             rows.append({"model": model, "precision": precision, "input": "640x640", "image": "1280x720",
                          "median_ms": 1000 * median, "fps": 1.0 / median, "threads": torch.get_num_threads()})
             _log(f"{model} {precision}: {1000 * median:.1f} ms/frame, {1 / median:.2f} fps")
@@ -238,15 +242,7 @@ def bench_detector_onnx(reps: int) -> list:
         for model in ("yolox_s", "yolox_m"):
             path = os.path.join(folder, f"{model}.onnx")
             export_onnx(YOLOX(model=model, ckpt_file=None, device="cpu", input_size=(640, 640)), path)
-            detector = YOLOX(model=model, device="cpu", onnx_file=path)
-            for _ in range(2):
-                detector(image)
-            times = []
-            for _ in range(max(5, reps * 4)):
-                start = time.perf_counter()
-                detector(image)
-                times.append(time.perf_counter() - start)
-            median = statistics.median(times)
+            median = _median_call_time(YOLOX(model=model, device="cpu", onnx_file=path), image, reps)
             rows.append({"model": model, "precision": "fp32 (ONNX Runtime CPU)", "input": "640x640",
                          "image": "1280x720", "median_ms": 1000 * median, "fps": 1.0 / median})
             _log(f"{model} onnxruntime: {1000 * median:.1f} ms/frame, {1 / median:.2f} fps")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from typing import Optional, Sequence
 
 from .errors import VistreamError
@@ -248,6 +249,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
     args = parser.parse_args(argv)
+    # command-line users get the warning's text, not the library line that raised it
+    warnings.formatwarning = lambda message, category, *_args, **_kwargs: f"vistream: warning: {message}\n"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command == "demo":
