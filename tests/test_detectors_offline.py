@@ -4,19 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vistream.sample_media import sample_command
-
 
 @pytest.fixture(scope="module")
 def bouncing_square(tmp_path_factory):
     import subprocess
+    # A still colour-bar background and one white square moving along a known path (square_box)
     path = tmp_path_factory.mktemp("motion") / "square.mp4"
-    subprocess.run(sample_command(path, seconds=3, size="640x360"), check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y",
+                    "-f", "lavfi", "-i", "smptehdbars=size=640x360:rate=30:duration=3",
+                    "-f", "lavfi", "-i", "color=c=white:size=80x80:rate=30:duration=3",
+                    "-filter_complex", "[0:v][1:v]overlay=x='(W-w)*abs(sin(t*0.9))':y='(H-h)*abs(cos(t*0.6))'",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)
     return path
 
 
 def square_box(t, width=640, height=360, side=80):
-    """Where sample_command's overlay puts the white square at time t (its own formula)."""
+    """Where the fixture's overlay puts the white square at time t (the same formula)."""
     x = int((width - side) * abs(np.sin(t * 0.9)))
     y = int((height - side) * abs(np.cos(t * 0.6)))
     return np.array([x, y, x + side, y + side], np.float32)
