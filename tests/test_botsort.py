@@ -210,56 +210,32 @@ def test_xywh_filter_follows_width():
 PAN = "crop=960:540:'160+120*sin(n/9)':'90+60*sin(n/7)'"
 
 
-def _pipeline_run(test_mp4, visits=None):
-    """(ids, boxes) per shown frame: a straight run, or a run then seeks/steps (ids of the visits)."""
-    import threading
-    import time
+def _ids_and_boxes(pipeline):
+    order = np.argsort(pipeline.last.tracker_id)
+    return pipeline.last.tracker_id[order].tolist(), pipeline.last.xyxy[order].copy()
 
+
+def _botsort_pipeline():
     from vistream.detect import MotionDetector
 
-    shown, motion = {}, []
-    pipeline = vistream.Pipeline(MotionDetector(), BoTSORT(frame_rate=30, track_thresh=0.5), snapshot_every=20)
-
-    def callback(frame):
-        pipeline(frame)
-        order = np.argsort(pipeline.last.tracker_id)
-        shown.setdefault(frame.index, []).append((pipeline.last.tracker_id[order].tolist(),
-                                                  pipeline.last.xyxy[order].copy()))
-        motion.append(pipeline.tracker.last_warp.copy())
-
-    player = vistream.Player(test_mp4, vfilter=PAN, exit_at_end=visits is None)
-    player.on_frame(callback)
-    if visits is None:
-        player.run()
-        return {k: v[0] for k, v in shown.items()}, motion
-    thread = threading.Thread(target=player.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while player.info.frame_count - 1 not in shown:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    player.pause()
-    revisited = {}
-    for action, value in visits:
-        count = sum(len(v) for v in shown.values())
-        getattr(player, action)(**value) if isinstance(value, dict) else getattr(player, action)(value)
-        while sum(len(v) for v in shown.values()) == count:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        index = player.position.index
-        revisited[index] = shown[index][-1]
-    player.stop()
-    thread.join(30)
-    return revisited, motion
+    return vistream.Pipeline(MotionDetector(), BoTSORT(frame_rate=30, track_thresh=0.5), snapshot_every=20)
 
 
 def test_pipeline_replay_reuses_camera_motion(test_mp4):
-    straight, motion = _pipeline_run(test_mp4)
+    from test_pipeline import _ids_by_frame
+
+    motion = []
+
+    def record(pipeline):
+        motion.append(pipeline.tracker.last_warp.copy())
+        return _ids_and_boxes(pipeline)
+
+    straight = _ids_by_frame(_botsort_pipeline, vistream, test_mp4, record=record, vfilter=PAN)
     moving = [w for w in motion if np.abs(w[:, 2]).max() > 1.0]
     assert len(moving) > 100  # the pan is real: replaying without the cached motion would differ
     visits = [("seek", {"index": 120}), ("step", -1), ("step", -3), ("seek", {"index": 47}), ("step", 1),
               ("seek", {"index": 200})]
-    revisited, _ = _pipeline_run(test_mp4, visits)
+    revisited = _ids_by_frame(_botsort_pipeline, vistream, test_mp4, visits, record=_ids_and_boxes, vfilter=PAN)
     assert set(revisited) == {120, 119, 116, 47, 48, 200}
     for index, (ids, boxes) in revisited.items():
         assert ids == straight[index][0], f"frame {index}"

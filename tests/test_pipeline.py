@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import TEST_MP4_FRAMES, ffprobe_count
@@ -46,39 +45,53 @@ def test_results_formats(vs, tmp_path):
         ResultsWriter(tmp_path / "r.xml")
 
 
-def _ids_by_frame(pipeline_factory, vs, test_mp4, visits=None):
-    """Runs the pipeline; with `visits`, plays forward once, then seeks/steps to each index."""
-    ids = {}
+# seeks and steps around the test clip, backward and forward, and the frames they land on
+SEEK_VISITS = [("seek", {"index": 100}), ("step", -1), ("step", -1), ("step", 1), ("seek", {"index": 37}),
+               ("seek", {"index": 211}), ("step", -5), ("seek", {"index": 0}), ("step", 1), ("seek", {"index": 150})]
+SEEK_VISITED = {100, 99, 98, 37, 211, 206, 0, 1, 150}
+
+
+def _sorted_ids(pipeline):
+    tids = pipeline.last.tracker_id
+    return sorted([] if tids is None else tids.tolist())
+
+
+def _ids_by_frame(pipeline_factory, vs, test_mp4, visits=None, record=_sorted_ids, **player_options):
+    """Runs the pipeline; with `visits`, plays forward once, then seeks/steps to each index.
+
+    Returns {frame index: record(pipeline)} for every frame of the straight run, or for the
+    frame each visit lands on.
+    """
+    shown = {}
     pipeline = pipeline_factory()
 
     def callback(frame):
         pipeline(frame)
-        tids = pipeline.last.tracker_id
-        ids.setdefault(frame.index, []).append(sorted([] if tids is None else tids.tolist()))
+        shown.setdefault(frame.index, []).append(record(pipeline))
 
     if visits is None:
-        player = vs.Player(test_mp4)
+        player = vs.Player(test_mp4, **player_options)
         player.on_frame(callback)
         player.run()
-        return {k: v[0] for k, v in ids.items()}
-    player = vs.Player(test_mp4, exit_at_end=False)
+        return {k: v[0] for k, v in shown.items()}
+    player = vs.Player(test_mp4, exit_at_end=False, **player_options)
     player.on_frame(callback)
     thread = threading.Thread(target=player.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while TEST_MP4_FRAMES - 1 not in ids:
+    while TEST_MP4_FRAMES - 1 not in shown:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     player.pause()  # from here on, each seek/step shows exactly one frame
     revisited = {}
     for action, value in visits:
-        count = sum(len(v) for v in ids.values())
+        count = sum(len(v) for v in shown.values())
         getattr(player, action)(**value) if isinstance(value, dict) else getattr(player, action)(value)
-        while sum(len(v) for v in ids.values()) == count:
+        while sum(len(v) for v in shown.values()) == count:
             assert time.monotonic() < deadline + 60
             time.sleep(0.01)
         index = player.position.index
-        revisited[index] = ids[index][-1]
+        revisited[index] = shown[index][-1]
     player.stop()
     thread.join(30)
     return revisited
@@ -93,10 +106,8 @@ def test_ids_after_seeks_and_back_steps_match_a_straight_run(vs, test_mp4):
         return Pipeline(MotionDetector(), ByteTrack(frame_rate=30), snapshot_every=30)
 
     straight = _ids_by_frame(factory, vs, test_mp4)
-    visits = [("seek", {"index": 100}), ("step", -1), ("step", -1), ("step", 1), ("seek", {"index": 37}),
-              ("seek", {"index": 211}), ("step", -5), ("seek", {"index": 0}), ("step", 1), ("seek", {"index": 150})]
-    revisited = _ids_by_frame(factory, vs, test_mp4, visits)
-    assert set(revisited) == {100, 99, 98, 37, 211, 206, 0, 1, 150}
+    revisited = _ids_by_frame(factory, vs, test_mp4, SEEK_VISITS)
+    assert set(revisited) == SEEK_VISITED
     for index, tids in revisited.items():
         assert tids == straight[index], f"frame {index}: ids {tids} != straight run {straight[index]}"
     assert any(len(t) >= 5 for t in revisited.values())

@@ -387,7 +387,7 @@ def test_interval_decisions_follow_the_frame_chain_not_the_seek_order(vs, clips)
 
 
 def test_ids_after_seeks_match_a_straight_run_with_interval(vs, test_mp4):
-    from test_pipeline import _ids_by_frame
+    from test_pipeline import SEEK_VISITS, SEEK_VISITED, _ids_by_frame
     from vistream.detect import MotionDetector
     from vistream.track import ByteTrack
 
@@ -396,10 +396,8 @@ def test_ids_after_seeks_match_a_straight_run_with_interval(vs, test_mp4):
                            plugins=[vs.Schedule(lambda frames, d: len(d), name="n", frame_count=2)])
 
     straight = _ids_by_frame(factory, vs, test_mp4)
-    visits = [("seek", {"index": 100}), ("step", -1), ("step", -1), ("step", 1), ("seek", {"index": 37}),
-              ("seek", {"index": 211}), ("step", -5), ("seek", {"index": 0}), ("step", 1), ("seek", {"index": 150})]
-    revisited = _ids_by_frame(factory, vs, test_mp4, visits)
-    assert set(revisited) == {100, 99, 98, 37, 211, 206, 0, 1, 150}
+    revisited = _ids_by_frame(factory, vs, test_mp4, SEEK_VISITS)
+    assert set(revisited) == SEEK_VISITED
     for index, tids in revisited.items():
         assert tids == straight[index], f"frame {index}: ids {tids} != straight run {straight[index]}"
     assert any(len(t) >= 3 for t in revisited.values())

@@ -19,14 +19,6 @@ PluginFn = Callable[[List[np.ndarray], Detections], Any]
 _TIME_TOLERANCE = 1e-3
 
 
-def _check_every_n_frames(value: Any, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: every_n_frames must be an int >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{owner}: every_n_frames must be >= 1 (1 = every frame), got {value}")
-    return int(value)
-
-
 def _check_interval(value: Any, owner: str) -> Optional[float]:
     if value is None:
         return None
@@ -101,7 +93,7 @@ class Schedule:
         owner = f"Schedule {name!r}"
         self.fn = fn
         self.name = name
-        self.every_n_frames = _check_every_n_frames(every_n_frames, owner)
+        self.every_n_frames = _check_positive_int(every_n_frames, "every_n_frames", owner)
         self.interval = _check_interval(interval, owner)
         self.frame_count = _check_positive_int(frame_count, "frame_count", owner)
         self.frame_step = _check_positive_int(frame_step, "frame_step", owner)
@@ -134,7 +126,7 @@ class Cadence:
     """
 
     def __init__(self, every_n_frames: int = 1, interval: Optional[float] = None, owner: str = "Cadence") -> None:
-        self.every_n_frames = _check_every_n_frames(every_n_frames, owner)
+        self.every_n_frames = _check_positive_int(every_n_frames, "every_n_frames", owner)
         self.interval = _check_interval(interval, owner)
         # frame index -> (due?, media time of the latest due frame at or before it, None if none)
         self._decisions: Dict[int, Tuple[bool, Optional[float]]] = {}

@@ -90,3 +90,10 @@ def clipped_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
                     np.clip(x2, 0, width), np.clip(y2, 0, height)], axis=1)
     out[~np.isfinite(boxes).all(axis=1)] = 0
     return out.astype(np.int64)
+
+
+def visible_regions(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The non-empty ones of :func:`clipped_boxes` (boxes wholly outside the image or with no
+    area are left out), as (K, 4) int x1, y1, x2, y2 with x2, y2 exclusive."""
+    boxes = clipped_boxes(xyxy, width, height)
+    return boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]

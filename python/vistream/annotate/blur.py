@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ..detections import Detections
-from ._base import check_inputs, check_size, clipped_boxes
+from ._base import check_inputs, check_size, visible_regions
 
 
 class BlurAnnotator:
@@ -32,9 +32,7 @@ class BlurAnnotator:
         """Blur inside the boxes of ``image`` (in place) and return ``image``."""
         check_inputs(image, detections)
         height, width = image.shape[:2]
-        for x1, y1, x2, y2 in clipped_boxes(detections.xyxy, width, height):
-            if x2 <= x1 or y2 <= y1:
-                continue
+        for x1, y1, x2, y2 in visible_regions(detections.xyxy, width, height):
             roi = image[y1:y2, x1:x2]
             k = self.kernel or max(3, min(x2 - x1, y2 - y1) // 5)
             roi[...] = cv2.blur(np.ascontiguousarray(roi), (k, k))

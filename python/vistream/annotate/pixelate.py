@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..detections import Detections
-from ._base import check_inputs, check_size, clipped_boxes
+from ._base import check_inputs, check_size, visible_regions
 
 
 def _pixelate(roi: np.ndarray, block: int) -> None:
@@ -43,9 +43,7 @@ class PixelateAnnotator:
         """Pixelate inside the boxes of ``image`` (in place) and return ``image``."""
         check_inputs(image, detections)
         height, width = image.shape[:2]
-        for x1, y1, x2, y2 in clipped_boxes(detections.xyxy, width, height):
-            if x2 <= x1 or y2 <= y1:
-                continue
+        for x1, y1, x2, y2 in visible_regions(detections.xyxy, width, height):
             block = self.block or max(4, min(x2 - x1, y2 - y1) // 8)
             _pixelate(image[y1:y2, x1:x2], block)
         return image

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..detections import Detections
-from ._base import check_size, clipped_boxes
+from ._base import check_size, visible_regions
 from ._torch_base import check_tensor_inputs, color_tensor
 
 
@@ -49,7 +49,6 @@ class TorchBoxAnnotator:
                              [x2 - before, y1 - before, x2 + after, y2 + after],   # right
                              [x1 - before, y1 - before, x2 + after, y1 + after],   # top
                              [x1 - before, y2 - before, x2 + after, y2 + after]])  # bottom
-            for left, top, right, bottom in clipped_boxes(bars, width, height):
-                if right > left and bottom > top:
-                    image[top:bottom, left:right] = color
+            for left, top, right, bottom in visible_regions(bars, width, height):
+                image[top:bottom, left:right] = color
         return image

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..detections import Detections
-from ._base import check_size, clipped_boxes
+from ._base import check_size, visible_regions
 from ._torch_base import check_tensor_inputs
 
 
@@ -34,9 +34,7 @@ class TorchPixelateAnnotator:
 
         check_tensor_inputs(image, detections)
         height, width = image.shape[:2]
-        for x1, y1, x2, y2 in clipped_boxes(detections.xyxy, width, height):
-            if x2 <= x1 or y2 <= y1:
-                continue
+        for x1, y1, x2, y2 in visible_regions(detections.xyxy, width, height):
             block = self.block or max(4, min(x2 - x1, y2 - y1) // 8)
             roi = image[y1:y2, x1:x2]
             h, w = roi.shape[:2]

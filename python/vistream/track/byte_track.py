@@ -111,11 +111,11 @@ class ByteTrack:
         for track, mean, cov in zip(tracks, means, covs):
             track.mean, track.covariance = mean, cov
 
-    def _apply(self, pairs: np.ndarray, tracks: List[Track], dets: List[Track],
+    def _apply(self, pairs: np.ndarray, tracks: List[Track], dets: List[Track], matched: List[Tuple[Track, Track]],
                activated: List[Track], refound: List[Track]) -> None:
         """Take the matches (Kalman correction deferred to one batch per frame), sort by outcome."""
         for row, col in pairs:
-            self._matched.append((tracks[row], dets[col]))
+            matched.append((tracks[row], dets[col]))
             track, det = tracks[row], dets[col]
             if track.state == TrackState.TRACKED:
                 track.update(None, det, self.frame_id)
@@ -174,7 +174,7 @@ class ByteTrack:
         activated: List[Track] = []
         refound: List[Track] = []
         newly_lost: List[Track] = []
-        self._matched: List[Tuple[Track, Track]] = []
+        matched: List[Tuple[Track, Track]] = []  # (track, detection), Kalman-corrected together at the end
 
         scores = detections.confidence
         features = self._detection_features(detections, frame)
@@ -191,13 +191,13 @@ class ByteTrack:
         self._compensate_motion(pool + unconfirmed, frame)
         cost = self._association_cost(pool, high)
         pairs, rest_tracks, rest_high = linear_assignment(cost, self.match_thresh)
-        self._apply(pairs, pool, high, activated, refound)
+        self._apply(pairs, pool, high, matched, activated, refound)
 
         # stage 2: low-score detections against the still unmatched *tracked* tracks
         remaining = [pool[i] for i in rest_tracks if pool[i].state == TrackState.TRACKED]
         cost = iou_distance(self._boxes(remaining), _det_boxes(low))
         pairs, rest_remaining, _ = linear_assignment(cost, SECOND_MATCH_THRESH)
-        self._apply(pairs, remaining, low, activated, refound)
+        self._apply(pairs, remaining, low, matched, activated, refound)
         for i in rest_remaining:
             track = remaining[i]
             if track.state != TrackState.LOST:
@@ -209,7 +209,7 @@ class ByteTrack:
         cost = self._association_cost(unconfirmed, high)
         pairs, rest_unconfirmed, rest_high = linear_assignment(cost, UNCONFIRMED_MATCH_THRESH)
         for row, col in pairs:
-            self._matched.append((unconfirmed[row], high[col]))
+            matched.append((unconfirmed[row], high[col]))
             unconfirmed[row].update(None, high[col], self.frame_id)
             activated.append(unconfirmed[row])
         for i in rest_unconfirmed:
@@ -223,8 +223,7 @@ class ByteTrack:
             det.activate(self.kalman, self.frame_id)
             activated.append(det)
 
-        self._correct(self._matched)
-        self._matched = []
+        self._correct(matched)
 
         # drop tracks lost for too long
         kept_lost = [t for t in self.lost if self.frame_id - t.frame_id <= self.max_time_lost]

@@ -173,5 +173,3 @@ class KalmanFilterXYWH(_ConstantVelocityKalman):
     def _std(self, means: np.ndarray, weight: float, constant: float) -> np.ndarray:
         return weight * means[:, [2, 3, 2, 3]]
 
-
-KALMAN_FILTERS = {cls.name: cls for cls in (KalmanFilterXYAH, KalmanFilterXYWH)}

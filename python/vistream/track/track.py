@@ -7,9 +7,14 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .kalman_filter import KALMAN_FILTERS, KalmanFilterXYAH
+from .box_format import xyah_to_xyxy, xywh_to_xyxy
+from .kalman_filter import KalmanFilterXYAH
 
 FEATURE_MOMENTUM = 0.9  # weight of the past in a track's smoothed appearance feature (BoT-SORT)
+
+
+# Kalman measurement space (the filter's ``name``) -> decoder back to corners
+_DECODE = {"xyah": xyah_to_xyxy, "xywh": xywh_to_xyxy}
 
 
 class TrackState(IntEnum):
@@ -59,7 +64,7 @@ class Track:
         """Current box (Kalman mean if initialised, else the detection box)."""
         if self.mean is None:
             return self.det_xyxy.copy()
-        return KALMAN_FILTERS[self.space]().decode(self.mean[:4])
+        return _DECODE[self.space](self.mean[:4])
 
     # -- transitions --------------------------------------------------------------------
     def activate(self, kf: KalmanFilterXYAH, frame_id: int, track_id: int = 0) -> None:
