@@ -43,7 +43,7 @@ RESULTS = HERE / "results"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 BEGIN_MARK = "<!-- bench/track.py: generated section begin -->"
 END_MARK = "<!-- bench/track.py: generated section end -->"
-STREET_CLIP = ROOT.parent / "shared" / "media" / "test.mp4"
+STREET_CLIP = ROOT / "python" / "test.mp4"
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 sys.path.insert(0, str(ROOT / "tests"))  # the parity test's detection synthesis and metrics

@@ -2,8 +2,8 @@
 # Sets up vistream on a fresh Debian 12 / Ubuntu 22.04+ machine:
 #   system packages (FFmpeg dev libraries, a compiler, pkg-config), a virtual environment in
 #   .venv, and vistream built from this checkout into it.
-#   scripts/setup.sh          # runtime only
-#   scripts/setup.sh --test   # plus what the test suite needs (pytest, torch for the DLPack test)
+#   scripts/setup.sh          # vistream plus torch/torchvision (YOLOX for the --bytetrack headline)
+#   scripts/setup.sh --test   # plus what the test suite needs (pytest, reference peers)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -30,10 +30,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# torch 2.14.1 / torchvision 0.29.1: the releases this project pins (YOLOX for --bytetrack /
+# --botsort / --detector yolox; CPU use is enough, CUDA is used when present).
+.venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 
 if [ "${1:-}" = "--test" ]; then
-  # torch 2.14.1 / torchvision 0.29.1: the releases this project pins (CPU use is enough here).
-  .venv/bin/python -m pip install -q pytest "torch==2.14.1" "torchvision==0.29.1"
+  .venv/bin/python -m pip install -q pytest
   # The reference YOLOX implementation, for the checkpoint-compatibility test.
   .venv/bin/python -m pip install -q --no-deps --no-build-isolation "yolox==0.3.0" loguru tabulate tqdm thop
   # Tracker parity peers. supervision 0.29.1 is the last with sv.ByteTrack; --no-deps keeps its

@@ -28,9 +28,11 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_MP4 = Path(__file__).resolve().parents[2] / "shared" / "media" / "test.mp4"
+# The real street clip ships with the repository, beside python/play.py (as avio ships it), so a
+# fresh clone runs the whole suite with nothing beside it.
+TEST_MP4 = REPO / "python" / "test.mp4"
 
-# Facts about the shared clip (verified with ffprobe when the suite was written).
+# Facts about the street clip (verified with ffprobe when the suite was written).
 # The mp4 sample table lists 241 video packets (stream nb_frames=241), but the last one is
 # flagged "discard" (ffprobe packet flags "KD"): ffprobe -count_frames and
 # `ffmpeg -f null` both decode exactly 240 displayable frames, so 240 is the truth.
@@ -254,8 +256,8 @@ def vs():
 @pytest.fixture(scope="session")
 def test_mp4() -> Path:
     if not TEST_MP4.is_file():
-        raise RuntimeError(f"shared test clip is missing: {TEST_MP4} "
-                           "(expected ../shared/media/test.mp4 relative to the repo)")
+        raise RuntimeError(f"the street clip is missing: {TEST_MP4} (it is part of the repository; "
+                           "a checkout without it is incomplete)")
     return TEST_MP4
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import (TEST_MP4_FRAMES, ffmpeg_raw, ffmpeg_raw_bgr, ffmpeg_raw_yuv420p,
                       ffprobe_format, ffprobe_stream, frame_hash, mean_abs_diff, run_py_json)
 
-# Video clips every decoding test runs on ("test" = the shared 1280x720 clip).
+# Video clips every decoding test runs on ("test" = the 1280x720 street clip, python/test.mp4).
 VIDEO_CLIPS = ["test", "bframes", "opengop", "hevc", "vp9", "mpeg2", "mpeg4", "odd",
                "noaudio", "vfr", "rotated"]
 # Containers with a complete sample index: the frame count must be exact there.
