@@ -7,6 +7,7 @@
 #include "vistream/audio_decoder.hpp"
 #include "vistream/error.hpp"
 #include "vistream/filter_graph.hpp"
+#include "vistream/sdl_support.hpp"
 
 #if VS_HAVE_SDL
 #include <SDL.h>
@@ -21,6 +22,10 @@ AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double 
       filtered_(make_frame()), speed_(speed) {
   decoder_ = open_audio_decoder(input);
 
+  // Opening the device is where SDL probes the sound drivers (ALSA prints its failures to
+  // stderr unless routed first); SDL's init/quit calls are serialized across threads.
+  std::unique_lock sdl_lock(sdl::init_mutex());
+  sdl::route_logs();
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
     throw Error(ErrorKind::Generic, std::string("no audio output: ") + SDL_GetError());
   SDL_AudioSpec want{};
@@ -41,11 +46,13 @@ AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double 
   device_buffer_samples_ = have.samples;
   const char* driver = SDL_GetCurrentAudioDriver();
   device_name_ = driver ? driver : "unknown";
+  sdl_lock.unlock();
   SDL_PauseAudioDevice(device_, 0);
 }
 
 AudioPlayback::~AudioPlayback() {
   if (device_) SDL_CloseAudioDevice(device_);
+  std::lock_guard sdl_lock(sdl::init_mutex());
   SDL_QuitSubSystem(SDL_INIT_AUDIO);
 }
 

@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <future>
+#include <mutex>
 #include <vector>
 
 #include "vistream/error.hpp"
+#include "vistream/sdl_support.hpp"
 
 #if VS_HAVE_SDL
 #include <SDL.h>
@@ -27,6 +30,44 @@ constexpr double kJumpAhead = 1.0;
 constexpr Uint32 kOsdVisibleMs = 2000;
 // The display clock follows the audio clock when they differ by more than this.
 constexpr double kMasterTolerance = 0.010;
+// The OSD's fps: frames shown during the last second of playback.
+constexpr double kFpsWindow = 1.0;
+
+const char* env_value(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+
+// Starts SDL's video subsystem on a display the user can see. Returns "" on success, else why
+// not. Without SDL_VIDEODRIVER, SDL 2.26 silently falls back to its invisible "offscreen"
+// driver when no display works; that is no window either, so it is refused here (asking for
+// it with SDL_VIDEODRIVER=offscreen or =dummy is fine: tests and servers render off screen).
+std::string init_video() {
+  std::lock_guard lock(sdl::init_mutex());
+  sdl::route_logs();
+  const bool driver_requested = env_value("SDL_VIDEODRIVER") != nullptr;
+#if defined(__unix__) && !defined(__ANDROID__)
+  if (!driver_requested && !env_value("DISPLAY") && !env_value("WAYLAND_DISPLAY"))
+    return "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
+#endif
+  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) return std::string("SDL_Init(SDL_INIT_VIDEO) failed: ") + SDL_GetError();
+  const char* driver = SDL_GetCurrentVideoDriver();
+  const std::string name = driver ? driver : "";
+  if (!driver_requested && (name == "offscreen" || name == "dummy")) {
+    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    std::string where;
+    if (const char* x11 = env_value("DISPLAY")) where += std::string("DISPLAY='") + x11 + "'";
+    if (const char* wayland = env_value("WAYLAND_DISPLAY"))
+      where += std::string(where.empty() ? "" : ", ") + "WAYLAND_DISPLAY='" + wayland + "'";
+    return "cannot connect to the display server (" + where + "); SDL found no usable video driver";
+  }
+  return "";
+}
+
+void quit_video() {
+  std::lock_guard lock(sdl::init_mutex());
+  SDL_QuitSubSystem(SDL_INIT_VIDEO);
+}
 
 std::string format_time(double seconds) {
   if (!(seconds >= 0)) seconds = 0;
@@ -101,6 +142,13 @@ struct Display::Impl {
   bool clock_started = false;
   bool audio_held = false;
   std::atomic<Uint32> wake_event{static_cast<Uint32>(-1)};  // SDL user event: "a frame arrived"
+  // Shown-frame rate over unpaused wall time: when frames went on screen during playback;
+  // emptied on pause and on resume, so a pause never counts as time without frames.
+  std::deque<std::chrono::steady_clock::time_point> shown_at;
+  bool was_paused = false;
+  std::atomic<double> fps{0.0};  // read by any thread (Display::fps)
+
+  void count_shown_frame();
 
   void run(std::promise<std::string>& ready);
   void loop();
@@ -114,8 +162,9 @@ struct Display::Impl {
 };
 
 void Display::Impl::run(std::promise<std::string>& ready) {
-  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
-    ready.set_value(std::string("cannot initialise SDL video: ") + SDL_GetError());
+  const std::string error = init_video();
+  if (!error.empty()) {
+    ready.set_value(error);
     return;
   }
   if (TTF_WasInit() || TTF_Init() == 0) {
@@ -138,7 +187,17 @@ void Display::Impl::cleanup() {
   renderer = nullptr;
   window = nullptr;
   if (TTF_WasInit()) TTF_Quit();
-  SDL_QuitSubSystem(SDL_INIT_VIDEO);
+  quit_video();
+}
+
+void Display::Impl::count_shown_frame() {
+  if (clock.paused()) return;  // a step or a seek while paused: not playback
+  const auto now = std::chrono::steady_clock::now();
+  shown_at.push_back(now);
+  while (shown_at.size() > 2 && std::chrono::duration<double>(now - shown_at.front()).count() > kFpsWindow)
+    shown_at.pop_front();
+  const double span = std::chrono::duration<double>(shown_at.back() - shown_at.front()).count();
+  if (shown_at.size() >= 2 && span > 0) fps.store(static_cast<double>(shown_at.size() - 1) / span);
 }
 
 bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
@@ -191,6 +250,10 @@ void Display::Impl::loop() {
       }
     } else if (queue.drained()) {
       break;
+    }
+    if (clock.paused() != was_paused) {
+      was_paused = !was_paused;
+      shown_at.clear();  // the rate starts afresh; the OSD keeps the last one meanwhile
     }
     SDL_Event event;
     if (wait_ms > 0 ? SDL_WaitEventTimeout(&event, wait_ms) : SDL_PollEvent(&event)) {
@@ -273,6 +336,7 @@ void Display::Impl::present(const FramePtr& frame) {
   current = frame;
   render();
   ++frames_shown;
+  count_shown_frame();
   if (events.presented) events.presented(frame->time());
 }
 
@@ -324,7 +388,7 @@ void Display::Impl::draw_osd(int width, int height) {
   char line[256];
   std::snprintf(line, sizeof(line), "%s / %s   %s   %.2gx   %.1f fps   %lld dropped",
                 format_time(status.position).c_str(), format_time(status.duration).c_str(),
-                status.paused ? "paused" : "playing", status.speed, status.fps,
+                status.paused ? "paused" : "playing", status.speed, fps.load(),
                 static_cast<long long>(status.dropped));
   SDL_Surface* surface = TTF_RenderUTF8_Blended(font, line, SDL_Color{255, 255, 255, 255});
   if (!surface) return;
@@ -429,12 +493,16 @@ void Display::abort() {
   impl_->queue.abort();
 }
 
+double Display::fps() const { return impl_->fps.load(); }
+
 bool Display::available(std::string* reason) {
-  const char* driver = std::getenv("SDL_VIDEODRIVER");
-  if (driver && *driver) return true;  // e.g. "dummy": SDL renders off screen
-  if (std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY")) return true;
-  if (reason) *reason = "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
-  return false;
+  const std::string error = init_video();
+  if (!error.empty()) {
+    if (reason) *reason = error;
+    return false;
+  }
+  quit_video();
+  return true;
 }
 
 #else  // built without SDL2
@@ -449,8 +517,9 @@ Display::~Display() = default;
 bool Display::show(FramePtr, bool) { return false; }
 void Display::finish() {}
 void Display::abort() {}
+double Display::fps() const { return 0.0; }
 bool Display::available(std::string* reason) {
-  if (reason) *reason = "built without SDL2";
+  if (reason) *reason = "this vistream was built without SDL2 (install libsdl2-dev libsdl2-ttf-dev and rebuild)";
   return false;
 }
 

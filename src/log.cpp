@@ -34,6 +34,16 @@ std::string without_prefix(const std::string& line) {
   return line;
 }
 
+void enqueue(int level, std::string text) {
+  std::lock_guard lock(g_mutex);
+  if (g_queue.size() >= kMaxQueued) {
+    g_queue.pop_front();
+    ++g_dropped;
+  }
+  g_queue.push_back(Message{level, std::move(text)});
+  g_pending.store(true, std::memory_order_release);
+}
+
 void callback(void* avcl, int level, const char* fmt, va_list args) {
   const bool capture = t_capture && level <= AV_LOG_ERROR;
   if (t_demote > 0 && level < AV_LOG_VERBOSE) level = AV_LOG_VERBOSE;
@@ -48,14 +58,8 @@ void callback(void* avcl, int level, const char* fmt, va_list args) {
     t_line.clear();
     return;
   }
-  std::lock_guard lock(g_mutex);
-  if (g_queue.size() >= kMaxQueued) {
-    g_queue.pop_front();
-    ++g_dropped;
-  }
-  g_queue.push_back(Message{level, std::move(t_line)});
+  enqueue(level, std::move(t_line));
   t_line.clear();
-  g_pending.store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -83,6 +87,11 @@ std::string ScopedCapture::annotate(const std::string& context) const {
 
 void set_level(int av_level) { g_level.store(av_level); }
 int level() { return g_level.load(); }
+
+void write(int av_level, std::string text) {
+  if (av_level > g_level.load(std::memory_order_relaxed)) return;
+  enqueue(av_level, std::move(text));
+}
 bool has_pending() { return g_pending.load(std::memory_order_acquire); }
 
 std::vector<Message> drain(size_t* dropped) {

@@ -19,6 +19,11 @@ constexpr double kDisplayLead = 0.040;
 Player::Player(const std::string& url, const PlayerOptions& options)
     : options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
   if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
+  if (options.display) {
+    // A window was asked for: say now, before any work, when there cannot be one.
+    std::string reason;
+    if (!Display::available(&reason)) throw Error(ErrorKind::Generic, "cannot open a window: " + reason);
+  }
   source_ = std::make_unique<VideoSource>(url, options.source);
   frame_count_ = source_->indexed_frame_count();
   clock_.set_speed(options.speed);
@@ -142,8 +147,6 @@ DisplayStatus Player::display_status() {
   status.duration = source_->info().duration;
   status.paused = paused();
   status.speed = clock_.speed();
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started_).count();
-  status.fps = elapsed > 0 ? stats_.frames_processed.load() / elapsed : 0.0;
   status.dropped = stats_.frames_dropped.load();
   return status;
 }
@@ -221,6 +224,10 @@ void Player::step(int64_t frames) {
     return;
   }
   const int64_t base = std::max<int64_t>(control_.target, frames > 0 ? -1 : 0);
+  if (frames == 1 && frame_count_ > 0 && base >= frame_count_ - 1 && !control_.seek_to) {
+    control_changed_.notify_all();  // already at the last frame: it stays on screen
+    return;
+  }
   if (frames == 1 && !control_.seek_to) {
     // The next frame in decode order is the one wanted: let exactly one more through.
     ++control_.permits;
@@ -302,13 +309,19 @@ void Player::source_loop() {
       std::optional<int64_t> seek_to;
       {
         std::unique_lock lock(control_mutex_);
-        // At the end of the source, only a seek (or stop) gives more work.
-        control_changed_.wait(lock, [&] { return stop_requested_.load() || control_.seek_to || !ended; });
+        // At the end of the source, only a seek (or stop) gives more work. With exit_at_end,
+        // the end ends the run once playing: at once, or when resumed. An end reached while
+        // paused (End, a seek or step past the end) keeps the last frame up.
+        control_changed_.wait(lock, [&] {
+          return stop_requested_.load() || control_.seek_to || !ended || (options_.exit_at_end && !control_.paused);
+        });
         if (stop_requested_.load()) break;
         if (control_.seek_to) {
           seek_to = control_.seek_to;
           serial = control_.seek_serial;
           control_.seek_to.reset();
+        } else if (ended) {
+          break;  // played to the end: closing decoded_ ends run() after the frames queued
         }
       }
       if (seek_to) {
@@ -340,7 +353,6 @@ void Player::source_loop() {
           control_.source_ended = true;
         }
         decoded_.push(nullptr, serial);  // end marker: waits for room even in real-time mode
-        if (options_.exit_at_end) break;
         continue;
       }
       ++stats_.frames_decoded;
@@ -482,10 +494,7 @@ void Player::run() {
         break;
       }
       FramePtr frame = std::move(*item);
-      if (!frame) {  // end marker
-        if (options_.exit_at_end) break;
-        continue;
-      }
+      if (!frame) continue;  // end marker: the source thread decides whether the run ends
       {
         std::lock_guard lock(control_mutex_);
         if (!realtime && control_.paused && control_.permits > 0) --control_.permits;
@@ -538,6 +547,7 @@ void Player::run() {
     if (stopped_early_ || failed) closing->abort();
     closing->finish();
     frames_shown_at_close_.store(closing->frames_shown());
+    display_fps_at_close_.store(closing->fps());
   }
   source_thread.join();
   if (encode_thread.joinable()) encode_thread.join();

@@ -232,3 +232,144 @@ def test_closing_window_while_slow_callback_runs_does_not_hang(vs, test_mp4, xse
     assert not thread.is_alive(), "run() hung after the window was closed"
     from conftest import ffprobe_count
     assert 1 <= ffprobe_count(out) < TEST_MP4_FRAMES
+
+
+def last_frame_rgb(vs, test_mp4):
+    with vs.Reader(test_mp4, format="rgb24") as reader:
+        return reader.frame_at(TEST_MP4_FRAMES - 1).array, reader.frame_at(0).array
+
+
+@pytest.mark.parametrize("mode", ["realtime", "offline"])
+def test_end_while_paused_shows_last_frame_and_stays_open(vs, test_mp4, xserver, mode):
+    # exit_at_end=True (the default): only playing to the end may end run(), not a user
+    # action that reaches the end while paused.
+    player = vs.Player(test_mp4, display=True, paused=True, mode=mode, osd=False)
+    thread = threading.Thread(target=player.run, daemon=True)
+    thread.start()
+    last = TEST_MP4_FRAMES - 1
+
+    def goes_to(action, index, what):
+        seeks = player.stats["seeks"]
+        action()
+        wait_until(lambda: player.stats["seeks"] > seeks and player.position.index == index, what=what)
+        time.sleep(0.4)  # time to (wrongly) close
+        assert thread.is_alive(), f"run() ended after {what} while paused"
+        assert player.paused
+
+    try:
+        wait_until(lambda: player.frames_shown >= 1, what="first frame on screen")
+        goes_to(lambda: press("End"), last, "End")
+        wait_until(lambda: player.frames_shown >= 2, what="the last frame on screen")
+        time.sleep(0.3)
+        x, y, w, h = window_geometry()
+        shot = screenshot(xserver)[y:y + h, x:x + w]
+        last_rgb, first_rgb = last_frame_rgb(vs, test_mp4)
+        assert correlation(shot, last_rgb) > 0.95
+        assert correlation(shot, last_rgb) > correlation(shot, first_rgb) + 0.05
+
+        # The engine still works after the end: Home goes back to frame 0 ...
+        goes_to(lambda: press("Home"), 0, "Home")
+        # ... and every other way past the end while paused keeps the window open too.
+        player.seek(index=200)
+        wait_until(lambda: player.position.index == 200, what="seek to 200")
+        goes_to(lambda: press("Right"), last, "→ (+5 s) past the end")
+        goes_to(lambda: press("Home"), 0, "Home")
+        goes_to(lambda: press("shift+Right"), last, "shift+→ (+60 s) past the end")
+        goes_to(lambda: press("Home"), 0, "Home")
+        goes_to(lambda: xdotool("mousemove", "--window", "%1", str(w - 1), str(h - 4), "click", "1"), last,
+                "a click at the end of the progress bar")
+        goes_to(lambda: player.seek(index=10_000), last, "seek(index=10_000)")
+        shown = player.frames_shown
+        press("period")  # a step forward at the last frame: nothing further to show
+        time.sleep(0.5)
+        assert thread.is_alive() and player.position.index == last and player.frames_shown == shown
+
+        press("q")
+        thread.join(15)
+        assert not thread.is_alive(), "run() did not return after q"
+    finally:
+        player.stop()
+        thread.join(15)
+
+
+def test_resuming_at_the_end_ends_run_with_exit_at_end(vs, test_mp4, xserver):
+    # Playing (from the last frame) to the end still ends run() when exit_at_end=True.
+    player = vs.Player(test_mp4, display=True, paused=True, mode="realtime", osd=False)
+    thread = threading.Thread(target=player.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: player.frames_shown >= 1, what="first frame on screen")
+        press("End")
+        wait_until(lambda: player.position.index == TEST_MP4_FRAMES - 1, what="End")
+        time.sleep(0.3)
+        assert thread.is_alive()
+        press("space")
+        thread.join(15)
+        assert not thread.is_alive(), "run() did not end when playback resumed at the end"
+    finally:
+        player.stop()
+        thread.join(15)
+
+
+def test_display_true_without_a_display_raises_with_the_reason(vs, test_mp4, monkeypatch, tmp_path):
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    out = tmp_path / "never.mp4"
+    with pytest.raises(vs.VistreamError, match="neither DISPLAY nor WAYLAND_DISPLAY"):
+        vs.Player(test_mp4, display=True, output=str(out))
+    assert not out.exists(), "work was done before the display error"
+    # A DISPLAY that names no server: SDL would fall back to an invisible renderer.
+    monkeypatch.setenv("DISPLAY", ":199")
+    with pytest.raises(vs.VistreamError, match="cannot connect to the display server.*:199"):
+        vs.Player(test_mp4, display=True)
+    # "auto" runs headless, with one warning that says why.
+    monkeypatch.delenv("DISPLAY")
+    with pytest.warns(RuntimeWarning, match=r"display='auto'.*DISPLAY.*running headless") as caught:
+        player = vs.Player(test_mp4, display="auto")
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert player.display is False
+
+
+def test_sound_through_alsa_without_a_sound_card_prints_no_alsa_lines(test_mp4):
+    # A real SDL ALSA audio attempt (on a machine without a sound card it fails, and SDL says
+    # so; with one, the sound plays): libasound's own error lines must not reach stderr.
+    script = ("import logging, vistream as vs\n"
+              "logging.basicConfig(level=logging.WARNING)\n"
+              f"stats = vs.Player({str(test_mp4)!r}, mode='realtime', end=0.3).run()\n"
+              "print('audio device:', stats['audio_device'])\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env["SDL_AUDIODRIVER"] = "alsa"
+    import sys
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # The attempt really went through ALSA: it played there, or SDL's ALSA driver said why not.
+    assert "audio device: alsa" in result.stdout or "ALSA: Couldn't open audio device" in result.stderr, \
+        (result.stdout, result.stderr)
+    assert "ALSA lib" not in result.stderr, result.stderr
+
+
+def test_osd_fps_excludes_paused_time(vs, test_mp4, xserver):
+    player = vs.Player(test_mp4, display=True, mode="realtime")
+    thread = threading.Thread(target=player.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: player.frames_shown >= 20, what="playback")
+        player.pause()
+        time.sleep(2.0)
+        # Paused: the OSD keeps the rate of the playback before the pause.
+        assert player.stats["display_fps"] > 0
+        player.resume()
+        time.sleep(1.2)
+        # The real rate right now: frames that went on screen during one second.
+        start_frames, start = player.frames_shown, time.monotonic()
+        time.sleep(1.0)
+        real = (player.frames_shown - start_frames) / (time.monotonic() - start)
+        osd = player.stats["display_fps"]
+        assert thread.is_alive()
+        assert real > 5, f"the window showed only {real:.1f} fps"
+        # Counting the 2 s pause (the old frames / time since start) would show about half.
+        assert abs(osd - real) < 0.25 * real, f"OSD fps {osd:.1f}, real {real:.1f}"
+    finally:
+        player.stop()
+        thread.join(15)

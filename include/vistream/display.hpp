@@ -36,7 +36,6 @@ struct DisplayStatus {
   double duration = 0.0;   // seconds, 0 when unknown
   bool paused = false;
   double speed = 1.0;
-  double fps = 0.0;        // frames processed per second, recent
   int64_t dropped = 0;
 };
 
@@ -76,8 +75,13 @@ class Display {
   // Closes at once (window closed, error, stop).
   void abort();
   int64_t frames_shown() const { return frames_shown_.load(); }
+  // Frames shown per second over the last second of playback (the OSD's fps): paused time,
+  // and the steps and seeks made while paused, do not count. Kept while paused. Any thread.
+  double fps() const;
 
-  // Whether a window can be opened here (a display server is reachable).
+  // Whether a window can be opened here: starts SDL's video subsystem on the display server
+  // and stops it again. False, with the reason (no DISPLAY/WAYLAND_DISPLAY, SDL_Init's
+  // error, built without SDL2), otherwise.
   static bool available(std::string* reason);
 
  private:

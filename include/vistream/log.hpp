@@ -20,6 +20,9 @@ void install();
 // Messages above this av_log level (less severe) are discarded at the source.
 void set_level(int av_level);
 int level();
+// Logs one complete line from outside FFmpeg (SDL, ALSA, libwayland) the same way: dropped
+// when above the level, else queued for the host. Safe from any thread.
+void write(int av_level, std::string text);
 // Cheap check (one atomic load) used on every frame before draining.
 bool has_pending();
 // Takes all queued messages; also reports how many were dropped because the queue was full.

@@ -121,6 +121,12 @@ class Player {
     std::lock_guard lock(display_mutex_);
     return display_ ? display_->frames_shown() : frames_shown_at_close_.load();
   }
+  // The window's frames per second over the last second of playback, paused time excluded
+  // (what the OSD shows; 0 without a window).
+  double display_fps() {
+    std::lock_guard lock(display_mutex_);
+    return display_ ? display_->fps() : display_fps_at_close_.load();
+  }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
@@ -191,6 +197,7 @@ class Player {
   bool ran_ = false;
   bool stopped_early_ = false;  // run() thread: stop() before the source ended
   std::atomic<int64_t> frames_shown_at_close_{0};
+  std::atomic<double> display_fps_at_close_{0.0};
   std::chrono::steady_clock::time_point run_started_;
 };
 

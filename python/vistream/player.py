@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
@@ -26,7 +27,10 @@ class Position(NamedTuple):
     time: float
 
 
-def _resolve_display(display) -> bool:
+def _resolve_display(display: "bool | str | None") -> bool:
+    """Whether to open a window. True is checked by the engine when the Player is built: no
+    window possible raises ``VistreamError`` with the reason. "auto" opens one when it can,
+    else warns (one line, the reason) and runs headless."""
     if display in (False, None):
         return False
     if display is True:
@@ -34,7 +38,7 @@ def _resolve_display(display) -> bool:
     if display == "auto":
         available, reason = _core.Player.display_available()
         if not available:
-            logging.getLogger("vistream").info("display='auto': running headless (%s)", reason)
+            warnings.warn(f"display='auto': no window ({reason}); running headless", RuntimeWarning, stacklevel=3)
         return available
     raise ValueError("display must be True, False or 'auto'")
 

@@ -193,6 +193,7 @@ class PyPlayer {
     d["audio_device"] = device.empty() ? py::object(py::none()) : py::object(py::str(device));
     d["av_drift_max"] = s.av_drift_max.load();
     d["av_drift_samples"] = s.av_drift_samples.load();
+    d["display_fps"] = player_->display_fps();
     return d;
   }
 
@@ -333,7 +334,7 @@ PYBIND11_MODULE(_core, m) {
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
       .def_static("display_available", [] {
         std::string reason;
-        const bool ok = Display::available(&reason);
+        const bool ok = without_gil([&] { return Display::available(&reason); });  // connects to the server
         return py::make_tuple(ok, reason);
       })
       .def("run", &PyPlayer::run)
