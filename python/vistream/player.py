@@ -38,7 +38,7 @@ def _resolve_display(display: "bool | str | None") -> bool:
     if display == "auto":
         available, reason = _core.Player.display_available()
         if not available:
-            warnings.warn(f"display='auto': no window ({reason}); running headless", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"display='auto': running headless: {reason}", RuntimeWarning, stacklevel=3)
         return available
     raise ValueError("display must be True, False or 'auto'")
 
