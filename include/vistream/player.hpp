@@ -57,12 +57,15 @@ struct PlayerOptions {
   PlayerMode mode = PlayerMode::Offline;
   double speed = 1.0;
   bool start_paused = false;
-  // End run() when the source ends (false: stay, so seeks/steps still work until stop()).
+  // End run() when the source ends while playing (false: stay, so seeks/steps still work
+  // until stop()). An end reached while paused (a seek or step past the end) never ends it.
   bool exit_at_end = true;
   bool loop = false;     // at the end, start over (until stop())
   // Play the sound (real-time mode, or offline with a window); it becomes the master clock.
   bool play_audio = false;
-  bool display = false;  // open a window (Display) showing the frames after the hook
+  // Open a window (Display) showing the frames after the hook; the constructor throws
+  // Error(Generic) with the reason when no window can be opened here.
+  bool display = false;
   DisplayOptions display_options;
 };
 
