@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -341,7 +342,6 @@ def test_sound_through_alsa_without_a_sound_card_prints_no_alsa_lines(test_mp4):
               "print('audio device:', stats['audio_device'])\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
     env["SDL_AUDIODRIVER"] = "alsa"
-    import sys
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     # The attempt really went through ALSA: it played there, or SDL's ALSA driver said why not.
