@@ -86,6 +86,8 @@ class OnnxRuntimeModel:
         last = outputs[0].shape[-1]
         self.num_outputs: Optional[int] = int(last) if isinstance(last, int) else None
         self.providers = self.session.get_providers()
+        # vistream.model / vistream.input_size / vistream.num_classes, written by export_onnx
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map or {})
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         # The numpy round trip costs one host copy each way; with the CUDA provider an IO binding on
