@@ -140,6 +140,9 @@ def test_packaged_manifest_lists_official_yolox_weights(monkeypatch):
     entries = hub.manifest()
     assert entries["yolox_s"]["url"].endswith("/yolox_s.pth")
     assert {"yolox_nano", "yolox_m", "yolox_x_mix_det"} <= set(entries)
+    # ckpt_file=auto for --bytetrack: ByteTrack's MOT17 yolox_m, from avio's direct mirror
+    assert entries["yolox_m_mix_det"]["url"] == "https://sourceforge.net/projects/avio/files/bytetrack_m_mot17.pth.tar/download"
+    assert entries["yolox_m_mix_det"]["file"] == "bytetrack_m_mot17.pth.tar"
 
 
 def _write_manifest(entries: dict) -> None:
