@@ -68,3 +68,18 @@ def test_trt_file_without_tensorrt_is_a_clear_error(test_mp4, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "tensorrt" in result.stderr.lower()
+
+
+def test_model_comes_from_the_checkpoint_and_people_filter_fits_one_class(test_mp4, tmp_path):
+    # no model= in the options: the 1-class yolox_nano checkpoint decides; classes=[0] (people) still applies
+    from vistream.detect.yolox import build_model
+    torch.manual_seed(0)
+    ckpt = tmp_path / "nano_1class.pth.tar"
+    torch.save({"model": build_model("yolox_nano", num_classes=1).state_dict()}, ckpt)
+    results = tmp_path / "r.jsonl"
+    cmd = [sys.executable, str(REPO / "python" / "play.py"), str(test_mp4), "--headless", "--end", "0.3",
+           "--bytetrack", f"ckpt_file={ckpt};conf=0.001", "--results", str(results)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(10))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vistream import Detections
-from vistream.detect.yolox import YOLOX, build_model
+from vistream.detect.yolox import YOLOX, CheckpointMismatchError, build_model
 from vistream.detect.yolox.detector import letterbox, postprocess
 
 import yolox.models as ref_models  # noqa: E402  test dependency (pip install --no-deps yolox==0.3.0 ...); never skipped
@@ -84,7 +84,8 @@ def test_checkpoint_loading(tmp_path):
     with torch.no_grad():
         assert torch.allclose(det2.model(x), ref(x), atol=1e-4)
 
-    with pytest.raises(RuntimeError):  # strict loading: a nano checkpoint does not fit yolox_s
+    # a nano checkpoint does not fit yolox_s: one line naming both, not torch's per-tensor size mismatch
+    with pytest.raises(CheckpointMismatchError, match=r"checkpoint is yolox_nano .* but model='yolox_s'"):
         YOLOX("yolox_s", ckpt_file=str(ckpt))
     with pytest.raises(FileNotFoundError):
         YOLOX("yolox_nano", ckpt_file=str(ckpt) + ".missing")

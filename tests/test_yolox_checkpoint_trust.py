@@ -1,8 +1,9 @@
-"""Checkpoints that pickle more than tensors: refused unless trusted (hub manifest or trust_checkpoint=True).
+"""Checkpoints that pickle more than tensors: refused unless pinned or trusted (trust_checkpoint=True).
 
 ``torch.load(weights_only=False)`` runs whatever the pickle says, so YOLOX only falls back to it for
-files from the weights hub's manifest (a model name, the manifest's official URL, a file whose sha256
-the manifest records) or when the caller opts in.
+files whose sha256 is pinned - the manifest's, or the one the hub recorded when it downloaded the file
+(trust on first use) - or when the caller opts in. A file planted in the cache is loaded as plain
+weights only, so its payload never runs.
 """
 from __future__ import annotations
 
@@ -11,14 +12,20 @@ import functools
 import hashlib
 import http.server
 import json
+import os
 import pickle
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
 
 from vistream.detect.yolox import YOLOX, UntrustedCheckpointError, build_model
 from vistream.errors import VistreamError
+
+REPO = Path(__file__).resolve().parents[1]
 
 OFFICIAL_URL = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.pth"
 
@@ -145,3 +152,57 @@ def test_local_file_named_like_a_hub_model_is_not_trusted(hub_server, tmp_path, 
     _save_with_namespace(tmp_path / "yolox_nano", weights)
     with pytest.raises(UntrustedCheckpointError):
         YOLOX("yolox_nano", ckpt_file="yolox_nano")
+
+
+def _plant(path: Path, marker: Path) -> None:
+    """A "checkpoint" whose unpickling writes ``marker``: what an attacker would put in the cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": {}, "payload": _Payload(str(marker))}, path)
+
+
+@pytest.fixture()
+def empty_cache(tmp_path, monkeypatch):
+    """The packaged manifest, an empty cache, and a hub URL where nothing listens (no network)."""
+    monkeypatch.delenv("VISTREAM_HUB_MANIFEST", raising=False)
+    monkeypatch.setenv("VISTREAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VISTREAM_HUB_URL", "http://127.0.0.1:9/nowhere")
+    return tmp_path / "cache" / "weights"
+
+
+@pytest.mark.parametrize("model, file_name", [(None, "bytetrack_m_mot17.pth.tar"), ("yolox_s", "yolox_s.pth")])
+def test_pickle_planted_in_the_cache_never_runs(empty_cache, tmp_path, model, file_name):
+    marker = tmp_path / "pwned"
+    _plant(empty_cache / file_name, marker)
+    with pytest.raises(UntrustedCheckpointError) as info:
+        YOLOX(model, ckpt_file="auto")
+    message = str(info.value)
+    assert "vistream did not download it" in message and "trust_checkpoint=True" in message
+    assert str(empty_cache / file_name) in message
+    assert not marker.exists()
+
+
+def test_pickle_planted_in_the_cache_never_runs_from_the_command_line(empty_cache, tmp_path, test_mp4):
+    marker = tmp_path / "pwned"
+    _plant(empty_cache / "bytetrack_m_mot17.pth.tar", marker)
+    _plant(empty_cache / "yolox_s.pth", marker)
+    for options in ("ckpt_file=auto", "ckpt_file=auto;fp16=True", "model=yolox_s;ckpt_file=auto"):
+        result = subprocess.run([sys.executable, str(REPO / "python" / "play.py"), str(test_mp4), "--headless",
+                                 "--end", "0.1", "--bytetrack", options], capture_output=True, text=True,
+                                timeout=300, env=dict(os.environ))
+        assert result.returncode == 1, result.stderr
+        assert "trust_checkpoint=True" in result.stderr and "Traceback" not in result.stderr
+        assert not marker.exists(), f"--bytetrack {options!r} ran the planted payload"
+
+
+def test_cached_download_replaced_afterwards_is_refused(hub_server, monkeypatch, tmp_path):
+    # downloaded (and its sha256 recorded) through the hub, then swapped for a poisoned file
+    weights, base, _, _ = hub_server
+    monkeypatch.setenv("VISTREAM_HUB_URL", base)
+    _assert_loaded(YOLOX("yolox_nano", ckpt_file="auto"), weights)
+    cached = tmp_path / "cache" / "weights" / "yolox_nano.pth"
+    assert cached.with_name("yolox_nano.pth.sha256").exists()
+    marker = tmp_path / "pwned"
+    _plant(cached, marker)
+    with pytest.raises(VistreamError, match="changed after the download"):
+        YOLOX("yolox_nano", ckpt_file="auto")
+    assert not marker.exists()

@@ -143,14 +143,18 @@ def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetr
     from . import detect, track
 
     device = options.get("device") or _default_device()
-    classes = options.get("classes", [0])  # people, as ByteTrack tracks
-    detector = lambda: detect.YOLOX(model=str(options.get("model", "yolox_s")),  # noqa: E731
+    # people, as ByteTrack tracks: class 0 is "person" in COCO and in the 1-class mix_det models
+    classes = options.get("classes", [0])
+    model = options.get("model")  # None: the checkpoint decides; "auto" loads ByteTrack's yolox_m_mix_det
+    detector = lambda: detect.YOLOX(model=None if model is None else str(model),  # noqa: E731
                                     ckpt_file=options.get("ckpt_file", "auto"), device=device,
-                                    fp16=bool(options.get("fp16", False)), conf=float(options.get("conf", 0.1)),
+                                    fp16=bool(options.get("fp16", False)), bf16=bool(options.get("bf16", False)),
+                                    conf=float(options.get("conf", 0.1)),
                                     nms=float(options.get("nms", 0.7)), classes=classes,
                                     # an existing onnx_file is used as is; a missing one is exported
                                     # from ckpt_file on first use; trt_file needs CUDA + tensorrt
-                                    onnx_file=options.get("onnx_file"), trt_file=options.get("trt_file"))
+                                    onnx_file=options.get("onnx_file"), trt_file=options.get("trt_file"),
+                                    trust_checkpoint=bool(options.get("trust_checkpoint", False)))
     common = dict(frame_rate=frame_rate, match_thresh=float(options.get("match_thresh", 0.8)),
                   track_buffer=int(options.get("track_buffer", 30)))
     if tracker_name == "botsort":

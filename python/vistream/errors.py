@@ -9,6 +9,8 @@ built-in ``ValueError``/``TypeError`` before any native work starts)::
         ...
 """
 
+import pickle
+
 
 class VistreamError(Exception):
     """Base class of every vistream error."""
@@ -45,6 +47,19 @@ class MissingDependencyError(VistreamError, ImportError):
     """
 
 
+class UntrustedCheckpointError(VistreamError, pickle.UnpicklingError):
+    """A checkpoint pickles more than tensors and nothing vouches for it.
+
+    Loading such a file fully runs arbitrary code from it, so it needs a pinned sha256 (the weights
+    manifest's, or the one the hub recorded when it downloaded the file) or ``trust_checkpoint=True``.
+    Also an ``UnpicklingError``, like torch's own refusal.
+    """
+
+
+class CheckpointMismatchError(VistreamError, ValueError):
+    """A checkpoint's tensors describe another network than the one asked for (the message names both)."""
+
+
 __all__ = [
     "VistreamError",
     "SourceError",
@@ -54,4 +69,6 @@ __all__ = [
     "FilterError",
     "HardwareError",
     "MissingDependencyError",
+    "UntrustedCheckpointError",
+    "CheckpointMismatchError",
 ]

@@ -5,18 +5,36 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-import torch
-import torchvision
+
+if TYPE_CHECKING:  # torch is optional: imported when a YOLOX is built
+    import torch
 
 from ...detections import Detections
-from .checkpoint import UntrustedCheckpointError, _extract_state_dict, load_checkpoint_object
-from .network import MODEL_SPECS, build_model, canonical_name, resolve_num_classes
+from ...errors import CheckpointMismatchError, MissingDependencyError, UntrustedCheckpointError
+from .specs import DEFAULT_MODEL, MODEL_SPECS, canonical_name, checkpoint_architecture, choose_variant, \
+    resolve_num_classes
 
-__all__ = ["YOLOX", "COCO_CLASSES", "UntrustedCheckpointError", "letterbox", "postprocess"]
+__all__ = ["YOLOX", "COCO_CLASSES", "UntrustedCheckpointError", "CheckpointMismatchError", "letterbox",
+           "postprocess", "require_torch"]
+
+# What works from a source checkout (scripts/setup.sh pins these), and the extra for an installed package.
+TORCH_INSTALL_HINT = ('.venv/bin/python -m pip install torch==2.14.1 torchvision==0.29.1 (in a vistream checkout), '
+                      'or pip install "vistream[yolox]"')
+
+
+def require_torch():
+    """Imports torch and torchvision (YOLOX needs both), or raises ``MissingDependencyError`` saying how to install."""
+    try:
+        import torch
+        import torchvision  # noqa: F401  (NMS)
+    except ImportError as error:
+        raise MissingDependencyError(f"YOLOX needs torch and torchvision ({error}); install them: "
+                                     f"{TORCH_INSTALL_HINT}") from error
+    return torch
 
 COCO_CLASSES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -47,9 +65,12 @@ def letterbox(image: np.ndarray, size: Tuple[int, int], pad_value: int = 114) ->
     return canvas, ratio
 
 
-def postprocess(pred: torch.Tensor, conf: float = 0.25, iou: float = 0.45,
-                class_agnostic: bool = False, classes: Optional[Sequence[int]] = None) -> torch.Tensor:
+def postprocess(pred: "torch.Tensor", conf: float = 0.25, iou: float = 0.45,
+                class_agnostic: bool = False, classes: Optional[Sequence[int]] = None) -> "torch.Tensor":
     """One image's decoded output (A, 5 + C) -> (K, 6) tensor of x1, y1, x2, y2, score, class."""
+    import torch
+    import torchvision
+
     pred = pred.float()
     cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2], pred[:, 3]
     boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), dim=1)
@@ -76,7 +97,10 @@ class YOLOX:
 
     Args:
         model: one of ``yolox_nano``, ``yolox_tiny``, ``yolox_s``, ``yolox_m``, ``yolox_l``, ``yolox_x``,
-            or the single-class ByteTrack person detectors ``yolox_{m,l,x}_mix_det``.
+            or the single-class ByteTrack person detectors ``yolox_{m,l,x}_mix_det`` (ByteTrack's
+            preprocessing and 800x1440 input). None (default): the checkpoint's tensors decide (a 1-class
+            m/l/x network is a ``*_mix_det``); with ``ckpt_file="auto"`` or no checkpoint it is
+            ``yolox_m_mix_det``, ByteTrack's MOT17 pedestrian detector.
         ckpt_file: None (random weights), "auto" (the official weights of ``model`` through
             ``vistream.hub``), an http(s) URL, or a local ``.pth`` / ``.pth.tar`` (a state_dict or a dict with
             a ``"model"`` key, as saved by the official repositories).
@@ -90,8 +114,9 @@ class YOLOX:
             ``trt_file``: to the file's fixed input size).
         conf: score threshold on objectness * class probability.
         nms: IoU threshold for non-maximum suppression.
-        classes: optional iterable of class ids to keep.
-        num_classes: number of classes of the head (the mix_det variants are always 1-class).
+        classes: optional iterable of class ids to keep (0 is "person" for COCO and mix_det models alike).
+        num_classes: classes of the head; None takes them from the checkpoint (else the model's default:
+            80, or 1 for mix_det). A value the checkpoint contradicts raises ``CheckpointMismatchError``.
         class_agnostic: suppress overlapping boxes across classes.
         onnx_file: run this ONNX file (see ``export_onnx``) with ONNX Runtime instead of torch: the TensorRT
             or CUDA execution provider when ``device`` is cuda and the provider is installed, else the CPU one.
@@ -101,33 +126,35 @@ class YOLOX:
         trt_file: run this serialized TensorRT engine (built for this GPU and TensorRT version) on CUDA.
             Needs ``pip install tensorrt`` (10+) and an NVIDIA GPU; ``ckpt_file`` is ignored.
         trust_checkpoint: allow ``ckpt_file`` to unpickle arbitrary Python objects (which can run code from
-            the file). Only needed for checkpoints that hold more than tensors and do not come from the
-            weights hub's manifest; otherwise such files raise ``UntrustedCheckpointError``.
+            the file). Only needed for checkpoints that hold more than tensors and whose sha256 is not pinned
+            (by the weights manifest, or recorded by the hub when it downloaded them); otherwise such files
+            raise ``UntrustedCheckpointError``.
+
+    Raises:
+        MissingDependencyError: torch or torchvision is not installed (the message says how to install).
+        CheckpointMismatchError: the checkpoint's architecture is not ``model``'s.
+        UntrustedCheckpointError: the checkpoint needs full unpickling and nothing vouches for it.
 
     Example::
 
-        detector = YOLOX("yolox_s", ckpt_file="yolox_s.pth")
+        detector = YOLOX(ckpt_file="auto")                    # ByteTrack's MOT17 yolox_m person detector
+        coco = YOLOX("yolox_s", ckpt_file="auto")             # COCO, 80 classes
         detections = detector(frame_bgr)
-        onnx_detector = YOLOX("yolox_s", ckpt_file="auto", onnx_file="yolox_s.onnx")  # exported once
+        onnx_detector = YOLOX(ckpt_file="auto", onnx_file="bytetrack_m.onnx")  # exported once
     """
 
-    def __init__(self, model: str = "yolox_s", ckpt_file: Optional[str] = None, device: str = "cpu",
+    def __init__(self, model: Optional[str] = None, ckpt_file: Optional[str] = None, device: str = "cpu",
                  fp16: bool = False, input_size: Union[None, int, Tuple[int, int]] = None,
                  conf: float = 0.25, nms: float = 0.45, classes: Optional[Iterable[int]] = None,
-                 num_classes: int = 80, class_agnostic: bool = False, onnx_file: Optional[str] = None,
+                 num_classes: Optional[int] = None, class_agnostic: bool = False, onnx_file: Optional[str] = None,
                  trt_file: Optional[str] = None, bf16: bool = False, trust_checkpoint: bool = False):
-        self.name = canonical_name(model)
-        spec = MODEL_SPECS[self.name]
-        self.num_classes = resolve_num_classes(self.name, num_classes)
-        self.is_mot = self.name.endswith("_mix_det")
-        explicit_size = input_size is not None
-        if input_size is None:
-            input_size = spec[4]
-        elif isinstance(input_size, int):
+        torch = require_torch()
+        if model is not None:
+            canonical_name(model)  # an unknown name fails before any download
+        if isinstance(input_size, int):
             input_size = (input_size, input_size)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        if self.input_size[0] % 32 or self.input_size[1] % 32:
-            raise ValueError(f"input_size must be multiples of 32, got {self.input_size}")
+        if input_size is not None and (int(input_size[0]) % 32 or int(input_size[1]) % 32):
+            raise ValueError(f"input_size must be multiples of 32, got {tuple(input_size)}")
         self.conf = float(conf)
         self.nms = float(nms)
         self.classes = None if classes is None else [int(c) for c in classes]
@@ -151,6 +178,59 @@ class YOLOX:
         self.fp16 = bool(fp16)
         self.bf16 = bool(bf16)
 
+        if self.backend == "onnxruntime":
+            from .onnx_backend import require_onnxruntime
+
+            require_onnxruntime()  # fail before a possibly long download or export
+            if not os.path.isfile(onnx_file) and ckpt_file is None:
+                raise FileNotFoundError(f"ONNX model not found: {onnx_file} (pass ckpt_file=... to export "
+                                        "the checkpoint there on first use)")
+        # The torch network is needed to run it, or to export a missing ONNX file from the checkpoint.
+        needs_network = self.backend == "torch" or (self.backend == "onnxruntime" and not os.path.isfile(onnx_file))
+        state_dict = None
+        if needs_network and ckpt_file is not None:
+            from .checkpoint import load_state_dict
+
+            state_dict, source = load_state_dict(ckpt_file, canonical_name(model or DEFAULT_MODEL), trust_checkpoint)
+            found = checkpoint_architecture({k: tuple(v.shape) for k, v in state_dict.items()})
+            name, num_classes = choose_variant(model, num_classes, found, source)
+            self._warn_if_mot_checkpoint_as_coco(name, num_classes, model)
+            self._set_variant(name, num_classes, input_size)
+        elif needs_network or model is not None:
+            name = canonical_name(model or DEFAULT_MODEL)
+            self._set_variant(name, resolve_num_classes(name, num_classes), input_size)
+
+        if self.backend == "tensorrt":
+            from .tensorrt_backend import TensorRTModel
+
+            self.model = TensorRTModel(str(trt_file), self.device)  # checks tensorrt + CUDA first
+        elif self.backend == "onnxruntime":
+            from .onnx_backend import OnnxRuntimeModel
+
+            if not os.path.isfile(onnx_file):
+                from .export import export_onnx
+
+                self.model = self._torch_network(state_dict)
+                export_onnx(self, onnx_file)
+            self.model = OnnxRuntimeModel(str(onnx_file), self.device)
+        else:
+            net = self._torch_network(state_dict).to(self.device)
+            if self.fp16:
+                net.half()
+            elif self.bf16:
+                net.to(torch.bfloat16)
+            self.model = net
+        if self.backend != "torch":
+            if not hasattr(self, "name"):  # model=None with a ready ONNX file / engine: the file decides
+                self._adopt_file_variant(num_classes, input_size)
+            self._adopt_file_shape(input_size is not None)
+
+    def _set_variant(self, name: str, num_classes: int, input_size) -> None:
+        self.name = name
+        self.num_classes = int(num_classes)
+        self.is_mot = name.endswith("_mix_det")
+        size = input_size if input_size is not None else MODEL_SPECS[name][4]
+        self.input_size = (int(size[0]), int(size[1]))
         if self.is_mot:
             self.class_names = ("person",)
         elif self.num_classes == len(COCO_CLASSES):
@@ -158,38 +238,33 @@ class YOLOX:
         else:
             self.class_names = tuple(str(i) for i in range(self.num_classes))
 
-        if self.backend == "tensorrt":
-            from .tensorrt_backend import TensorRTModel
+    @staticmethod
+    def _warn_if_mot_checkpoint_as_coco(name: str, num_classes: int, model: Optional[str]) -> None:
+        mot_variant = f"{name}_mix_det"
+        if model is not None and num_classes == 1 and mot_variant in MODEL_SPECS:
+            warnings.warn(f"YOLOX: model={model!r} with a 1-class checkpoint runs with COCO YOLOX's preprocessing "
+                          f"and {MODEL_SPECS[name][4][0]}x{MODEL_SPECS[name][4][1]} input; if it is a ByteTrack "
+                          f"checkpoint, pass model={mot_variant!r} (or omit model)", RuntimeWarning, stacklevel=3)
 
-            self.model = TensorRTModel(str(trt_file), self.device)  # checks tensorrt + CUDA first
-        elif self.backend == "onnxruntime":
-            from .onnx_backend import OnnxRuntimeModel, require_onnxruntime
+    def _adopt_file_variant(self, num_classes: Optional[int], input_size) -> None:
+        """Names the variant of a ready ONNX file / TensorRT engine: its metadata, else its class count."""
+        metadata = getattr(self.model, "metadata", None) or {}
+        outputs = getattr(self.model, "num_outputs", None)
+        name = metadata.get("vistream.model")
+        if name not in MODEL_SPECS:
+            # no metadata (exported elsewhere): a 1-class network is taken for ByteTrack's person detector
+            name = DEFAULT_MODEL if outputs == 6 else "yolox_s"
+        if num_classes is None:
+            num_classes = (outputs - 5) if outputs is not None else resolve_num_classes(name, None)
+        self._set_variant(name, num_classes, input_size)
 
-            require_onnxruntime()  # fail before a possibly long export
-            if not os.path.isfile(onnx_file):
-                if ckpt_file is None:
-                    raise FileNotFoundError(f"ONNX model not found: {onnx_file} (pass ckpt_file=... to export "
-                                            "the checkpoint there on first use)")
-                from .export import export_onnx
+    def _torch_network(self, state_dict=None) -> "torch.nn.Module":
+        """The CPU fp32 eval-mode network, with ``state_dict`` loaded when given."""
+        from .network import build_model
 
-                self.model = self._torch_network(ckpt_file, trust_checkpoint)
-                export_onnx(self, onnx_file)
-            self.model = OnnxRuntimeModel(str(onnx_file), self.device)
-        else:
-            net = self._torch_network(ckpt_file, trust_checkpoint).to(self.device)
-            if self.fp16:
-                net.half()
-            elif self.bf16:
-                net.to(torch.bfloat16)
-            self.model = net
-        if self.backend != "torch":
-            self._adopt_file_shape(explicit_size)
-
-    def _torch_network(self, ckpt_file, trust_checkpoint: bool) -> torch.nn.Module:
-        """The CPU fp32 eval-mode network, with ``ckpt_file`` loaded when given."""
         net = build_model(self.name, self.num_classes)
-        if ckpt_file is not None:
-            self.load_checkpoint(net, self.name if str(ckpt_file) == "auto" else ckpt_file, trust_checkpoint)
+        if state_dict is not None:
+            _load_strict(net, state_dict, self.name)
         return net.eval()
 
     def _adopt_file_shape(self, explicit_size: bool) -> None:
@@ -206,26 +281,20 @@ class YOLOX:
                              f"num_classes={self.num_classes} expects {self.num_classes}")
 
     @staticmethod
-    def load_checkpoint(net: torch.nn.Module, ckpt_file, trust_checkpoint: bool = False) -> None:
-        """Loads a local file, an http(s) URL or a model name of the weights hub (strict).
+    def load_checkpoint(net: "torch.nn.Module", ckpt_file, trust_checkpoint: bool = False) -> None:
+        """Loads a local file, an http(s) URL or a model name of the weights hub into ``net`` (strict).
 
-        Files holding more than tensors load only from the hub's manifest or with ``trust_checkpoint``.
+        Files holding more than tensors load only when their sha256 is pinned (see ``vistream.hub``)
+        or with ``trust_checkpoint``. A checkpoint of another architecture raises ``CheckpointMismatchError``.
         """
-        from ... import hub
+        from .checkpoint import load_state_dict
 
-        text = str(ckpt_file)
-        path, from_manifest = text, False
-        if "://" in text:
-            path = str(hub.resolve(text))  # downloaded once into the cache
-            from_manifest = any(text == entry.get("url") for entry in hub.manifest().values())
-        elif not os.path.exists(text) and text in hub.manifest():
-            path, from_manifest = str(hub.resolve(text)), True  # the manifest's URL, verified when recorded
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"YOLOX checkpoint not found: {path}")
-        obj = load_checkpoint_object(Path(path), text, trust_checkpoint or from_manifest)
-        net.load_state_dict(_extract_state_dict(obj), strict=True)
+        state_dict, source = load_state_dict(ckpt_file, DEFAULT_MODEL, trust_checkpoint)
+        _load_strict(net, state_dict, source)
 
-    def preprocess(self, image: np.ndarray) -> Tuple[torch.Tensor, float]:
+    def preprocess(self, image: np.ndarray) -> Tuple["torch.Tensor", float]:
+        import torch
+
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"YOLOX expects a BGR HxWx3 numpy array, got "
                              f"{getattr(image, 'shape', type(image))}")
@@ -246,7 +315,7 @@ class YOLOX:
         # ONNX Runtime / TensorRT models place and cast their input themselves
         return tensor, ratio
 
-    def to_detections(self, result: torch.Tensor, ratio: float, image_shape) -> Detections:
+    def to_detections(self, result: "torch.Tensor", ratio: float, image_shape) -> Detections:
         result = result.detach().float().cpu().numpy()
         h, w = image_shape[:2]
         xyxy = result[:, :4] / ratio
@@ -257,14 +326,39 @@ class YOLOX:
             np.zeros(0, dtype=object)
         return Detections(xyxy=xyxy, confidence=result[:, 4], class_id=class_id, data={"class_name": names})
 
-    @torch.inference_mode()
     def __call__(self, image: np.ndarray) -> Detections:
-        tensor, ratio = self.preprocess(image)
-        raw = self.model(tensor)[0]
-        result = postprocess(raw, self.conf, self.nms, self.class_agnostic, self.classes)
-        return self.to_detections(result, ratio, image.shape)
+        import torch
+
+        with torch.inference_mode():
+            tensor, ratio = self.preprocess(image)
+            raw = self.model(tensor)[0]
+            result = postprocess(raw, self.conf, self.nms, self.class_agnostic, self.classes)
+            return self.to_detections(result, ratio, image.shape)
 
     def __repr__(self) -> str:
         precision = "fp16" if self.fp16 else "bf16" if self.bf16 else "fp32"
         return (f"YOLOX(model={self.name!r}, backend={self.backend!r}, input_size={self.input_size}, "
                 f"device={str(self.device)!r}, precision={precision!r}, conf={self.conf}, nms={self.nms})")
+
+
+def _load_strict(net: "torch.nn.Module", state_dict: dict, source: str) -> None:
+    """``load_state_dict(strict=True)``, with a mismatch reported as one line naming both architectures."""
+    from .specs import architecture_of, describe
+
+    found = checkpoint_architecture({k: tuple(v.shape) for k, v in state_dict.items()})
+    head = getattr(net, "head", None)
+    expected = None
+    if head is not None and hasattr(net.backbone, "backbone"):
+        expected = checkpoint_architecture({k: tuple(v.shape) for k, v in net.state_dict().items()})
+    if found is not None and expected is not None and found != expected:
+        def name_of(arch):
+            names = [n for n in MODEL_SPECS if architecture_of(n, arch.num_classes)[:3] == arch[:3]]
+            return names[0] if names else None
+        raise CheckpointMismatchError(f"{source}: checkpoint is {describe(name_of(found), found)} but the network "
+                                      f"is {describe(name_of(expected), expected)}")
+    try:
+        net.load_state_dict(state_dict, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        raise CheckpointMismatchError(f"{source}: the checkpoint's tensors do not fit the network "
+                                      f"({' '.join(line.strip() for line in first[:3])})") from None

@@ -7,10 +7,12 @@ reference so that official checkpoints load with ``strict=True``.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+
+from .specs import MODEL_SPECS, canonical_name, resolve_num_classes
 
 __all__ = ["YOLOXModel", "PAFPN", "DecoupledHead", "CSPDarknet", "MODEL_SPECS", "build_model",
            "canonical_name", "resolve_num_classes"]
@@ -261,45 +263,11 @@ class YOLOXModel(nn.Module):
         return self.head(self.backbone(x))
 
 
-# name -> (depth, width, depthwise, act, input size (h, w), default num_classes)
-MODEL_SPECS: Dict[str, Tuple[float, float, bool, str, Tuple[int, int], int]] = {
-    "yolox_nano": (0.33, 0.25, True, "silu", (416, 416), 80),
-    "yolox_tiny": (0.33, 0.375, False, "silu", (416, 416), 80),
-    "yolox_s": (0.33, 0.50, False, "silu", (640, 640), 80),
-    "yolox_m": (0.67, 0.75, False, "silu", (640, 640), 80),
-    "yolox_l": (1.0, 1.0, False, "silu", (640, 640), 80),
-    "yolox_x": (1.33, 1.25, False, "silu", (640, 640), 80),
-    # ByteTrack MOT17/MOT20 "mix_det" person detectors
-    "yolox_m_mix_det": (0.67, 0.75, False, "silu", (800, 1440), 1),
-    "yolox_l_mix_det": (1.0, 1.0, False, "silu", (800, 1440), 1),
-    "yolox_x_mix_det": (1.33, 1.25, False, "silu", (800, 1440), 1),
-}
-
-
-def canonical_name(name: str) -> str:
-    key = str(name).lower().replace("-", "_")
-    if key not in MODEL_SPECS:
-        raise ValueError(f"unknown YOLOX model {name!r}; choose one of {sorted(MODEL_SPECS)}")
-    return key
-
-
-def resolve_num_classes(key: str, num_classes: int = 80) -> int:
-    """The MOT ``*_mix_det`` variants are single-class (person); 80 (the default) maps to 1 there."""
-    default = MODEL_SPECS[key][5]
-    if default == 1 and num_classes in (80, 1, None):
-        return 1
-    if num_classes is None:
-        return default
-    if int(num_classes) < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    return int(num_classes)
-
-
-def build_model(name: str = "yolox_s", num_classes: int = 80) -> YOLOXModel:
+def build_model(name: str = "yolox_s", num_classes: Optional[int] = None) -> YOLOXModel:
     """Build a randomly initialised YOLOX network (train mode, like the reference).
 
-    ``num_classes`` is ignored (forced to 1) for the single-class ``*_mix_det`` variants
-    when left at its default.
+    ``num_classes`` defaults to the variant's (80, or 1 for the single-class ``*_mix_det`` ones,
+    where 80 also means 1).
     """
     key = canonical_name(name)
     depth, width, depthwise, act, _, _ = MODEL_SPECS[key]

@@ -52,6 +52,9 @@ def select_providers(device: torch.device, available: List[str]) -> List[str]:
 class OnnxRuntimeModel:
     """A YOLOX ONNX graph behind the torch model's call signature.
 
+    The CPU provider uses ``torch.get_num_threads()`` intra-op threads (``OMP_NUM_THREADS`` /
+    ``torch.set_num_threads``), like the torch backend.
+
     Args:
         path: an ``.onnx`` file with one input (B, 3, H, W) and the decoded output (B, A, 5 + C).
         device: a cuda device selects the GPU providers (its index picks the card), else the CPU one.
@@ -69,7 +72,12 @@ class OnnxRuntimeModel:
         for name in providers:  # pin the GPU providers to the requested card
             wants_id = name in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
             options.append({"device_id": self.device.index or 0} if wants_id else {})
-        self.session = ort.InferenceSession(str(path), providers=providers, provider_options=options)
+        session_options = ort.SessionOptions()
+        # One thread knob for both backends: as many intra-op threads as torch uses (OMP_NUM_THREADS or
+        # torch.set_num_threads), so a shared machine can be told to use fewer cores in one place.
+        session_options.intra_op_num_threads = torch.get_num_threads()
+        self.session = ort.InferenceSession(str(path), sess_options=session_options, providers=providers,
+                                            provider_options=options)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1:
             raise ValueError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
@@ -86,6 +94,8 @@ class OnnxRuntimeModel:
         last = outputs[0].shape[-1]
         self.num_outputs: Optional[int] = int(last) if isinstance(last, int) else None
         self.providers = self.session.get_providers()
+        # vistream.model / vistream.input_size / vistream.num_classes, written by export_onnx
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map or {})
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         # The numpy round trip costs one host copy each way; with the CUDA provider an IO binding on
