@@ -18,10 +18,11 @@ constexpr double kDisplayLead = 0.040;
 }  // namespace
 
 Player::Player(const std::string& url, const PlayerOptions& options)
-    : options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
+    : url_(url), options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
   if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
   source_ = std::make_unique<VideoSource>(url, options.source);
   frame_count_ = source_->indexed_frame_count();
+  seekable_ = source_->indexed();
   clock_.set_speed(options.speed);
   if (options.start_paused) {
     // Paused from the start; the first frame is still shown (one permit), as players do.
@@ -129,7 +130,7 @@ void Player::handle_key(const KeyEvent& key) {
       const double current = clock_.speed();
       const double next = k == "backspace" ? 1.0 : std::clamp(k == "]" ? current * 2.0 : current / 2.0, 0.25, 4.0);
       set_speed(next);
-    } else if (!source_->indexed()) {
+    } else if (!seekable_) {
       return;  // the rest moves in time: not on live sources
     } else if (k == "right") {
       seek_to_time(position_time_.load() + step_seconds);
@@ -195,9 +196,9 @@ PlayerPosition Player::position() const {
 }
 
 void Player::require_seekable() const {
-  if (!source_->indexed()) {
+  if (!seekable_) {
     throw Error(ErrorKind::Source,
-                "cannot seek in '" + source_->demuxer().url() + "': the source is not seekable (live or piped)");
+                "cannot seek in '" + url_ + "': the source is not seekable (live or piped)");
   }
 }
 
@@ -456,7 +457,7 @@ void Player::run() {
     DisplayEvents events;
     events.key = [this](const KeyEvent& key) { handle_key(key); };
     events.seek_fraction = [this](double fraction) {
-      if (source_->indexed()) seek_to_time(fraction * source_->info().duration);
+      if (seekable_) seek_to_time(fraction * source_->info().duration);
     };
     events.close = [this] { stop(); };
     events.status = [this] { return display_status(); };

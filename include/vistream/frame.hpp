@@ -32,7 +32,8 @@ class Frame {
   // them, e.g. a passthrough yuv420p frame that is also a reference picture). Frames in a
   // stacked format (see below) also end up in the stacked layout, copied into it if they are
   // not already. Must run before any writable view is handed out; idempotent. Afterwards the
-  // buffers and data pointers never change.
+  // buffers and data pointers never change. Not thread-safe: its callers serialize it (the
+  // bindings only call it with the GIL held; the core never does).
   void ensure_writable();
 
   // Bytes per pixel for packed formats (gray=1, bgr24=3, rgba=4); 0 for planar formats.

@@ -151,6 +151,7 @@ class Player {
   void measure_av_drift(double frame_time);  // display thread, or source thread headless
   DisplayStatus display_status();         // display thread
 
+  std::string url_;  // immutable after open
   PlayerOptions options_;
   std::unique_ptr<VideoSource> source_;
   std::unique_ptr<Muxer> muxer_;
@@ -162,7 +163,11 @@ class Player {
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
-  int64_t frame_count_ = 0;  // exact count when indexed, else 0
+  int64_t frame_count_ = 0;  // immutable after open: exact count when indexed, else 0
+  // Immutable after open: the source was indexed when opened, so control calls from any
+  // thread may seek (index_ never changes after that; source_->indexed() is not read from
+  // other threads, since the source thread may build an index late for a start= seek).
+  bool seekable_ = false;
 
   // Audio packets wait here (source thread pushes) until the encode thread has written the
   // video they accompany; on an early stop the rest is dropped, not written past the video.

@@ -1,6 +1,7 @@
 // Demux -> decode -> filter for the video stream of one source, with frame-exact seeking.
 // Used directly by Reader (pull model) and by Player's decode thread. Not thread-safe:
-// one thread drives it (the consumer); other threads may only call interrupt().
+// one thread drives it (the consumer); other threads may only call interrupt() and info()
+// (immutable after open), and index_at_time()/time_of_index() once indexed() was true at open.
 //
 // With prefetch on, demux+decode run ahead on an internal thread (the decode thread) that
 // fills decoded_queue_; the consumer runs the filter graph (pixel conversion) on frames it
