@@ -1,5 +1,7 @@
 #include "vistream/frame.hpp"
 
+#include <cstring>
+
 #include "vistream/error.hpp"
 
 namespace vistream {
@@ -35,8 +37,9 @@ void copy_to_stacked_layout(AVFrame* frame) {
   const int size = av_image_get_buffer_size(format, frame->width, frame->height, 1);
   VS_CHECK(size, ErrorKind::Generic, "sizing a stacked frame buffer");
   // Padding as FFmpeg gives its own buffers: SIMD code may read a little past the last row.
-  UniqueBufferRef buffer(av_buffer_allocz(size + AV_INPUT_BUFFER_PADDING_SIZE));
+  UniqueBufferRef buffer(av_buffer_alloc(size + AV_INPUT_BUFFER_PADDING_SIZE));
   if (!buffer) throw std::bad_alloc();
+  std::memset(buffer->data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);  // the picture is copied over the rest
   UniqueFrame stacked = make_frame();
   stacked->format = frame->format;
   stacked->width = frame->width;
