@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <thread>
+#include <utility>
 
 #include "vistream/error.hpp"
 
@@ -17,7 +18,7 @@ constexpr double kDisplayLead = 0.040;
 }  // namespace
 
 Player::Player(const std::string& url, const PlayerOptions& options)
-    : options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
+    : url_(url), options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
   if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
   if (options.display) {
     // A window was asked for: say now, before any work, when there cannot be one.
@@ -26,6 +27,7 @@ Player::Player(const std::string& url, const PlayerOptions& options)
   }
   source_ = std::make_unique<VideoSource>(url, options.source);
   frame_count_ = source_->indexed_frame_count();
+  seekable_ = source_->indexed();
   clock_.set_speed(options.speed);
   if (options.start_paused) {
     // Paused from the start; the first frame is still shown (one permit), as players do.
@@ -68,6 +70,18 @@ Player::Player(const std::string& url, const PlayerOptions& options)
       audio_ = std::make_unique<AudioOutput>(source_->demuxer().audio_stream(), *muxer_, options.afilter);
     }
   }
+}
+
+void Player::set_frame_hook(FrameHook hook) {
+  std::lock_guard lock(start_mutex_);
+  if (ran_) throw Error(ErrorKind::InvalidArgument, "the frame hook cannot be changed once run() has started");
+  hook_ = std::move(hook);
+}
+
+void Player::set_key_hook(KeyHook hook) {
+  std::lock_guard lock(start_mutex_);
+  if (ran_) throw Error(ErrorKind::InvalidArgument, "the key hook cannot be changed once run() has started");
+  key_hook_ = std::move(hook);
 }
 
 Player::~Player() {
@@ -121,7 +135,7 @@ void Player::handle_key(const KeyEvent& key) {
       const double current = clock_.speed();
       const double next = k == "backspace" ? 1.0 : std::clamp(k == "]" ? current * 2.0 : current / 2.0, 0.25, 4.0);
       set_speed(next);
-    } else if (!source_->indexed()) {
+    } else if (!seekable_) {
       return;  // the rest moves in time: not on live sources
     } else if (k == "right") {
       seek_to_time(position_time_.load() + step_seconds);
@@ -185,9 +199,9 @@ PlayerPosition Player::position() const {
 }
 
 void Player::require_seekable() const {
-  if (!source_->indexed()) {
+  if (!seekable_) {
     throw Error(ErrorKind::Source,
-                "cannot seek in '" + source_->demuxer().url() + "': the source is not seekable (live or piped)");
+                "cannot seek in '" + url_ + "': the source is not seekable (live or piped)");
   }
 }
 
@@ -274,9 +288,10 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
       const double heard = audio_playback_->clock();
       if (!std::isnan(heard)) clock_.sync(heard, 0.010);  // audio is the master clock
     }
-    const auto wait = clock_.until(frame->time() - (display_ ? kDisplayLead : 0.0));
+    // options_.display, not display_: that pointer belongs to the run() thread (see player.hpp).
+    const auto wait = clock_.until(frame->time() - (options_.display ? kDisplayLead : 0.0));
     if (wait == MediaClock::Clock::duration::zero()) {
-      if (!display_) measure_av_drift(frame->time());
+      if (!options_.display) measure_av_drift(frame->time());
       return true;
     }
     // Wake at least every 20 ms to follow the audio clock.
@@ -384,15 +399,19 @@ void Player::encode_loop() {
       for (UniquePacket& packet : packets) muxer_->write(packet.get(), video_stream_, encoder_tb);
       packets.clear();
     };
+    // The encoder's own reference to each frame's buffers: the Frame itself is shared with
+    // Python and the display thread and is never written here (only this reference's pts).
+    UniqueFrame to_encoder = make_frame();
     while (auto frame = to_encode_.pop()) {
-      AVFrame* av = (*frame)->av_frame();
+      const AVFrame* av = (*frame)->av_frame();
       // The file is a forward timeline: frames shown again after a backward seek or step
       // are not written twice.
       if (av->pts != AV_NOPTS_VALUE && av->pts <= last_video_pts_) continue;
       last_video_pts_ = av->pts;
-      av->pts -= ts_offset_;
-      encoder_->encode(av, packets);
-      av->pts += ts_offset_;
+      VS_CHECK(av_frame_ref(to_encoder.get(), av), ErrorKind::Encoder, "referencing a frame to encode");
+      if (to_encoder->pts != AV_NOPTS_VALUE) to_encoder->pts -= ts_offset_;
+      encoder_->encode(to_encoder.get(), packets);
+      av_frame_unref(to_encoder.get());
       write_all();
       ++stats_.frames_encoded;
       video_end_time_ = (*frame)->time() + frame_duration_;
@@ -430,8 +449,11 @@ void Player::release_audio(double up_to_seconds) {
 }
 
 void Player::run() {
-  if (ran_) throw Error(ErrorKind::InvalidArgument, "Player.run() can only be called once");
-  ran_ = true;
+  {
+    std::lock_guard lock(start_mutex_);
+    if (ran_) throw Error(ErrorKind::InvalidArgument, "Player.run() can only be called once");
+    ran_ = true;  // from here on hook_ and key_hook_ are read-only
+  }
   const auto started = std::chrono::steady_clock::now();
   if (muxer_) {
     try {
@@ -441,11 +463,13 @@ void Player::run() {
     }
   }
   run_started_ = started;
+  // The window, for this (run()) thread only; display_ itself is read by others under its mutex.
+  Display* shown_on = nullptr;
   if (options_.display) {
     DisplayEvents events;
     events.key = [this](const KeyEvent& key) { handle_key(key); };
     events.seek_fraction = [this](double fraction) {
-      if (source_->indexed()) seek_to_time(fraction * source_->info().duration);
+      if (seekable_) seek_to_time(fraction * source_->info().duration);
     };
     events.close = [this] { stop(); };
     events.status = [this] { return display_status(); };
@@ -464,6 +488,7 @@ void Player::run() {
       auto display = std::make_unique<Display>(display_options, std::move(events), clock_);
       std::lock_guard lock(display_mutex_);
       display_ = std::move(display);
+      shown_on = display_.get();
     } catch (...) {
       if (muxer_) muxer_->finish();
       throw;
@@ -510,7 +535,7 @@ void Player::run() {
       if (hook_ && !hook_(frame)) stop();
       if (stop_requested_.load()) stopped_early_ = true;
       ++stats_.frames_processed;
-      if (display_ && !stop_requested_.load()) display_->show(frame, realtime);
+      if (shown_on && !stop_requested_.load()) shown_on->show(frame, realtime);
       if (encoder_ && !to_encode_.push(std::move(frame))) break;
       if (stop_requested_.load()) break;
     }
@@ -542,6 +567,7 @@ void Player::run() {
     std::lock_guard lock(display_mutex_);
     closing = std::move(display_);
   }
+  shown_on = nullptr;
   if (closing) {
     // Normal end: show what is queued, then close; otherwise close now.
     if (stopped_early_ || failed) closing->abort();
@@ -581,8 +607,11 @@ void Player::run() {
   stats_.decode_errors.store(source_->stats().decode_errors);
   std::exception_ptr error;
   {
+    // Taken out, not copied: a Python exception keeps its traceback, whose frames reference
+    // the Python Player that owns this object; kept here, that cycle (invisible to Python's
+    // garbage collector) would keep the whole player alive forever.
     std::lock_guard lock(error_mutex_);
-    error = error_;
+    error = std::exchange(error_, nullptr);
   }
   if (error) std::rethrow_exception(error);
 }

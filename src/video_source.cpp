@@ -48,6 +48,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
   cache_enabled_ = index_.has_value() && options.cache_bytes > 0;
+  settle_hwaccel();
   fill_info();
 }
 
@@ -57,6 +58,33 @@ void VideoSource::set_packet_sink(PacketSink sink) {
   packet_sink_ = std::move(sink);
   if (AVStream* audio = demuxer_->audio_stream())
     audio->discard = packet_sink_ ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+  std::vector<UniquePacket> early = std::move(early_packets_);
+  early_packets_.clear();
+  if (packet_sink_) {
+    for (UniquePacket& packet : early) packet_sink_(packet.get());
+  }
+}
+
+// A hardware decoder can still refuse the stream when it first sees the stream's parameters
+// (get_format, on the first decode) and fall back to software. Decoding the first frame here
+// settles which decoder is used before info() is published, so info() never changes after
+// open. The frame is not lost: it waits in the filter graph for the first next(). Non-video
+// packets read meanwhile are kept for the first packet sink (the Player muxes the audio).
+void VideoSource::settle_hwaccel() {
+  if (decoder_->hwaccel() == "none") return;
+  std::vector<UniquePacket> early;
+  set_packet_sink([&early](AVPacket* packet) {
+    UniquePacket kept = make_packet();
+    av_packet_move_ref(kept.get(), packet);
+    early.push_back(std::move(kept));
+  });
+  const bool decoded = next_decoded(decoded_.get());
+  set_packet_sink(nullptr);
+  early_packets_ = std::move(early);
+  if (decoded) {
+    filter_->push(decoded_.get());
+    av_frame_unref(decoded_.get());
+  }
 }
 
 void VideoSource::fill_info() {
@@ -105,11 +133,6 @@ void VideoSource::fill_info() {
   }
 }
 
-const MediaInfo& VideoSource::info() {
-  info_.hwaccel = decoder_->hwaccel();
-  return info_;
-}
-
 const FrameIndex& VideoSource::frame_index() {
   if (!index_) {
     if (!demuxer_->seekable())
@@ -117,7 +140,6 @@ const FrameIndex& VideoSource::frame_index() {
     // Scan with a second demuxer so the playing one keeps its position.
     Demuxer scanner(url_, demuxer_->video_stream_index());
     index_ = FrameIndex::scan(scanner);
-    fill_info();
   }
   return *index_;
 }

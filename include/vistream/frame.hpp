@@ -9,6 +9,10 @@
 
 namespace vistream {
 
+// Ownership: a Frame is filled by the thread that decoded it; from the moment it is handed on
+// (to Python, the display, the encoder) its pixels are written only through the views that
+// ensure_writable() prepared, by the Python callback, and its AVFrame fields are never
+// modified (consumers that need other timestamps take their own av_frame_ref).
 class Frame {
  public:
   Frame(UniqueFrame frame, int64_t index, double time);
@@ -25,12 +29,20 @@ class Frame {
   void set_revisit(bool revisit) { revisit_ = revisit; }
 
   // Makes the pixel buffers exclusively ours (copying only when a decoder still references
-  // them, e.g. a passthrough yuv420p frame that is also a reference picture). Must run before
-  // any writable view is handed out; idempotent.
+  // them, e.g. a passthrough yuv420p frame that is also a reference picture). Frames in a
+  // stacked format (see below) also end up in the stacked layout, copied into it if they are
+  // not already. Must run before any writable view is handed out; idempotent. Afterwards the
+  // buffers and data pointers never change. Not thread-safe: its callers serialize it (the
+  // bindings only call it with the GIL held; the core never does).
   void ensure_writable();
 
   // Bytes per pixel for packed formats (gray=1, bgr24=3, rgba=4); 0 for planar formats.
   int packed_channels() const;
+
+  // yuv420p or nv12 with even width and height: after ensure_writable() the planes lie back
+  // to back in one buffer with linesize == width (Y, then U and V / interleaved UV), so the
+  // OpenCV-style (H*3/2, W) array is a view of the whole picture.
+  bool stacked_format() const;
 
  private:
   UniqueFrame frame_;

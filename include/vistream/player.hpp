@@ -99,9 +99,12 @@ class Player {
   Player(const std::string& url, const PlayerOptions& options);
   ~Player();
 
-  const MediaInfo& info() { return source_->info(); }
-  void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
-  void set_key_hook(KeyHook hook) { key_hook_ = std::move(hook); }
+  const MediaInfo& info() const { return source_->info(); }  // immutable after open: any thread
+  // Hooks are set before run(): the run() and display threads call them without a lock, so
+  // replacing one while they run would be a data race. Both throw Error(InvalidArgument) once
+  // run() has started.
+  void set_frame_hook(FrameHook hook);
+  void set_key_hook(KeyHook hook);
   void run();
 
   // Control, thread-safe.
@@ -157,6 +160,7 @@ class Player {
   void measure_av_drift(double frame_time);  // display thread, or source thread headless
   DisplayStatus display_status();         // display thread
 
+  std::string url_;  // immutable after open
   PlayerOptions options_;
   std::unique_ptr<VideoSource> source_;
   std::unique_ptr<Muxer> muxer_;
@@ -168,7 +172,11 @@ class Player {
   int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
-  int64_t frame_count_ = 0;  // exact count when indexed, else 0
+  int64_t frame_count_ = 0;  // immutable after open: exact count when indexed, else 0
+  // Immutable after open: the source was indexed when opened, so control calls from any
+  // thread may seek (index_ never changes after that; source_->indexed() is not read from
+  // other threads, since the source thread may build an index late for a start= seek).
+  bool seekable_ = false;
 
   // Audio packets wait here (source thread pushes) until the encode thread has written the
   // video they accompany; on an early stop the rest is dropped, not written past the video.
@@ -180,10 +188,16 @@ class Player {
   double video_end_time_ = 0.0;  // encode thread, then run() after join
   double frame_duration_ = 0.0;  // seconds, from the average frame rate
 
+  // Set before run() (set_*_hook refuse afterwards), then read-only: hook_ is called on the
+  // run() thread, key_hook_ on the display thread.
   FrameHook hook_;
   KeyHook key_hook_;
-  std::mutex display_mutex_;          // guards the display_ pointer (stop() reads it from any thread)
-  std::unique_ptr<Display> display_;  // created and destroyed by run()
+  // display_ is protected by display_mutex_: run() creates it before starting the other threads
+  // and takes it back (under the lock) before joining them; stop() and frames_shown() read it
+  // from any thread under the lock. The run() thread alone uses the Display between the two
+  // through a local pointer; the source thread never touches it (it reads options_.display).
+  std::mutex display_mutex_;
+  std::unique_ptr<Display> display_;
   BlockingQueue<FramePtr> decoded_{6};
   BlockingQueue<FramePtr> to_encode_{6};
   MediaClock clock_;
@@ -197,6 +211,7 @@ class Player {
   std::mutex error_mutex_;
   std::exception_ptr error_;  // first failure of any thread
   PlayerStats stats_;
+  std::mutex start_mutex_;  // protects ran_: run() sets it once, set_*_hook check it
   bool ran_ = false;
   bool stopped_early_ = false;  // run() thread: stop() before the source ended
   std::atomic<int64_t> frames_shown_at_close_{0};

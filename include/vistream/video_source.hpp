@@ -1,6 +1,7 @@
 // Demux -> decode -> filter for the video stream of one source, with frame-exact seeking.
 // Used directly by Reader (pull model) and by Player's decode thread. Not thread-safe:
-// one thread drives it (the consumer); other threads may only call interrupt().
+// one thread drives it (the consumer); other threads may only call interrupt() and info()
+// (immutable after open), and index_at_time()/time_of_index() once indexed() was true at open.
 //
 // With prefetch on, demux+decode run ahead on an internal thread (the decode thread) that
 // fills decoded_queue_; the consumer runs the filter graph (pixel conversion) on frames it
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vistream/blocking_queue.hpp"
 #include "vistream/decoded_frame_cache.hpp"
@@ -56,7 +58,10 @@ class VideoSource {
   VideoSource(const VideoSource&) = delete;
   VideoSource& operator=(const VideoSource&) = delete;
 
-  const MediaInfo& info();  // refreshed frame_count once the index is built
+  // Immutable after open, so any thread may read it: hwaccel is settled in the constructor,
+  // frame_count is the count known at open (exact for indexed local files; indexed_frame_count()
+  // tells the exact count of a source indexed later).
+  const MediaInfo& info() const { return info_; }
   Demuxer& demuxer() { return *demuxer_; }
   // Non-video packets are discarded at the demuxer unless a sink is set.
   void set_packet_sink(PacketSink sink);
@@ -84,7 +89,8 @@ class VideoSource {
   void halt() { stop_prefetch(); }
 
  private:
-  void fill_info();
+  void fill_info();       // constructor only
+  void settle_hwaccel();  // constructor only
   const FrameIndex& frame_index();
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
   bool next_decoded(AVFrame* frame);  // decoded frame honoring the pending seek target
@@ -103,8 +109,11 @@ class VideoSource {
   std::unique_ptr<VideoDecoder> decoder_;
   std::unique_ptr<VideoFilter> filter_;
   std::optional<FrameIndex> index_;
-  MediaInfo info_;
+  MediaInfo info_;  // immutable after open (written by the constructor only)
   PacketSink packet_sink_;
+  // Non-video packets read by settle_hwaccel() before anyone could set a sink; handed to the
+  // first sink set, dropped when none is. Consumer only.
+  std::vector<UniquePacket> early_packets_;
   UniquePacket packet_;
   UniqueFrame decoded_;
   AVRational stream_time_base_{1, 1};

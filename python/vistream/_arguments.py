@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import Optional
 
@@ -51,3 +53,26 @@ def non_negative_int(value, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be >= 0")
     return value
+
+
+def seek_target(time: "float | None", index: "int | None") -> "tuple[str, float | int]":
+    """Checks the arguments of ``seek(time=, index=)`` (Reader and Player alike).
+
+    Returns ``("index", n)`` with ``n >= 0`` or ``("time", seconds)`` with seconds clamped to
+    ``>= 0``. Raises ValueError unless exactly one is given, TypeError for a non-integer index
+    (bools included) or a non-number time, ValueError for a negative index or a NaN time.
+    """
+    if (time is None) == (index is None):
+        raise ValueError("seek() needs exactly one of time= or index=")
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"index must be an int, not {type(index).__name__}")
+        if index < 0:
+            raise ValueError(f"index must be >= 0, got {index}")
+        return "index", int(index)
+    if isinstance(time, bool) or not isinstance(time, numbers.Real):
+        raise TypeError(f"time must be a number of seconds, not {type(time).__name__}")
+    seconds = float(time)
+    if math.isnan(seconds):
+        raise ValueError("time must be a number of seconds, not NaN")
+    return "time", max(0.0, seconds)

@@ -232,16 +232,11 @@ class Player:
         While paused, the callback runs once on the frame sought to. Raises ``SourceError``
         on sources that cannot seek (live streams). Thread-safe.
         """
-        if (time is None) == (index is None):
-            raise ValueError("seek() needs exactly one of time= or index=")
-        if index is not None:
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise TypeError("index must be an int")
-            self._core.seek_index(max(0, index))
+        kind, target = _arguments.seek_target(time, index)
+        if kind == "index":
+            self._core.seek_index(target)
         else:
-            if isinstance(time, bool) or not isinstance(time, (int, float)):
-                raise TypeError("time must be a number of seconds")
-            self._core.seek_time(max(0.0, float(time)))
+            self._core.seek_time(target)
 
     def step(self, frames: int = 1) -> None:
         """Pauses, then moves ``frames`` frames from the current position (negative = back).

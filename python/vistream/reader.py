@@ -14,6 +14,10 @@ Frame = _core.Frame
 class Reader(_core.Reader):
     """Iterates over the video frames of a file or URL, in display order.
 
+    A Reader may be used from several threads: calls are serialized inside (each frame of an
+    iteration shared by two threads goes to exactly one of them), and ``close()`` from another
+    thread waits for the call in progress.
+
     Args:
         source: path or URL (anything FFmpeg demuxes: mp4, mkv, webm, ts, http://, rtsp://...).
         format: pixel format of ``frame.array``: "bgr24" (OpenCV order), "rgb24", "gray",
@@ -74,26 +78,23 @@ class Reader(_core.Reader):
         ``index`` is the 0-based frame number in display order; ``time`` (seconds) selects the
         first frame whose timestamp is >= time. Past the end, iteration simply stops.
         """
-        if (time is None) == (index is None):
-            raise ValueError("seek() needs exactly one of time= or index=")
-        if index is not None:
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise TypeError("index must be an int")
-            if index < 0:
-                raise ValueError("index must be >= 0")
-            self.seek_index(index)
+        kind, target = _arguments.seek_target(time, index)
+        if kind == "index":
+            self.seek_index(target)
         else:
-            if not isinstance(time, (int, float)) or isinstance(time, bool):
-                raise TypeError("time must be a number of seconds")
-            self.seek_time(max(0.0, float(time)))
+            self.seek_time(target)
 
     def frame_at(self, index: int) -> Frame:
-        """Returns frame ``index`` (0-based, display order); IndexError past the end."""
-        self.seek(index=index)
-        try:
-            return next(self)
-        except StopIteration:
-            raise IndexError(f"frame {index} is past the end of {self.source!r}") from None
+        """Returns frame ``index`` (0-based, display order); IndexError past the end.
+
+        The seek and the read are one operation: another thread iterating the same Reader
+        cannot take the frame in between.
+        """
+        _, target = _arguments.seek_target(None, index)
+        frame = self._frame_at(target)
+        if frame is None:
+            raise IndexError(f"frame {index} is past the end of {self.source!r}")
+        return frame
 
     def __enter__(self) -> "Reader":
         return self

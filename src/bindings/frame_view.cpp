@@ -46,19 +46,16 @@ py::object frame_array(PyFrame& self) {
         py::dtype::of<uint8_t>(), {av->height, av->width, channels},
         {static_cast<py::ssize_t>(av->linesize[0]), static_cast<py::ssize_t>(channels), py::ssize_t{1}},
         av->data[0], keep_alive(self.frame));
+  } else if (frame.stacked_format()) {
+    // yuv420p/nv12: ensure_writable() put the planes back to back with linesize == width, so
+    // the OpenCV-style (H*3/2, W) array is a view of the whole picture.
+    self.array_cache = py::array(py::dtype::of<uint8_t>(), {av->height * 3 / 2, av->width},
+                                 {static_cast<py::ssize_t>(av->width), py::ssize_t{1}}, av->data[0],
+                                 keep_alive(self.frame));
   } else {
-    // Planar YUV: the OpenCV-style stacked layout (H*3/2 rows of W bytes), copied once.
-    const int w = av->width, h = av->height;
-    if (w % 2 || h % 2) {
-      throw Error(ErrorKind::InvalidArgument,
-                  "the stacked .array layout of planar formats needs even width and height; use .planes");
-    }
-    py::array_t<uint8_t> out({h * 3 / 2, w});
-    uint8_t* dst = out.mutable_data();
-    VS_CHECK(av_image_copy_to_buffer(dst, static_cast<int>(out.size()), av->data, av->linesize,
-                                     static_cast<AVPixelFormat>(av->format), w, h, 1),
-             ErrorKind::Generic, "copying planar frame");
-    self.array_cache = out;
+    throw Error(ErrorKind::InvalidArgument,
+                std::string("frame.array of ") + frame.pixel_format_name() +
+                    " needs even width and height (the stacked H*3/2 x W layout); use frame.planes");
   }
   return self.array_cache;
 }
@@ -127,8 +124,10 @@ void register_frame(py::module_& m) {
 A decoded video frame.
 
 ``frame.array`` is a writable numpy view of the frame's own buffer (no copy); edits made in a
-Player callback are what gets encoded. ``np.asarray(frame)``, ``np.from_dlpack(frame)`` and
-``torch.from_dlpack(frame)`` share the same memory.
+Player callback are what gets encoded and shown. For bgr24/rgb24/rgba/bgra it is HxWxC, for gray
+HxW, for yuv420p and nv12 the stacked (H*3/2)xW layout (Y rows, then U and V, or interleaved UV);
+``frame.planes`` are views of the same memory, one per plane. ``np.asarray(frame)``,
+``np.from_dlpack(frame)`` and ``torch.from_dlpack(frame)`` (packed formats) share it too.
 
 Example::
 
@@ -136,7 +135,7 @@ Example::
         frame.array[:10] = 0          # black band on top
         print(frame.index, frame.time)
 )doc")
-      .def_property_readonly("array", &frame_array, "HxWxC (HxW for gray) uint8 numpy view, zero-copy")
+      .def_property_readonly("array", &frame_array, "uint8 numpy view, zero-copy: HxWxC (HxW for gray; (H*3/2)xW for yuv420p/nv12)")
       .def_property_readonly("planes", &frame_planes, "zero-copy numpy view of each image plane")
       .def_property_readonly("index", [](const PyFrame& f) { return f.frame->index(); }, "0-based index in display order")
       .def_property_readonly("pts", [](const PyFrame& f) { return f.frame->pts(); }, "timestamp in the stream time base")

@@ -16,9 +16,10 @@ struct PyFrame {
   py::object array_cache;  // the one numpy view handed out for .array / __array__
 };
 
-// Zero-copy HxWxC (or HxW) view for packed formats; an I420/NV12 copy for planar ones.
+// Zero-copy view of the frame's pixels: HxWxC (HxW for gray) for packed formats, the stacked
+// (H*3/2)xW layout for yuv420p/nv12 (whose buffer Frame::ensure_writable lays out that way).
 py::object frame_array(PyFrame& self);
-// Zero-copy views of each plane.
+// Zero-copy views of each plane, with the frame's real linesizes (share memory with .array).
 py::list frame_planes(PyFrame& self);
 // A "dltensor" capsule sharing the frame's memory (packed formats only).
 py::capsule frame_dlpack(PyFrame& self);

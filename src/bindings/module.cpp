@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "frame_view.hpp"
 #include "vistream/error.hpp"
@@ -103,6 +104,9 @@ auto without_gil(Fn&& fn) {
   return fn();
 }
 
+// A Reader may be used from any thread. Every native operation runs under operation_mutex_
+// (VideoSource itself is single-threaded); the lock is taken with the GIL released, so a
+// thread waiting for it never blocks the one holding it from getting the GIL back.
 class PyReader {
  public:
   PyReader(const std::string& url, const std::string& format, const std::string& vfilter,
@@ -111,22 +115,46 @@ class PyReader {
       return std::make_unique<VideoSource>(url, source_options(format, vfilter, hwaccel, threads));
     });
   }
-  VideoSource& source() {
-    if (!source_) throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
-    return *source_;
+
+  // Runs fn(source) under the operation lock, without the GIL. Throws on a closed Reader.
+  template <typename Fn>
+  auto locked(Fn&& fn) {
+    return without_gil([&] {
+      std::lock_guard lock(operation_mutex_);
+      if (!source_) throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
+      return fn(*source_);
+    });
   }
+
   py::object next() {
-    VideoSource& s = source();
-    FramePtr frame = without_gil([&] { return s.next(); });
+    FramePtr frame = locked([](VideoSource& s) { return s.next(); });
     if (!frame) throw py::stop_iteration();
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
+  // seek + next as one operation, so another thread's next() cannot come in between.
+  py::object frame_at(int64_t index) {
+    FramePtr frame = locked([&](VideoSource& s) {
+      s.seek_to_index(index);
+      return s.next();
+    });
+    if (!frame) return py::none();
+    return py::cast(PyFrame{std::move(frame), py::object()});
+  }
   void close() {
-    if (source_) without_gil([&] { source_.reset(); return 0; });
+    // Waits for an operation in progress on another thread, then frees the source.
+    without_gil([&] {
+      std::unique_ptr<VideoSource> closing;
+      {
+        std::lock_guard lock(operation_mutex_);
+        closing = std::move(source_);
+      }
+      return 0;  // `closing` (decoder threads, demuxer) goes here, outside the lock
+    });
   }
 
  private:
-  std::unique_ptr<VideoSource> source_;
+  std::mutex operation_mutex_;
+  std::unique_ptr<VideoSource> source_;  // protected by operation_mutex_; null once closed
 };
 
 class PyPlayer {
@@ -138,35 +166,50 @@ class PyPlayer {
     py::gil_scoped_release release;  // joins nothing, but frees decoder threads
     player_.reset();
   }
+  // Swapping a Python callable is atomic under the GIL, which is also held wherever the
+  // hooks call them: on_frame/on_key may be changed at any time, even while running.
   void set_callback(py::object fn) { callback_ = std::move(fn); }
-  void set_key_callback(py::object fn) {
-    key_callback_ = std::move(fn);
+  void set_key_callback(py::object fn) { key_callback_ = std::move(fn); }
+
+  void run() {
+    if (ran_) throw py::value_error("Player.run() can only be called once");
+    ran_ = true;
+    // The core's hooks are installed once, before its threads start (Player requires it).
     player_->set_key_hook([this](const KeyEvent& key) -> bool {
       py::gil_scoped_acquire gil;  // display thread: the run() thread never waits on it with the GIL
+      py::object callback = key_callback_;  // our reference: the callback may replace itself
+      if (callback.is_none()) return false;
       std::string name = key.name;
       if (key.alt) name = "alt+" + name;
       if (key.shift) name = "shift+" + name;
       if (key.ctrl) name = "ctrl+" + name;
-      py::object handled = key_callback_(name);
+      py::object handled = callback(name);
       return !handled.is_none() && handled.cast<bool>();
     });
-  }
-
-  void run() {
     player_->set_frame_hook([this](const FramePtr& frame) -> bool {
       py::gil_scoped_acquire gil;
       flush_logs();
-      if (callback_.is_none()) {
+      py::object callback = callback_;
+      if (callback.is_none()) {
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
         return true;
       }
       // Python owns the Frame object: the callback may keep it (and its array) after returning.
       py::object py_frame = py::cast(PyFrame{frame, py::object()});
-      py::object result = callback_(py_frame);
+      py::object result = callback(py_frame);
       if (!result.is_none()) replace_pixels(py_frame.cast<PyFrame&>(), result);
+      // Kept by Python: settle its buffers now (ensure_writable may copy or re-lay them out),
+      // so a later first .array does not change a frame the display and encoder are reading.
+      if (Py_REFCNT(py_frame.ptr()) > 1) frame->ensure_writable();
       return true;
     });
-    without_gil([&] { player_->run(); return 0; });
+    try {
+      without_gil([&] { player_->run(); return 0; });
+    } catch (...) {
+      release_callbacks();
+      throw;
+    }
+    release_callbacks();
   }
 
   void stop() { player_->stop(); }
@@ -219,9 +262,27 @@ class PyPlayer {
     py::module_::import("numpy").attr("copyto")(target, source);
   }
 
+  // run() is over and cannot run again: drop the callables now rather than with the player,
+  // since they often reference the Python Player (a cycle through native code).
+  void release_callbacks() {
+    callback_ = py::none();
+    key_callback_ = py::none();
+  }
+
+ public:
+  // For the garbage collector (see register below): the callables are this object's only
+  // references to Python objects.
+  int visit_callbacks(visitproc visit, void* arg) {
+    Py_VISIT(callback_.ptr());
+    Py_VISIT(key_callback_.ptr());
+    return 0;
+  }
+
+ private:
   std::unique_ptr<Player> player_;
-  py::object callback_ = py::none();
-  py::object key_callback_ = py::none();
+  bool ran_ = false;  // GIL-protected
+  py::object callback_ = py::none();      // GIL-protected; called by the run() thread
+  py::object key_callback_ = py::none();  // GIL-protected; called by the display thread
 };
 
 }  // namespace
@@ -263,21 +324,29 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int>(),
            py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"))
       .def("__next__", &PyReader::next)
-      .def("_info", [](PyReader& r) { return info_dict(r.source().info()); })
+      .def("_frame_at", &PyReader::frame_at, py::arg("index"))
+      .def("_info", [](PyReader& r) {
+        MediaInfo info = r.locked([](VideoSource& s) {
+          MediaInfo opened = s.info();
+          if (s.indexed()) {  // indexed since open (first seek on a remote file): now exact
+            opened.frame_count = s.indexed_frame_count();
+            opened.frame_count_exact = true;
+          }
+          return opened;
+        });
+        return info_dict(info);
+      })
       .def("seek_index", [](PyReader& r, int64_t index) {
-        VideoSource& s = r.source();
-        without_gil([&] { s.seek_to_index(index); return 0; });
+        r.locked([&](VideoSource& s) { s.seek_to_index(index); return 0; });
       })
       .def("seek_time", [](PyReader& r, double t) {
-        VideoSource& s = r.source();
-        without_gil([&] { s.seek_to_time(t); return 0; });
+        r.locked([&](VideoSource& s) { s.seek_to_time(t); return 0; });
       })
       .def("count_frames", [](PyReader& r) {
-        VideoSource& s = r.source();
-        return without_gil([&] { return s.count_frames(); });
+        return r.locked([](VideoSource& s) { return s.count_frames(); });
       })
       .def("_stats", [](PyReader& r) {
-        const SourceStats s = r.source().stats();
+        const SourceStats s = r.locked([](VideoSource& source) { return source.stats(); });
         py::dict d;
         d["packets_read"] = s.packets_read;
         d["frames_decoded"] = s.frames_decoded;
@@ -288,7 +357,25 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("close", &PyReader::close);
 
-  py::class_<PyPlayer>(m, "Player")
+  // A callback that references its Player (p.stop() in a closure) forms a cycle through
+  // native code; traverse/clear let Python's garbage collector see and break it.
+  py::class_<PyPlayer>(m, "Player", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+                         PyTypeObject* type = &heap_type->ht_type;
+                         type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+                         type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
+                           Py_VISIT(Py_TYPE(self));
+                           if (!py::detail::is_holder_constructed(self)) return 0;
+                           return py::cast<PyPlayer&>(py::handle(self)).visit_callbacks(visit, arg);
+                         };
+                         type->tp_clear = [](PyObject* self) -> int {
+                           if (py::detail::is_holder_constructed(self)) {
+                             PyPlayer& player = py::cast<PyPlayer&>(py::handle(self));
+                             player.set_callback(py::none());
+                             player.set_key_callback(py::none());
+                           }
+                           return 0;
+                         };
+                       }))
       .def(py::init([](const std::string& url, const std::string& format, const std::string& vfilter,
                        const std::string& afilter, const std::string& output, const std::string& encoder,
                        const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
