@@ -51,9 +51,10 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     const int ret = avformat_open_input(&raw, url.c_str(), nullptr, nullptr);
     call_ = nullptr;
     io_ctx_ = raw;
-    if (ret < 0) throw_failure(call, ret, ErrorKind::Source, "open", details.annotate("cannot open '" + url + "'"));
+    if (ret >= 0) ctx_.reset(raw);
+    if (ret < 0 || call.outcome() != BlockingCall::Outcome::Running)
+      throw_failure(call, ret, ErrorKind::Source, "open", details.annotate("cannot open '" + url + "'"));
   }
-  ctx_.reset(raw);
   // Reopening a source already probed: when the container header lists every stream (mp4,
   // mkv, ...) the streams and their indices are known, and probing (which decodes frames)
   // would only cost time. Headerless formats (MPEG-TS) create streams while probing.
@@ -64,7 +65,8 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     call_ = &call;
     const int ret = avformat_find_stream_info(ctx_.get(), nullptr);
     call_ = nullptr;
-    if (ret < 0)
+    // Probing treats a failed read as the end of its data: a stall there still fails the open.
+    if (ret < 0 || call.outcome() != BlockingCall::Outcome::Running)
       throw_failure(call, ret, ErrorKind::Source, "open",
                     details.annotate("cannot read stream info of '" + url + "'"));
   }
@@ -101,9 +103,29 @@ int64_t Demuxer::io_progress() const {
   return io_ctx_ && io_ctx_->pb ? io_ctx_->pb->pos : -1;
 }
 
+void Demuxer::end_call(const BlockingCall& call) {
+  call_ = nullptr;
+  switch (call.outcome()) {
+    case BlockingCall::Outcome::Running:
+      break;
+    case BlockingCall::Outcome::Interrupted:
+      // Ctrl-C is not the source's fault: clear the abort FFmpeg left on the I/O context, so
+      // the caller may go on reading (a network read may lose what was in flight).
+      if (ctx_ && ctx_->pb && ctx_->pb->error == AVERROR_EXIT) {
+        ctx_->pb->error = 0;
+        ctx_->pb->eof_reached = 0;
+      }
+      break;
+    default:
+      aborted_ = call.outcome();  // the I/O context stays aborted: later reads report why
+  }
+}
+
 void Demuxer::throw_failure(const BlockingCall& call, int code, ErrorKind kind, const std::string& what,
                             const std::string& context) const {
-  switch (call.outcome()) {
+  const BlockingCall::Outcome outcome =
+      call.outcome() != BlockingCall::Outcome::Running ? call.outcome() : aborted_;
+  switch (outcome) {
     case BlockingCall::Outcome::Cancelled:
       throw Error(ErrorKind::Cancelled, "'" + url_ + "': " + what + " cancelled");
     case BlockingCall::Outcome::Interrupted:
@@ -124,9 +146,9 @@ bool Demuxer::read(AVPacket* packet) {
   for (;;) {
     call_ = &call;
     const int ret = av_read_frame(ctx_.get(), packet);
-    call_ = nullptr;
-    if (ret >= 0) return true;
-    if (call.outcome() != BlockingCall::Outcome::Running)
+    end_call(call);
+    if (ret >= 0) return true;  // even if aborted meanwhile: a packet the demuxer had buffered
+    if (call.outcome() != BlockingCall::Outcome::Running || aborted_ != BlockingCall::Outcome::Running)
       throw_failure(call, ret, ErrorKind::Source, "read", "cannot read '" + url_ + "'");
     if (ret == AVERROR_EOF) return false;
     if (ret == AVERROR(EAGAIN)) {
@@ -156,7 +178,7 @@ void Demuxer::seek(int64_t timestamp) {
   BlockingCall call(cancel_.get(), timeouts_.read);
   call_ = &call;
   const int ret = av_seek_frame(ctx_.get(), video_index_, timestamp, AVSEEK_FLAG_BACKWARD);
-  call_ = nullptr;
+  end_call(call);
   if (ret < 0) throw_failure(call, ret, ErrorKind::Source, "seek", "cannot seek in '" + url_ + "'");
 }
 

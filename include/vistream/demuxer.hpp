@@ -59,6 +59,7 @@ class Demuxer {
  private:
   static int interrupt_callback(void* opaque);
   int64_t io_progress() const;
+  void end_call(const BlockingCall& call);
   // Throws the error for a libav call that failed with `code` during `call` ("open", "read"...).
   [[noreturn]] void throw_failure(const BlockingCall& call, int code, ErrorKind kind, const std::string& what,
                                   const std::string& context) const;
@@ -69,6 +70,8 @@ class Demuxer {
   UniqueInputFormatContext ctx_;
   AVFormatContext* io_ctx_ = nullptr;  // the context being opened/read (valid during open too)
   BlockingCall* call_ = nullptr;       // the blocking call in progress (its thread only)
+  // Set when a call was cancelled or timed out: FFmpeg keeps the I/O context aborted.
+  BlockingCall::Outcome aborted_ = BlockingCall::Outcome::Running;
   int video_index_ = -1;
   int audio_index_ = -1;
   std::atomic<int64_t> read_errors_{0};
