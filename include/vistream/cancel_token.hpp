@@ -118,7 +118,6 @@ bool CancelToken::wait_until(std::unique_lock<std::mutex>& lock, std::condition_
                              Clock::time_point deadline) {
   if (ready()) return true;
   const bool checks = is_check_thread();
-  if (checks) throw_if_interrupted();
   Waiter waiter{lock.mutex(), &cv};
   lock.unlock();
   add_waiter(&waiter);
