@@ -48,7 +48,8 @@ class _StallingHandler(http.server.BaseHTTPRequestHandler):
     then the connection is closed although more were promised (a broken transfer)."""
 
     data = b""
-    release: threading.Event
+    release: threading.Event  # set at teardown: every held connection ends
+    stalled: threading.Event  # set once a /stalled response has sent all it will send
 
     def log_message(self, *args):
         pass
@@ -66,22 +67,35 @@ class _StallingHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(self.data[start:min(start + 16384, STALL_AFTER)])
             self.wfile.flush()
             if self.path.startswith("/stalled"):
+                self.stalled.set()
                 self.release.wait()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up: that is what the tests want
 
 
+class _Server:
+    """server("never") / server("stalled") / server("dropped") are URLs; .stalled is set once a
+    /stalled response went silent."""
+
+    def __init__(self, port: int, stalled: threading.Event):
+        self.port = port
+        self.stalled = stalled
+
+    def __call__(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+
 @pytest.fixture()
 def server(stream_ts):
-    """Yields a URL factory: server("never") / server("stalled") / server("dropped")."""
-    release = threading.Event()
-    handler = type("Handler", (_StallingHandler,), {"data": stream_ts.read_bytes(), "release": release})
+    release, stalled = threading.Event(), threading.Event()
+    handler = type("Handler", (_StallingHandler,),
+                   {"data": stream_ts.read_bytes(), "release": release, "stalled": stalled})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield lambda path: f"http://127.0.0.1:{httpd.server_address[1]}/{path}"
+        yield _Server(httpd.server_address[1], stalled)
     finally:
         release.set()
         httpd.shutdown()
@@ -300,20 +314,21 @@ def _python(code: str) -> subprocess.Popen:
 
 def test_ctrl_c_ends_cli_play_of_a_stalled_stream_and_finalizes_output(server, tmp_path):
     out = tmp_path / "interrupted.mkv"
-    # The frame callback prints once so the test knows playback started.
-    proc = _python(f"""
-        import sys
-        from vistream import cli
-        import vistream.player as vp
-        original = vp.Player.run
-        def run(self):
-            self.on_frame(lambda f: print("playing", flush=True) if f.index == 0 else None)
-            return original(self)
-        vp.Player.run = run
-        sys.exit(cli.main(["play", {server("stalled")!r}, "--headless", "--output", {str(out)!r}]))
-    """)
-    took = _interrupt(proc, "playing")
-    print(f"SIGINT -> CLI exit in {took * 1000:.0f} ms")
+    proc = subprocess.Popen([sys.executable, "-m", "vistream", "play", server("stalled"), "--headless",
+                             "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO)
+    assert server.stalled.wait(60), "the player never read up to the stall"
+    time.sleep(1.0)  # decoding and encoding catch up with the stall
+    assert proc.poll() is None, proc.stderr.read()
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("SIGINT did not end `vistream play`")
+    took = time.monotonic() - started
+    print(f"SIGINT -> `vistream play` exit in {took * 1000:.0f} ms")
     assert proc.returncode == 130, proc.stderr.read()
     assert took < 1.5
     assert ffprobe_count(out) > 100, "the output must be finalized and playable"
