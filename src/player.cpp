@@ -365,9 +365,19 @@ void Player::source_loop() {
     decoded_.close();
   } catch (const Error& error) {
     source_->halt();
-    // A read cut short by stop() is how stopping works, not a failure.
-    if (error.kind() != ErrorKind::Cancelled || !stop_requested_.load()) record_error(std::current_exception());
-    decoded_.close();
+    if (error.kind() == ErrorKind::Cancelled && stop_requested_.load()) {
+      decoded_.close();  // a read cut short by stop() is how stopping works, not a failure
+    } else if (error.kind() == ErrorKind::Source || error.kind() == ErrorKind::SourceTimeout) {
+      // The source failed (stalled, connection lost): what was decoded before still goes
+      // through the hook and into the file; run() raises the error after that.
+      {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      decoded_.close();
+    } else {
+      record_error(std::current_exception());
+    }
   } catch (...) {
     source_->halt();
     record_error(std::current_exception());

@@ -187,8 +187,9 @@ def test_reader_close_from_another_thread_ends_a_blocked_read(vs, server):
     iteration = _Background(lambda: [frames.append(f.index) for f in reader])
     _wait_until_stalled(lambda: len(frames))
     started = time.monotonic()
-    reader.close()
-    close_took = time.monotonic() - started
+    closing = _Background(reader.close)
+    assert closing.join(STOP_LATENCY + 1), "close() blocked"
+    close_took = closing.ended_at - started
     assert iteration.join(STOP_LATENCY + 1), "iteration still blocked after close()"
     iteration_took = iteration.ended_at - started
     print(f"Reader.close(): returned in {close_took * 1000:.0f} ms, iteration ended in {iteration_took * 1000:.0f} ms")
@@ -388,3 +389,22 @@ def test_ctrl_c_during_a_slow_callback(test_mp4, tmp_path):
     encoded = int(proc.stdout.read().split()[-1])
     assert took < 1.0 and encoded >= 1
     assert ffprobe_count(out) == encoded
+
+
+def test_ctrl_c_ends_a_paused_player(test_mp4, tmp_path):
+    """Paused, the run() thread waits for a resume that never comes: Ctrl-C must still reach it."""
+    out = tmp_path / "paused.mkv"
+    proc = _python(f"""
+        import vistream as vs
+        player = vs.Player({str(test_mp4)!r}, output={str(out)!r}, paused=True)
+        player.on_frame(lambda frame: print("paused at", frame.index, flush=True))
+        try:
+            player.run()
+        except KeyboardInterrupt:
+            raise SystemExit(130)
+    """)
+    took = _interrupt(proc, "paused at 0")
+    print(f"SIGINT while paused -> exit in {took * 1000:.0f} ms")
+    assert proc.returncode == 130, proc.stderr.read()
+    assert took < 1.0
+    assert ffprobe_count(out) == 1, "the frame shown before the pause is in the finalized file"
