@@ -17,15 +17,18 @@ namespace {
 constexpr double kDisplayLead = 0.040;
 }  // namespace
 
-Player::Player(const std::string& url, const PlayerOptions& options)
-    : url_(url), options_(options), decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
+Player::Player(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel)
+    : url_(url),
+      options_(options),
+      cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
+      decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
   if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
   if (options.display) {
     // A window was asked for: say now, before any work, when there cannot be one.
     std::string reason;
     if (!Display::available(&reason)) throw Error(ErrorKind::Generic, "cannot open a window: " + reason);
   }
-  source_ = std::make_unique<VideoSource>(url, options.source);
+  source_ = std::make_unique<VideoSource>(url, options.source, cancel_);
   frame_count_ = source_->indexed_frame_count();
   seekable_ = source_->indexed();
   clock_.set_speed(options.speed);
@@ -92,6 +95,7 @@ Player::~Player() {
 
 void Player::stop() {
   stop_requested_.store(true);
+  cancel_->cancel();  // wakes every blocking call: network reads, queue and control waits
   // Close the window without joining its thread (stop() may run on it, or with the GIL
   // held); this also unblocks a run() thread waiting for room in the display queue.
   {
@@ -259,6 +263,7 @@ void Player::record_error(std::exception_ptr error) {
     if (!error_) error_ = error;
   }
   stop_requested_.store(true);
+  cancel_->cancel();
   {
     std::lock_guard lock(control_mutex_);
     control_changed_.notify_all();
@@ -277,7 +282,9 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
         clock_.set(frame->time());
         return true;
       }
-      control_changed_.wait(lock);
+      cancel_->wait(lock, control_changed_, [&] {
+        return stop_requested_.load() || control_.seek_to || !control_.paused || control_.permits > 0;
+      });
       continue;
     }
     if (first_after_seek) {
@@ -295,11 +302,10 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
       return true;
     }
     // Wake at least every 20 ms to follow the audio clock.
-    if (audio_playback_ && wait > std::chrono::milliseconds(20)) {
-      control_changed_.wait_for(lock, std::chrono::milliseconds(20));
-      continue;
-    }
-    control_changed_.wait_for(lock, wait);
+    const auto slice = audio_playback_ ? std::min<MediaClock::Clock::duration>(wait, std::chrono::milliseconds(20)) : wait;
+    cancel_->wait_until(lock, control_changed_,
+                        [&] { return stop_requested_.load() || control_.seek_to || control_.paused; },
+                        CancelToken::Clock::now() + slice);
   }
 }
 
@@ -327,7 +333,7 @@ void Player::source_loop() {
         // At the end of the source, only a seek (or stop) gives more work. With exit_at_end,
         // the end ends the run once playing: at once, or when resumed. An end reached while
         // paused (End, a seek or step past the end) keeps the last frame up.
-        control_changed_.wait(lock, [&] {
+        cancel_->wait(lock, control_changed_, [&] {
           return stop_requested_.load() || control_.seek_to || !ended || (options_.exit_at_end && !control_.paused);
         });
         if (stop_requested_.load()) break;
@@ -367,7 +373,7 @@ void Player::source_loop() {
           std::lock_guard lock(control_mutex_);
           control_.source_ended = true;
         }
-        decoded_.push(nullptr, serial);  // end marker: waits for room even in real-time mode
+        decoded_.push(nullptr, serial, cancel_.get());  // end marker: waits for room even in real-time mode
         continue;
       }
       ++stats_.frames_decoded;
@@ -379,12 +385,27 @@ void Player::source_loop() {
         stats_.frames_dropped += dropped;
       } else {
         first_after_seek = false;
-        if (!decoded_.push(std::move(frame), serial)) break;
+        if (!decoded_.push(std::move(frame), serial, cancel_.get())) break;
       }
     }
     source_->halt();  // no audio packet may arrive after this thread ends
     stats_.decode_errors.store(source_->stats().decode_errors);
     decoded_.close();
+  } catch (const Error& error) {
+    source_->halt();
+    if (error.kind() == ErrorKind::Cancelled && stop_requested_.load()) {
+      decoded_.close();  // a read cut short by stop() is how stopping works, not a failure
+    } else if (error.kind() == ErrorKind::Source || error.kind() == ErrorKind::SourceTimeout) {
+      // The source failed (stalled, connection lost): what was decoded before still goes
+      // through the hook and into the file; run() raises the error after that.
+      {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      decoded_.close();
+    } else {
+      record_error(std::current_exception());
+    }
   } catch (...) {
     source_->halt();
     record_error(std::current_exception());
@@ -505,7 +526,7 @@ void Player::run() {
       if (!realtime) {
         // Offline: the source runs ahead into decoded_; pausing holds frames here.
         std::unique_lock lock(control_mutex_);
-        control_changed_.wait(lock, [&] {
+        cancel_->wait(lock, control_changed_, [&] {
           return stop_requested_.load() || !control_.paused || control_.permits > 0;
         });
         if (stop_requested_.load()) {
@@ -513,7 +534,7 @@ void Player::run() {
           break;
         }
       }
-      std::optional<FramePtr> item = decoded_.pop();
+      std::optional<FramePtr> item = decoded_.pop(cancel_.get());
       if (!item) {  // closed: the source finished, or stop()
         if (stop_requested_.load()) stopped_early_ = true;
         break;
@@ -536,7 +557,7 @@ void Player::run() {
       if (stop_requested_.load()) stopped_early_ = true;
       ++stats_.frames_processed;
       if (shown_on && !stop_requested_.load()) shown_on->show(frame, realtime);
-      if (encoder_ && !to_encode_.push(std::move(frame))) break;
+      if (encoder_ && !to_encode_.push(std::move(frame), cancel_.get())) break;
       if (stop_requested_.load()) break;
     }
   } catch (...) {
@@ -550,6 +571,7 @@ void Player::run() {
   }
   // Normal end or stop(): let the encoder finish what it has; on error the queues are aborted.
   stop_requested_.store(true);  // ends the source thread wherever it waits
+  cancel_->cancel();            // including inside a network read
   {
     std::lock_guard lock(control_mutex_);
     control_changed_.notify_all();
@@ -604,7 +626,9 @@ void Player::run() {
     av_log(nullptr, AV_LOG_INFO, "vistream: A/V drift at most %.1f ms over %lld frames\n",
            stats_.av_drift_max.load() * 1000.0, static_cast<long long>(stats_.av_drift_samples.load()));
   }
-  stats_.decode_errors.store(source_->stats().decode_errors);
+  const SourceStats source_stats = source_->stats();
+  stats_.decode_errors.store(source_stats.decode_errors);
+  stats_.read_errors.store(source_stats.read_errors);
   std::exception_ptr error;
   {
     // Taken out, not copied: a Python exception keeps its traceback, whose frames reference

@@ -15,16 +15,17 @@ double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
 
 }  // namespace
 
-VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
+VideoSource::VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel)
     : url_(url),
       options_(options),
+      cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
       packet_(make_packet()),
       decoded_(make_frame()),
       cache_(options.cache_bytes) {
   const AVPixelFormat output_format = av_get_pix_fmt(options.output_format.c_str());
   if (output_format == AV_PIX_FMT_NONE)
     throw Error(ErrorKind::InvalidArgument, "unknown pixel format '" + options.output_format + "'");
-  demuxer_ = std::make_unique<Demuxer>(url);
+  demuxer_ = std::make_unique<Demuxer>(url, -1, cancel_, options.timeouts);
   AVStream* stream = demuxer_->video_stream();
   if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
   set_packet_sink(nullptr);
@@ -52,7 +53,10 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options)
   fill_info();
 }
 
-VideoSource::~VideoSource() { stop_prefetch(); }
+VideoSource::~VideoSource() {
+  cancel_->cancel();  // a decode thread blocked in a network read must not hold up the join
+  stop_prefetch();
+}
 
 void VideoSource::set_packet_sink(PacketSink sink) {
   packet_sink_ = std::move(sink);
@@ -138,7 +142,7 @@ const FrameIndex& VideoSource::frame_index() {
     if (!demuxer_->seekable())
       throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
     // Scan with a second demuxer so the playing one keeps its position.
-    Demuxer scanner(url_, demuxer_->video_stream_index());
+    Demuxer scanner(url_, demuxer_->video_stream_index(), cancel_, options_.timeouts);
     index_ = FrameIndex::scan(scanner);
   }
   return *index_;
@@ -247,7 +251,12 @@ UniqueFrame VideoSource::pop_decoded() {
   }
   if (prefetch_done_) return nullptr;
   start_prefetch();
-  if (std::optional<UniqueFrame> frame = decoded_queue_->pop()) return std::move(*frame);
+  // May throw Error(Interrupted) (Ctrl-C on this thread): the decode thread keeps its place.
+  if (std::optional<UniqueFrame> frame = decoded_queue_->pop(cancel_.get())) return std::move(*frame);
+  if (cancel_->cancelled()) {
+    stop_prefetch();
+    throw Error(ErrorKind::Cancelled, "'" + url_ + "': cancelled");
+  }
   stop_prefetch();  // ended: join, then report its failure if it had one
   prefetch_done_ = true;
   if (prefetch_error_) std::rethrow_exception(std::exchange(prefetch_error_, nullptr));
@@ -274,7 +283,7 @@ void VideoSource::prefetch_loop() {
     while (!prefetch_stop_.load()) {
       UniqueFrame frame = make_frame();
       if (!next_decoded(frame.get())) break;
-      if (!decoded_queue_->push(std::move(frame))) break;
+      if (!decoded_queue_->push(std::move(frame), cancel_.get())) break;
     }
   } catch (...) {
     prefetch_error_ = std::current_exception();
@@ -296,7 +305,11 @@ bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
   }
   try {
     demuxer_->seek(keyframe.dts);
-  } catch (const Error&) {
+  } catch (const Error& error) {
+    // Stopping, a stall or Ctrl-C are not reasons to try another keyframe.
+    if (error.kind() == ErrorKind::Cancelled || error.kind() == ErrorKind::Interrupted ||
+        error.kind() == ErrorKind::SourceTimeout)
+      throw;
     return false;
   }
   verify_keyframe_dts_ = keyframe.dts;
@@ -304,7 +317,8 @@ bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
 }
 
 void VideoSource::reopen() {
-  auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index());
+  auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index(), cancel_, options_.timeouts);
+  earlier_read_errors_ += demuxer_->read_errors();
   demuxer_ = std::move(fresh);
   set_packet_sink(packet_sink_);
 }
@@ -382,7 +396,8 @@ SourceStats VideoSource::stats() const {
   s.frames_decoded = frames_decoded_.load();
   s.frames_output = frames_output_;
   s.seeks = seeks_;
-  s.decode_errors = decoder_->errors() + demuxer_->read_errors();
+  s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();
+  s.decode_errors = decoder_->errors() + s.read_errors;
   return s;
 }
 

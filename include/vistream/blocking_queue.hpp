@@ -3,6 +3,9 @@
 // every waiter and makes further pushes fail, so a thread can always be told to stop.
 // Each item carries the serial that was current when pushed; bump_serial() (a seek) makes
 // pop() silently discard everything older without draining the queue by hand.
+// The waiting calls take an optional CancelToken: cancelling it ends the wait (push fails, pop
+// returns nothing) without closing the queue for other users, and on the token's interrupt-check
+// thread a wait can throw Error(Interrupted) (Ctrl-C).
 #pragma once
 
 #include <condition_variable>
@@ -12,6 +15,8 @@
 #include <optional>
 #include <utility>
 
+#include "vistream/cancel_token.hpp"
+
 namespace vistream {
 
 template <typename T>
@@ -19,18 +24,18 @@ class BlockingQueue {
  public:
   explicit BlockingQueue(size_t capacity) : capacity_(capacity) {}
 
-  // False if the queue was closed (the item is dropped). The item is tagged with the
-  // queue's current serial.
-  bool push(T item) {
+  // False if the queue was closed or `cancel` cancelled (the item is dropped). The item is
+  // tagged with the queue's current serial.
+  bool push(T item, CancelToken* cancel = nullptr) {
     std::unique_lock lock(mutex_);  // guards items_, closed_, serial_
-    return push_locked(lock, std::move(item), serial_);
+    return push_locked(lock, std::move(item), serial_, cancel);
   }
 
   // Tags the item with `serial`: the producer says which seek generation it belongs to, so an
   // item decoded before a seek but pushed after it is still recognised as stale.
-  bool push(T item, uint64_t serial) {
+  bool push(T item, uint64_t serial, CancelToken* cancel = nullptr) {
     std::unique_lock lock(mutex_);
-    return push_locked(lock, std::move(item), serial);
+    return push_locked(lock, std::move(item), serial, cancel);
   }
 
   // Never waits: when full, the oldest item is discarded to make room (real-time delivery of
@@ -53,11 +58,11 @@ class BlockingQueue {
     return serial_;
   }
 
-  // Empty optional once closed and drained.
-  std::optional<T> pop() {
+  // Empty optional once closed and drained, or when `cancel` is cancelled while it waits.
+  std::optional<T> pop(CancelToken* cancel = nullptr) {
     std::unique_lock lock(mutex_);
     for (;;) {
-      not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+      if (!wait(lock, not_empty_, cancel, [&] { return closed_ || !items_.empty(); })) return std::nullopt;
       if (items_.empty()) return std::nullopt;
       auto [serial, item] = std::move(items_.front());
       items_.pop_front();
@@ -114,8 +119,20 @@ class BlockingQueue {
   }
 
  private:
-  bool push_locked(std::unique_lock<std::mutex>& lock, T item, uint64_t serial) {
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+  // False when `cancel` was cancelled before ready() held (cancelling ends waiting only: what
+  // needs no wait still happens).
+  template <typename Ready>
+  static bool wait(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, CancelToken* cancel,
+                   Ready ready) {
+    if (!cancel) {
+      cv.wait(lock, ready);
+      return true;
+    }
+    return cancel->wait(lock, cv, ready);
+  }
+
+  bool push_locked(std::unique_lock<std::mutex>& lock, T item, uint64_t serial, CancelToken* cancel) {
+    if (!wait(lock, not_full_, cancel, [&] { return closed_ || items_.size() < capacity_; })) return false;
     if (closed_) return false;
     items_.emplace_back(serial, std::move(item));
     not_empty_.notify_one();

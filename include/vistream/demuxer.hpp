@@ -1,18 +1,37 @@
 // Opens a source (file or URL) and reads its packets. Owns the AVFormatContext.
+//
+// Every blocking libavformat call (open, probe, read, seek) runs as a BlockingCall of the
+// source's CancelToken: cancel() makes it return at once (Error(Cancelled)), and on network
+// sources a call that makes no progress for its timeout fails with Error(SourceTimeout).
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "vistream/av_ptr.hpp"
+#include "vistream/cancel_token.hpp"
+#include "vistream/error.hpp"
 
 namespace vistream {
+
+// Seconds without progress before a network source's open (connect + header + probe) or read
+// fails. < 0: the default (network sources only: local files and pipes never time out);
+// 0 or infinity: never.
+struct IoTimeouts {
+  static constexpr double kDefaultOpen = 10.0;
+  static constexpr double kDefaultRead = 10.0;
+  double open = -1.0;
+  double read = -1.0;
+};
 
 class Demuxer {
  public:
   // `known_video_stream` >= 0: the source was opened before and this is its video stream
-  // index; lets a reopen skip stream probing where the container allows.
-  explicit Demuxer(const std::string& url, int known_video_stream = -1);
+  // index; lets a reopen skip stream probing where the container allows. `cancel` may be
+  // shared with the rest of the pipeline (null: a private one).
+  explicit Demuxer(const std::string& url, int known_video_stream = -1,
+                   std::shared_ptr<CancelToken> cancel = nullptr, IoTimeouts timeouts = {});
   Demuxer(const Demuxer&) = delete;
   Demuxer& operator=(const Demuxer&) = delete;
 
@@ -23,27 +42,38 @@ class Demuxer {
   AVStream* video_stream() const;
   AVStream* audio_stream() const;
   bool seekable() const;
+  const std::shared_ptr<CancelToken>& cancel_token() const { return cancel_; }
+  const IoTimeouts& timeouts() const { return timeouts_; }  // resolved for this source
 
-  // Reads the next packet of any stream. Returns false at end of input. Read errors other
-  // than EOF after the first packet are treated as end of input (a truncated file is still
-  // decoded up to the damage) and counted in read_errors().
+  // Reads the next packet of any stream. Returns false at end of input, including a file that
+  // ends early (truncated: counted in read_errors(), what was read stays valid). A read error
+  // (I/O failure, or a demuxer that keeps failing) throws Error(Source); a stall throws
+  // Error(SourceTimeout); cancel() throws Error(Cancelled).
   bool read(AVPacket* packet);
 
   // Positions the demuxer at or before `timestamp` (in the video stream's time base).
   void seek(int64_t timestamp);
 
-  // Makes blocking network reads return promptly (called from another thread to stop).
-  void interrupt() { interrupted_.store(true); }
   int64_t read_errors() const { return read_errors_; }
 
  private:
   static int interrupt_callback(void* opaque);
+  int64_t io_progress() const;
+  void end_call(const BlockingCall& call);
+  // Throws the error for a libav call that failed with `code` during `call` ("open", "read"...).
+  [[noreturn]] void throw_failure(const BlockingCall& call, int code, ErrorKind kind, const std::string& what,
+                                  const std::string& context) const;
 
   std::string url_;
+  std::shared_ptr<CancelToken> cancel_;
+  IoTimeouts timeouts_;
   UniqueInputFormatContext ctx_;
+  AVFormatContext* io_ctx_ = nullptr;  // the context being opened/read (valid during open too)
+  BlockingCall* call_ = nullptr;       // the blocking call in progress (its thread only)
+  // Set when a call was cancelled or timed out: FFmpeg keeps the I/O context aborted.
+  BlockingCall::Outcome aborted_ = BlockingCall::Outcome::Running;
   int video_index_ = -1;
   int audio_index_ = -1;
-  std::atomic<bool> interrupted_{false};
   std::atomic<int64_t> read_errors_{0};
 };
 

@@ -11,11 +11,17 @@ enum class ErrorKind {
   Generic,          // VistreamError
   Source,           // SourceError (an OSError)
   SourceNotFound,   // SourceNotFoundError (a FileNotFoundError)
+  SourceTimeout,    // SourceTimeoutError (a TimeoutError): a network source stalled
   Decode,           // DecodeError
   Encoder,          // EncoderError
   Filter,           // FilterError
   Hardware,         // HardwareError
   InvalidArgument,  // ValueError
+  // Control flow, not failures: a blocking call ended because its CancelToken was cancelled
+  // (stop(), close()), or because the interrupt check of the calling thread fired (the
+  // bindings then raise the pending Python exception, e.g. KeyboardInterrupt).
+  Cancelled,
+  Interrupted,
 };
 
 class Error : public std::runtime_error {

@@ -14,8 +14,12 @@
 // Control calls (pause/resume/seek/step/stop) come from any thread, including from inside
 // the hook. They only change control_ and wake threads: a seek bumps the serial of decoded_
 // (stale frames are discarded without draining, ffplay's pattern) and the source thread
-// performs it. Stopping: stop() sets stop_requested_; a failing thread records the first error
-// and aborts both queues. run() always joins its threads and finalizes the file.
+// performs it. Stopping: stop() sets stop_requested_ and cancels cancel_, the token every
+// blocking call of the player waits through (network I/O, queue and control waits), so no
+// thread stays blocked past stop(); a failing thread records the first error and aborts both
+// queues. run() always joins its threads and finalizes the file. On the thread that installed
+// the token's interrupt check (the bindings: Ctrl-C), a wait throws Error(Interrupted), which
+// run() handles like a failing hook: stop, finalize, rethrow.
 #pragma once
 
 #include <atomic>
@@ -75,6 +79,7 @@ struct PlayerStats {
   std::atomic<int64_t> frames_encoded{0};
   std::atomic<int64_t> frames_dropped{0};
   std::atomic<int64_t> decode_errors{0};
+  std::atomic<int64_t> read_errors{0};
   std::atomic<int64_t> seeks{0};
   std::atomic<double> elapsed{0.0};
   // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
@@ -96,7 +101,9 @@ class Player {
   // bindings; returning true means handled (the built-in action is skipped).
   using KeyHook = std::function<bool(const KeyEvent&)>;
 
-  Player(const std::string& url, const PlayerOptions& options);
+  // `cancel`: the token of every blocking call (null: a private one); the caller may install
+  // an interrupt check on it before constructing (opening a network source blocks).
+  Player(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel = nullptr);
   ~Player();
 
   const MediaInfo& info() const { return source_->info(); }  // immutable after open: any thread
@@ -162,6 +169,7 @@ class Player {
 
   std::string url_;  // immutable after open
   PlayerOptions options_;
+  std::shared_ptr<CancelToken> cancel_;  // immutable pointer; cancelled by stop() and failures
   std::unique_ptr<VideoSource> source_;
   std::unique_ptr<Muxer> muxer_;
   std::unique_ptr<VideoEncoder> encoder_;

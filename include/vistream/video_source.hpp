@@ -1,7 +1,8 @@
 // Demux -> decode -> filter for the video stream of one source, with frame-exact seeking.
 // Used directly by Reader (pull model) and by Player's decode thread. Not thread-safe:
-// one thread drives it (the consumer); other threads may only call interrupt() and info()
-// (immutable after open), and index_at_time()/time_of_index() once indexed() was true at open.
+// one thread drives it (the consumer); other threads may only cancel its CancelToken, which
+// ends any blocking read, seek or wait of this source promptly (Error(Cancelled)), read info()
+// (immutable after open), and call index_at_time()/time_of_index() once indexed() was true at open.
 //
 // With prefetch on, demux+decode run ahead on an internal thread (the decode thread) that
 // fills decoded_queue_; the consumer runs the filter graph (pixel conversion) on frames it
@@ -38,6 +39,7 @@ struct SourceOptions {
   // Bytes of recently decoded frames kept for instant backward steps (0 = off). Needs an
   // indexed (local, seekable) source.
   size_t cache_bytes = 0;
+  IoTimeouts timeouts;  // network open/read stall limits (defaults when < 0)
 };
 
 struct SourceStats {
@@ -45,6 +47,7 @@ struct SourceStats {
   int64_t frames_decoded = 0;
   int64_t frames_output = 0;
   int64_t decode_errors = 0;  // corrupt packets/frames skipped + read errors
+  int64_t read_errors = 0;    // failed demuxer reads (a truncated end, damaged data, I/O errors)
   int64_t seeks = 0;
 };
 
@@ -53,7 +56,8 @@ class VideoSource {
   // Called with every non-video packet read (e.g. audio, for muxing); may be empty.
   using PacketSink = std::function<void(AVPacket*)>;
 
-  VideoSource(const std::string& url, const SourceOptions& options);
+  // `cancel`: shared with the owner's other blocking calls (null: a private token).
+  VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel = nullptr);
   ~VideoSource();
   VideoSource(const VideoSource&) = delete;
   VideoSource& operator=(const VideoSource&) = delete;
@@ -83,7 +87,7 @@ class VideoSource {
   double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
-  void interrupt() { demuxer_->interrupt(); }
+  CancelToken& cancel_token() { return *cancel_; }
   // Stops and joins the decode thread (no more packet-sink calls after this returns).
   // next() would start it again.
   void halt() { stop_prefetch(); }
@@ -105,6 +109,7 @@ class VideoSource {
 
   std::string url_;
   SourceOptions options_;
+  std::shared_ptr<CancelToken> cancel_;  // immutable after construction
   std::unique_ptr<Demuxer> demuxer_;
   std::unique_ptr<VideoDecoder> decoder_;
   std::unique_ptr<VideoFilter> filter_;
@@ -139,6 +144,7 @@ class VideoSource {
   // Counters written by the decode thread and read by the consumer.
   std::atomic<int64_t> packets_read_{0};
   std::atomic<int64_t> frames_decoded_{0};
+  std::atomic<int64_t> earlier_read_errors_{0};  // of demuxers replaced by reopen()
   int64_t frames_output_ = 0;  // consumer only
   int64_t seeks_ = 0;          // consumer only
 

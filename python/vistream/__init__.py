@@ -23,6 +23,7 @@ from .errors import (
     MissingDependencyError,
     SourceError,
     SourceNotFoundError,
+    SourceTimeoutError,
     VistreamError,
 )
 from .detections import Detections
@@ -50,6 +51,7 @@ __all__ = [
     "MissingDependencyError",
     "SourceError",
     "SourceNotFoundError",
+    "SourceTimeoutError",
     "DecodeError",
     "EncoderError",
     "FilterError",

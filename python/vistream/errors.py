@@ -24,6 +24,12 @@ class SourceNotFoundError(SourceError, FileNotFoundError):
     """The source is a local path that does not exist."""
 
 
+class SourceTimeoutError(SourceError, TimeoutError):
+    """A network source stopped sending data: opening it (connect, header, probe) or reading it
+    made no progress for the timeout (``timeout=`` of ``Reader``/``Player``). The message names
+    the URL and what stalled."""
+
+
 class DecodeError(VistreamError):
     """No decoder for the stream, or the decoder cannot be opened."""
 
@@ -64,6 +70,7 @@ __all__ = [
     "VistreamError",
     "SourceError",
     "SourceNotFoundError",
+    "SourceTimeoutError",
     "DecodeError",
     "EncoderError",
     "FilterError",

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _arguments, _core, _logging
 from .media_info import MediaInfo
+from .reader import Timeout, _io_timeouts
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
@@ -79,6 +80,8 @@ class Player:
         audio: copy the source audio into ``output``.
         start / end: seconds; the output starts at ``start`` (timestamps shifted to 0).
         format: pixel format handed to the callback (see ``Reader``).
+        timeout: seconds a network source may stall (open, or read) before ``run()`` ends with
+            ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
 
     Example::
 
@@ -122,6 +125,7 @@ class Player:
         title: Optional[str] = None,
         loop: bool = False,
         play_audio: Optional[bool] = None,
+        timeout: Timeout = None,
     ) -> None:
         url = _arguments.source_string(source)
         if mode not in _MODES:
@@ -137,6 +141,7 @@ class Player:
             raise ValueError("end must be a number of seconds > start")
         if not isinstance(speed, (int, float)) or not 0.0 < speed <= 16.0:
             raise ValueError("speed must be a number in (0, 16]")
+        open_timeout, read_timeout = _io_timeouts(timeout)
         out = ""
         if output is not None:
             out = _arguments.source_string(output)
@@ -172,6 +177,8 @@ class Player:
             title=title or f"vistream - {os.path.basename(url) or url}",
             loop=bool(loop),
             play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
+            open_timeout=open_timeout,
+            read_timeout=read_timeout,
         )
         self.display = show_window
 
@@ -211,7 +218,10 @@ class Player:
         return self.stats
 
     def stop(self) -> None:
-        """Asks ``run()`` to finish early (thread-safe, callable from the callback)."""
+        """Asks ``run()`` to finish early (thread-safe, callable from the callback).
+
+        Ends any wait at once, including a read from a stalled network source: ``run()``
+        returns within a fraction of a second, with the output finalized."""
         self._core.stop()
 
     def pause(self) -> None:

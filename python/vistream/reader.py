@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple, Union
 
 from . import _arguments, _core, _logging
 from .media_info import MediaInfo
 
 Frame = _core.Frame
+
+Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
+
+
+def _io_timeouts(timeout: Timeout) -> Tuple[float, float]:
+    """``timeout=`` of Reader/Player as the engine's (open, read) seconds; -1 = default."""
+
+    def seconds(value, what: str) -> float:
+        if value is None:
+            return -1.0
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{what} must be a number of seconds or None")
+        if math.isnan(value) or value <= 0:
+            raise ValueError(f"{what} must be > 0 seconds (math.inf: never), got {value!r}")
+        return float(value)
+
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ValueError("timeout must be seconds, None, or a tuple (open, read)")
+        return seconds(timeout[0], "open timeout"), seconds(timeout[1], "read timeout")
+    both = seconds(timeout, "timeout")
+    return both, both
 
 
 class Reader(_core.Reader):
@@ -26,6 +49,10 @@ class Reader(_core.Reader):
         hwaccel: "none", "auto" (cuda, then vaapi, then software) or a device type such as
             "cuda"; an explicit device that cannot be opened raises ``HardwareError``.
         threads: decoder threads, 0 = one per core.
+        timeout: seconds a network source may stall before ``SourceTimeoutError``: one number
+            for both opening and reading, or ``(open, read)``; None = defaults (10 s each);
+            ``math.inf`` = wait forever. Local files never time out. ``close()`` from another
+            thread ends a blocked read at once (the iteration it interrupted just stops).
 
     Example::
 
@@ -45,14 +72,16 @@ class Reader(_core.Reader):
         vfilter: Optional[str] = None,
         hwaccel: Optional[str] = "none",
         threads: int = 0,
+        timeout: Timeout = None,
     ) -> None:
         url = _arguments.source_string(source)
         fmt = _arguments.pixel_format(format)
         graph = _arguments.filter_string(vfilter, "vfilter")
         accel = _arguments.hwaccel(hwaccel)
         n_threads = _arguments.non_negative_int(threads, "threads")
+        open_timeout, read_timeout = _io_timeouts(timeout)
         _logging.sync_level()
-        super().__init__(url, fmt, graph, accel, n_threads)
+        super().__init__(url, fmt, graph, accel, n_threads, open_timeout, read_timeout)
         self.source = url
 
     @property

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "frame_view.hpp"
+#include "vistream/cancel_token.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
 #include "vistream/player.hpp"
@@ -24,6 +25,7 @@ const char* python_error_name(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::Source: return "SourceError";
     case ErrorKind::SourceNotFound: return "SourceNotFoundError";
+    case ErrorKind::SourceTimeout: return "SourceTimeoutError";
     case ErrorKind::Decode: return "DecodeError";
     case ErrorKind::Encoder: return "EncoderError";
     case ErrorKind::Filter: return "FilterError";
@@ -104,30 +106,108 @@ auto without_gil(Fn&& fn) {
   return fn();
 }
 
+// Python thread ident of the main thread: only there do signal handlers run, so only there is
+// it worth polling for them while native code waits.
+unsigned long main_thread_ident = 0;
+
+// Runs `fn` without the GIL, like without_gil, but lets Ctrl-C (any pending Python signal) end
+// it: on the main thread, every wait and network I/O of `fn` made through `token` checks for
+// signals about every 50 ms, taking the GIL only for that check. A handler that raises (SIGINT:
+// KeyboardInterrupt) interrupts the blocking call; the core unwinds (Error(Interrupted), outputs
+// finalized) and the handler's exception is raised here.
+template <typename Fn>
+auto interruptible(CancelToken& token, Fn&& fn) {
+  struct PendingError {
+    PyObject* type = nullptr;
+    PyObject* value = nullptr;
+    PyObject* traceback = nullptr;
+    bool set() const { return type != nullptr; }
+    // Needs the GIL. Leaves the error set for error_already_set to take.
+    [[noreturn]] void raise() {
+      PyErr_Restore(std::exchange(type, nullptr), std::exchange(value, nullptr), std::exchange(traceback, nullptr));
+      throw py::error_already_set();
+    }
+    ~PendingError() {
+      Py_XDECREF(type);
+      Py_XDECREF(value);
+      Py_XDECREF(traceback);
+    }
+  } pending;
+  const bool on_main_thread = PyThread_get_thread_ident() == main_thread_ident;
+  struct ClearCheck {
+    CancelToken& token;
+    bool installed;
+    ~ClearCheck() {
+      if (installed) token.clear_interrupt_check();
+    }
+  } clear{token, on_main_thread};
+  if (on_main_thread) {
+    token.set_interrupt_check([&pending] {
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() == 0) return false;
+      PyErr_Fetch(&pending.type, &pending.value, &pending.traceback);
+      return true;
+    });
+  }
+  try {
+    auto result = without_gil(std::forward<Fn>(fn));
+    if (pending.set()) pending.raise();  // the call finished anyway: still deliver the signal
+    return result;
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::Interrupted) throw;
+    if (pending.set()) pending.raise();
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
+  }
+}
+
+SourceOptions with_timeouts(SourceOptions options, double open_timeout, double read_timeout) {
+  options.timeouts.open = open_timeout;
+  options.timeouts.read = read_timeout;
+  return options;
+}
+
 // A Reader may be used from any thread. Every native operation runs under operation_mutex_
 // (VideoSource itself is single-threaded); the lock is taken with the GIL released, so a
 // thread waiting for it never blocks the one holding it from getting the GIL back.
 class PyReader {
  public:
   PyReader(const std::string& url, const std::string& format, const std::string& vfilter,
-           const std::string& hwaccel, int threads) {
-    source_ = without_gil([&] {
-      return std::make_unique<VideoSource>(url, source_options(format, vfilter, hwaccel, threads));
-    });
+           const std::string& hwaccel, int threads, double open_timeout, double read_timeout)
+      : cancel_(std::make_shared<CancelToken>()) {
+    const SourceOptions options =
+        with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
+    source_ = interruptible(*cancel_, [&] { return std::make_unique<VideoSource>(url, options, cancel_); });
   }
 
-  // Runs fn(source) under the operation lock, without the GIL. Throws on a closed Reader.
+  // Runs fn(source) under the operation lock, without the GIL; on the main thread Ctrl-C ends
+  // a blocking call. close() from another thread cancels the call in progress and waits for it.
+  // Every call that close() interrupted or came after it fails with "closed Reader" (ValueError).
   template <typename Fn>
   auto locked(Fn&& fn) {
-    return without_gil([&] {
-      std::lock_guard lock(operation_mutex_);
-      if (!source_) throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
-      return fn(*source_);
-    });
+    try {
+      return interruptible(*cancel_, [&] {
+        std::lock_guard lock(operation_mutex_);
+        if (!source_ || closing_.load()) throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
+        return fn(*source_);
+      });
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::Cancelled && closing_.load())
+        throw Error(ErrorKind::InvalidArgument, "I/O operation on a closed Reader");
+      throw;
+    }
   }
 
   py::object next() {
-    FramePtr frame = locked([](VideoSource& s) { return s.next(); });
+    const bool open_at_start = !closing_.load();
+    FramePtr frame;
+    try {
+      frame = locked([](VideoSource& s) { return s.next(); });
+    } catch (const Error& error) {
+      // close() from another thread ends the iteration it interrupted; later calls raise.
+      if (open_at_start && closing_.load()) throw py::stop_iteration();
+      throw;
+    }
     if (!frame) throw py::stop_iteration();
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
@@ -141,7 +221,9 @@ class PyReader {
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
   void close() {
-    // Waits for an operation in progress on another thread, then frees the source.
+    if (closing_.exchange(true)) return;
+    cancel_->cancel();  // a call blocked in another thread returns now
+    // Waits for that call, then frees the source.
     without_gil([&] {
       std::unique_ptr<VideoSource> closing;
       {
@@ -153,14 +235,16 @@ class PyReader {
   }
 
  private:
+  std::shared_ptr<CancelToken> cancel_;  // immutable; cancelled by close()
   std::mutex operation_mutex_;
   std::unique_ptr<VideoSource> source_;  // protected by operation_mutex_; null once closed
+  std::atomic<bool> closing_{false};     // set once by close()
 };
 
 class PyPlayer {
  public:
-  PyPlayer(const std::string& url, const PlayerOptions& options) {
-    player_ = without_gil([&] { return std::make_unique<Player>(url, options); });
+  PyPlayer(const std::string& url, const PlayerOptions& options) : cancel_(std::make_shared<CancelToken>()) {
+    player_ = interruptible(*cancel_, [&] { return std::make_unique<Player>(url, options, cancel_); });
   }
   ~PyPlayer() {
     py::gil_scoped_release release;  // joins nothing, but frees decoder threads
@@ -204,7 +288,7 @@ class PyPlayer {
       return true;
     });
     try {
-      without_gil([&] { player_->run(); return 0; });
+      interruptible(*cancel_, [&] { player_->run(); return 0; });
     } catch (...) {
       release_callbacks();
       throw;
@@ -223,6 +307,7 @@ class PyPlayer {
     d["frames_encoded"] = s.frames_encoded.load();
     d["frames_dropped"] = s.frames_dropped.load();
     d["decode_errors"] = s.decode_errors.load();
+    d["read_errors"] = s.read_errors.load();
     d["seeks"] = s.seeks.load();
     const double elapsed = s.elapsed.load();
     d["elapsed"] = elapsed;
@@ -279,6 +364,7 @@ class PyPlayer {
   }
 
  private:
+  std::shared_ptr<CancelToken> cancel_;
   std::unique_ptr<Player> player_;
   bool ran_ = false;  // GIL-protected
   py::object callback_ = py::none();      // GIL-protected; called by the run() thread
@@ -290,11 +376,16 @@ class PyPlayer {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "vistream native engine (private; use the vistream package)";
   log::install();
+  main_thread_ident = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Interrupted) {  // no Python signal pending: still an interrupt
+        PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+        return;
+      }
       if (e.kind() == ErrorKind::InvalidArgument) {
         PyErr_SetString(PyExc_ValueError, e.what());
         return;
@@ -321,8 +412,10 @@ PYBIND11_MODULE(_core, m) {
   vistream::bindings::register_frame(m);
 
   py::class_<PyReader>(m, "Reader")
-      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int>(),
-           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"))
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, double,
+                    double>(),
+           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"),
+           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
       .def("__next__", &PyReader::next)
       .def("_frame_at", &PyReader::frame_at, py::arg("index"))
       .def("_info", [](PyReader& r) {
@@ -352,6 +445,7 @@ PYBIND11_MODULE(_core, m) {
         d["frames_decoded"] = s.frames_decoded;
         d["frames_output"] = s.frames_output;
         d["decode_errors"] = s.decode_errors;
+        d["read_errors"] = s.read_errors;
         d["seeks"] = s.seeks;
         return d;
       })
@@ -382,9 +476,9 @@ PYBIND11_MODULE(_core, m) {
                        const std::string& hwaccel, int threads, bool audio, double start, double end,
                        const std::string& mode, double speed, bool start_paused, bool exit_at_end,
                        size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title,
-                       bool loop, bool play_audio) {
+                       bool loop, bool play_audio, double open_timeout, double read_timeout) {
              PlayerOptions o;
-             o.source = source_options(format, vfilter, hwaccel, threads);
+             o.source = with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
              o.afilter = afilter;
              o.output = output;
              o.encoder.encoder = encoder;
@@ -415,7 +509,8 @@ PYBIND11_MODULE(_core, m) {
            py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
            py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
-           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"), py::arg("play_audio"))
+           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"), py::arg("play_audio"),
+           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
