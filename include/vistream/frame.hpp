@@ -32,12 +32,24 @@ class Frame {
   // Bytes per pixel for packed formats (gray=1, bgr24=3, rgba=4); 0 for planar formats.
   int packed_channels() const;
 
+  // Timeline generation (ffplay's serial). A Player numbers its timelines 0, 1, ...: a seek,
+  // a backward step and a loop restart start a new one. -1: not from a Player (Reader).
+  // Written by the Player's source thread before the frame is shared.
+  int64_t serial() const { return serial_; }
+  void set_serial(int64_t serial) { serial_ = serial; }
+  // True on the first frame of its generation that reaches the frame hook (a frame dropped in
+  // real time is not a new generation). Written by the run() thread before the hook sees it.
+  bool discontinuity() const { return discontinuity_; }
+  void set_discontinuity(bool discontinuity) { discontinuity_ = discontinuity; }
+
  private:
   UniqueFrame frame_;
   int64_t index_;
   double time_;
   bool revisit_ = false;
   bool writable_ = false;
+  int64_t serial_ = -1;
+  bool discontinuity_ = false;
 };
 
 using FramePtr = std::shared_ptr<Frame>;

@@ -257,6 +257,20 @@ PYBIND11_MODULE(_core, m) {
   m.def("encoder_candidates", &VideoEncoder::candidates);
 
   vistream::bindings::register_frame(m);
+  // The timeline generation of a Player's frames (kept apart from the frame views).
+  py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
+      .def_property_readonly(
+          "serial",
+          [](const PyFrame& f) -> py::object {
+            return f.frame->serial() < 0 ? py::object(py::none()) : py::object(py::int_(f.frame->serial()));
+          },
+          "Timeline generation of a Player's frame (int): a seek, a backward step and a loop restart "
+          "start a new one. None for frames not from a Player (Reader).")
+      .def_property_readonly(
+          "discontinuity", [](const PyFrame& f) { return f.frame->discontinuity(); },
+          "True on the first frame the callback gets of a new timeline generation (the run's first "
+          "frame, after a seek, a backward step, a loop restart); False for the next frame in order "
+          "and after frames dropped in real time. Always False for Reader frames.");
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int>(),
