@@ -92,6 +92,13 @@ double Player::audio_clock_for(int64_t serial) const {
   return static_cast<int64_t>(heard.serial) == serial ? heard.time : NAN;
 }
 
+std::pair<double, int64_t> Player::audio_clock() const {
+  std::lock_guard lock(control_mutex_);  // audio_playback_ goes away under it at the end of run()
+  if (!audio_playback_) return {NAN, -1};
+  const AudioPlayback::ClockSample heard = audio_playback_->clock();
+  return {heard.time, std::isnan(heard.time) ? -1 : static_cast<int64_t>(heard.serial)};
+}
+
 void Player::measure_av_drift(double frame_time, int64_t serial) {
   if (!audio_playback_) return;
   if (drift_skip_.load() > 0) {

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vistream/audio_output.hpp"
@@ -132,6 +133,9 @@ class Player {
   }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
+  // What the sound device plays now: media time (NaN when silent, or no sound is played) and
+  // the timeline generation it belongs to (-1 when none). Thread-safe.
+  std::pair<double, int64_t> audio_clock() const;
   bool audio_copied() const { return audio_ && audio_->copying(); }
   const std::string& audio_device() const { return audio_device_; }
 

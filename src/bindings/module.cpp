@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "frame_view.hpp"
@@ -352,6 +353,12 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("run", &PyPlayer::run)
       .def("stop", &PyPlayer::stop)
+      // Tests and diagnostics: (media time or None, timeline serial) of the sound playing now.
+      .def("_audio_clock",
+           [](PyPlayer& p) {
+             const auto [time, serial] = p.core().audio_clock();
+             return py::make_tuple(std::isnan(time) ? py::object(py::none()) : py::object(py::float_(time)), serial);
+           })
       .def("pause", [](PyPlayer& p) { p.core().pause(); })
       .def("resume", [](PyPlayer& p) { p.core().resume(); })
       .def("paused", [](PyPlayer& p) { return p.core().paused(); })
