@@ -231,7 +231,8 @@ class Pipeline:
                 previous = record.previous
             else:
                 previous = index - 1 if index - 1 in self._records else None
-            self._restore(index, previous)
+            if self._last_index is not None:  # the very first frame keeps the tracker as given
+                self._restore(index, previous)
             continuing = False
         else:
             previous = self._last_index
