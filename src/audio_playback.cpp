@@ -79,7 +79,25 @@ void AudioPlayback::configure_filter(const AVFrame* first) {
   sink_ = sink;
 }
 
-void AudioPlayback::write(const AVPacket* packet) {
+void AudioPlayback::write(const AVPacket* packet, uint64_t serial) {
+  uint64_t wanted = 0;
+  double resume_at = -1.0;
+  {
+    std::lock_guard lock(timeline_mutex_);
+    wanted = wanted_serial_;
+    resume_at = resume_at_;
+  }
+  if (serial < wanted) return;  // read before the seek: not to be heard
+  if (!decoding_ || serial != decoded_serial_) {
+    // A new timeline: this thread's decoder and filter graph still hold the old one's samples.
+    avcodec_flush_buffers(decoder_.get());
+    graph_.reset();
+    source_ = nullptr;
+    sink_ = nullptr;
+    decoding_ = true;
+    decoded_serial_ = serial;
+    discard_before_ = serial == wanted ? resume_at : -1.0;
+  }
   if (avcodec_send_packet(decoder_.get(), packet) < 0) return;  // corrupt audio: skip it
   while (avcodec_receive_frame(decoder_.get(), frame_.get()) >= 0) {
     const int64_t pts = frame_->best_effort_timestamp;
@@ -92,31 +110,58 @@ void AudioPlayback::write(const AVPacket* packet) {
     if (!graph_ || std::abs(graph_speed_ - speed_.load()) > 1e-6) configure_filter(frame_.get());
     frame_->pts = pts;
     VS_CHECK(av_buffersrc_add_frame(source_, frame_.get()), ErrorKind::Filter, "audio playback filter failed");
-    queue_filtered(end);
+    queue_filtered(end, serial);
   }
 }
 
-void AudioPlayback::queue_filtered(double media_end) {
-  // One lock for the queue and its end time, so clock() never sees one updated without the other.
-  std::lock_guard lock(clock_mutex_);
+void AudioPlayback::queue_filtered(double media_end, uint64_t serial) {
+  // Under the timeline lock: a seek (start_generation) either happened before, and this stale
+  // audio is dropped, or happens after, and clears it from the device with its chunk.
+  std::lock_guard lock(timeline_mutex_);
+  const bool wanted = serial >= wanted_serial_;
+  uint32_t bytes = 0;
   while (av_buffersink_get_frame(sink_, filtered_.get()) >= 0) {
-    const int bytes = filtered_->nb_samples * device_channels_ * 2;
-    SDL_QueueAudio(device_, filtered_->data[0], static_cast<Uint32>(bytes));
+    const int frame_bytes = filtered_->nb_samples * device_channels_ * 2;
+    if (wanted) {
+      SDL_QueueAudio(device_, filtered_->data[0], static_cast<Uint32>(frame_bytes));
+      bytes += static_cast<uint32_t>(frame_bytes);
+    }
     av_frame_unref(filtered_.get());
   }
-  if (!std::isnan(media_end)) queued_end_ = media_end;
+  if (!wanted || bytes == 0) return;
+  // Bounds chunks_ even when nobody calls clock(); the older chunks are what is queued before
+  // these bytes (all of them played if SDL already took some of the new ones).
+  const Uint32 queued = SDL_GetQueuedAudioSize(device_);
+  trim_played_locked(queued > bytes ? queued - bytes : 0);
+  if (std::isnan(media_end)) {
+    // No timestamp: it follows the previous chunk of its generation.
+    const double bytes_per_second = static_cast<double>(device_rate_) * device_channels_ * 2;
+    if (chunks_.empty() || chunks_.back().serial != serial) return;  // cannot place it: no clock from it
+    media_end = chunks_.back().media_end + bytes / bytes_per_second * speed_.load();
+  }
+  chunks_.push_back(Chunk{serial, media_end, bytes});
+  chunk_bytes_ += bytes;
 }
 
-void AudioPlayback::flush(double resume_at) {
-  std::lock_guard lock(clock_mutex_);
-  SDL_ClearQueuedAudio(device_);
-  avcodec_flush_buffers(decoder_.get());
-  graph_.reset();
-  source_ = nullptr;
-  sink_ = nullptr;
-  queued_end_ = NAN;
-  last_queued_bytes_ = 0;
-  discard_before_ = resume_at;
+void AudioPlayback::trim_played_locked(uint32_t queued_bytes) const {
+  // SDL plays the queue from the front: chunks wholly before the last `queued_bytes` are done.
+  while (!chunks_.empty() && chunk_bytes_ - chunks_.front().bytes >= queued_bytes) {
+    chunk_bytes_ -= chunks_.front().bytes;
+    chunks_.pop_front();
+  }
+}
+
+void AudioPlayback::start_generation(uint64_t serial, double resume_at, bool discard_queued) {
+  std::lock_guard lock(timeline_mutex_);
+  if (serial < wanted_serial_) return;
+  wanted_serial_ = serial;
+  resume_at_ = resume_at;
+  if (discard_queued) {
+    SDL_ClearQueuedAudio(device_);
+    chunks_.clear();
+    chunk_bytes_ = 0;
+    last_queued_bytes_ = 0;
+  }
 }
 
 void AudioPlayback::set_paused(bool paused) {
@@ -133,14 +178,19 @@ void AudioPlayback::set_held(bool held) {
 
 void AudioPlayback::set_speed(double speed) { speed_.store(speed); }
 
-double AudioPlayback::clock() const {
-  std::lock_guard lock(clock_mutex_);
-  if (std::isnan(queued_end_)) return NAN;
-  const double bytes_per_second = static_cast<double>(device_rate_) * device_channels_ * 2;
+AudioPlayback::ClockSample AudioPlayback::clock() const {
+  std::lock_guard lock(timeline_mutex_);
   const Uint32 queued_bytes = SDL_GetQueuedAudioSize(device_);
   // Nothing left to play (audio ended, or starved): no authority over time; the player's own
   // clock runs on (a stale value would hold the video back forever).
-  if (queued_bytes == 0) return NAN;
+  if (queued_bytes == 0) return {};
+  trim_played_locked(queued_bytes);
+  if (chunks_.empty()) return {};
+  const Chunk& playing = chunks_.front();
+  // Bytes of the playing chunk still queued (the rest of the queue is later chunks).
+  const uint64_t later = chunk_bytes_ - playing.bytes;
+  const double remaining = queued_bytes > later ? static_cast<double>(queued_bytes - later) : 0.0;
+  const double bytes_per_second = static_cast<double>(device_rate_) * device_channels_ * 2;
   // SDL moves audio from the queue to the device one buffer (1024 samples, ~21 ms) at a time,
   // so the queue size alone makes a staircase. Model the buffer being played out since the
   // last drain to get a smooth clock (ffplay does the same with its callback time).
@@ -149,8 +199,8 @@ double AudioPlayback::clock() const {
   last_queued_bytes_ = queued_bytes;
   const double buffer = static_cast<double>(device_buffer_samples_) / std::max(1, device_rate_);
   const double since_drain = std::chrono::duration<double>(now - last_drain_).count();
-  const double ahead = queued_bytes / bytes_per_second + std::clamp(buffer - since_drain, 0.0, buffer);
-  return queued_end_ - ahead * speed_.load();
+  const double ahead = remaining / bytes_per_second + std::clamp(buffer - since_drain, 0.0, buffer);
+  return ClockSample{playing.media_end - ahead * speed_.load(), playing.serial};
 }
 
 #else  // built without SDL2
@@ -159,14 +209,15 @@ AudioPlayback::AudioPlayback(const AVStream*, std::string, double) {
   throw Error(ErrorKind::Generic, "this vistream was built without SDL2: no audio output");
 }
 AudioPlayback::~AudioPlayback() = default;
-void AudioPlayback::write(const AVPacket*) {}
-void AudioPlayback::flush(double) {}
+void AudioPlayback::write(const AVPacket*, uint64_t) {}
+void AudioPlayback::start_generation(uint64_t, double, bool) {}
 void AudioPlayback::set_paused(bool) {}
 void AudioPlayback::set_held(bool) {}
 void AudioPlayback::set_speed(double) {}
-double AudioPlayback::clock() const { return NAN; }
+AudioPlayback::ClockSample AudioPlayback::clock() const { return {}; }
 void AudioPlayback::configure_filter(const AVFrame*) {}
-void AudioPlayback::queue_filtered(double) {}
+void AudioPlayback::queue_filtered(double, uint64_t) {}
+void AudioPlayback::trim_played_locked(uint32_t) const {}
 
 #endif
 

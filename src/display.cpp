@@ -23,10 +23,9 @@ namespace vistream {
 #if VS_HAVE_SDL
 namespace {
 
-// Frames later than this (slow callback) are shown at once and the clock waits for them;
-// frames further ahead than kJumpAhead mean a seek: the clock jumps to them.
+// Frames later than this (slow callback) are shown at once and the clock waits for them. A
+// seek is not guessed from a jump in time: its frames carry a new serial (see due()).
 constexpr double kLateThreshold = 0.1;
-constexpr double kJumpAhead = 1.0;
 constexpr Uint32 kOsdVisibleMs = 2000;
 // The display clock follows the audio clock when they differ by more than this.
 constexpr double kMasterTolerance = 0.010;
@@ -139,7 +138,6 @@ struct Display::Impl {
   FramePtr current;
   Uint32 osd_until = 0;
   bool fullscreen = false;
-  bool clock_started = false;
   bool audio_held = false;
   std::atomic<Uint32> wake_event{static_cast<Uint32>(-1)};  // SDL user event: "a frame arrived"
   // Shown-frame rate over unpaused wall time: when frames went on screen during playback;
@@ -203,12 +201,13 @@ void Display::Impl::count_shown_frame() {
 bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
   if (!options.pace || clock.paused()) return true;
   const double t = frame->time();
-  if (!clock_started) {
-    clock.set(t);
-    clock_started = true;
+  if (frame->serial() != clock.serial()) {
+    // First frame of a timeline (start, seek, step, loop): the clock starts over from it.
+    clock.set(t, frame->serial());
     return true;
   }
-  const double master = events.master_time ? events.master_time() : NAN;
+  // The audio clock leads only while it plays the same timeline as the picture.
+  const double master = events.master_time ? events.master_time(frame->serial()) : NAN;
   if (!std::isnan(master)) clock.sync(master, kMasterTolerance);
   if (audio_held && (std::isnan(master) || t >= master - kMasterTolerance)) {
     audio_held = false;  // the picture caught up with the held sound
@@ -223,11 +222,7 @@ bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
       audio_held = true;
       events.hold_audio(true);
     }
-    clock.set(t);
-    return true;
-  }
-  if (t > now + kJumpAhead) {
-    clock.set(t);  // far ahead: a seek
+    clock.set(t, frame->serial());
     return true;
   }
   const double ahead_ms = (t - now) / std::max(clock.speed(), 1e-3) * 1000.0;
@@ -337,7 +332,7 @@ void Display::Impl::present(const FramePtr& frame) {
   render();
   ++frames_shown;
   count_shown_frame();
-  if (events.presented) events.presented(frame->time());
+  if (events.presented) events.presented(frame->time(), frame->serial());
 }
 
 void Display::Impl::render() {

@@ -14,10 +14,16 @@ double MediaClock::now() const {
   return now_locked(Clock::now());
 }
 
-void MediaClock::set(double media_seconds) {
+void MediaClock::set(double media_seconds, int64_t serial) {
   std::lock_guard lock(mutex_);
   base_media_ = media_seconds;
   base_wall_ = Clock::now();
+  serial_ = serial;
+}
+
+int64_t MediaClock::serial() const {
+  std::lock_guard lock(mutex_);
+  return serial_;
 }
 
 double MediaClock::sync(double master_seconds, double tolerance) {

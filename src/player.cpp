@@ -109,13 +109,26 @@ void Player::stop() {
   decoded_.abort();  // frames not yet handed to the hook are not wanted any more
 }
 
-void Player::measure_av_drift(double frame_time) {
+double Player::audio_clock_for(int64_t serial) const {
+  if (!audio_playback_) return NAN;
+  const AudioPlayback::ClockSample heard = audio_playback_->clock();
+  return static_cast<int64_t>(heard.serial) == serial ? heard.time : NAN;
+}
+
+std::pair<double, int64_t> Player::audio_clock() const {
+  std::lock_guard lock(control_mutex_);  // audio_playback_ goes away under it at the end of run()
+  if (!audio_playback_) return {NAN, -1};
+  const AudioPlayback::ClockSample heard = audio_playback_->clock();
+  return {heard.time, std::isnan(heard.time) ? -1 : static_cast<int64_t>(heard.serial)};
+}
+
+void Player::measure_av_drift(double frame_time, int64_t serial) {
   if (!audio_playback_) return;
   if (drift_skip_.load() > 0) {
     --drift_skip_;
     return;
   }
-  const double heard = audio_playback_->clock();
+  const double heard = audio_clock_for(serial);
   if (std::isnan(heard) || clock_.paused()) return;  // not paused(): callers may hold control_mutex_
   const double drift = std::abs(frame_time - heard);
   double seen = stats_.av_drift_max.load();
@@ -212,7 +225,9 @@ void Player::require_seekable() const {
 void Player::request_seek_locked(int64_t index) {
   index = std::max<int64_t>(0, std::min(index, frame_count_ - 1));
   control_.seek_to = index;
-  control_.seek_serial = decoded_.bump_serial();  // frames queued before the seek are now stale
+  control_.seek_serial = ++control_.serial;
+  control_.seek_is_loop = false;
+  decoded_.discard_before(control_.serial);  // frames queued before the seek are now stale
   control_.target = index;
   control_.source_ended = false;
   if (control_.paused) control_.permits = 1;  // show the frame sought to, then hold
@@ -272,14 +287,15 @@ void Player::record_error(std::exception_ptr error) {
   to_encode_.abort();
 }
 
-bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
+bool Player::wait_for_release(const FramePtr& frame) {
   std::unique_lock lock(control_mutex_);
   for (;;) {
-    if (stop_requested_.load() || control_.seek_to) return false;
+    // A pending seek (not a loop restart: the end of this timeline still plays) makes it stale.
+    if (stop_requested_.load() || (control_.seek_to && !control_.seek_is_loop)) return false;
     if (control_.paused) {
       if (control_.permits > 0) {  // a step or a seek while paused: release this frame now
         --control_.permits;
-        clock_.set(frame->time());
+        clock_.set(frame->time(), frame->serial());
         return true;
       }
       cancel_->wait(lock, control_changed_, [&] {
@@ -287,18 +303,17 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
       });
       continue;
     }
-    if (first_after_seek) {
-      clock_.set(frame->time());  // playback continues from the frame sought to
+    if (frame->serial() != clock_.serial()) {
+      clock_.set(frame->time(), frame->serial());  // a new timeline plays on from its first frame
       return true;
     }
-    if (audio_playback_) {
-      const double heard = audio_playback_->clock();
-      if (!std::isnan(heard)) clock_.sync(heard, 0.010);  // audio is the master clock
-    }
+    // Audio is the master clock while it plays this timeline.
+    const double heard = audio_clock_for(frame->serial());
+    if (!std::isnan(heard)) clock_.sync(heard, 0.010);
     // options_.display, not display_: that pointer belongs to the run() thread (see player.hpp).
     const auto wait = clock_.until(frame->time() - (options_.display ? kDisplayLead : 0.0));
     if (wait == MediaClock::Clock::duration::zero()) {
-      if (!options_.display) measure_av_drift(frame->time());
+      if (!options_.display) measure_av_drift(frame->time(), frame->serial());
       return true;
     }
     // Wake at least every 20 ms to follow the audio clock.
@@ -312,22 +327,25 @@ bool Player::wait_for_release(const FramePtr& frame, bool first_after_seek) {
 void Player::source_loop() {
   try {
     if (audio_ || audio_playback_) {
+      // Runs on the source's decode thread.
       source_->set_packet_sink([this](AVPacket* packet) {
-        if (audio_playback_) audio_playback_->write(packet);
+        const uint64_t serial = packet_serial_.load();
+        if (audio_playback_) audio_playback_->write(packet, serial);
         if (!audio_) return;
         UniquePacket held = make_packet();
         av_packet_move_ref(held.get(), packet);
         std::lock_guard lock(audio_mutex_);
+        if (serial < held_audio_floor_) return;  // read before a seek
         held_audio_.push_back(std::move(held));
       });
     }
     const bool realtime = options_.mode == PlayerMode::Realtime;
-    uint64_t serial = decoded_.serial();
+    uint64_t serial = 0;
     if (options_.start > 0) source_->seek_to_time(options_.start);
-    bool first_after_seek = true;
     bool ended = false;
     while (!stop_requested_.load()) {
       std::optional<int64_t> seek_to;
+      bool is_loop = false;
       {
         std::unique_lock lock(control_mutex_);
         // At the end of the source, only a seek (or stop) gives more work. With exit_at_end,
@@ -340,31 +358,39 @@ void Player::source_loop() {
         if (control_.seek_to) {
           seek_to = control_.seek_to;
           serial = control_.seek_serial;
+          is_loop = control_.seek_is_loop;
           control_.seek_to.reset();
+          control_.seek_is_loop = false;
         } else if (ended) {
           break;  // played to the end: closing decoded_ ends run() after the frames queued
         }
       }
       if (seek_to) {
-        {
+        // The demuxer moves to the new timeline only with the decode thread (the packet sink)
+        // halted, so every audio packet carries the generation of the position it was read at.
+        source_->halt();
+        if (!is_loop) {
           std::lock_guard lock(audio_mutex_);
-          held_audio_.clear();  // audio of the old position
+          held_audio_floor_ = serial;
+          held_audio_.clear();  // audio of the old position (a loop's end is still written)
         }
-        if (audio_playback_) audio_playback_->flush(source_->time_of_index(*seek_to));
+        if (audio_playback_) audio_playback_->start_generation(serial, source_->time_of_index(*seek_to), !is_loop);
+        packet_serial_.store(serial);
         drift_skip_.store(10);
         source_->seek_to_index(*seek_to);
         ++stats_.seeks;
         ended = false;
-        first_after_seek = true;
       }
       FramePtr frame = source_->next();
       if (!frame || (options_.end >= 0 && frame->time() >= options_.end)) {
         if (options_.loop && source_->indexed() && stats_.frames_decoded.load() > 0) {
           // Loop: start over (at `start`), frame-exact like any seek.
+          // A new timeline; the frames still queued are the end of the old one and still play.
           std::lock_guard lock(control_mutex_);
           if (!control_.seek_to) {
             control_.seek_to = options_.start > 0 ? source_->index_at_time(options_.start) : 0;
-            control_.seek_serial = serial;  // frames still queued belong to the same timeline
+            control_.seek_serial = ++control_.serial;
+            control_.seek_is_loop = true;
           }
           continue;
         }
@@ -377,14 +403,13 @@ void Player::source_loop() {
         continue;
       }
       ++stats_.frames_decoded;
+      frame->set_serial(static_cast<int64_t>(serial));
       if (realtime) {
-        if (!wait_for_release(frame, first_after_seek)) continue;  // a seek or stop came first
-        first_after_seek = false;
+        if (!wait_for_release(frame)) continue;  // a seek or stop came first
         const int dropped = decoded_.push_replacing(std::move(frame), serial);
         if (dropped < 0) break;
         stats_.frames_dropped += dropped;
       } else {
-        first_after_seek = false;
         if (!decoded_.push(std::move(frame), serial, cancel_.get())) break;
       }
     }
@@ -494,9 +519,9 @@ void Player::run() {
     };
     events.close = [this] { stop(); };
     events.status = [this] { return display_status(); };
-    events.presented = [this](double frame_time) { measure_av_drift(frame_time); };
+    events.presented = [this](double frame_time, int64_t serial) { measure_av_drift(frame_time, serial); };
     if (audio_playback_) {
-      events.master_time = [this] { return audio_playback_->clock(); };
+      events.master_time = [this](int64_t serial) { return audio_clock_for(serial); };
       if (options_.mode == PlayerMode::Offline)
         events.hold_audio = [this](bool held) { audio_playback_->set_held(held); };
     }
@@ -551,6 +576,10 @@ void Player::run() {
         frame->set_revisit(seen_[static_cast<size_t>(index)]);
         seen_[static_cast<size_t>(index)] = true;
       }
+      // The first frame of a timeline generation the hook sees (a frame dropped in real time
+      // does not start one; a seek, a backward step and a loop restart do).
+      frame->set_discontinuity(frame->serial() != hook_serial_);
+      hook_serial_ = frame->serial();
       position_index_.store(index);
       position_time_.store(frame->time());
       if (hook_ && !hook_(frame)) stop();

@@ -111,3 +111,61 @@ def test_ids_after_seeks_and_back_steps_match_a_straight_run(vs, test_mp4):
     for index, tids in revisited.items():
         assert tids == straight[index], f"frame {index}: ids {tids} != straight run {straight[index]}"
     assert any(len(t) >= 5 for t in revisited.values())
+
+
+class _GapDetector:
+    """Two squares moving right 2 px a frame, the upper one from frame 0, the lower one from
+    frame 5 and listed first (a tracker started afresh mid-way numbers them the other way
+    round from a straight run)."""
+
+    def __init__(self, vs):
+        self.vs, self.current = vs, 0
+
+    def __call__(self, image):
+        x = 5 + 2 * self.current
+        boxes = ([[x, 60, x + 30, 90]] if self.current >= 5 else []) + [[x, 10, x + 30, 40]]
+        return self.vs.Detections(xyxy=boxes, confidence=[0.9] * len(boxes))
+
+
+def _ids_by_top(detections):
+    return {int(box[1] > 50): int(i) for box, i in zip(detections.xyxy, detections.tracker_id)}
+
+
+def _feed(vs, pipeline, detector, frames):
+    import numpy as np
+    out = {}
+    for f in frames:
+        detector.current = f["index"]
+        pipeline(type("F", (), dict(f, array=np.zeros((120, 160, 3), np.uint8)))())
+        out[f["index"]] = _ids_by_top(pipeline.last)
+    return out
+
+
+def test_pipeline_tells_drops_from_seeks_by_serial(vs):
+    """Frames of one serial with index gaps (real-time drops) are tracked across the gap — same
+    ids as a straight run, and ``interval`` counts media time; without a serial (Reader frames,
+    user objects) a gap is a discontinuity (the documented fallback)."""
+    from vistream.track import ByteTrack
+
+    def run(frames, **options):
+        detector = _GapDetector(vs)
+        calls = []
+
+        def counted(image):
+            calls.append(detector.current)
+            return detector(image)
+        pipeline = vs.Pipeline(counted, ByteTrack(frame_rate=30), **options)
+        return _feed(vs, pipeline, detector, frames), calls
+
+    straight, _ = run([{"index": i, "time": i / 30} for i in range(60)])
+    assert straight[59] == {0: 1, 1: 2}  # top 1, bottom 2
+    kept = [i for i in range(60) if i < 10 or i % 7 == 0]  # drops after frame 9
+    dropped, _ = run([{"index": i, "time": i / 30, "serial": 0, "discontinuity": i == 0} for i in kept])
+    assert all(dropped[i] == straight[i] for i in kept), dropped
+    # The same gaps without a serial: each is treated as a jump into unseen media.
+    unserialed, _ = run([{"index": i, "time": i / 30} for i in kept])
+    assert unserialed[kept[-1]] != straight[kept[-1]]
+    # interval=0.5: once per half second of media time, across the gaps too
+    _, calls = run([{"index": i, "time": i / 30, "serial": 0, "discontinuity": i == 0} for i in kept],
+                   interval=0.5)
+    assert calls == [0, 21, 42], calls

@@ -453,3 +453,20 @@ def test_pipeline_rejects_duplicate_plugin_names(vs):
         vs.Pipeline(plugins=[vs.Schedule(_fn, name="crowd"), vs.Schedule(lambda f, d: 1, name="crowd")])
     with pytest.raises(TypeError, match="detector must be callable"):
         vs.Pipeline("yolo")
+
+
+def test_cadence_counts_media_time_across_dropped_frames_and_stays_bounded(vs):
+    from vistream.schedule import Cadence
+    cadence = Cadence(interval=1.0, window=100)
+    # frames 0..9, then the player dropped 10..27: frame 28 (0.93 s) is not a second after 0
+    seen = [i for i in range(10)] + [28, 29, 30, 31, 60, 61]
+    due, previous = [], None
+    for i in seen:
+        if cadence.due(i, i / 30, previous):
+            due.append(i)
+        previous = i
+    assert due == [0, 30, 60], due
+    # decisions are remembered for a window of frames only
+    for i in range(62, 5_000):
+        cadence.due(i, i / 30, i - 1)
+    assert len(cadence) == 100

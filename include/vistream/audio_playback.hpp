@@ -2,14 +2,19 @@
 // (user afilter, atempo for speed, resample to the device format) -> SDL_QueueAudio.
 // Its clock (the media time being heard now) is the master clock of real-time playback.
 //
-// Threads: write()/flush()/set_speed() run on the source thread; clock(), set_paused() may
-// be called from any thread (SDL's queue calls lock the device; own state is atomic/locked).
+// Timeline generations (ffplay's serial): every packet written carries the generation of the
+// demuxer position it was read at, every chunk queued to the device carries the generation of
+// its packet, and clock() says which generation is being heard. start_generation() (seek, loop)
+// only records the generation wanted from now on and, for a seek, empties the device queue; the
+// writer thread sees packets of the new generation and flushes its own decoder and filter graph
+// itself. No thread ever touches another thread's decoder state, so a seek cannot race a write.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 
@@ -26,43 +31,76 @@ class AudioPlayback {
   AudioPlayback(const AudioPlayback&) = delete;
   AudioPlayback& operator=(const AudioPlayback&) = delete;
 
-  void write(const AVPacket* packet);
-  // Drops everything queued (seek); samples before `resume_at` seconds are skipped.
-  void flush(double resume_at);
+  // What clock() measures: the media time being heard and the generation it belongs to.
+  struct ClockSample {
+    double time = NAN;  // NaN: nothing queued (no authority over time)
+    uint64_t serial = 0;
+  };
+
+  // Writer thread (the Player's packet sink, on the source's decode thread). Packets of an
+  // older generation than the one wanted are dropped; the first packet of a newer generation
+  // flushes the decoder and the filter graph first.
+  void write(const AVPacket* packet, uint64_t serial);
+  // Any thread: only packets of generation `serial` (or newer) are played from now on, samples
+  // before `resume_at` seconds are skipped. `discard_queued` drops what the device has not
+  // played yet (a seek); false lets it play out first (a loop restart: the end, then the start).
+  void start_generation(uint64_t serial, double resume_at, bool discard_queued);
   void set_paused(bool paused);
   // Holds the sound while the picture catches up (offline mode with a slow callback: the clock
   // waits for video). Independent of pause; the device plays only when neither is set.
   void set_held(bool held);
   void set_speed(double speed);  // applied on the next write()
-  // Media time (seconds) of the sample playing now; NaN when nothing is queued.
-  double clock() const;
+  // The sample playing now: its media time (NaN when nothing is queued) and generation.
+  ClockSample clock() const;
   const std::string& device_name() const { return device_name_; }
 
  private:
-  void configure_filter(const AVFrame* first);
-  void queue_filtered(double media_end);
+  // Audio handed to the device, in queue order: clock() finds the chunk playing now.
+  struct Chunk {
+    uint64_t serial;
+    double media_end;  // media time at the end of the chunk
+    uint32_t bytes;
+  };
 
+  void configure_filter(const AVFrame* first);
+  void queue_filtered(double media_end, uint64_t serial);
+  void trim_played_locked(uint32_t queued_bytes) const;
+
+  // Immutable after construction.
   AVRational input_time_base_;
   std::string afilter_;
+  uint32_t device_ = 0;  // SDL_AudioDeviceID
+  int device_rate_ = 0;
+  int device_channels_ = 0;
+  int device_buffer_samples_ = 0;
+  std::string device_name_;
+
+  // Writer thread only (see write()).
   UniqueCodecContext decoder_;
   UniqueFilterGraph graph_;
   AVFilterContext* source_ = nullptr;
   AVFilterContext* sink_ = nullptr;
   UniqueFrame frame_;
   UniqueFrame filtered_;
-  uint32_t device_ = 0;  // SDL_AudioDeviceID
-  int device_rate_ = 0;
-  int device_channels_ = 0;
-  int device_buffer_samples_ = 0;
-  std::string device_name_;
-  std::atomic<double> speed_{1.0};
+  double graph_speed_ = 1.0;      // the speed the graph was built for
+  bool decoding_ = false;         // decoder_/graph_ hold state of generation decoded_serial_
+  uint64_t decoded_serial_ = 0;
+  double discard_before_ = -1.0;  // seek target (seconds) of decoded_serial_
+
+  std::atomic<double> speed_{1.0};  // any thread; the writer applies it on its next write()
+
   std::mutex pause_mutex_;  // guards paused_, held_ (and the device pause state they set)
   bool paused_ = false;
   bool held_ = false;
-  double graph_speed_ = 1.0;     // source thread: the speed the graph was built for
-  double discard_before_ = -1.0;  // source thread: seek target (seconds)
-  mutable std::mutex clock_mutex_;  // guards queued_end_ (and pairs it with the queue size)
-  double queued_end_ = NAN;       // media time at the end of the queued audio
+
+  // Protected by timeline_mutex_: the generation wanted, and the device queue with the chunks
+  // describing it (SDL_QueueAudio/ClearQueuedAudio are called only under this lock, so a chunk
+  // of a stale generation can never be queued after start_generation() returns).
+  mutable std::mutex timeline_mutex_;
+  uint64_t wanted_serial_ = 0;
+  double resume_at_ = -1.0;
+  mutable std::deque<Chunk> chunks_;
+  mutable uint64_t chunk_bytes_ = 0;                           // sum of chunks_[i].bytes
   mutable uint32_t last_queued_bytes_ = 0;                     // clock(): to spot drains
   mutable std::chrono::steady_clock::time_point last_drain_{};  // when SDL last took a buffer
 };

@@ -1,13 +1,17 @@
 // A bounded, closable FIFO for handing work between pipeline threads (ffplay's PacketQueue
 // idea). push() blocks while full (back-pressure), pop() blocks while empty; close() wakes
 // every waiter and makes further pushes fail, so a thread can always be told to stop.
-// Each item carries the serial that was current when pushed; bump_serial() (a seek) makes
-// pop() silently discard everything older without draining the queue by hand.
+// Each item carries the timeline generation (serial) it belongs to. The queue keeps a floor:
+// items tagged older than it are stale and pop() silently discards them, so a seek
+// (discard_before(new generation), or bump_serial()) needs no draining by hand. Items tagged
+// newer than the floor are kept: a loop restart starts a new generation while the end of the
+// old one is still wanted.
 // The waiting calls take an optional CancelToken: cancelling it ends the wait (push fails, pop
 // returns nothing) without closing the queue for other users, and on the token's interrupt-check
 // thread a wait can throw Error(Interrupted) (Ctrl-C).
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -31,8 +35,8 @@ class BlockingQueue {
     return push_locked(lock, std::move(item), serial_, cancel);
   }
 
-  // Tags the item with `serial`: the producer says which seek generation it belongs to, so an
-  // item decoded before a seek but pushed after it is still recognised as stale.
+  // Tags the item with `serial`: the producer says which timeline generation it belongs to, so
+  // an item decoded before a seek but pushed after it is still recognised as stale.
   bool push(T item, uint64_t serial, CancelToken* cancel = nullptr) {
     std::unique_lock lock(mutex_);
     return push_locked(lock, std::move(item), serial, cancel);
@@ -45,7 +49,7 @@ class BlockingQueue {
     if (closed_) return -1;
     int discarded = 0;
     while (items_.size() >= capacity_) {
-      if (items_.front().first == serial_) ++discarded;  // stale ones were dropped anyway
+      if (items_.front().first >= serial_) ++discarded;  // stale ones were dropped anyway
       items_.pop_front();
     }
     items_.emplace_back(serial, std::move(item));
@@ -53,9 +57,19 @@ class BlockingQueue {
     return discarded;
   }
 
+  // The floor: items tagged older than this are stale.
   uint64_t serial() const {
     std::lock_guard lock(mutex_);
     return serial_;
+  }
+
+  // Raises the floor to `serial` (never lowers it) and drops the items now stale: a seek
+  // to the timeline generation `serial`.
+  void discard_before(uint64_t serial) {
+    std::lock_guard lock(mutex_);
+    if (serial <= serial_) return;
+    serial_ = serial;
+    drop_stale_locked();
   }
 
   // Empty optional once closed and drained, or when `cancel` is cancelled while it waits.
@@ -67,7 +81,7 @@ class BlockingQueue {
       auto [serial, item] = std::move(items_.front());
       items_.pop_front();
       not_full_.notify_one();
-      if (serial == serial_) return std::move(item);
+      if (serial >= serial_) return std::move(item);
     }
   }
 
@@ -88,11 +102,12 @@ class BlockingQueue {
     not_full_.notify_all();
   }
 
+  // A new generation that makes everything queued stale; returns it.
   uint64_t bump_serial() {
     std::lock_guard lock(mutex_);
-    items_.clear();
-    not_full_.notify_all();
-    return ++serial_;
+    ++serial_;
+    drop_stale_locked();
+    return serial_;
   }
 
   // Pops without waiting; empty optional when nothing current is queued.
@@ -102,7 +117,7 @@ class BlockingQueue {
       auto [serial, item] = std::move(items_.front());
       items_.pop_front();
       not_full_.notify_one();
-      if (serial == serial_) return std::move(item);
+      if (serial >= serial_) return std::move(item);
     }
     return std::nullopt;
   }
@@ -131,6 +146,13 @@ class BlockingQueue {
     return cancel->wait(lock, cv, ready);
   }
 
+  void drop_stale_locked() {
+    items_.erase(std::remove_if(items_.begin(), items_.end(),
+                                [&](const auto& entry) { return entry.first < serial_; }),
+                 items_.end());
+    not_full_.notify_all();
+  }
+
   bool push_locked(std::unique_lock<std::mutex>& lock, T item, uint64_t serial, CancelToken* cancel) {
     if (!wait(lock, not_full_, cancel, [&] { return closed_ || items_.size() < capacity_; })) return false;
     if (closed_) return false;
@@ -145,7 +167,7 @@ class BlockingQueue {
   std::condition_variable not_full_;
   std::deque<std::pair<uint64_t, T>> items_;
   bool closed_ = false;
-  uint64_t serial_ = 0;
+  uint64_t serial_ = 0;  // the floor (see above)
 };
 
 }  // namespace vistream

@@ -51,10 +51,11 @@ struct DisplayEvents {
   std::function<void(double fraction)> seek_fraction;  // click on the progress bar, 0..1
   std::function<void()> close;                         // window closed
   std::function<DisplayStatus()> status;
-  std::function<void(double frame_time)> presented;  // a frame just went on screen
-  // Offline pacing with sound: the audio clock (NaN when none) and a way to hold the sound
-  // while late frames catch up with it.
-  std::function<double()> master_time;
+  std::function<void(double frame_time, int64_t serial)> presented;  // a frame just went on screen
+  // Offline pacing with sound: the audio clock for timeline generation `serial` (NaN when none,
+  // or while the sound still plays another generation) and a way to hold the sound while late
+  // frames catch up with it.
+  std::function<double(int64_t serial)> master_time;
   std::function<void(bool)> hold_audio;
 };
 

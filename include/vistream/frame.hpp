@@ -43,6 +43,15 @@ class Frame {
   // to back in one buffer with linesize == width (Y, then U and V / interleaved UV), so the
   // OpenCV-style (H*3/2, W) array is a view of the whole picture.
   bool stacked_format() const;
+  // Timeline generation (ffplay's serial). A Player numbers its timelines 0, 1, ...: a seek,
+  // a backward step and a loop restart start a new one. -1: not from a Player (Reader).
+  // Written by the Player's source thread before the frame is shared.
+  int64_t serial() const { return serial_; }
+  void set_serial(int64_t serial) { serial_ = serial; }
+  // True on the first frame of its generation that reaches the frame hook (a frame dropped in
+  // real time is not a new generation). Written by the run() thread before the hook sees it.
+  bool discontinuity() const { return discontinuity_; }
+  void set_discontinuity(bool discontinuity) { discontinuity_ = discontinuity; }
 
  private:
   UniqueFrame frame_;
@@ -50,6 +59,8 @@ class Frame {
   double time_;
   bool revisit_ = false;
   bool writable_ = false;
+  int64_t serial_ = -1;
+  bool discontinuity_ = false;
 };
 
 using FramePtr = std::shared_ptr<Frame>;

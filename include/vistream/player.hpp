@@ -12,9 +12,20 @@
 //   muxer_ is internally locked; stats_ fields are atomics; error_ is guarded by error_mutex_;
 //   control_ (pause, pending seek, step permits, position) is guarded by control_mutex_.
 // Control calls (pause/resume/seek/step/stop) come from any thread, including from inside
-// the hook. They only change control_ and wake threads: a seek bumps the serial of decoded_
-// (stale frames are discarded without draining, ffplay's pattern) and the source thread
-// performs it. Stopping: stop() sets stop_requested_ and cancels cancel_, the token every
+// the hook. They only change control_ and wake threads; the source thread performs the seek.
+//
+// Timeline generations (ffplay's serial): the playback is a sequence of timelines numbered
+// 0, 1, ...; a seek, a backward step and a loop restart start a new one (control_.serial).
+// Every frame (Frame::serial), audio packet (packet_serial_, held_audio_) and audio chunk and
+// clock sample (AudioPlayback, MediaClock) carries the generation it belongs to, and every
+// consumer acts on a change of generation, never on call order or a gap in indices or time:
+// decoded_ discards frames of generations older than a seek without draining; the run() thread
+// marks the first frame of each generation it hands to the hook (Frame::discontinuity); the
+// clock and the display start over on a frame of another generation and follow the audio
+// clock only while it plays the same one; AudioPlayback flushes its decoder on its own thread
+// when its packets change generation. 
+//
+// Stopping: stop() sets stop_requested_ and cancels cancel_, the token every
 // blocking call of the player waits through (network I/O, queue and control waits), so no
 // thread stays blocked past stop(); a failing thread records the first error and aborts both
 // queues. run() always joins its threads and finalizes the file. On the thread that installed
@@ -32,6 +43,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vistream/audio_output.hpp"
@@ -142,6 +154,9 @@ class Player {
   }
   std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
   bool has_audio_output() const { return audio_ != nullptr; }
+  // What the sound device plays now: media time (NaN when silent, or no sound is played) and
+  // the timeline generation it belongs to (-1 when none). Thread-safe.
+  std::pair<double, int64_t> audio_clock() const;
   bool audio_copied() const { return audio_ && audio_->copying(); }
   const std::string& audio_device() const { return audio_device_; }
 
@@ -150,7 +165,9 @@ class Player {
     bool paused = false;
     int64_t permits = 0;               // frames the run() thread may take while paused
     std::optional<int64_t> seek_to;    // pending seek, performed by the source thread
-    uint64_t seek_serial = 0;          // serial of decoded_ that frames after that seek carry
+    uint64_t serial = 0;               // newest timeline generation started
+    uint64_t seek_serial = 0;          // generation that frames after the pending seek carry
+    bool seek_is_loop = false;         // the pending seek restarts the loop: queued frames stay
     int64_t target = -1;               // index the user is at / is going to (for step)
     bool source_ended = false;
   };
@@ -161,10 +178,12 @@ class Player {
   void release_audio(double up_to_seconds);
   void request_seek_locked(int64_t index);
   // Real-time pacing: waits until the clock reaches the frame. False if a seek/stop came first.
-  bool wait_for_release(const FramePtr& frame, bool first_after_seek);
+  bool wait_for_release(const FramePtr& frame);
   void require_seekable() const;
   void handle_key(const KeyEvent& key);  // display thread
-  void measure_av_drift(double frame_time);  // display thread, or source thread headless
+  void measure_av_drift(double frame_time, int64_t serial);  // display thread, or source thread headless
+  // The audio clock if it plays timeline generation `serial`, else NaN. Any thread.
+  double audio_clock_for(int64_t serial) const;
   DisplayStatus display_status();         // display thread
 
   std::string url_;  // immutable after open
@@ -186,10 +205,15 @@ class Player {
   // other threads, since the source thread may build an index late for a start= seek).
   bool seekable_ = false;
 
-  // Audio packets wait here (source thread pushes) until the encode thread has written the
+  // Generation of the demuxer's position: audio packets read by the source's decode thread
+  // (the packet sink) carry it. Written by the source thread only while the decode thread is
+  // halted, so no packet read before a seek can carry the generation after it.
+  std::atomic<uint64_t> packet_serial_{0};
+  // Audio packets wait here (the packet sink pushes) until the encode thread has written the
   // video they accompany; on an early stop the rest is dropped, not written past the video.
-  std::mutex audio_mutex_;  // guards held_audio_
+  std::mutex audio_mutex_;  // guards held_audio_, held_audio_floor_
   std::deque<UniquePacket> held_audio_;
+  uint64_t held_audio_floor_ = 0;  // packets of older generations (before a seek) are not kept
   AVRational audio_time_base_{1, 1};
   int64_t last_audio_ts_ = INT64_MIN;  // encode thread: audio goes forward only
   int64_t last_video_pts_ = INT64_MIN;  // encode thread: video goes forward only
@@ -213,6 +237,7 @@ class Player {
   std::condition_variable control_changed_;  // wakes the source and run() threads
   Control control_;
   std::vector<bool> seen_;  // run() thread: indices already handed to the hook (revisit flag)
+  int64_t hook_serial_ = -1;  // run() thread: generation of the last frame handed to the hook
   std::atomic<int64_t> position_index_{-1};
   std::atomic<double> position_time_{0.0};
   std::atomic<bool> stop_requested_{false};

@@ -4,17 +4,62 @@ seeks or steps backward."""
 
 from __future__ import annotations
 
+import bisect
 import copy
+import inspect
 from collections import OrderedDict, deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .detections import Detections
 from .results import ResultsWriter
-from .schedule import Cadence, Schedule
+from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
 
 Detector = Callable[[np.ndarray], Detections]
+
+
+class _FrameRecord:
+    """What the pipeline did on a frame the first time it saw it (replayed on revisits)."""
+
+    __slots__ = ("time", "previous", "detections", "warp", "steps")
+
+    def __init__(self, time: float, previous: Optional[int]) -> None:
+        self.time = time
+        # the frame played just before it on its timeline (None: a timeline started here);
+        # frames dropped in real time lie between the two
+        self.previous = previous
+        self.detections: Optional[Detections] = None  # None: the detector did not run
+        self.warp: Optional[np.ndarray] = None         # camera motion (BoT-SORT's last_warp)
+        self.steps = 1                                 # frames_elapsed given to the tracker
+
+
+class _IndexRanges:
+    """A set of frame indices stored as sorted, disjoint [start, end] ranges: a forward run is
+    one range whatever its length, so the memory grows with the number of seeks, not frames."""
+
+    def __init__(self) -> None:
+        self._starts: List[int] = []
+        self._ends: List[int] = []
+
+    def __contains__(self, index: int) -> bool:
+        i = bisect.bisect_right(self._starts, index) - 1
+        return i >= 0 and index <= self._ends[i]
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def add(self, index: int, previous: Optional[int] = None) -> None:
+        """Adds ``index``; with ``previous`` (the frame played before it, on the same timeline),
+        the frames between the two (dropped in real time) are covered too."""
+        start = previous + 1 if previous is not None and previous in self and previous < index else index
+        i = bisect.bisect_left(self._ends, start - 1)  # first range that can touch [start, index]
+        j = i
+        while j < len(self._starts) and self._starts[j] <= index + 1:
+            start, index = min(start, self._starts[j]), max(index, self._ends[j])
+            j += 1
+        self._starts[i:j] = [start]
+        self._ends[i:j] = [index]
 
 
 class Pipeline:
@@ -35,6 +80,10 @@ class Pipeline:
         results: path of a results file (.jsonl, .txt MOTChallenge, .csv), or None.
         snapshot_every: keep a tracker snapshot every this many frames (for replay).
         max_snapshots: memory bound for snapshots (oldest dropped).
+        replay_window: how many frames the pipeline remembers for replay (detections,
+            camera motion, cadence decisions, snapshots): the most recently first-seen ones.
+            Memory is bounded by it whatever the length of the stream (default 3000 frames,
+            100 s at 30 fps).
 
     Frames the detector skips: the tracker is *not* updated, and the frame's output
     (``pipeline.last``, what annotators draw and what is exported) is the tracked result of
@@ -55,13 +104,30 @@ class Pipeline:
     long as the longest history needs; without such a plugin nothing is copied. A seek or
     step empties the ring: frames from elsewhere in the media are not the previous frames.
 
-    Replay: when a frame's index is not the next one (seek or step), the tracker is restored
-    from the nearest snapshot at or before it and fed the cached detections of the frames in
-    between, so the ids shown match those of an uninterrupted forward run. Whether the
-    detector (or a plugin) is due on a frame is decided from frame indices and media times,
-    and remembered per frame, so replays make the same decisions as the first pass. For
+    Discontinuities and gaps: a Player's frames carry their timeline generation
+    (``frame.serial``) and ``frame.discontinuity`` (True on the first frame after a seek, a
+    backward step or a loop restart). Only a discontinuity replays the tracker (below). A gap
+    in indices without one is frames the player dropped in real time (the callback was slower
+    than the stream): the tracker is told how many frames passed (``frames_elapsed``, so
+    ByteTrack/BoT-SORT predict across the gap and keep their ids) and ``interval`` counts
+    media time across it. Frames without a serial (Reader frames, your own objects with
+    ``index``/``time``/``array``) fall back to index continuity: any frame that is not the
+    next index is a discontinuity.
+
+    Replay: on a discontinuity, the tracker is restored from the nearest snapshot on the chain
+    of frames that led to this frame on the first pass and fed the cached detections of the
+    frames in between, so the ids shown match those of an uninterrupted forward run. Whether
+    the detector (or a plugin) is due on a frame is decided from frame indices and media
+    times, and remembered per frame, so replays make the same decisions as the first pass. For
     trackers that estimate camera motion from the image (BoT-SORT: ``last_warp``), the motion
     of every frame is remembered too and handed back (``update(..., warp=)``) on replay.
+
+    Memory: what replay needs is kept for the last ``replay_window`` frames first seen (and
+    at most ``max_snapshots`` snapshots), so a live stream runs for hours in constant memory.
+    A replay that reaches further back than the window cannot be reproduced: the tracker
+    starts afresh at the frame sought to and the detector runs again on revisited frames it
+    no longer remembers. Exported frames are remembered as index ranges (one per seek), so a
+    frame is written to the results file once; frames dropped in real time count as exported.
 
     Example::
 
@@ -81,15 +147,17 @@ class Pipeline:
     def __init__(self, detector: Optional[Detector] = None, tracker=None, annotators: Sequence = (),
                  *, every_n_frames: int = 1, interval: Optional[float] = None,
                  plugins: Sequence[Schedule] = (), results: Optional[str] = None,
-                 snapshot_every: int = 30, max_snapshots: int = 200) -> None:
+                 snapshot_every: int = 30, max_snapshots: int = 200,
+                 replay_window: int = DEFAULT_REPLAY_WINDOW) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
+        self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
         if detector is not None and not callable(detector):
             raise TypeError("Pipeline: detector must be callable: detector(image) -> Detections")
         for annotator in annotators:
             if not hasattr(annotator, "annotate"):
                 raise TypeError(f"Pipeline: {type(annotator).__name__} has no annotate(image, detections)")
-        self._detector_cadence = Cadence(every_n_frames, interval, owner="Pipeline")
+        self._detector_cadence = Cadence(every_n_frames, interval, owner="Pipeline", window=self.replay_window)
         self.plugins: List[Schedule] = self._check_plugins(plugins)
         self.detector = detector
         self.tracker = tracker
@@ -97,17 +165,22 @@ class Pipeline:
         self.snapshot_every = snapshot_every
         self.max_snapshots = max_snapshots
         self._results = ResultsWriter(results) if results else None
-        self._written: set = set()                       # frame indices already exported
-        # detector output per frame index; None where the detector did not run
-        self._detections: Dict[int, Optional[Detections]] = {}
-        # per snapshot frame i: tracker state and held output *before* frame i
+        self._written = _IndexRanges()                    # frame indices already exported
+        # per frame index, first visit: what was done (bounded by replay_window, oldest out)
+        self._records: "OrderedDict[int, _FrameRecord]" = OrderedDict()
+        # per snapshot frame i: tracker state, held output and last detector run *before* frame i
         self._snapshots: "OrderedDict[int, dict]" = OrderedDict()
         self._last_index: Optional[int] = None
+        self._last_time: Optional[float] = None
+        self._last_serial: Optional[int] = None
+        self._frame_duration: Optional[float] = None      # media seconds between consecutive frames
         self._held: Detections = Detections.empty()      # tracked output of the last detector run
-        # camera motion per frame index, for trackers that estimate it (BoT-SORT's last_warp)
+        self._last_run: Optional[Tuple[int, float]] = None  # (index, time) of the last detector run
+        # trackers that estimate camera motion (BoT-SORT's last_warp) get it back on replay
         self._tracker_takes_warp = tracker is not None and hasattr(tracker, "last_warp")
-        self._warps: Dict[int, np.ndarray] = {}
-        self._plugin_cadences = {p.name: Cadence(p.every_n_frames, p.interval, owner=f"Schedule {p.name!r}")
+        self._tracker_takes_gap = tracker is not None and _accepts(tracker.update, "frames_elapsed")
+        self._plugin_cadences = {p.name: Cadence(p.every_n_frames, p.interval, owner=f"Schedule {p.name!r}",
+                                                 window=self.replay_window)
                                  for p in self.plugins}
         depth = max((p.history for p in self.plugins), default=1)
         # Copies only when some plugin looks back: frame views die with the callback.
@@ -150,58 +223,115 @@ class Pipeline:
     def __call__(self, frame) -> None:
         """Player callback: detect, track, run plugins, annotate ``frame.array`` in place, export."""
         index, time, image = frame.index, frame.time, frame.array
-        if self._last_index is not None and index != self._last_index + 1:
+        record = self._records.get(index)
+        if self._starts_timeline(frame):
             if self._history is not None:
                 self._history.clear()
-            self._restore(index)
+            if record is not None:
+                previous = record.previous
+            else:
+                previous = index - 1 if index - 1 in self._records else None
+            if self._last_index is not None:  # the very first frame keeps the tracker as given
+                self._restore(index, previous)
+            continuing = False
+        else:
+            previous = self._last_index
+            continuing = True
+            if index == previous + 1:
+                if time > self._last_time:
+                    self._frame_duration = time - self._last_time
+            elif self._history is not None:
+                self._history.clear()  # frames dropped: the ring would not hold the frames before
         if self._history is not None:
             kept = image.copy()
             kept.flags.writeable = False  # shared by all plugins: one must not alter another's past
             self._history.append(kept)
-        self._snapshot(index)
-        detections = self._detect(index, time, image)
+        first_visit = record is None
+        if first_visit:
+            record = _FrameRecord(time, previous)
+            self._snapshot(index, previous)
+            self._remember(index, record)
+            record.detections = self._detect(index, time, image, previous)
+        detections = record.detections
         if detections is not None:
-            self._held = self._track(index, detections, image)
+            if first_visit:
+                record.steps = self._tracker_steps(index, time)
+            self._held = self._track(record, detections, image)
+            self._last_run = (index, time)
         tracked = self._held
-        produced = self._run_plugins(index, time, image, tracked)
+        produced = self._run_plugins(index, time, image, tracked, previous)
         for annotator in self.annotators:
             annotator.annotate(image, tracked)
         if self._results is not None and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
             self._results.write(index, time, tracked, plugins=plugins)
-            self._written.add(index)
+        self._written.add(index, previous if continuing else None)
         self._last_index = index
+        self._last_time = time
+        self._last_serial = getattr(frame, "serial", None)
         self.last = tracked
 
-    def _detect(self, index: int, time: float, image: np.ndarray) -> Optional[Detections]:
-        """This frame's detections, or None if the detector is not due on it."""
-        if index in self._detections:
-            return self._detections[index]  # revisited frame: same input as the first time
-        if self.detector is None:
-            detections: Optional[Detections] = Detections.empty()  # the tracker still sees every frame
-        elif self._detector_cadence.due(index, time):
-            detections = self.detector(image)
-        else:
-            detections = None
-        self._detections[index] = detections
-        return detections
+    def _starts_timeline(self, frame) -> bool:
+        """Whether ``frame`` does not continue the frames seen so far (seek, step back, loop)."""
+        if self._last_index is None:
+            return True
+        serial = getattr(frame, "serial", None)
+        if serial is None:  # not from a Player: only the next index continues
+            return frame.index != self._last_index + 1
+        return (bool(getattr(frame, "discontinuity", False)) or serial != self._last_serial
+                or frame.index <= self._last_index)
 
-    def _track(self, index: int, detections: Detections, image: np.ndarray) -> Detections:
+    def _remember(self, index: int, record: _FrameRecord) -> None:
+        self._records[index] = record
+        while len(self._records) > self.replay_window:
+            old, _ = self._records.popitem(last=False)
+            self._snapshots.pop(old, None)
+
+    def _detect(self, index: int, time: float, image: np.ndarray, previous: Optional[int]) -> Optional[Detections]:
+        """This frame's detections, or None if the detector is not due on it."""
+        if self.detector is None:
+            return Detections.empty()  # the tracker still sees every frame
+        if self._detector_cadence.due(index, time, previous):
+            return self.detector(image)
+        return None
+
+    def _tracker_steps(self, index: int, time: float) -> int:
+        """Detector runs a straight run would have made since the last one, this one included
+        (the tracker's frames_elapsed): more than 1 only when frames were dropped in between."""
+        if self._last_run is None:
+            return 1
+        last_index, last_time = self._last_run
+        n = self.every_n_frames
+        if self.interval is None:
+            return max(1, index // n - last_index // n)
+        if self._frame_duration:
+            # a straight run runs every `spacing` frames: the first multiple of n at least `interval` on
+            spacing = max(1, int(np.ceil((self.interval - 1e-3) / self._frame_duration - 1e-9)))
+            spacing = -(-spacing // n) * n
+            return max(1, (index - last_index) // spacing)
+        return max(1, int((time - last_time) / self.interval + 1e-6))
+
+    def _track(self, record: _FrameRecord, detections: Detections, image: Optional[np.ndarray]) -> Detections:
         if self.tracker is None:
             return detections
+        options: Dict[str, Any] = {}
+        if self._tracker_takes_gap and record.steps > 1:
+            options["frames_elapsed"] = record.steps
         if not self._tracker_takes_warp:
-            return self.tracker.update(detections, frame=image)
+            return self.tracker.update(detections, frame=image, **options)
         # Camera-motion trackers (BoT-SORT): a revisited frame reuses the motion estimated the
         # first time, so the boxes match the forward run exactly; new frames estimate it.
-        tracked = self.tracker.update(detections, frame=image, warp=self._warps.get(index))
-        self._warps[index] = np.array(self.tracker.last_warp, np.float64)
+        tracked = self.tracker.update(detections, frame=image, warp=record.warp, **options)
+        if record.warp is None:
+            record.warp = np.array(self.tracker.last_warp, np.float64)
         return tracked
 
-    def _run_plugins(self, index: int, time: float, image: np.ndarray, tracked: Detections) -> Dict[str, Any]:
+    def _run_plugins(self, index: int, time: float, image: np.ndarray, tracked: Detections,
+                     previous: Optional[int]) -> Dict[str, Any]:
         """Runs the due plugins; returns {name: value} of those that ran."""
         produced: Dict[str, Any] = {}
         for plugin in self.plugins:
-            if not self._plugin_cadences[plugin.name].due(index, time):
+            if not self._plugin_cadences[plugin.name].due(index, time, previous):
                 continue
             frames = self._frames_for(plugin, image)
             if frames is None:
@@ -222,45 +352,68 @@ class Pipeline:
         return [self._history[last - k * plugin.frame_step] for k in reversed(range(plugin.frame_count))]
 
     # -- replay -------------------------------------------------------------------------
-    def _snapshot(self, index: int) -> None:
-        if self.tracker is None or index % self.snapshot_every or index in self._snapshots:
+    def _snapshot(self, index: int, previous: Optional[int]) -> None:
+        """Keeps the state before ``index`` at every ``snapshot_every``-th frame (or the first
+        frame past one, when the player dropped it)."""
+        if self.tracker is None or index in self._snapshots:
+            return
+        every = self.snapshot_every
+        if index % every and (previous is None or previous // every == index // every):
             return
         self._snapshots[index] = {"tracker": copy.deepcopy(self.tracker.state_dict()),
-                                  "held": copy.deepcopy(self._held)}
+                                  "held": copy.deepcopy(self._held), "last_run": self._last_run}
         while len(self._snapshots) > self.max_snapshots:
             self._snapshots.popitem(last=False)
 
-    def _restore(self, index: int) -> None:
-        """Restores the tracker and the held output to their state just before frame ``index``."""
+    def _restore(self, index: int, previous: Optional[int]) -> None:
+        """Restores the tracker, the held output and the last detector run to their state just
+        before frame ``index``, whose predecessor on its first pass was ``previous``."""
         if self.tracker is None:
-            self._held = self._last_detected_before(index)
+            self._held = self._last_detected_before(previous)
+            self._last_run = None
             return
-        starts = [i for i in self._snapshots if i <= index]
-        start = max(starts) if starts else None
-        if start is None or any(i not in self._detections for i in range(start, index)):
-            # No snapshot, or frames in between never seen (a jump forward): start afresh.
+        if index in self._snapshots:
+            self._load_snapshot(index)
+            return
+        chain: List[int] = []  # frames to replay, newest first
+        at = previous
+        while at is not None:
+            record = self._records.get(at)
+            if record is None:
+                at = None  # beyond the window (or never seen): cannot be reproduced
+                chain = []
+                break
+            chain.append(at)
+            if at in self._snapshots:
+                break
+            at = record.previous
+        if at is None:
+            # The timeline started at chain[-1] (or is unknown): the tracker starts afresh there.
             self.tracker.reset()
             self._held = Detections.empty()
-            return
-        snapshot = copy.deepcopy(self._snapshots[start])
+            self._last_run = None
+        else:
+            self._load_snapshot(at)
+        for i in reversed(chain):
+            record = self._records[i]
+            if record.detections is not None:
+                self._held = self._track(record, record.detections, None)
+                self._last_run = (i, record.time)
+
+    def _load_snapshot(self, index: int) -> None:
+        snapshot = copy.deepcopy(self._snapshots[index])
         self.tracker.load_state_dict(snapshot["tracker"])
         self._held = snapshot["held"]
-        for i in range(start, index):
-            if self._detections[i] is None:
-                continue
-            if self._tracker_takes_warp:
-                self._held = self.tracker.update(self._detections[i], frame=None, warp=self._warps.get(i))
-            else:
-                self._held = self.tracker.update(self._detections[i], frame=None)
+        self._last_run = snapshot["last_run"]
 
-    def _last_detected_before(self, index: int) -> Detections:
-        """Without a tracker: the detections of the last detector run before ``index`` on the
-        chain of frames seen one after another (empty if that chain breaks first)."""
-        i = index - 1
-        while i in self._detections:
-            if self._detections[i] is not None:
-                return self._detections[i]
-            i -= 1
+    def _last_detected_before(self, previous: Optional[int]) -> Detections:
+        """Without a tracker: the detections of the last detector run at or before ``previous``
+        on its chain of frames (empty if that chain starts or leaves the window first)."""
+        while previous is not None and previous in self._records:
+            record = self._records[previous]
+            if record.detections is not None:
+                return record.detections
+            previous = record.previous
         return Detections.empty()
 
     def close(self) -> None:
@@ -273,3 +426,12 @@ class Pipeline:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _accepts(method: Callable, name: str) -> bool:
+    """Whether ``method`` takes a keyword argument ``name`` (or **kwargs)."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -108,6 +109,13 @@ class Schedule:
                 f"frame_count={self.frame_count}, frame_step={self.frame_step})")
 
 
+# Cadence.due(previous=...) default: the frame before is index - 1.
+_INDEX_BEFORE = object()
+
+# Default bound of the per-frame memories of Pipeline and Cadence (frames): about 100 s at 30 fps.
+DEFAULT_REPLAY_WINDOW = 3000
+
+
 class Cadence:
     """Decides per frame whether a step is due: ``index % every_n_frames == 0`` and at least
     ``interval`` seconds of media time since the last due frame (the first frame is due).
@@ -117,7 +125,12 @@ class Cadence:
     per frame index (a frame shown again gets its first answer), and a frame reached by a
     seek continues from the frame before it if that one was seen. After a jump to media not
     played yet the chain starts afresh (that frame is due, if ``every_n_frames`` allows).
-    Without ``interval`` the rule is stateless and nothing is stored.
+    Frames dropped in real time do not break the chain: the caller names the frame played
+    before (``previous``), so ``interval`` counts media time across the gap. Without
+    ``interval`` the rule is stateless and nothing is stored.
+
+    Memory is bounded: decisions are kept for the last ``window`` frames decided (oldest
+    first out); a frame revisited after its decision was dropped is decided again.
 
     Example::
 
@@ -125,21 +138,38 @@ class Cadence:
         [i for i in range(10) if cadence.due(i, i / 25)]   # [0, 3, 6, 9]: 0.12 s apart at 25 fps
     """
 
-    def __init__(self, every_n_frames: int = 1, interval: Optional[float] = None, owner: str = "Cadence") -> None:
+    def __init__(self, every_n_frames: int = 1, interval: Optional[float] = None, owner: str = "Cadence",
+                 window: int = DEFAULT_REPLAY_WINDOW) -> None:
         self.every_n_frames = _check_positive_int(every_n_frames, "every_n_frames", owner)
         self.interval = _check_interval(interval, owner)
-        # frame index -> (due?, media time of the latest due frame at or before it, None if none)
-        self._decisions: Dict[int, Tuple[bool, Optional[float]]] = {}
+        self.window = _check_positive_int(window, "window", owner)
+        # frame index -> (due?, media time of the latest due frame at or before it, None if none),
+        # in the order decided (the oldest is dropped first)
+        self._decisions: "OrderedDict[int, Tuple[bool, Optional[float]]]" = OrderedDict()
 
-    def due(self, index: int, time: float) -> bool:
+    def __len__(self) -> int:
+        """Number of decisions remembered (at most ``window``)."""
+        return len(self._decisions)
+
+    def due(self, index: int, time: float, previous: Any = _INDEX_BEFORE) -> bool:
+        """Whether the step runs on frame ``index`` (media time ``time``).
+
+        ``previous``: index of the frame played just before this one on the same timeline
+        (default ``index - 1``; larger gaps are frames dropped in real time), or None when
+        this frame starts a timeline.
+        """
         if self.interval is None:
             return index % self.every_n_frames == 0
         known = self._decisions.get(index)
         if known is not None:
             return known[0]
-        before = self._decisions.get(index - 1)
+        if previous is _INDEX_BEFORE:
+            previous = index - 1
+        before = self._decisions.get(previous) if previous is not None else None
         last = before[1] if before is not None else None
         tolerance = min(_TIME_TOLERANCE, self.interval / 2)
         due = index % self.every_n_frames == 0 and (last is None or time - last >= self.interval - tolerance)
         self._decisions[index] = (due, time if due else last)
+        while len(self._decisions) > self.window:
+            self._decisions.popitem(last=False)
         return due

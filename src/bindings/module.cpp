@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -410,6 +411,20 @@ PYBIND11_MODULE(_core, m) {
   m.def("encoder_candidates", &VideoEncoder::candidates);
 
   vistream::bindings::register_frame(m);
+  // The timeline generation of a Player's frames (kept apart from the frame views).
+  py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
+      .def_property_readonly(
+          "serial",
+          [](const PyFrame& f) -> py::object {
+            return f.frame->serial() < 0 ? py::object(py::none()) : py::object(py::int_(f.frame->serial()));
+          },
+          "Timeline generation of a Player's frame (int): a seek, a backward step and a loop restart "
+          "start a new one. None for frames not from a Player (Reader).")
+      .def_property_readonly(
+          "discontinuity", [](const PyFrame& f) { return f.frame->discontinuity(); },
+          "True on the first frame the callback gets of a new timeline generation (the run's first "
+          "frame, after a seek, a backward step, a loop restart); False for the next frame in order "
+          "and after frames dropped in real time. Always False for Reader frames.");
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, double,
@@ -521,6 +536,12 @@ PYBIND11_MODULE(_core, m) {
       })
       .def("run", &PyPlayer::run)
       .def("stop", &PyPlayer::stop)
+      // Tests and diagnostics: (media time or None, timeline serial) of the sound playing now.
+      .def("_audio_clock",
+           [](PyPlayer& p) {
+             const auto [time, serial] = p.core().audio_clock();
+             return py::make_tuple(std::isnan(time) ? py::object(py::none()) : py::object(py::float_(time)), serial);
+           })
       .def("pause", [](PyPlayer& p) { p.core().pause(); })
       .def("resume", [](PyPlayer& p) { p.core().resume(); })
       .def("paused", [](PyPlayer& p) { return p.core().paused(); })

@@ -88,7 +88,7 @@ class BoTSORT(ByteTrack):
         self._given_warp: Optional[np.ndarray] = None
 
     def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None,
-               warp: Optional[np.ndarray] = None) -> Detections:
+               warp: Optional[np.ndarray] = None, frames_elapsed: int = 1) -> Detections:
         """Track one frame.
 
         Args:
@@ -97,6 +97,8 @@ class BoTSORT(ByteTrack):
                 it (and without ``warp``) the camera is assumed still on this frame.
             warp: a known 2x3 camera motion to use instead of estimating it (e.g. a cached
                 ``last_warp`` when replaying); ``frame`` is then only remembered.
+            frames_elapsed: frames since the previous update (> 1 across frames dropped in
+                real time; see ``ByteTrack.update``).
 
         Returns:
             The detections of the confirmed tracks, ``tracker_id`` set (as ByteTrack).
@@ -107,7 +109,7 @@ class BoTSORT(ByteTrack):
                 raise ValueError(f"warp must be a finite 2x3 matrix, got shape {warp.shape}")
         self._given_warp = warp
         try:
-            return super().update(detections, frame)
+            return super().update(detections, frame, frames_elapsed=frames_elapsed)
         finally:
             self._given_warp = None
 

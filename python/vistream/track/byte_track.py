@@ -18,6 +18,15 @@ UNCONFIRMED_MATCH_THRESH = 0.7
 DUPLICATE_DIST = 0.15        # tracked/lost pairs closer than this are duplicates
 
 
+def check_frames_elapsed(frames_elapsed: Any) -> int:
+    """``frames_elapsed`` of a tracker update: an int >= 1."""
+    if isinstance(frames_elapsed, bool) or not isinstance(frames_elapsed, (int, np.integer)):
+        raise TypeError(f"frames_elapsed must be an int >= 1, got {frames_elapsed!r}")
+    if frames_elapsed < 1:
+        raise ValueError(f"frames_elapsed must be >= 1, got {frames_elapsed}")
+    return int(frames_elapsed)
+
+
 def _det_boxes(dets: Sequence[Track]) -> np.ndarray:
     """(N, 4) xyxy of detections wrapped as tracks."""
     return np.array([d.det_xyxy for d in dets], np.float64).reshape(-1, 4)
@@ -99,15 +108,17 @@ class ByteTrack:
             wrapped.append(track)
         return wrapped
 
-    def _predict(self, tracks: List[Track]) -> None:
-        """Advance all given tracks one frame with one vectorised Kalman step."""
+    def _predict(self, tracks: List[Track], frames: int = 1) -> None:
+        """Advance all given tracks ``frames`` frames, one vectorised Kalman step per frame."""
         if not tracks:
             return
         means = np.array([t.mean for t in tracks])
         covs = np.array([t.covariance for t in tracks])
         not_tracked = np.array([t.state != TrackState.TRACKED for t in tracks])
-        means[np.ix_(not_tracked, self.frozen_when_lost)] = 0.0  # a lost track stops growing/shrinking
-        means, covs = self.kalman.multi_predict(means, covs)
+        # Past max_time_lost frames every unmatched track is dropped anyway: no need to go on.
+        for _ in range(min(frames, self.max_time_lost + 1)):
+            means[np.ix_(not_tracked, self.frozen_when_lost)] = 0.0  # a lost track stops growing/shrinking
+            means, covs = self.kalman.multi_predict(means, covs)
         for track, mean, cov in zip(tracks, means, covs):
             track.mean, track.covariance = mean, cov
 
@@ -156,13 +167,18 @@ class ByteTrack:
     def _compensate_motion(self, tracks: List[Track], frame: Optional[np.ndarray]) -> None:
         """Move predicted tracks by the camera's motion (none for ByteTrack)."""
 
-    def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None) -> Detections:
+    def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None,
+               frames_elapsed: int = 1) -> Detections:
         """Track one frame.
 
         Args:
             detections: this frame's detections (None or empty is allowed).
             frame: the image (BGR); ByteTrack does not look at it, BoT-SORT estimates the
                 camera's motion from it.
+            frames_elapsed: frames (tracker steps) since the previous update: 1 for the next
+                frame; more when frames in between were not seen (dropped in real time). The
+                Kalman filter predicts across the gap and lost tracks age by that many
+                frames, so tracks keep their ids over a drop instead of being re-created.
 
         Returns:
             The detections of the confirmed tracks on this frame: Kalman-corrected boxes,
@@ -170,7 +186,8 @@ class ByteTrack:
         """
         if detections is None:
             detections = Detections.empty()
-        self.frame_id += 1
+        frames_elapsed = check_frames_elapsed(frames_elapsed)
+        self.frame_id += frames_elapsed
         activated: List[Track] = []
         refound: List[Track] = []
         newly_lost: List[Track] = []
@@ -187,7 +204,7 @@ class ByteTrack:
 
         # stage 1: high-score detections against confirmed + lost tracks
         pool = _merge(confirmed, self.lost)
-        self._predict(pool)
+        self._predict(pool, frames_elapsed)
         self._compensate_motion(pool + unconfirmed, frame)
         cost = self._association_cost(pool, high)
         pairs, rest_tracks, rest_high = linear_assignment(cost, self.match_thresh)

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from ..detections import Detections
+from .byte_track import check_frames_elapsed
 from .matching import iou_matrix, linear_assignment
 
 
@@ -41,11 +42,17 @@ class IoUTracker:
         self._hits = np.zeros(0, np.int64)
         self._misses = np.zeros(0, np.int64)     # frames since the last match
 
-    def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None) -> Detections:
-        """Track one frame; returns the confirmed tracks matched on it, ``tracker_id`` set."""
+    def update(self, detections: Optional[Detections], frame: Optional[np.ndarray] = None,
+               frames_elapsed: int = 1) -> Detections:
+        """Track one frame; returns the confirmed tracks matched on it, ``tracker_id`` set.
+
+        ``frames_elapsed``: frames since the previous update (> 1 across frames dropped in real
+        time); an unmatched track misses that many frames.
+        """
         if detections is None:
             detections = Detections.empty()
-        self.frame_id += 1
+        frames_elapsed = check_frames_elapsed(frames_elapsed)
+        self.frame_id += frames_elapsed
         boxes = detections.xyxy.astype(np.float64)
         cost = 1.0 - iou_matrix(self._boxes, boxes)
         matches, unmatched_tracks, unmatched_dets = linear_assignment(cost, 1.0 - self.iou_threshold)
@@ -54,7 +61,7 @@ class IoUTracker:
         self._boxes[rows] = boxes[cols]
         self._hits[rows] += 1
         self._misses[rows] = 0
-        self._misses[unmatched_tracks] += 1
+        self._misses[unmatched_tracks] += frames_elapsed
         det_of_track = np.full(len(self._ids), -1, np.int64)
         det_of_track[rows] = cols
 
