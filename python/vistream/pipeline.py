@@ -263,13 +263,14 @@ class Pipeline:
             i -= 1
         return Detections.empty()
 
-    def close(self) -> None:
-        """Finishes the results file."""
+    def close(self, error: Optional[BaseException] = None) -> None:
+        """Finishes the results file; pass the exception that ended the run, if any (see
+        ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved)."""
         if self._results is not None:
-            self._results.close()
+            self._results.close(error)
 
     def __enter__(self) -> "Pipeline":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.close(exc)
