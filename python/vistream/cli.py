@@ -422,21 +422,14 @@ def _play(args: argparse.Namespace) -> int:
         error = caught
         raise
     finally:
-        if pipeline is not None:
-            pipeline.close(error)
+        results = pipeline.close(error) if pipeline is not None else None
         if error is None or not isinstance(error, Exception):  # finished, or interrupted: what was kept
-            written = [path for path in (player.stats["output"], _results_path(pipeline)) if path]
+            written = [str(path) for path in (player.stats["output"], results) if path]
             reason = "" if error is None else "stopped by SIGTERM" if isinstance(error, Terminated) else "interrupted"
             print(_summary(args.source, player.stats, track_lengths, written, reason), flush=True)
     if player.stats["frames_processed"] == 0:
         raise _NothingDone(f"no frame was processed ({_why_no_frames(args)}); nothing written")
     return 0
-
-
-def _results_path(pipeline) -> Optional[str]:
-    writer = getattr(pipeline, "_results", None) if pipeline is not None else None
-    written = getattr(writer, "written", None)
-    return str(written) if written else None
 
 
 def _why_no_frames(args: argparse.Namespace) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict, deque
+from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -263,11 +264,15 @@ class Pipeline:
             i -= 1
         return Detections.empty()
 
-    def close(self, error: Optional[BaseException] = None) -> None:
+    def close(self, error: Optional[BaseException] = None) -> Optional[Path]:
         """Finishes the results file; pass the exception that ended the run, if any (see
-        ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved)."""
-        if self._results is not None:
-            self._results.close(error)
+        ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved).
+
+        Returns where the results are (None without a results file or when no frame was written).
+        """
+        if self._results is None:
+            return None
+        return self._results.close(error)
 
     def __enter__(self) -> "Pipeline":
         return self

@@ -147,6 +147,7 @@ class Player:
             raise ValueError(f"speed must be a number in (0, {MAX_SPEED:g}]")
         self._pending: Optional[PendingOutput] = None
         self._written: Optional[str] = None
+        self._output_finished = False
         if output is not None:
             name = _arguments.source_string(output)
             if same_file(name, url):
@@ -240,8 +241,9 @@ class Player:
 
     def _finish_output(self, error: Optional[BaseException]) -> None:
         pending = self._pending
-        if pending is None:
-            return
+        if pending is None or self._output_finished:
+            return  # run() called again: it raised before touching the output
+        self._output_finished = True
         encoded = self._core._stats()["frames_encoded"]
         try:
             self._written = pending.finish(error, wrote_anything=encoded > 0)
