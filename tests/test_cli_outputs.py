@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,3 +162,15 @@ def test_whole_clip_without_display_keeps_all_frames_in_results(test_mp4, tmp_pa
     assert f"{TEST_MP4_FRAMES} frames processed, 0 dropped" in result.stdout
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(TEST_MP4_FRAMES))
+
+
+def test_realtime_drops_are_reported(test_mp4, tmp_path):
+    # --realtime is the one way to lose frames, and the summary says how many
+    results = tmp_path / "r.jsonl"
+    result = subprocess.run([*PLAY, str(test_mp4), "--headless", "--realtime", "--detector", "hog", "--end", "2",
+                             "--results", str(results), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    processed, dropped = (int(n) for n in re.search(r"(\d+) frames processed, (\d+) dropped", result.stdout).groups())
+    assert dropped > 0 and processed + dropped >= 55, result.stdout
+    assert "(real-time mode: frames the analysis could not keep up with)" in result.stdout
+    assert len(results.read_text().splitlines()) == processed
