@@ -57,7 +57,7 @@ def test_verbose_after_the_subcommand_shows_the_traceback(tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert quiet.returncode == verbose.returncode == 1
     assert "Traceback" not in quiet.stderr and "Traceback" in verbose.stderr
-    assert f"vistream: error: " in quiet.stderr and "No such file" in quiet.stderr
+    assert "vistream: error: " in quiet.stderr and "No such file" in quiet.stderr
 
 
 def test_version():
@@ -91,9 +91,8 @@ def test_plugin_options_are_typed():
 def test_known_models_match_the_detector():
     pytest.importorskip("torch")
     from vistream.detect.yolox import MODEL_SPECS
-    from vistream.plugin_options import KNOWN_MODELS
+    from vistream.plugin_options import GMC_METHODS, KNOWN_MODELS
     from vistream.track.camera_motion import METHODS
-    from vistream.plugin_options import GMC_METHODS
 
     assert set(KNOWN_MODELS) == set(MODEL_SPECS)
     assert tuple(GMC_METHODS) == tuple(METHODS)

@@ -457,8 +457,10 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
     for subparser in (play, demo):
-        # also after the subcommand (`vistream play x.mp4 -v`); SUPPRESS keeps a -v given before it
+        # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
+        # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
+        subparser.add_argument("--version", action="version", version=f"vistream {__version__}")
     return parser
 
 
