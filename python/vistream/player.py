@@ -31,6 +31,16 @@ class Position(NamedTuple):
     time: float
 
 
+def _open_engine(pending: Optional[PendingOutput], *args, **kwargs) -> "_core.Player":
+    """``_core.Player(*args, **kwargs)``; errors that name the temporary output name the user's instead."""
+    try:
+        return _core.Player(*args, **kwargs)
+    except (ValueError, VistreamError) as error:
+        if pending is not None and pending.partial != pending.name and pending.partial in str(error):
+            raise type(error)(str(error).replace(pending.partial, pending.name)) from None
+        raise
+
+
 def _resolve_display(display) -> bool:
     if display in (False, None):
         return False
@@ -158,42 +168,35 @@ class Player:
         self.output = self._pending.name if self._pending else None
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
-        try:
-            self._core = _core.Player(
-                url,
-                format=_arguments.pixel_format(format),
-                vfilter=_arguments.filter_string(vfilter, "vfilter"),
-                afilter=_arguments.filter_string(afilter, "afilter"),
-                output=self._pending.partial if self._pending else "",
-                encoder=encoder,
-                codec=codec.lower(),
-                bitrate=int(bitrate or 0),
-                crf=-1 if crf is None else int(crf),
-                preset=preset or "",
-                gop=-1 if gop is None else int(gop),
-                hwaccel=_arguments.hwaccel(hwaccel),
-                threads=_arguments.non_negative_int(threads, "threads"),
-                audio=bool(audio),
-                start=float(start),
-                end=-1.0 if end is None else float(end),
-                mode=mode,
-                speed=float(speed),
-                start_paused=bool(paused),
-                exit_at_end=bool(exit_at_end),
-                cache_bytes=_arguments.non_negative_int(cache_bytes, "cache_bytes"),
-                display=show_window,
-                fullscreen=bool(fullscreen),
-                osd=bool(osd),
-                title=title or f"vistream - {os.path.basename(url) or url}",
-                loop=bool(loop),
-                play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
-            )
-        except (ValueError, VistreamError) as error:
-            pending = self._pending
-            if pending is not None and pending.partial != pending.name and pending.partial in str(error):
-                # say it with the name the user gave, not the temporary one
-                raise type(error)(str(error).replace(pending.partial, pending.name)) from None
-            raise
+        self._core = _open_engine(self._pending,
+            url,
+            format=_arguments.pixel_format(format),
+            vfilter=_arguments.filter_string(vfilter, "vfilter"),
+            afilter=_arguments.filter_string(afilter, "afilter"),
+            output=self._pending.partial if self._pending else "",
+            encoder=encoder,
+            codec=codec.lower(),
+            bitrate=int(bitrate or 0),
+            crf=-1 if crf is None else int(crf),
+            preset=preset or "",
+            gop=-1 if gop is None else int(gop),
+            hwaccel=_arguments.hwaccel(hwaccel),
+            threads=_arguments.non_negative_int(threads, "threads"),
+            audio=bool(audio),
+            start=float(start),
+            end=-1.0 if end is None else float(end),
+            mode=mode,
+            speed=float(speed),
+            start_paused=bool(paused),
+            exit_at_end=bool(exit_at_end),
+            cache_bytes=_arguments.non_negative_int(cache_bytes, "cache_bytes"),
+            display=show_window,
+            fullscreen=bool(fullscreen),
+            osd=bool(osd),
+            title=title or f"vistream - {os.path.basename(url) or url}",
+            loop=bool(loop),
+            play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
+        )
         self.display = show_window
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:
