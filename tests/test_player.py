@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,12 +185,15 @@ def test_callback_exception_propagates_and_output_finalized(vs, media, tmp_path)
         if frame.index == 50:
             raise ValueError("boom at 50")
 
-    with pytest.raises(ValueError, match="boom at 50"):
+    with pytest.raises(ValueError, match="boom at 50") as failure:
         p.run()
     assert seen[-1] == 50 and seen == list(range(51)), "callback must stop at the failing frame"
-    assert out.is_file() and out.stat().st_size > 0
-    ffprobe_clean(out)
-    n = ffprobe_count(out)
+    # A failed run keeps its (finalized) partial output beside the name asked for, and says where.
+    partial = Path(p.stats["output"])
+    assert not out.exists() and partial.parent == tmp_path and partial.suffix == ".mp4"
+    assert any(str(partial) in note for note in failure.value.__notes__)
+    ffprobe_clean(partial)
+    n = ffprobe_count(partial)
     assert 48 <= n <= 52, f"expected ~50 frames in finalized output, got {n}"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,4 +28,5 @@ def test_bad_afilter_is_a_filter_error(vs, test_mp4, tmp_path):
     player = vs.Player(test_mp4, output=str(tmp_path / "x.mp4"), afilter="nosuchaudiofilter", end=1.0)
     with pytest.raises(vs.FilterError, match="nosuchaudiofilter"):
         player.run()
-    assert (tmp_path / "x.mp4").exists()
+    # a failed run finalizes what it wrote beside x.mp4 (x.mp4 itself is only ever a finished run's)
+    assert not (tmp_path / "x.mp4").exists() and Path(player.stats["output"]).is_file()

@@ -10,19 +10,72 @@ ByteTrack, no download), draws boxes, ids and trails, and encodes the annotated 
 source audio::
 
     python -m vistream demo --output demo.mp4
+
+Exit status: 0 done, 1 the run failed (or processed no frame), 2 a usage error (one line on
+stderr, no traceback; ``-v`` shows tracebacks), 130 Ctrl-C, 143 SIGTERM (both keep the output
+written so far, finalized and playable).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import signal
+import statistics
 import sys
+import threading
+import traceback
 import warnings
-from typing import Optional, Sequence
+from collections import Counter
+from typing import Iterator, List, Optional, Sequence
 
+from ._output_file import check_folder_writable, is_url, same_file
 from .errors import VistreamError
-from .player import Player
+from .player import MAX_SPEED, Player, _resolve_display
+from .results import RESULTS_FORMATS
 from .sample_media import sample_video
+
+# Containers the H.264 + AAC/copied-audio output can go into (FFmpeg picks the muxer from the extension).
+OUTPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts", ".m2ts", ".avi", ".flv", ".nut")
+
+_DETECTORS = ("none", "motion", "hog", "mtcnn", "yolox")
+_TRACKERS = ("none", "bytetrack", "botsort", "sort")
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported as one line, exit status 2."""
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread at the run loop's next check (as Ctrl-C raises
+    KeyboardInterrupt): the player and the results writer finalize and keep what was written."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + message and exits; we want one line
+        raise UsageError(message)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM (docker stop, systemd, timeout) raises ``Terminated`` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -59,66 +112,172 @@ def _demo(args: argparse.Namespace) -> int:
 
 def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``vistream play`` (shared with python/play.py)."""
-    parser.add_argument("source", help="file or URL to play")
+    parser.add_argument("source", help="file or URL to play ('-' reads standard input)")
     parser.add_argument("--vfilter", help="FFmpeg video filter graph, e.g. 'scale=1280:-2'")
     parser.add_argument("--afilter", help="FFmpeg audio filter graph for the output file, e.g. 'volume=0.5'")
     parser.add_argument("--no-audio", action="store_true", help="leave the audio out of --output")
     parser.add_argument("--no-video", action="store_true", help="no window (same as --headless)")
     parser.add_argument("--start", type=float, default=0.0, help="start at this time (seconds)")
     parser.add_argument("--end", type=float, help="stop at this time (seconds)")
-    parser.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.25 to 4")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help=f"playback speed of the window / real-time clock, above 0 and up to {MAX_SPEED:g}")
     parser.add_argument("--fullscreen", action="store_true")
-    parser.add_argument("--no-osd", action="store_true", help="no progress bar / status line")
+    parser.add_argument("--no-osd", action="store_true", help="no progress bar / status line in the window")
     parser.add_argument("--headless", action="store_true", help="never open a window")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--realtime", dest="mode", action="store_const", const="realtime",
-                      help="play at the media's pace, dropping frames the callback cannot take "
-                           "(default with a window)")
+                      help="play at the media's pace, dropping frames the callback cannot take (default only "
+                           "with a window and neither --output nor --results; drops are counted in the summary)")
     mode.add_argument("--offline", dest="mode", action="store_const", const="offline",
-                      help="process every frame (default headless; shown at the media's pace with a window)")
+                      help="process every frame (the default with --output/--results or without a window; "
+                           "shown at the media's pace with a window)")
     parser.set_defaults(mode=None)
-    parser.add_argument("--output", help="write the processed video (with the source audio) to this file")
+    parser.add_argument("--output", help="write the processed video (with the source audio) to this file "
+                                         f"({', '.join(OUTPUT_EXTENSIONS)}) or URL")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
     parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
-    parser.add_argument("--paused", action="store_true", help="start paused")
+    parser.add_argument("--paused", action="store_true", help="start paused (needs a window)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
     plugins = parser.add_argument_group("analysis plugins")
-    plugins.add_argument("--detector", choices=["none", "motion", "hog", "mtcnn", "yolox"], default="none",
+    plugins.add_argument("--detector", choices=_DETECTORS, default="none",
                          help="detector run on every frame (motion/hog/mtcnn need no download; "
                               "mtcnn finds faces and needs facenet-pytorch)")
     plugins.add_argument("--bytetrack", metavar="OPTIONS",
-                         help="YOLOX + ByteTrack, e.g. \"ckpt_file=auto;fp16=True\"; keys: ckpt_file, model "
-                              "(default yolox_s, people only), fp16, device, conf, nms, track_thresh, "
-                              "match_thresh, track_buffer, classes, trt_file, onnx_file")
+                         help="YOLOX + ByteTrack, e.g. \"ckpt_file=auto;fp16=True\"; keys: ckpt_file (path, auto "
+                              "or URL), model, fp16, bf16, device, conf, nms, track_thresh, match_thresh, "
+                              "track_buffer, classes (e.g. 0+2), trt_file, onnx_file, trust_checkpoint")
     plugins.add_argument("--botsort", metavar="OPTIONS",
                          help="YOLOX + BoT-SORT (camera-motion compensated), e.g. \"ckpt_file=auto;gmc=ecc\"; "
                               "keys: those of --bytetrack plus gmc (sparse_flow, ecc, none), new_track_thresh, "
                               "proximity_thresh, appearance_thresh")
-    plugins.add_argument("--tracker", choices=["none", "bytetrack", "botsort", "sort"], default="none",
+    plugins.add_argument("--tracker", choices=_TRACKERS, default="none",
                          help="tracker giving each detection a stable id (botsort: compensates camera motion)")
     plugins.add_argument("--annotate", default="box,label,trail",
                          help="comma list of box,label,trail,dot,blur,pixelate,mask,keypoints "
                               "(default box,label,trail)")
-    plugins.add_argument("--every", type=int, default=1, help="run the detector every N frames")
+    plugins.add_argument("--every", type=int, help="run the detector every N frames")
     plugins.add_argument("--interval", type=float, metavar="SECONDS",
                          help="run the detector at most once per SECONDS of media time (with --every: both)")
     plugins.add_argument("--results", help="write per-frame results (.jsonl, .txt MOTChallenge, .csv)")
 
 
-def player_from_arguments(args: argparse.Namespace) -> Player:
-    if not 0.25 <= args.speed <= 4.0:
-        raise SystemExit("--speed must be between 0.25 and 4")
+def _source_url(source: str) -> str:
+    return "pipe:0" if source == "-" else source
+
+
+def check_play_arguments(args: argparse.Namespace) -> None:
+    """Every check that needs no file opened: conflicting flags, ranges, extensions, folders,
+    plugin options, detector/tracker/results combinations. Raises ``UsageError``."""
     headless = args.headless or args.no_video
+    source = _source_url(args.source)
+    if headless and args.fullscreen:
+        raise UsageError("--fullscreen needs a window: drop --headless/--no-video or --fullscreen")
+    if headless and args.paused:
+        raise UsageError("--paused needs a window to resume from: drop --headless/--no-video or --paused")
+    if not 0.0 < args.speed <= MAX_SPEED:
+        raise UsageError(f"--speed must be above 0 and at most {MAX_SPEED:g}, got {args.speed:g}")
+    if args.start < 0:
+        raise UsageError(f"--start must be >= 0 seconds, got {args.start:g}")
+    if args.end is not None and args.end <= args.start:
+        raise UsageError(f"--start ({args.start:g} s) must be before --end ({args.end:g} s)")
+
+    yolox_options = args.bytetrack is not None or args.botsort is not None
+    if args.bytetrack is not None and args.botsort is not None:
+        raise UsageError("--bytetrack and --botsort are alternatives: give one")
+    if yolox_options and (args.detector != "none" or args.tracker != "none"):
+        flag = "--bytetrack" if args.bytetrack is not None else "--botsort"
+        raise UsageError(f"{flag} brings its own detector (YOLOX) and tracker: drop --detector/--tracker "
+                         "(or use --detector yolox --tracker NAME)")
+    has_detector = args.detector != "none" or yolox_options
+    has_tracker = args.tracker != "none" or yolox_options
+    if args.tracker != "none" and not has_detector:
+        raise UsageError(f"--tracker {args.tracker} needs a detector to track: add --detector "
+                         f"{'|'.join(_DETECTORS[1:])} (or use --bytetrack / --botsort)")
+    if (args.every is not None or args.interval is not None) and not has_detector:
+        raise UsageError("--every/--interval set the detector's cadence: add a detector")
+    if args.every is not None and args.every < 1:
+        raise UsageError(f"--every must be >= 1, got {args.every}")
+    if args.interval is not None and not args.interval > 0:
+        raise UsageError(f"--interval must be > 0 seconds, got {args.interval:g}")
+    names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
+    unknown = [n for n in names if n not in _ANNOTATORS]
+    if unknown:
+        raise UsageError(f"--annotate: unknown {', '.join(unknown)}; valid: {', '.join(sorted(_ANNOTATORS))}")
+
+    if args.output is not None:
+        if not is_url(args.output):
+            extension = os.path.splitext(args.output)[1].lower()
+            if extension not in OUTPUT_EXTENSIONS and not (os.path.exists(args.output)
+                                                           and not os.path.isfile(args.output)):
+                raise UsageError(f"--output {args.output!r}: the extension picks the container; use one of "
+                                 f"{', '.join(OUTPUT_EXTENSIONS)}")
+        if same_file(args.output, source):
+            raise UsageError(f"--output {args.output!r} is the source file: writing it would destroy the input")
+        if not is_url(args.output):
+            _check_writable(args.output, "--output")
+    if args.results is not None:
+        extension = os.path.splitext(args.results)[1].lower()
+        if extension not in RESULTS_FORMATS:
+            raise UsageError(f"--results {args.results!r}: unknown format {extension or '(no extension)'}; "
+                             "use .jsonl, .txt (MOTChallenge) or .csv")
+        if same_file(args.results, source):
+            raise UsageError(f"--results {args.results!r} is the source file: writing it would destroy the input")
+        if args.output is not None and os.path.abspath(args.results) == os.path.abspath(args.output):
+            raise UsageError("--results and --output name the same file")
+        if not has_detector:
+            raise UsageError("--results writes what a detector finds: add --detector "
+                             f"{'|'.join(_DETECTORS[1:])} (or --bytetrack / --botsort)")
+        if RESULTS_FORMATS[extension] == "mot" and not has_tracker:
+            raise UsageError(f"--results {args.results!r}: MOTChallenge rows need track ids: add --tracker "
+                             f"{'|'.join(_TRACKERS[1:])}, or write .jsonl / .csv")
+        _check_writable(args.results, "--results")
+    args.plugin_options = _plugin_options(args)
+
+
+def _check_writable(path: str, flag: str) -> None:
+    try:
+        check_folder_writable(path, flag)
+    except OSError as error:
+        raise UsageError(str(error)) from None
+
+
+def _plugin_options(args: argparse.Namespace) -> Optional[dict]:
+    """The typed --bytetrack / --botsort options (None when neither is given nor --detector yolox)."""
+    from .plugin_options import BOTSORT_KEYS, BYTETRACK_KEYS, parse_options
+
+    if args.botsort is not None:
+        text, keys, flag = args.botsort, BOTSORT_KEYS, "--botsort"
+    elif args.bytetrack is not None or args.detector == "yolox":
+        text, keys, flag = args.bytetrack or "", BYTETRACK_KEYS, "--bytetrack"
+    else:
+        return None
+    try:
+        return parse_options(text, keys, flag)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def player_from_arguments(args: argparse.Namespace) -> Player:
+    """The Player the (checked) play options ask for.
+
+    Runs offline (every frame) unless ``--realtime`` is given or a window opens with neither
+    ``--output`` nor ``--results``: real-time mode drops frames the callback cannot take, which
+    must never happen silently to a file being written.
+    """
+    headless = args.headless or args.no_video
+    window = False if headless else _resolve_display("auto")
     if args.mode is None:
-        args.mode = "offline" if headless else "realtime"
+        writes = args.output is not None or getattr(args, "results", None) is not None
+        args.mode = "realtime" if window and not writes else "offline"
     return Player(
-        args.source,
+        _source_url(args.source),
         vfilter=args.vfilter,
         afilter=args.afilter,
         output=args.output,
         encoder=args.encoder,
         hwaccel=args.hwaccel,
-        display=False if headless else "auto",
+        display=window,
         mode=args.mode,
         audio=not args.no_audio,
         start=args.start,
@@ -154,7 +313,7 @@ def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetr
                                     # an existing onnx_file is used as is; a missing one is exported
                                     # from ckpt_file on first use; trt_file needs CUDA + tensorrt
                                     onnx_file=options.get("onnx_file"), trt_file=options.get("trt_file"),
-                                    trust_checkpoint=bool(options.get("trust_checkpoint", False)))
+                                    trust_checkpoint=options.get("trust_checkpoint", False))
     common = dict(frame_rate=frame_rate, match_thresh=float(options.get("match_thresh", 0.8)),
                   track_buffer=int(options.get("track_buffer", 30)))
     if tracker_name == "botsort":
@@ -178,25 +337,20 @@ def _default_device() -> str:
 
 
 def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
-    """The detector -> tracker -> annotators chain the options ask for (None when none)."""
-    if args.every < 1:
-        raise SystemExit("--every must be >= 1")
-    if args.interval is not None and not args.interval > 0:
-        raise SystemExit("--interval must be > 0 seconds")
+    """The detector -> tracker -> annotators chain the (checked) options ask for (None when none)."""
+    if not hasattr(args, "plugin_options"):
+        check_play_arguments(args)
+    every = args.every or 1
     # The tracker is updated on detector frames only: it runs at the detector's rate, which
     # scales how long lost tracks are kept (track_buffer is in frames at 30 fps).
-    frame_rate = (frame_rate or 30.0) / args.every
+    frame_rate = (frame_rate or 30.0) / every
     if args.interval is not None:
         frame_rate = min(frame_rate, 1.0 / args.interval)
-    if (args.detector == "none" and args.tracker == "none" and not args.results and args.bytetrack is None
-            and args.botsort is None):
+    options = args.plugin_options
+    if args.detector == "none" and options is None:
         return None
     from . import annotate, detect, track
     from .pipeline import Pipeline
-    from .plugin_options import BOTSORT_KEYS, BYTETRACK_KEYS, parse_options
-
-    if args.bytetrack is not None and args.botsort is not None:
-        raise SystemExit("--bytetrack and --botsort are alternatives: give one")
 
     detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
                 "mtcnn": lambda: detect.MTCNNFaceDetector(device=_default_device(), keypoints=True), "yolox": None}[args.detector]
@@ -204,69 +358,152 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
                # the offline detectors' scores sit around 0.5-0.8: ByteTrack's thresholds suit them
                "botsort": lambda: track.BoTSORT(frame_rate=frame_rate, track_thresh=0.5),
                "sort": track.IoUTracker}[args.tracker]
-    if args.bytetrack is not None or args.botsort is not None or args.detector == "yolox":
+    if options is not None:
         name = "botsort" if args.botsort is not None else "bytetrack"
-        try:
-            if name == "botsort":
-                options = parse_options(args.botsort, BOTSORT_KEYS, "--botsort")
-            else:
-                options = parse_options(args.bytetrack or "", BYTETRACK_KEYS, "--bytetrack")
-            gmc = str(options.get("gmc", "sparse_flow"))
-            track.CameraMotion(gmc)  # a bad method name fails here, before any weights are loaded
-        except ValueError as error:
-            raise SystemExit(f"--{name}: {error}" if not str(error).startswith("--") else str(error)) from None
         detector, yolox_tracker = _yolox_tracker(options, frame_rate, name)
         if args.bytetrack is not None or args.botsort is not None:
             tracker = yolox_tracker
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
-    unknown = [n for n in names if n not in _ANNOTATORS]
-    if unknown:
-        raise SystemExit(f"--annotate: unknown {', '.join(unknown)}; valid: {', '.join(sorted(_ANNOTATORS))}")
     annotators = [getattr(annotate, _ANNOTATORS[n])() for n in names]
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
-                    every_n_frames=args.every, interval=args.interval, results=args.results)
+                    every_n_frames=every, interval=args.interval, results=args.results)
+
+
+class _TrackLengths:
+    """The pipeline as the player's callback, counting the frames each track id appears on."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        self.frames_per_track: Counter = Counter()
+
+    def __call__(self, frame) -> None:
+        self.pipeline(frame)
+        ids = self.pipeline.last.tracker_id
+        if ids is not None and len(ids) and not frame.revisit:
+            self.frames_per_track.update(ids.tolist())
+
+
+def _summary(source: str, stats: dict, track_lengths: Optional[_TrackLengths], written: List[str],
+             interrupted: str = "") -> str:
+    line = (f"{source}: {stats['frames_processed']} frames processed, {stats['frames_dropped']} dropped"
+            + (" (real-time mode: frames the analysis could not keep up with)" if stats["frames_dropped"] else "")
+            + f", {stats['fps']:.1f} fps, {stats['elapsed']:.1f} s")
+    if interrupted:
+        line += f" ({interrupted})"
+    lines = [line]
+    if track_lengths is not None and track_lengths.pipeline.tracker is not None:
+        lengths = list(track_lengths.frames_per_track.values())
+        median = f", median length {statistics.median(lengths):g} frames" if lengths else ""
+        lines.append(f"tracks: {len(lengths)}{median}")
+    for path in written:
+        lines.append(f"wrote {path}")
+    return "\n".join(lines)
 
 
 def _play(args: argparse.Namespace) -> int:
+    check_play_arguments(args)
     player = player_from_arguments(args)
-    pipeline = pipeline_from_arguments(args, player.info.fps)
+    info = player.info
+    if info.duration > 0 and args.start >= info.duration and not is_url(player.source):
+        raise UsageError(f"--start {args.start:g} is at or past the end of {args.source} ({info.duration:.1f} s)")
+    pipeline = pipeline_from_arguments(args, info.fps)
+    track_lengths = None
     if pipeline is not None:
-        player.on_frame(pipeline)
+        track_lengths = _TrackLengths(pipeline)
+        player.on_frame(track_lengths)
+    from ._progress import Progress, expected_frames
+
+    total = None if args.loop else expected_frames(info.fps, info.duration, info.frame_count, args.start, args.end)
+    progress = (contextlib.nullcontext() if args.quiet
+                else Progress(player, total, first_index=round(args.start * (info.fps or 0))))
+    error: Optional[BaseException] = None
     try:
-        stats = player.run()
+        with progress:
+            player.run()
+    except BaseException as caught:
+        error = caught
+        raise
     finally:
-        if pipeline is not None:
-            pipeline.close()
-    print(f"{args.source}: {stats['frames_processed']} frames processed, {stats['frames_dropped']} dropped, "
-          f"{stats['elapsed']:.1f} s" + (f", written to {args.output}" if args.output else ""))
+        results = pipeline.close(error) if pipeline is not None else None
+        if error is None or not isinstance(error, Exception):  # finished, or interrupted: what was kept
+            written = [str(path) for path in (player.stats["output"], results) if path]
+            reason = "" if error is None else "stopped by SIGTERM" if isinstance(error, Terminated) else "interrupted"
+            print(_summary(args.source, player.stats, track_lengths, written, reason), flush=True)
+    if player.stats["frames_processed"] == 0:
+        raise _NothingDone(f"no frame was processed ({_why_no_frames(args)}); nothing written")
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="vistream", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="show FFmpeg's log")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _why_no_frames(args: argparse.Namespace) -> str:
+    if args.vfilter:
+        return f"no frame came out of --vfilter {args.vfilter!r}"
+    return "the source has no video frame in the range asked for"
+
+
+class _NothingDone(Exception):
+    """A run that processed zero frames: exit status 1."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _ArgumentParser(prog="vistream", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vistream {__version__}")
+    verbose_help = "show FFmpeg's log and tracebacks"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
     play = sub.add_parser("play", help="play a file or URL (window when a display is available)")
     add_play_arguments(play)
     demo = sub.add_parser("demo", help="annotate a generated sample clip (or SOURCE) and encode it")
     demo.add_argument("source", nargs="?", help="video to annotate (default: a generated sample)")
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
-    args = parser.parse_args(argv)
+    for subparser in (play, demo):
+        # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
+        # a -v given before it
+        subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
+        subparser.add_argument("--version", action="version", version=f"vistream {__version__}")
+    return parser
+
+
+def _report(error: BaseException, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(type(error), error, error.__traceback__)
+    message = str(error) or type(error).__name__
+    if not isinstance(error, (VistreamError, OSError, ValueError, ImportError, UsageError, _NothingDone)):
+        # not a user mistake (a plugin's bug?): name the kind of failure and where to look
+        message = f"{type(error).__name__}: {message}" + ("" if verbose else " (run with -v for the traceback)")
+    print(f"vistream: error: {message}", file=sys.stderr)
+    for note in getattr(error, "__notes__", None) or ():
+        print(f"vistream: {note}", file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the command line; returns the exit status (see the module doc)."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        print(f"vistream: error: {error}", file=sys.stderr)
+        return 2
     # command-line users get the warning's text, not the library line that raised it
     warnings.formatwarning = lambda message, category, *_args, **_kwargs: f"vistream: warning: {message}\n"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "play":
+    with _sigterm_raises():
+        try:
+            if args.command == "demo":
+                return _demo(args)
             return _play(args)
-    except (VistreamError, ImportError) as error:  # ImportError: an optional plugin's package
-        print(f"vistream: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 2
+        except UsageError as error:
+            _report(error, args.verbose)
+            return 2
+        except Terminated:
+            return 128 + signal.SIGTERM
+        except KeyboardInterrupt:
+            return 130
+        except Exception as error:  # noqa: BLE001 - every failure becomes one line (-v: traceback)
+            _report(error, args.verbose)
+            return 1
 
 
 if __name__ == "__main__":

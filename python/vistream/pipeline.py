@@ -8,6 +8,7 @@ import bisect
 import copy
 import inspect
 from collections import OrderedDict, deque
+from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -416,16 +417,21 @@ class Pipeline:
             previous = record.previous
         return Detections.empty()
 
-    def close(self) -> None:
-        """Finishes the results file."""
-        if self._results is not None:
-            self._results.close()
+    def close(self, error: Optional[BaseException] = None) -> Optional[Path]:
+        """Finishes the results file; pass the exception that ended the run, if any (see
+        ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved).
+
+        Returns where the results are (None without a results file or when no frame was written).
+        """
+        if self._results is None:
+            return None
+        return self._results.close(error)
 
     def __enter__(self) -> "Pipeline":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.close(exc)
 
 
 def _accepts(method: Callable, name: str) -> bool:

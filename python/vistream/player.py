@@ -10,12 +10,17 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from . import _arguments, _core, _logging
+from ._output_file import PendingOutput, note_partial, same_file
+from .errors import VistreamError
 from .media_info import MediaInfo
 from .reader import Timeout, _io_timeouts
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
 _MODES = ("offline", "realtime")
+
+# Playback speeds the player accepts: (0, MAX_SPEED]. The CLI checks against the same constant.
+MAX_SPEED = 16.0
 
 # Recently decoded frames kept for instant backward steps.
 _DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -26,6 +31,16 @@ class Position(NamedTuple):
 
     index: int
     time: float
+
+
+def _open_engine(pending: Optional[PendingOutput], *args, **kwargs) -> "_core.Player":
+    """``_core.Player(*args, **kwargs)``; errors that name the temporary output name the user's instead."""
+    try:
+        return _core.Player(*args, **kwargs)
+    except (ValueError, VistreamError) as error:
+        if pending is not None and pending.partial != pending.name and pending.partial in str(error):
+            raise type(error)(str(error).replace(pending.partial, pending.name)) from None
+        raise
 
 
 def _resolve_display(display: "bool | str | None") -> bool:
@@ -55,6 +70,13 @@ class Player:
         vfilter / afilter: FFmpeg filter graphs for video (before the callback) and audio.
         output: file to write (.mp4, .mkv, .mov, .ts): H.264 yuv420p video with the source's
             timestamps, plus the source audio (copied when the container allows, else AAC).
+            It is written as ``NAME.partial-XXXXXX.EXT`` in the same folder and renamed to
+            ``output`` when ``run()`` ends or is interrupted (Ctrl-C, SIGTERM, ``stop()``), so
+            an earlier file of that name is replaced only by a finished one. When the run fails
+            (an exception), ``output`` is left as it was and the partial file is kept; the
+            exception's note (``__notes__``) names it. A run that encodes no frame writes
+            nothing. The source itself is refused as output (ValueError). URLs (``rtmp://``,
+            ``pipe:1``) and devices are written directly.
         encoder: "auto" (h264_nvenc, then libx264, libopenh264, mpeg4) or an FFmpeg encoder name.
         codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
@@ -139,22 +161,28 @@ class Player:
             raise ValueError("start must be a number of seconds >= 0")
         if end is not None and (not isinstance(end, (int, float)) or end <= start):
             raise ValueError("end must be a number of seconds > start")
-        if not isinstance(speed, (int, float)) or not 0.0 < speed <= 16.0:
-            raise ValueError("speed must be a number in (0, 16]")
+        if not isinstance(speed, (int, float)) or not 0.0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed must be a number in (0, {MAX_SPEED:g}]")
+        self._pending: Optional[PendingOutput] = None
+        self._written: Optional[str] = None
+        self._output_finished = False
         open_timeout, read_timeout = _io_timeouts(timeout)
-        out = ""
         if output is not None:
-            out = _arguments.source_string(output)
+            name = _arguments.source_string(output)
+            if same_file(name, url):
+                raise ValueError(f"output {name!r} is the source file: writing it would destroy the input; "
+                                 "choose another name")
+            self._pending = PendingOutput(name)
         self.source = url
-        self.output = out or None
+        self.output = self._pending.name if self._pending else None
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
-        self._core = _core.Player(
+        self._core = _open_engine(self._pending,
             url,
             format=_arguments.pixel_format(format),
             vfilter=_arguments.filter_string(vfilter, "vfilter"),
             afilter=_arguments.filter_string(afilter, "afilter"),
-            output=out,
+            output=self._pending.partial if self._pending else "",
             encoder=encoder,
             codec=codec.lower(),
             bitrate=int(bitrate or 0),
@@ -212,10 +240,37 @@ class Player:
         """Processes the source to the end (or ``stop()``), then returns ``stats``.
 
         An exception raised by the callback stops the pipeline, the output file is finalized
-        with every frame before the failure, and the same exception is re-raised here.
+        with every frame before the failure (kept under its partial name, see ``output``), and
+        the same exception is re-raised here.
         """
-        self._core.run()
+        error: Optional[BaseException] = None
+        try:
+            self._core.run()
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            self._finish_output(error)
         return self.stats
+
+    def _finish_output(self, error: Optional[BaseException]) -> None:
+        pending = self._pending
+        if pending is None or self._output_finished:
+            return  # run() called again: it raised before touching the output
+        self._output_finished = True
+        encoded = self._core._stats()["frames_encoded"]
+        try:
+            self._written = pending.finish(error, wrote_anything=encoded > 0)
+        except OSError as rename_error:
+            if error is None:
+                raise
+            note_partial(error, pending.partial, pending.final)  # the run's own error is the one to raise
+            logging.getLogger("vistream").warning("could not move %s into place: %s", pending.partial, rename_error)
+            return
+        if error is not None:
+            note_partial(error, self._written, pending.final)
+        elif self._written is None:
+            logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
 
     def stop(self) -> None:
         """Asks ``run()`` to finish early (thread-safe, callable from the callback).
@@ -261,8 +316,8 @@ class Player:
 
     def set_speed(self, speed: float) -> None:
         """Changes the real-time playback speed (1.0 = normal)."""
-        if not isinstance(speed, (int, float)) or not 0.0 < speed <= 16.0:
-            raise ValueError("speed must be a number in (0, 16]")
+        if not isinstance(speed, (int, float)) or not 0.0 < speed <= MAX_SPEED:
+            raise ValueError(f"speed must be a number in (0, {MAX_SPEED:g}]")
         self._core.set_speed(float(speed))
 
     @property
@@ -278,8 +333,11 @@ class Player:
     @property
     def stats(self) -> dict:
         """frames_decoded / processed / encoded / dropped, decode_errors, seeks, elapsed, fps,
-        encoder, audio ("copy"/"transcode"/None), hwaccel."""
-        return self._core._stats()
+        encoder, audio ("copy"/"transcode"/None), hwaccel, output (the file written after
+        ``run()``: ``output``, the partial file of a failed run, or None)."""
+        stats = self._core._stats()
+        stats["output"] = self._written
+        return stats
 
     @property
     def frames_shown(self) -> int:

@@ -9,7 +9,11 @@ from typing import IO, Any, Mapping, Optional
 
 import numpy as np
 
+from ._output_file import PendingOutput, note_partial
 from .detections import Detections
+
+# extension -> format
+RESULTS_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "mot", ".csv": "csv"}
 
 
 def _plain(value: Any) -> Any:
@@ -31,6 +35,12 @@ class ResultsWriter:
     detection with a header. The txt and csv formats have no place for plugin values and
     leave them out.
 
+    The file is written as ``NAME.partial-XXXXXX.EXT`` beside ``path`` and renamed to ``path`` by
+    ``close()`` (also when the run was interrupted: ``close(KeyboardInterrupt())``), so an earlier
+    file is only ever replaced by a complete one. ``close(error)`` with an ``Exception`` keeps
+    ``path`` as it was and the partial file where it is (the error's note names it); a writer
+    that got no frame leaves no file.
+
     Example::
 
         with ResultsWriter("out.jsonl") as results:
@@ -39,10 +49,14 @@ class ResultsWriter:
 
     def __init__(self, path: "str | Path") -> None:
         self.path = Path(path)
-        self.kind = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "mot", ".csv": "csv"}.get(self.path.suffix.lower())
+        self.kind = RESULTS_FORMATS.get(self.path.suffix.lower())
         if self.kind is None:
             raise ValueError(f"results file {self.path.name!r}: use .jsonl, .txt (MOTChallenge) or .csv")
-        self._file: Optional[IO[str]] = open(self.path, "w", newline="")
+        self._pending = PendingOutput(str(self.path), what="results file")
+        self._frames = 0
+        #: where the data is after close(): ``path``, the partial file of a failed run, or None
+        self.written: Optional[Path] = None
+        self._file: Optional[IO[str]] = open(self._pending.partial, "w", newline="")
         self._csv = None
         if self.kind == "csv":
             self._csv = csv.writer(self._file)
@@ -52,6 +66,7 @@ class ResultsWriter:
               plugins: Optional[Mapping[str, Any]] = None) -> None:
         if self._file is None:
             raise ValueError("results writer is closed")
+        self._frames += 1
         if self.kind == "jsonl":
             record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
             if plugins is not None:
@@ -79,13 +94,30 @@ class ResultsWriter:
                             f"{error}") from None
         return value
 
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    def close(self, error: Optional[BaseException] = None) -> Optional[Path]:
+        """Finishes the file; ``error`` is what ended the run (None: it ended normally).
+
+        Returns where the data is (see ``written``). Closing twice does nothing.
+        """
+        if self._file is None:
+            return self.written
+        self._file.close()
+        self._file = None
+        kept = self._pending.finish(error, wrote_anything=self._frames > 0)
+        self.written = None if kept is None else Path(kept)
+        if error is not None:
+            note_partial(error, kept, self._pending.final)
+        return self.written
+
+    def __del__(self) -> None:
+        # A writer dropped without close() still delivers its data under ``path``, as a plain file would.
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self) -> "ResultsWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.close(exc)

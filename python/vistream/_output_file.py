@@ -1,0 +1,125 @@
+"""Output files written under a temporary name beside the final one and renamed at the end.
+
+A run that fails half-way must not destroy what an earlier run left under the same name, and
+nobody must ever find a half-written file under the final name while a run is going. So
+``out.mp4`` is written as ``out.partial-1a2b3c.mp4`` in the same folder (same filesystem, so the
+rename is atomic; the extension is kept because FFmpeg picks the container from it) and:
+
+- renamed to ``out.mp4`` when the run ends normally or is interrupted (Ctrl-C, SIGTERM,
+  ``stop()``): an interrupted run's output is finalized and playable, and it is what the user
+  asked for so far;
+- kept under its partial name when the run fails with an exception: ``out.mp4`` stays as it
+  was, and the error says where the partial output is (it may help to see how far it got);
+- removed when nothing was written (zero frames): an empty file would replace a useful one.
+
+Outputs that are not plain local files (URLs such as ``rtmp://...``, ``pipe:1``, devices,
+FIFOs) are written directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from typing import Optional
+
+# FFmpeg protocol prefix ("rtmp://", "pipe:1", "udp://"); one letter is a Windows drive, not a protocol.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
+
+
+def is_url(name: str) -> bool:
+    """True for FFmpeg URLs / protocols (``rtsp://``, ``pipe:0``), False for local paths."""
+    return bool(_URL.match(name))
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when both names are local files that are one and the same (same inode: symlinks and
+    hard links included)."""
+    if is_url(a) or is_url(b):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def interrupted(error: Optional[BaseException]) -> bool:
+    """Ctrl-C, SIGTERM turned into SystemExit and the like: not the run's fault, keep its output."""
+    return error is not None and not isinstance(error, Exception)
+
+
+def check_folder_writable(path: str, what: str = "output") -> None:
+    """Raises a clear ``OSError`` when ``path``'s folder is missing or cannot be written.
+
+    Checked by creating (and removing) a file there: permission bits say nothing for root or on
+    read-only mounts.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".vistream-write-check-")
+    except OSError as error:
+        raise type(error)(f"cannot write {what} {path!r}: {error.strerror or error} (folder {folder!r})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+class PendingOutput:
+    """One output file, written under ``partial`` and moved to ``final`` by :meth:`finish`.
+
+    ``direct`` is True for outputs written in place (URLs, devices, FIFOs); then ``partial`` is
+    ``final`` and :meth:`finish` does nothing.
+    """
+
+    def __init__(self, name: str, what: str = "output") -> None:
+        self.name = name
+        self.direct = is_url(name) or (os.path.exists(name) and not os.path.isfile(name))
+        if self.direct:
+            self.final = self.partial = name
+            return
+        check_folder_writable(name, what)
+        # A symlink keeps pointing at the new content: replace its target, not the link.
+        final = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)
+        folder, base = os.path.split(final)
+        stem, extension = os.path.splitext(base)
+        self.final = final
+        self.partial = os.path.join(folder, f"{stem}.partial-{secrets.token_hex(3)}{extension}")
+
+    def finish(self, error: Optional[BaseException], wrote_anything: bool) -> Optional[str]:
+        """Moves the partial file into place (or keeps / removes it, see the module doc).
+
+        Returns the path where the data now is, or None when nothing was kept.
+        """
+        if self.direct:
+            return self.final if wrote_anything else None
+        if not os.path.exists(self.partial):
+            return None
+        if not wrote_anything:
+            os.unlink(self.partial)
+            return None
+        if error is not None and not interrupted(error):
+            return self.partial
+        if os.path.exists(self.final):
+            try:
+                shutil.copymode(self.final, self.partial)  # as an in-place rewrite would keep it
+            except OSError:
+                pass
+        os.replace(self.partial, self.final)
+        return self.final
+
+
+def note_partial(error: BaseException, partial: Optional[str], final: str) -> None:
+    """Adds "partial output kept in ..." to an exception (shown in tracebacks and by the CLI)."""
+    if partial is None or partial == final:
+        return
+    note = f"partial output kept in {partial}; {final} was left as it was"
+    notes = getattr(error, "__notes__", None)
+    if notes is None:
+        try:
+            error.__notes__ = notes = []  # what BaseException.add_note (3.11+) does
+        except (AttributeError, TypeError):
+            return
+    notes.append(note)
