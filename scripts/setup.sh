@@ -35,7 +35,7 @@ fi
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/python -m pip install -q pytest
+  .venv/bin/python -m pip install -q pytest "pybind11-stubgen==3.0.0"
   # The reference YOLOX implementation, for the checkpoint-compatibility test.
   .venv/bin/python -m pip install -q --no-deps --no-build-isolation "yolox==0.3.0" loguru tabulate tqdm thop
   # Tracker parity peers. supervision 0.29.1 is the last with sv.ByteTrack; --no-deps keeps its

@@ -145,7 +145,7 @@ Example::
       .def_property_readonly("format", [](const PyFrame& f) { return std::string(f.frame->pixel_format_name()); })
       .def_property_readonly("revisit", [](const PyFrame& f) { return f.frame->revisit(); },
                              "True when the player shows this index again (seek/step back)")
-      .def_property_readonly("shape", [](PyFrame& f) { return frame_array(f).attr("shape"); })
+      .def_property_readonly("shape", [](PyFrame& f) -> py::tuple { return frame_array(f).attr("shape"); })
       .def("__array__",
            [](PyFrame& f, py::object dtype, py::object copy) {
              py::object array = frame_array(f);
