@@ -22,7 +22,7 @@ Player::Player(const std::string& url, const PlayerOptions& options, std::shared
       options_(options),
       cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
       decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
-  if (!(options.speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
+  check_speed(options.speed);
   if (options.display) {
     // A window was asked for: say now, before any work, when there cannot be one.
     std::string reason;
@@ -148,9 +148,10 @@ void Player::handle_key(const KeyEvent& key) {
     } else if (k == "q" || k == "escape") {
       stop();
     } else if (k == "[" || k == "]" || k == "backspace") {
-      // Speed: halve / double within 0.25x..4x, backspace back to 1x (pitch kept by atempo).
+      // Speed: halve / double within the speed range, backspace back to 1x (pitch kept by atempo).
       const double current = clock_.speed();
-      const double next = k == "backspace" ? 1.0 : std::clamp(k == "]" ? current * 2.0 : current / 2.0, 0.25, 4.0);
+      const double next =
+          k == "backspace" ? 1.0 : std::clamp(k == "]" ? current * 2.0 : current / 2.0, kMinSpeed, kMaxSpeed);
       set_speed(next);
     } else if (!seekable_) {
       return;  // the rest moves in time: not on live sources
@@ -204,8 +205,14 @@ bool Player::paused() const {
   return control_.paused;
 }
 
+void Player::check_speed(double speed) {
+  if (!(speed >= kMinSpeed && speed <= kMaxSpeed))
+    throw Error(ErrorKind::InvalidArgument,
+                "speed must be between " + std::to_string(kMinSpeed) + " and " + std::to_string(kMaxSpeed));
+}
+
 void Player::set_speed(double speed) {
-  if (!(speed > 0.0)) throw Error(ErrorKind::InvalidArgument, "speed must be > 0");
+  check_speed(speed);
   std::lock_guard lock(control_mutex_);
   clock_.set_speed(speed);
   if (audio_playback_) audio_playback_->set_speed(speed);

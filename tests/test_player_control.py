@@ -268,3 +268,19 @@ def test_control_argument_errors(vs, test_mp4):
         player.set_speed(0)
     with pytest.raises(ValueError):
         vs.Player(test_mp4, mode="fastest")
+
+
+def test_one_speed_range_checked_by_the_engine(vs, media):
+    """The engine's range is the only one: the constructor, set_speed and the CLI use it."""
+    from vistream.player import MAX_SPEED, MIN_SPEED
+
+    assert (MIN_SPEED, MAX_SPEED) == vs._core.SPEED_RANGE
+    for bad in (0.0, MIN_SPEED / 2, MAX_SPEED * 2):
+        with pytest.raises(ValueError, match="speed must be between"):
+            vs.Player(str(media["noaudio"]), speed=bad)
+    player = vs.Player(str(media["noaudio"]), speed=MAX_SPEED)
+    player.set_speed(MIN_SPEED)
+    assert player.speed == MIN_SPEED
+    with pytest.raises(ValueError, match="speed must be between"):
+        player.set_speed(MAX_SPEED * 2)
+    assert player.speed == MIN_SPEED

@@ -62,6 +62,12 @@ enum class PlayerMode {
   Realtime,  // frames are released at the media clock; the hook gets the newest, others drop
 };
 
+// The one range of playback speeds, checked here and nowhere else (Python reads it from the
+// module); the window's [ and ] keys halve and double within it. atempo keeps the pitch at any
+// speed in it (chained instances).
+inline constexpr double kMinSpeed = 1.0 / 16.0;
+inline constexpr double kMaxSpeed = 16.0;
+
 struct PlayerOptions {
   SourceOptions source;
   std::string afilter;
@@ -137,7 +143,8 @@ class Player {
   void seek_to_time(double seconds);
   // Pauses, then moves n frames (negative = backward) from the current position.
   void step(int64_t frames);
-  void set_speed(double speed);
+  void set_speed(double speed);  // InvalidArgument outside [kMinSpeed, kMaxSpeed]
+  static void check_speed(double speed);
   double speed() const { return clock_.speed(); }
   PlayerPosition position() const;
 

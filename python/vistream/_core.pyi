@@ -4,7 +4,7 @@ vistream native engine (private; use the vistream package)
 from __future__ import annotations
 import typing
 import typing_extensions
-__all__: list[str] = ['Frame', 'Player', 'Reader', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['Frame', 'Player', 'Reader', 'SPEED_RANGE', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
 class Frame:
     """
     A decoded video frame.
@@ -152,3 +152,4 @@ def set_av_log_level(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Level (AV_LOG_*) above which FFmpeg messages are dropped
     """
+SPEED_RANGE: tuple = (0.0625, 16.0)

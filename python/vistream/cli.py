@@ -33,7 +33,7 @@ from typing import Iterator, List, Optional, Sequence
 
 from ._output_file import check_folder_writable, is_url, same_file
 from .errors import VistreamError
-from .player import MAX_SPEED, Player, _resolve_display
+from .player import MAX_SPEED, MIN_SPEED, Player, _resolve_display
 from .results import RESULTS_FORMATS
 from .sample_media import sample_video
 
@@ -120,7 +120,7 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=float, default=0.0, help="start at this time (seconds)")
     parser.add_argument("--end", type=float, help="stop at this time (seconds)")
     parser.add_argument("--speed", type=float, default=1.0,
-                        help=f"playback speed of the window / real-time clock, above 0 and up to {MAX_SPEED:g}")
+                        help=f"playback speed of the window / real-time clock, {MIN_SPEED:g} to {MAX_SPEED:g}")
     parser.add_argument("--fullscreen", action="store_true")
     parser.add_argument("--no-osd", action="store_true", help="no progress bar / status line in the window")
     parser.add_argument("--headless", action="store_true", help="never open a window")
@@ -175,8 +175,8 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--fullscreen needs a window: drop --headless/--no-video or --fullscreen")
     if headless and args.paused:
         raise UsageError("--paused needs a window to resume from: drop --headless/--no-video or --paused")
-    if not 0.0 < args.speed <= MAX_SPEED:
-        raise UsageError(f"--speed must be above 0 and at most {MAX_SPEED:g}, got {args.speed:g}")
+    if not MIN_SPEED <= args.speed <= MAX_SPEED:
+        raise UsageError(f"--speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}, got {args.speed:g}")
     if args.start < 0:
         raise UsageError(f"--start must be >= 0 seconds, got {args.start:g}")
     if args.end is not None and args.end <= args.start:

@@ -19,8 +19,9 @@ FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
 _MODES = ("offline", "realtime")
 
-# Playback speeds the player accepts: (0, MAX_SPEED]. The CLI checks against the same constant.
-MAX_SPEED = 16.0
+# Playback speeds the player accepts, [MIN_SPEED, MAX_SPEED]: the engine's one range (it checks
+# it; the CLI reads the same constants to refuse a bad --speed before opening anything).
+MIN_SPEED, MAX_SPEED = _core.SPEED_RANGE
 
 # Recently decoded frames kept for instant backward steps.
 _DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -161,8 +162,8 @@ class Player:
             raise ValueError("start must be a number of seconds >= 0")
         if end is not None and (not isinstance(end, (int, float)) or end <= start):
             raise ValueError("end must be a number of seconds > start")
-        if not isinstance(speed, (int, float)) or not 0.0 < speed <= MAX_SPEED:
-            raise ValueError(f"speed must be a number in (0, {MAX_SPEED:g}]")
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+            raise TypeError("speed must be a number")
         self._pending: Optional[PendingOutput] = None
         self._written: Optional[str] = None
         self._output_finished = False
@@ -316,9 +317,9 @@ class Player:
 
     def set_speed(self, speed: float) -> None:
         """Changes the real-time playback speed (1.0 = normal)."""
-        if not isinstance(speed, (int, float)) or not 0.0 < speed <= MAX_SPEED:
-            raise ValueError(f"speed must be a number in (0, {MAX_SPEED:g}]")
-        self._core.set_speed(float(speed))
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+            raise TypeError("speed must be a number")
+        self._core.set_speed(float(speed))  # the engine checks the range (ValueError)
 
     @property
     def speed(self) -> float:

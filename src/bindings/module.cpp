@@ -409,6 +409,7 @@ PYBIND11_MODULE(_core, m) {
     return d;
   });
   m.def("encoder_candidates", &VideoEncoder::candidates);
+  m.attr("SPEED_RANGE") = py::make_tuple(kMinSpeed, kMaxSpeed);
 
   vistream::bindings::register_frame(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
