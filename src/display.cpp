@@ -165,9 +165,8 @@ void Display::Impl::run(std::promise<std::string>& ready) {
     ready.set_value(error);
     return;
   }
-  if (TTF_WasInit() || TTF_Init() == 0) {
-    // The font is optional: without one the OSD shows the bar only.
-  }
+  // The font is optional: when TTF cannot start, no font is opened and the OSD shows the bar only.
+  if (!TTF_WasInit()) TTF_Init();
   wake_event.store(SDL_RegisterEvents(1));
   ready.set_value("");
   loop();
@@ -199,7 +198,7 @@ void Display::Impl::count_shown_frame() {
 }
 
 bool Display::Impl::due(const FramePtr& frame, int* wait_ms) {
-  if (!options.pace || clock.paused()) return true;
+  if (clock.paused()) return true;
   const double t = frame->time();
   if (frame->serial() != clock.serial()) {
     // First frame of a timeline (start, seek, step, loop): the clock starts over from it.
@@ -235,7 +234,6 @@ void Display::Impl::loop() {
   std::optional<FramePtr> pending;
   while (!quit.load()) {
     if (!pending) pending = queue.try_pop();
-    if (pending && !*pending) pending.reset();  // end marker
     int wait_ms = 10;
     if (pending) {
       if (due(*pending, &wait_ms)) {

@@ -236,7 +236,6 @@ void Player::request_seek_locked(int64_t index) {
   control_.seek_is_loop = false;
   decoded_.discard_before(control_.serial);  // frames queued before the seek are now stale
   control_.target = index;
-  control_.source_ended = false;
   if (control_.paused) control_.permits = 1;  // show the frame sought to, then hold
   control_changed_.notify_all();
 }
@@ -402,10 +401,6 @@ void Player::source_loop() {
           continue;
         }
         ended = true;
-        {
-          std::lock_guard lock(control_mutex_);
-          control_.source_ended = true;
-        }
         decoded_.push(nullptr, serial, cancel_.get());  // end marker: waits for room even in real-time mode
         continue;
       }
@@ -535,7 +530,6 @@ void Player::run() {
     DisplayOptions display_options = options_.display_options;
     // The display shows each frame at its time on the (audio-driven) clock; in real-time mode
     // the source releases frames kDisplayLead early so the callback's time is not lag.
-    display_options.pace = true;
     display_options.clock_waits = options_.mode == PlayerMode::Offline;
     try {
       auto display = std::make_unique<Display>(display_options, std::move(events), clock_);

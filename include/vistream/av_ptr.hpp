@@ -39,9 +39,6 @@ struct SwsDeleter {
 struct BufferRefDeleter {
   void operator()(AVBufferRef* ref) const { av_buffer_unref(&ref); }
 };
-struct DictionaryDeleter {
-  void operator()(AVDictionary* dict) const { av_dict_free(&dict); }
-};
 }  // namespace detail
 
 using UniqueInputFormatContext = std::unique_ptr<AVFormatContext, detail::FormatInputDeleter>;

@@ -24,7 +24,6 @@ struct DisplayOptions {
   std::string title = "vistream";
   bool fullscreen = false;
   bool osd = true;       // progress bar and status line, shown on mouse move, hidden after 2 s
-  bool pace = true;      // show frames at the media clock (false: on arrival)
   // Offline: a late frame moves the clock back to it (the clock waits, nothing is dropped).
   // Real-time: a late frame is shown at once and the clock goes on.
   bool clock_waits = true;

@@ -176,7 +176,6 @@ class Player {
     uint64_t seek_serial = 0;          // generation that frames after the pending seek carry
     bool seek_is_loop = false;         // the pending seek restarts the loop: queued frames stay
     int64_t target = -1;               // index the user is at / is going to (for step)
-    bool source_ended = false;
   };
 
   void source_loop();

@@ -25,7 +25,6 @@ class VideoFilter {
 
   // Builds the graph for this input (throws Error(Filter) naming the graph and FFmpeg's reason).
   void configure(const VideoFilterInput& input);
-  bool configured() const { return graph_ != nullptr; }
   // Pushes a decoded frame (rebuilding the graph if its size/format changed); nullptr = end.
   void push(AVFrame* frame);
   // Pulls a filtered frame; false when it needs more input (or is drained).
