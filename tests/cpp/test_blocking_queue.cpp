@@ -142,7 +142,7 @@ TEST(BlockingQueue, CloseWakesEveryBlockedProducerAndKeepsQueuedItems) {
   std::atomic<int> refused{0};
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
-    producers.emplace_back([&] {
+    producers.emplace_back([&, p] {
       if (!queue.push(p)) ++refused;
     });
   }
