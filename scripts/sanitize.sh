@@ -89,19 +89,32 @@ run_address() {
 import sys
 sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("_editable_")]
 PY
-  libasan=$(${CXX:-g++} -print-file-name=libasan.so)
+  cxx=${CXX:-g++}
+  libasan=$($cxx -print-file-name=libasan.so)
+  libstdcxx=$($cxx -print-file-name=libstdc++.so)
   [ -f "$libasan" ] || { echo "sanitize: libasan.so not found ($libasan)" >&2; exit 1; }
-  # Python itself is not built with ASan: the runtime must be preloaded so it comes first, and
-  # leak checking is off (the interpreter keeps memory alive at exit by design).
+  # Python itself is not built with ASan: the runtime is preloaded so it comes first, with
+  # libstdc++ beside it (python does not link libstdc++, and ASan's C++ exception interceptor
+  # must find it at start-up or the first C++ throw aborts). Leak checking is off: the
+  # interpreter keeps memory alive at exit by design. Reports go to files, since pytest's
+  # output capture would swallow a report printed just before the abort.
+  reports="$ROOT/build/asan-python/reports"
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  set -- env PYTHONPATH="$stage" LD_PRELOAD="$libasan $libstdcxx" \
+    ASAN_OPTIONS="detect_leaks=0 halt_on_error=1 abort_on_error=1 log_path=$reports/asan ${ASAN_OPTIONS:-}" \
+    UBSAN_OPTIONS="halt_on_error=1 abort_on_error=1 print_stacktrace=1 log_path=$reports/ubsan ${UBSAN_OPTIONS:-}" \
+    "$PYTHON"
+  "$@" -c "import vistream._core as c, sys; sys.exit(0 if c.__file__.startswith('$stage/') else 'sanitize: loaded ' + c.__file__ + ', not the ASan build')"
+  status=0
   # shellcheck disable=SC2086  # PY_TESTS is a list of paths
-  env PYTHONPATH="$stage" LD_PRELOAD="$libasan" \
-    ASAN_OPTIONS="detect_leaks=0 halt_on_error=1 abort_on_error=1 ${ASAN_OPTIONS:-}" \
-    UBSAN_OPTIONS="halt_on_error=1 abort_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}" \
-    "$PYTHON" -c "import vistream._core as c, sys; sys.exit(0 if c.__file__.startswith('$stage/') else 'sanitize: loaded ' + c.__file__ + ', not the ASan build')"
-  env PYTHONPATH="$stage" LD_PRELOAD="$libasan" \
-    ASAN_OPTIONS="detect_leaks=0 halt_on_error=1 abort_on_error=1 ${ASAN_OPTIONS:-}" \
-    UBSAN_OPTIONS="halt_on_error=1 abort_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}" \
-    "$PYTHON" -m pytest -q -p no:cacheprovider $PY_TESTS
+  "$@" -m pytest -q -p no:cacheprovider $PY_TESTS || status=$?
+  if [ -n "$(ls -A "$reports")" ]; then
+    for report in "$reports"/*; do echo "== $report"; cat "$report"; done
+    echo "sanitize: ASan/UBSan reported the findings above" >&2
+    exit 1
+  fi
+  [ "$status" -eq 0 ] || { echo "sanitize: Python engine tests failed under ASan (exit $status)" >&2; exit "$status"; }
   echo "sanitize: Python engine tests passed under ASan+UBSan in $(elapsed "$start")"
 }
 
