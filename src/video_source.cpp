@@ -105,9 +105,10 @@ void VideoSource::fill_info() {
   }
 }
 
-const MediaInfo& VideoSource::info() {
-  info_.hwaccel = decoder_->hwaccel();
-  return info_;
+MediaInfo VideoSource::info() const {
+  MediaInfo info = info_;
+  info.hwaccel = decoder_->hwaccel();
+  return info;
 }
 
 const FrameIndex& VideoSource::frame_index() {
