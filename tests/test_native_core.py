@@ -69,6 +69,6 @@ def test_cpp_core_tests_pass_under_ctest():
     assert proc.returncode == 0, f"ctest failed (exit {proc.returncode}):\n{proc.stdout}"
     # Every suite of tests/cpp ran (a glob or discovery slip would silently drop one).
     for suite in ("BlockingQueue.", "MediaClock.", "FrameIndex.", "DecodedFrameCache.",
-                  "Demuxer.", "VideoSource.", "VideoSourceDecode."):
+                  "Demuxer.", "VideoSource.", "VideoSourceDecode.", "Player."):
         assert suite in proc.stdout, f"no {suite[:-1]} tests ran:\n{proc.stdout}"
     assert "100% tests passed" in proc.stdout, proc.stdout
