@@ -11,7 +11,8 @@
 #                                      # threads, which the C++ tests do not drive
 # A finding fails the run: the script exits non-zero and prints the sanitizer's report.
 # Needs what scripts/setup.sh --test installs (cmake, libgtest-dev, the .venv with pytest).
-# Environment: JOBS (build jobs), PYTHON (default .venv/bin/python), PY_TESTS (pytest paths).
+# Environment: JOBS (build jobs), PYTHON (default .venv/bin/python), PY_TESTS (pytest paths),
+# PY_DESELECT (pytest node ids left out of the sanitized Python runs; see below).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,6 +22,15 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 # The engine tests, which drive every core thread (reader/seek: demux + decode threads;
 # player/player_control: source, hook, encode threads, clock, audio). ~4 min under ASan.
 PY_TESTS="${PY_TESTS:-tests/test_reader.py tests/test_seek.py tests/test_player.py tests/test_player_control.py}"
+# Deselected there: the tests that assert wall-clock pacing of real-time playback (a given
+# frame reaches the callback, N frames in 1.5 s, elapsed within 20% of the media duration).
+# A sanitized build on a busy machine is too slow for them (seen: 13 frames where 20 are
+# expected) and they check timing, not memory or threads. The real-time path still runs
+# sanitized in the C++ tests (Player.RealtimeRunAtHighSpeedReachesTheEndInOrder).
+PY_DESELECT="${PY_DESELECT-tests/test_player_control.py::test_pause_and_resume \
+tests/test_player_control.py::test_stop_mid_file_finalizes_output \
+tests/test_player_control.py::test_realtime_drops_slow_callback_frames_offline_does_not \
+tests/test_player_control.py::test_realtime_headless_paces_at_media_clock}"
 CXX_DRIVER="${CXX:-g++}"
 
 GENERATOR=""
@@ -96,9 +106,11 @@ PY
     UBSAN_OPTIONS="$UBSAN_BASE log_path=$reports/ubsan ${UBSAN_OPTIONS:-}" \
     "$PYTHON"
   "$@" -c "import vistream._core as c, sys; sys.exit(0 if c.__file__.startswith('$stage/') else 'sanitize: loaded ' + c.__file__ + ', not the sanitized build')"
+  deselect=""
+  for test in $PY_DESELECT; do deselect="$deselect --deselect $test"; done
   status=0
-  # shellcheck disable=SC2086  # PY_TESTS is a list of paths
-  "$@" -m pytest -q -p no:cacheprovider $PY_TESTS || status=$?
+  # shellcheck disable=SC2086  # PY_TESTS and deselect are lists of words
+  "$@" -m pytest -q -p no:cacheprovider $deselect $PY_TESTS || status=$?
   if [ -n "$(ls -A "$reports")" ]; then
     for report in "$reports"/*; do echo "== $report"; cat "$report"; done
     echo "sanitize: the sanitizer reported the findings above" >&2

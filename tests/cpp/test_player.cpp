@@ -130,6 +130,37 @@ TEST(Player, HookExceptionStopsTheRunAndPropagates) {
   EXPECT_EQ(calls, 4);
 }
 
+// Real time (paced by the media clock, frames dropped when the hook is late), four times
+// faster than the clip so it takes half a second. No timing is asserted, so it holds on a slow
+// sanitized build: frames arrive in order, the last one is the end, pause/resume from another
+// thread do not wedge the pacing.
+TEST(Player, RealtimeRunAtHighSpeedReachesTheEndInOrder) {
+  PlayerOptions options = headless_offline();
+  options.mode = PlayerMode::Realtime;
+  options.speed = 4.0;
+  Player player(testing::test_clip_path(), options);
+  std::vector<int64_t> seen;
+  Latch first_frame;
+  player.set_frame_hook([&](const FramePtr& frame) {
+    seen.push_back(frame->index());
+    if (seen.size() == 1) first_frame.open();
+    return true;
+  });
+  std::thread control([&] {
+    first_frame.wait();
+    player.pause();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    player.resume();
+  });
+  finishes_within(kNoHangDeadline * 3, "real-time Player::run", [&] { player.run(); });
+  control.join();
+  ASSERT_FALSE(seen.empty());
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+  EXPECT_EQ(seen.back(), TestClip::kFrames - 1);
+  EXPECT_EQ(player.stats().frames_processed.load() + player.stats().frames_dropped.load(),
+            TestClip::kFrames);
+}
+
 // Every control and query call from two other threads while run() works, as a UI thread and
 // a status display would. The checks are TSan's; the assertions only confirm the calls ran.
 TEST(Player, ControlAndQueriesFromOtherThreadsWhileRunning) {
