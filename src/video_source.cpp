@@ -105,10 +105,9 @@ void VideoSource::fill_info() {
   }
 }
 
-MediaInfo VideoSource::info() const {
-  MediaInfo info = info_;
-  info.hwaccel = decoder_->hwaccel();
-  return info;
+const MediaInfo& VideoSource::info() {
+  info_.hwaccel = decoder_->hwaccel();
+  return info_;
 }
 
 const FrameIndex& VideoSource::frame_index() {

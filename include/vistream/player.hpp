@@ -96,7 +96,7 @@ class Player {
   Player(const std::string& url, const PlayerOptions& options);
   ~Player();
 
-  MediaInfo info() const { return source_->info(); }
+  const MediaInfo& info() { return source_->info(); }
   void set_frame_hook(FrameHook hook) { hook_ = std::move(hook); }
   void set_key_hook(KeyHook hook) { key_hook_ = std::move(hook); }
   void run();

@@ -56,10 +56,7 @@ class VideoSource {
   VideoSource(const VideoSource&) = delete;
   VideoSource& operator=(const VideoSource&) = delete;
 
-  // A copy: any thread may ask (the display's status line, the user's thread) while the
-  // consumer decodes; hwaccel is read fresh (the decoder may have fallen back to software).
-  // frame_count is refreshed once the index is built.
-  MediaInfo info() const;
+  const MediaInfo& info();  // refreshed frame_count once the index is built
   Demuxer& demuxer() { return *demuxer_; }
   // Non-video packets are discarded at the demuxer unless a sink is set.
   void set_packet_sink(PacketSink sink);
