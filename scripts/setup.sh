@@ -13,8 +13,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES="ffmpeg pkg-config g++ python3-dev python3-venv fonts-dejavu-core \
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev \
   libavutil-dev libavdevice-dev libsdl2-dev libsdl2-ttf-dev"
-# The window tests run a real X server and drive it like a user.
-if [ "${1:-}" = "--test" ]; then APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick"; fi
+# The window tests run a real X server and drive it like a user; the C++ core tests
+# (tests/test_native_core.py, scripts/sanitize.sh) build with cmake against GoogleTest.
+if [ "${1:-}" = "--test" ]; then APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick cmake libgtest-dev"; fi
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,135 @@
+// DecodedFrameCache: the back-step cache between the decode thread and the consumer. It must
+// stay within its byte bound, evict the oldest insertion first, hand out references (never
+// copies, never a frame that another thread frees or rewrites) and be safe across threads.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+#include "vistream/decoded_frame_cache.hpp"
+
+namespace vistream {
+namespace {
+
+using testing::make_gray_frame;
+
+constexpr int kW = 64;
+constexpr int kH = 48;
+
+size_t buffer_bytes(const AVFrame* frame) {
+  size_t total = 0;
+  for (int i = 0; i < AV_NUM_DATA_POINTERS && frame->buf[i]; ++i) total += frame->buf[i]->size;
+  return total;
+}
+
+TEST(DecodedFrameCache, KeepsWhatFitsAndEvictsTheOldestInsertionFirst) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(3 * one + one / 2);  // room for three frames
+  for (int64_t i = 0; i < 5; ++i) {
+    cache.insert(i, make_gray_frame(kW, kH, static_cast<uint8_t>(i)).get());
+    EXPECT_LE(cache.bytes(), 3 * one + one / 2) << "after inserting " << i;
+  }
+  EXPECT_EQ(cache.bytes(), 3 * one);
+  EXPECT_FALSE(cache.contains(0));
+  EXPECT_FALSE(cache.contains(1));
+  for (int64_t i = 2; i < 5; ++i) {
+    ASSERT_TRUE(cache.contains(i));
+    UniqueFrame frame = cache.get(i);
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->data[0][0], i);
+  }
+  // Reading does not refresh: the order is insertion order, so 2 goes next.
+  cache.insert(5, make_gray_frame(kW, kH, 5).get());
+  EXPECT_FALSE(cache.contains(2));
+  EXPECT_TRUE(cache.contains(3));
+  EXPECT_EQ(cache.get(99), nullptr);
+}
+
+TEST(DecodedFrameCache, ReplacingAnIndexDoesNotCountItTwice) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(10 * one);
+  cache.insert(7, make_gray_frame(kW, kH, 1).get());
+  cache.insert(7, make_gray_frame(kW, kH, 2).get());
+  EXPECT_EQ(cache.bytes(), one);
+  EXPECT_EQ(cache.get(7)->data[0][0], 2);
+  cache.clear();
+  EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_FALSE(cache.contains(7));
+}
+
+TEST(DecodedFrameCache, ZeroBytesCachesNothingAndAnOversizedFrameIsNotKept) {
+  DecodedFrameCache off(0);
+  off.insert(0, make_gray_frame(kW, kH, 1).get());
+  EXPECT_FALSE(off.contains(0));
+  DecodedFrameCache tiny(16);
+  tiny.insert(0, make_gray_frame(kW, kH, 1).get());
+  EXPECT_FALSE(tiny.contains(0));
+  EXPECT_EQ(tiny.bytes(), 0u);
+}
+
+TEST(DecodedFrameCache, HandsOutReferencesThatOutliveEvictionAndTheCache) {
+  UniqueFrame original = make_gray_frame(kW, kH, 9);
+  UniqueFrame held;
+  {
+    DecodedFrameCache cache(buffer_bytes(original.get()));
+    cache.insert(0, original.get());
+    held = cache.get(0);
+    ASSERT_TRUE(held);
+    EXPECT_EQ(held->data[0], original->data[0]) << "a reference, not a copy of the pixels";
+    original.reset();  // the caller's frame may go away; the cache keeps its own reference
+    cache.insert(1, make_gray_frame(kW, kH, 1).get());  // evicts 0
+    EXPECT_FALSE(cache.contains(0));
+  }
+  // Still valid after eviction and after the cache is gone (ASan would flag a use after free).
+  EXPECT_EQ(held->data[0][0], 9);
+  EXPECT_EQ(held->data[0][(kH - 1) * held->linesize[0] + kW - 1], 9);
+}
+
+// The decode thread inserts while the consumer looks frames up: every frame the consumer gets
+// is whole and unchanged (all pixels equal its index), and the bound always holds.
+TEST(DecodedFrameCache, ConcurrentInsertAndLookup) {
+  constexpr int64_t kFrames = 400;
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  const size_t max_bytes = 8 * one;
+  DecodedFrameCache cache(max_bytes);
+  std::atomic<int64_t> newest{-1};
+  std::atomic<int> hits{0};
+  std::atomic<int> bad{0};
+  testing::finishes_within(testing::kNoHangDeadline * 3, "cache writer and readers", [&] {
+    std::thread writer([&] {
+      for (int64_t i = 0; i < kFrames; ++i) {
+        cache.insert(i, make_gray_frame(kW, kH, static_cast<uint8_t>(i)).get());
+        newest = i;
+        if (i % 50 == 0) cache.clear();  // a seek far away
+      }
+    });
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 2; ++r) {
+      readers.emplace_back([&] {
+        // do-while: even if the writer is done before this thread starts, one pass runs.
+        int64_t top;
+        do {
+          top = newest.load();
+          for (int64_t k = top; k >= 0 && k > top - 10; --k) {
+            if (cache.bytes() > max_bytes) ++bad;
+            UniqueFrame frame = cache.get(k);
+            if (!frame) continue;
+            ++hits;
+            for (int y = 0; y < frame->height; ++y)
+              for (int x = 0; x < frame->width; ++x)
+                if (frame->data[0][y * frame->linesize[0] + x] != static_cast<uint8_t>(k)) ++bad;
+          }
+        } while (top < kFrames - 1);
+      });
+    }
+    writer.join();
+    for (auto& t : readers) t.join();
+  });
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+}
+
+}  // namespace
+}  // namespace vistream
