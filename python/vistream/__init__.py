@@ -16,6 +16,7 @@ Example::
 from . import _core  # noqa: F401  (the native module must import: a failure here is fatal)
 from ._logging import set_log_level
 from .errors import (
+    CheckpointMismatchError,
     DecodeError,
     EncoderError,
     FilterError,
@@ -24,6 +25,7 @@ from .errors import (
     SourceError,
     SourceNotFoundError,
     SourceTimeoutError,
+    UntrustedCheckpointError,
     VistreamError,
 )
 from .detections import Detections
@@ -56,4 +58,6 @@ __all__ = [
     "EncoderError",
     "FilterError",
     "HardwareError",
+    "CheckpointMismatchError",
+    "UntrustedCheckpointError",
 ]
