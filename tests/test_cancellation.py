@@ -263,7 +263,11 @@ def test_player_read_timeout_ends_run_with_a_finalized_file(vs, server, tmp_path
         player.run()
     assert time.monotonic() - started < 15
     assert "read stalled" in str(error.value)
-    assert len(seen) > 100 and ffprobe_count(out) == len(seen)
+    # A failed run leaves the target name alone and keeps its finalized partial file, named in
+    # stats["output"] and in the exception's notes.
+    partial = player.stats["output"]
+    assert not out.exists() and partial != str(out) and partial in " ".join(getattr(error.value, "__notes__", []))
+    assert len(seen) > 100 and ffprobe_count(partial) == len(seen)
 
 
 def test_a_broken_transfer_is_a_read_error_not_the_end(vs, server, tmp_path):
@@ -283,7 +287,8 @@ def test_a_broken_transfer_is_a_read_error_not_the_end(vs, server, tmp_path):
     with pytest.raises(vs.SourceError):
         player.run()
     assert player.stats["read_errors"] >= 1
-    assert ffprobe_count(out) == player.stats["frames_encoded"] > 100
+    assert not out.exists()  # failed run: the finalized partial file is kept under its own name
+    assert ffprobe_count(player.stats["output"]) == player.stats["frames_encoded"] > 100
 
 
 def _interrupt(proc: subprocess.Popen, ready_marker: str, ready_timeout: float = 60) -> float:

@@ -27,7 +27,7 @@ constexpr double kEpsilon = 1e-9;  // floating-point slack only
 TEST(MediaClock, RunsAtRealTimeFromTheSetPoint) {
   MediaClock clock;
   const auto before_set = Clock::now();
-  clock.set(10.0);
+  clock.set(10.0, 0);
   const auto after_set = Clock::now();
   std::this_thread::sleep_for(20ms);
   const auto before_read = Clock::now();
@@ -39,7 +39,7 @@ TEST(MediaClock, RunsAtRealTimeFromTheSetPoint) {
 
 TEST(MediaClock, PauseFreezesAndResumeContinuesWithoutAJump) {
   MediaClock clock;
-  clock.set(5.0);
+  clock.set(5.0, 0);
   std::this_thread::sleep_for(10ms);
   clock.set_paused(true);
   EXPECT_TRUE(clock.paused());
@@ -64,7 +64,7 @@ TEST(MediaClock, PauseFreezesAndResumeContinuesWithoutAJump) {
 
 TEST(MediaClock, SpeedScalesTheRateAndChangingItDoesNotJump) {
   MediaClock clock;
-  clock.set(0.0);
+  clock.set(0.0, 0);
   // Let time accumulate at speed 1: a speed change that forgot to rebase would rescale all of it.
   std::this_thread::sleep_for(100ms);
   const auto before_change = Clock::now();
@@ -91,7 +91,7 @@ TEST(MediaClock, UntilAccountsForSpeed) {
   MediaClock clock;
   clock.set_speed(2.0);
   const auto before_set = Clock::now();
-  clock.set(10.0);
+  clock.set(10.0, 0);
   EXPECT_EQ(clock.until(9.0), Clock::duration::zero()) << "already passed";
   const double wait = seconds(clock.until(11.0));
   const auto after = Clock::now();
@@ -103,7 +103,7 @@ TEST(MediaClock, UntilAccountsForSpeed) {
 TEST(MediaClock, SyncFollowsTheMasterOnlyBeyondTolerance) {
   MediaClock clock;
   clock.set_paused(true);  // frozen, so the differences are exact
-  clock.set(5.0);
+  clock.set(5.0, 0);
   EXPECT_NEAR(clock.sync(5.05, 0.1), -0.05, 1e-12);
   EXPECT_EQ(clock.now(), 5.0) << "within tolerance: no jump";
   EXPECT_NEAR(clock.sync(8.0, 0.1), -3.0, 1e-12);
@@ -114,7 +114,7 @@ TEST(MediaClock, SyncFollowsTheMasterOnlyBeyondTolerance) {
 // speed (always > 0, never set()): every reader must see media time that never goes back.
 TEST(MediaClock, MonotonicForConcurrentReadersWhileControlled) {
   MediaClock clock;
-  clock.set(1.0);
+  clock.set(1.0, 0);
   std::atomic<bool> stop{false};
   std::atomic<int> regressions{0};
   std::atomic<long> reads{0};
@@ -143,6 +143,18 @@ TEST(MediaClock, MonotonicForConcurrentReadersWhileControlled) {
   });
   EXPECT_EQ(regressions.load(), 0);
   EXPECT_GT(reads.load(), 0);
+}
+
+// The clock follows the timeline generation of its last set(): consumers compare a frame's
+// serial with it to know whether the clock already runs on that frame's timeline.
+TEST(MediaClock, FollowsTheGenerationOfItsLastSet) {
+  MediaClock clock;
+  EXPECT_EQ(clock.serial(), -1);
+  clock.set(2.0, 0);
+  EXPECT_EQ(clock.serial(), 0);
+  clock.set(7.5, 3);  // a seek: generation 3
+  EXPECT_EQ(clock.serial(), 3);
+  EXPECT_GE(clock.now(), 7.5);
 }
 
 }  // namespace
