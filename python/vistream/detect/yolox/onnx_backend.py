@@ -76,6 +76,9 @@ class OnnxRuntimeModel:
         # One thread knob for both backends: as many intra-op threads as torch uses (OMP_NUM_THREADS or
         # torch.set_num_threads), so a shared machine can be told to use fewer cores in one place.
         session_options.intra_op_num_threads = torch.get_num_threads()
+        # Idle intra-op threads sleep instead of spinning: in the pipeline they share the cores with
+        # the decoder and encoder threads, and spinning workers took CPU from x264 (bench/headline.py).
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), sess_options=session_options, providers=providers,
                                             provider_options=options)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
