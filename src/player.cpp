@@ -17,12 +17,12 @@ namespace {
 constexpr double kDisplayLead = 0.040;
 }  // namespace
 
-Player::Player(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel)
+Player::Player(const std::string& url, const PlayerOptions& given, std::shared_ptr<CancelToken> cancel)
     : url_(url),
-      options_(options),
+      options_(checked(given, url)),
       cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
-      decoded_(options.mode == PlayerMode::Realtime ? 1 : 6) {
-  check_speed(options.speed);
+      decoded_(options_.mode == PlayerMode::Realtime ? 1 : 6) {
+  const PlayerOptions& options = options_;  // canonical and validated
   if (options.display) {
     // A window was asked for: say now, before any work, when there cannot be one.
     std::string reason;
@@ -43,8 +43,7 @@ Player::Player(const std::string& url, const PlayerOptions& options, std::shared
   const Rational rate = source_->info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
   if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
-  const bool paced = options.mode == PlayerMode::Realtime || options.display;
-  if (options.play_audio && paced && source_->demuxer().audio_stream()) {
+  if (plays_audio(options) && source_->demuxer().audio_stream()) {
     try {
       audio_playback_ = std::make_unique<AudioPlayback>(source_->demuxer().audio_stream(), options.afilter,
                                                         options.speed);
@@ -205,14 +204,8 @@ bool Player::paused() const {
   return control_.paused;
 }
 
-void Player::check_speed(double speed) {
-  if (!(speed >= kMinSpeed && speed <= kMaxSpeed))
-    throw Error(ErrorKind::InvalidArgument,
-                "speed must be between " + std::to_string(kMinSpeed) + " and " + std::to_string(kMaxSpeed));
-}
-
 void Player::set_speed(double speed) {
-  check_speed(speed);
+  validate_speed(speed);
   std::lock_guard lock(control_mutex_);
   clock_.set_speed(speed);
   if (audio_playback_) audio_playback_->set_speed(speed);

@@ -52,58 +52,11 @@
 #include "vistream/display.hpp"
 #include "vistream/media_clock.hpp"
 #include "vistream/muxer.hpp"
+#include "vistream/player_options.hpp"
 #include "vistream/video_encoder.hpp"
 #include "vistream/video_source.hpp"
 
 namespace vistream {
-
-enum class PlayerMode {
-  Offline,   // every frame goes through the hook, as fast as possible
-  Realtime,  // frames are released at the media clock; the hook gets the newest, others drop
-};
-
-// The one range of playback speeds, checked here and nowhere else (Python reads it from the
-// module); the window's [ and ] keys halve and double within it. atempo keeps the pitch at any
-// speed in it (chained instances).
-inline constexpr double kMinSpeed = 1.0 / 16.0;
-inline constexpr double kMaxSpeed = 16.0;
-
-struct PlayerOptions {
-  SourceOptions source;
-  std::string afilter;
-  std::string output;  // empty = no file
-  EncoderOptions encoder;
-  bool audio = true;
-  double start = 0.0;
-  double end = -1.0;  // < 0: to the end
-  PlayerMode mode = PlayerMode::Offline;
-  double speed = 1.0;
-  bool start_paused = false;
-  // End run() when the source ends while playing (false: stay, so seeks/steps still work
-  // until stop()). An end reached while paused (a seek or step past the end) never ends it.
-  bool exit_at_end = true;
-  bool loop = false;     // at the end, start over (until stop())
-  // Play the sound (real-time mode, or offline with a window); it becomes the master clock.
-  bool play_audio = false;
-  // Open a window (Display) showing the frames after the hook; the constructor throws
-  // Error(Generic) with the reason when no window can be opened here.
-  bool display = false;
-  DisplayOptions display_options;
-};
-
-struct PlayerStats {
-  std::atomic<int64_t> frames_decoded{0};
-  std::atomic<int64_t> frames_processed{0};
-  std::atomic<int64_t> frames_encoded{0};
-  std::atomic<int64_t> frames_dropped{0};
-  std::atomic<int64_t> decode_errors{0};
-  std::atomic<int64_t> read_errors{0};
-  std::atomic<int64_t> seeks{0};
-  std::atomic<double> elapsed{0.0};
-  // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
-  std::atomic<double> av_drift_max{0.0};   // largest |drift|, seconds
-  std::atomic<int64_t> av_drift_samples{0};
-};
 
 struct PlayerPosition {
   int64_t index = -1;  // last frame handed to the hook (-1 before the first)
@@ -121,6 +74,8 @@ class Player {
 
   // `cancel`: the token of every blocking call (null: a private one); the caller may install
   // an interrupt check on it before constructing (opening a network source blocks).
+  // `options` go through checked() first: Error(InvalidArgument) naming a bad option, before
+  // anything is opened.
   Player(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel = nullptr);
   ~Player();
 
@@ -143,8 +98,7 @@ class Player {
   void seek_to_time(double seconds);
   // Pauses, then moves n frames (negative = backward) from the current position.
   void step(int64_t frames);
-  void set_speed(double speed);  // InvalidArgument outside [kMinSpeed, kMaxSpeed]
-  static void check_speed(double speed);
+  void set_speed(double speed);  // InvalidArgument outside [kMinSpeed, kMaxSpeed] (validate_speed)
   double speed() const { return clock_.speed(); }
   PlayerPosition position() const;
 

@@ -1,15 +1,13 @@
-"""Validation of user arguments, done in Python before any native work."""
+"""The argument checks that belong to Python: a path-like as a string, the shape of seek().
+
+Options of Reader and Player are not checked here: the engine converts and checks them
+(src/player_options.cpp), so each rule is written once."""
 
 from __future__ import annotations
 
 import math
 import numbers
 import os
-from typing import Optional
-
-OUTPUT_FORMATS = ("bgr24", "rgb24", "gray", "rgba", "bgra", "yuv420p", "nv12")
-# FFmpeg calls 8-bit gray "gray"; accept the common alias too.
-_FORMAT_ALIASES = {"bgr": "bgr24", "rgb": "rgb24", "grey": "gray", "gray8": "gray"}
 
 
 def source_string(source: "str | os.PathLike[str]") -> str:
@@ -20,39 +18,6 @@ def source_string(source: "str | os.PathLike[str]") -> str:
     if not source:
         raise ValueError("source must not be empty")
     return source
-
-
-def pixel_format(fmt: str) -> str:
-    if not isinstance(fmt, str):
-        raise TypeError(f"format must be a string, not {type(fmt).__name__}")
-    fmt = _FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
-    if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"unsupported format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
-    return fmt
-
-
-def filter_string(value: Optional[str], name: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be an FFmpeg filter graph string or None")
-    return value.strip()
-
-
-def hwaccel(value: Optional[str]) -> str:
-    if value is None or value is False:
-        return "none"
-    if not isinstance(value, str):
-        raise TypeError("hwaccel must be a string such as 'none', 'auto', 'cuda', 'vaapi'")
-    return value.lower()
-
-
-def non_negative_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0")
-    return value
 
 
 def seek_target(time: "float | None", index: "int | None") -> "tuple[str, float | int]":

@@ -13,18 +13,17 @@ from . import _arguments, _core, _logging
 from ._output_file import PendingOutput, note_partial, same_file
 from .errors import VistreamError
 from .media_info import MediaInfo
-from .reader import Timeout, _io_timeouts
+from .reader import Timeout, _timeout_pair
+from .stats import PlayerStats
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
-
-_MODES = ("offline", "realtime")
 
 # Playback speeds the player accepts, [MIN_SPEED, MAX_SPEED]: the engine's one range (it checks
 # it; the CLI reads the same constants to refuse a bad --speed before opening anything).
 MIN_SPEED, MAX_SPEED = _core.SPEED_RANGE
 
-# Recently decoded frames kept for instant backward steps.
-_DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+# The engine's defaults, shown in the signature: they are written once, in C++ (PlayerOptions).
+_DEFAULTS = _core.PlayerOptions()
 
 
 class Position(NamedTuple):
@@ -103,8 +102,14 @@ class Player:
         audio: copy the source audio into ``output``.
         start / end: seconds; the output starts at ``start`` (timestamps shifted to 0).
         format: pixel format handed to the callback (see ``Reader``).
+        threads: decoder threads, 0 = one per core.
+        cache_bytes: bytes of recently decoded frames kept for instant backward steps (local,
+            seekable sources; 0 = none).
         timeout: seconds a network source may stall (open, or read) before ``run()`` ends with
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
+
+    A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
+    the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
 
     Example::
 
@@ -115,100 +120,71 @@ class Player:
             frame.array[100:200, 100:300] = (0, 0, 255)   # red box, drawn in place
 
         stats = player.run()
-        print(stats["frames_encoded"], stats["fps"])
+        print(stats.frames_encoded, stats.fps)
     """
 
     def __init__(
         self,
         source: "str | os.PathLike[str]",
         *,
-        vfilter: Optional[str] = None,
-        afilter: Optional[str] = None,
+        vfilter: Optional[str] = _DEFAULTS.source.vfilter,
+        afilter: Optional[str] = _DEFAULTS.afilter,
         output: "str | os.PathLike[str] | None" = None,
-        encoder: str = "auto",
-        hwaccel: Optional[str] = "none",
-        display: bool = False,
-        mode: str = "offline",
-        audio: bool = True,
-        start: float = 0.0,
-        end: Optional[float] = None,
-        format: str = "bgr24",
-        codec: str = "h264",
-        bitrate: Optional[int] = None,
-        crf: Optional[int] = None,
-        preset: Optional[str] = None,
-        gop: Optional[int] = None,
-        threads: int = 0,
-        speed: float = 1.0,
-        paused: bool = False,
-        exit_at_end: bool = True,
-        cache_bytes: int = _DEFAULT_CACHE_BYTES,
-        fullscreen: bool = False,
-        osd: bool = True,
-        title: Optional[str] = None,
-        loop: bool = False,
-        play_audio: Optional[bool] = None,
+        encoder: str = _DEFAULTS.encoder.encoder,
+        hwaccel: Optional[str] = _DEFAULTS.source.hwaccel,
+        display: "bool | str | None" = _DEFAULTS.display,
+        mode: str = _DEFAULTS.mode,
+        audio: bool = _DEFAULTS.audio,
+        start: float = _DEFAULTS.start,
+        end: Optional[float] = _DEFAULTS.end,
+        format: str = _DEFAULTS.source.format,
+        codec: str = _DEFAULTS.encoder.codec,
+        bitrate: Optional[int] = _DEFAULTS.encoder.bitrate,
+        crf: Optional[int] = _DEFAULTS.encoder.crf,
+        preset: Optional[str] = _DEFAULTS.encoder.preset,
+        gop: Optional[int] = _DEFAULTS.encoder.gop,
+        threads: int = _DEFAULTS.source.threads,
+        speed: float = _DEFAULTS.speed,
+        paused: bool = _DEFAULTS.paused,
+        exit_at_end: bool = _DEFAULTS.exit_at_end,
+        cache_bytes: int = _DEFAULTS.source.cache_bytes,
+        fullscreen: bool = _DEFAULTS.display_options.fullscreen,
+        osd: bool = _DEFAULTS.display_options.osd,
+        title: Optional[str] = _DEFAULTS.display_options.title,
+        loop: bool = _DEFAULTS.loop,
+        play_audio: Optional[bool] = _DEFAULTS.play_audio,
         timeout: Timeout = None,
     ) -> None:
         url = _arguments.source_string(source)
-        if mode not in _MODES:
-            raise ValueError(f"mode {mode!r} is not available yet; supported: {', '.join(_MODES)}")
         show_window = _resolve_display(display)
-        if not isinstance(encoder, str) or not encoder:
-            raise TypeError("encoder must be 'auto' or an FFmpeg encoder name")
-        if not isinstance(codec, str):
-            raise TypeError("codec must be a string")
-        if not isinstance(start, (int, float)) or start < 0:
-            raise ValueError("start must be a number of seconds >= 0")
-        if end is not None and (not isinstance(end, (int, float)) or end <= start):
-            raise ValueError("end must be a number of seconds > start")
-        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
-            raise TypeError("speed must be a number")
         self._pending: Optional[PendingOutput] = None
         self._written: Optional[str] = None
         self._output_finished = False
-        open_timeout, read_timeout = _io_timeouts(timeout)
         if output is not None:
             name = _arguments.source_string(output)
             if same_file(name, url):
                 raise ValueError(f"output {name!r} is the source file: writing it would destroy the input; "
                                  "choose another name")
             self._pending = PendingOutput(name)
+        # Forwarded as given: the engine converts (TypeError naming the option) and checks
+        # (ValueError naming the option) every value, and decides what is left unset.
+        open_timeout, read_timeout = _timeout_pair(timeout)
+        options = _core.PlayerOptions(
+            source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
+                                       cache_bytes=cache_bytes, open_timeout=open_timeout,
+                                       read_timeout=read_timeout),
+            encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
+                                         gop=gop),
+            display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),
+            output=self._pending.partial if self._pending else None,
+            afilter=afilter, audio=audio, start=start, end=end, mode=mode, speed=speed, paused=paused,
+            exit_at_end=exit_at_end, loop=loop, play_audio=play_audio, display=show_window,
+        )
         self.source = url
         self.output = self._pending.name if self._pending else None
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
-        self._core = _open_engine(self._pending,
-            url,
-            format=_arguments.pixel_format(format),
-            vfilter=_arguments.filter_string(vfilter, "vfilter"),
-            afilter=_arguments.filter_string(afilter, "afilter"),
-            output=self._pending.partial if self._pending else "",
-            encoder=encoder,
-            codec=codec.lower(),
-            bitrate=int(bitrate or 0),
-            crf=-1 if crf is None else int(crf),
-            preset=preset or "",
-            gop=-1 if gop is None else int(gop),
-            hwaccel=_arguments.hwaccel(hwaccel),
-            threads=_arguments.non_negative_int(threads, "threads"),
-            audio=bool(audio),
-            start=float(start),
-            end=-1.0 if end is None else float(end),
-            mode=mode,
-            speed=float(speed),
-            start_paused=bool(paused),
-            exit_at_end=bool(exit_at_end),
-            cache_bytes=_arguments.non_negative_int(cache_bytes, "cache_bytes"),
-            display=show_window,
-            fullscreen=bool(fullscreen),
-            osd=bool(osd),
-            title=title or f"vistream - {os.path.basename(url) or url}",
-            loop=bool(loop),
-            play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
-            open_timeout=open_timeout,
-            read_timeout=read_timeout,
-        )
+        self._core = _open_engine(self._pending, url, options)
         self.display = show_window
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:
@@ -237,8 +213,8 @@ class Player:
         self._core.set_key_callback(fn)
         return fn
 
-    def run(self) -> dict:
-        """Processes the source to the end (or ``stop()``), then returns ``stats``.
+    def run(self) -> PlayerStats:
+        """Processes the source to the end (or ``stop()``), then returns ``stats`` (a ``PlayerStats``).
 
         An exception raised by the callback stops the pipeline, the output file is finalized
         with every frame before the failure (kept under its partial name, see ``output``), and
@@ -259,7 +235,7 @@ class Player:
         if pending is None or self._output_finished:
             return  # run() called again: it raised before touching the output
         self._output_finished = True
-        encoded = self._core._stats()["frames_encoded"]
+        encoded = self._core._stats()["frames_encoded"]  # the native snapshot is a dict
         try:
             self._written = pending.finish(error, wrote_anything=encoded > 0)
         except OSError as rename_error:
@@ -332,13 +308,9 @@ class Player:
         return Position(*self._core.position())
 
     @property
-    def stats(self) -> dict:
-        """frames_decoded / processed / encoded / dropped, decode_errors, seeks, elapsed, fps,
-        encoder, audio ("copy"/"transcode"/None), hwaccel, output (the file written after
-        ``run()``: ``output``, the partial file of a failed run, or None)."""
-        stats = self._core._stats()
-        stats["output"] = self._written
-        return stats
+    def stats(self) -> PlayerStats:
+        """The counters now (see ``PlayerStats``); ``output`` is set once ``run()`` ended."""
+        return PlayerStats(**self._core._stats(), output=self._written)
 
     @property
     def frames_shown(self) -> int:

@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Iterator, Optional, Tuple, Union
 
 from . import _arguments, _core, _logging
 from .media_info import MediaInfo
+from .stats import ReaderStats
 
 Frame = _core.Frame
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
 
 
-def _io_timeouts(timeout: Timeout) -> Tuple[float, float]:
-    """``timeout=`` of Reader/Player as the engine's (open, read) seconds; -1 = default."""
+def _timeout_pair(timeout: Timeout) -> Tuple[Optional[float], Optional[float]]:
+    """``timeout=`` of Reader/Player as (open, read) seconds, None = the engine's default.
 
-    def seconds(value, what: str) -> float:
-        if value is None:
-            return -1.0
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{what} must be a number of seconds or None")
-        if math.isnan(value) or value <= 0:
-            raise ValueError(f"{what} must be > 0 seconds (math.inf: never), got {value!r}")
-        return float(value)
-
+    Only the shape is handled here; the engine checks the values (ValueError unless > 0)."""
     if isinstance(timeout, tuple):
         if len(timeout) != 2:
             raise ValueError("timeout must be seconds, None, or a tuple (open, read)")
-        return seconds(timeout[0], "open timeout"), seconds(timeout[1], "read timeout")
-    both = seconds(timeout, "timeout")
-    return both, both
+        return timeout[0], timeout[1]
+    return timeout, timeout
 
 
-class Reader(_core.Reader):
+_DEFAULTS = _core.SourceOptions()
+
+
+class Reader:
     """Iterates over the video frames of a file or URL, in display order.
 
     A Reader may be used from several threads: calls are serialized inside (each frame of an
@@ -64,38 +58,54 @@ class Reader(_core.Reader):
                 process(frame.array)          # HxWx3 uint8 view, no copy
     """
 
+    # Like Player, a Reader wraps its native object (self._core) instead of subclassing it: the
+    # public surface is exactly what is written here (typed, documented), the native helpers
+    # stay private, and both classes forward their options the same way.
+
     def __init__(
         self,
         source: "str | os.PathLike[str]",
         *,
-        format: str = "bgr24",
-        vfilter: Optional[str] = None,
-        hwaccel: Optional[str] = "none",
-        threads: int = 0,
+        format: str = _DEFAULTS.format,
+        vfilter: Optional[str] = _DEFAULTS.vfilter,
+        hwaccel: Optional[str] = _DEFAULTS.hwaccel,
+        threads: int = _DEFAULTS.threads,
         timeout: Timeout = None,
     ) -> None:
         url = _arguments.source_string(source)
-        fmt = _arguments.pixel_format(format)
-        graph = _arguments.filter_string(vfilter, "vfilter")
-        accel = _arguments.hwaccel(hwaccel)
-        n_threads = _arguments.non_negative_int(threads, "threads")
-        open_timeout, read_timeout = _io_timeouts(timeout)
+        open_timeout, read_timeout = _timeout_pair(timeout)
+        # Forwarded as given: the engine converts and checks every value (errors name the option).
+        options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
+                                      open_timeout=open_timeout, read_timeout=read_timeout)
         _logging.sync_level()
-        super().__init__(url, fmt, graph, accel, n_threads, open_timeout, read_timeout)
+        self._core = _core.Reader(url, options)
         self.source = url
 
     @property
     def info(self) -> MediaInfo:
         """Stream properties (``frame_count`` becomes exact once the file has been indexed)."""
-        return MediaInfo(**self._info())
+        return MediaInfo(**self._core._info())
 
     @property
-    def stats(self) -> dict:
-        """Counters: packets_read, frames_decoded, frames_output, decode_errors, seeks."""
-        return self._stats()
+    def stats(self) -> ReaderStats:
+        """Counters so far (see ``ReaderStats``)."""
+        return ReaderStats(**self._core._stats())
 
     def __iter__(self) -> Iterator[Frame]:
         return self
+
+    def __next__(self) -> Frame:
+        return self._core.__next__()
+
+    def close(self) -> None:
+        """Frees the decoder. From another thread: ends a blocked call at once (the iteration
+        it interrupted just stops); any later call raises ValueError. Closing twice does nothing."""
+        self._core.close()
+
+    def count_frames(self) -> int:
+        """Counts the frames by reading the whole stream's packets (what ``len()`` does when the
+        count is not known exactly)."""
+        return self._core.count_frames()
 
     def __len__(self) -> int:
         info = self.info
@@ -109,9 +119,9 @@ class Reader(_core.Reader):
         """
         kind, target = _arguments.seek_target(time, index)
         if kind == "index":
-            self.seek_index(target)
+            self._core.seek_index(target)
         else:
-            self.seek_time(target)
+            self._core.seek_time(target)
 
     def frame_at(self, index: int) -> Frame:
         """Returns frame ``index`` (0-based, display order); IndexError past the end.
@@ -120,7 +130,7 @@ class Reader(_core.Reader):
         cannot take the frame in between.
         """
         _, target = _arguments.seek_target(None, index)
-        frame = self._frame_at(target)
+        frame = self._core._frame_at(target)
         if frame is None:
             raise IndexError(f"frame {index} is past the end of {self.source!r}")
         return frame

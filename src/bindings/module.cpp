@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "frame_view.hpp"
+#include "options.hpp"
 #include "vistream/cancel_token.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
@@ -87,16 +88,6 @@ py::dict info_dict(const MediaInfo& i) {
   return d;
 }
 
-SourceOptions source_options(const std::string& format, const std::string& vfilter,
-                             const std::string& hwaccel, int threads) {
-  SourceOptions o;
-  o.output_format = format;
-  o.vfilter = vfilter;
-  o.decoder.hwaccel = hwaccel;
-  o.decoder.threads = threads;
-  return o;
-}
-
 // Runs `fn` without the GIL, then forwards any FFmpeg log lines it produced.
 template <typename Fn>
 auto without_gil(Fn&& fn) {
@@ -162,22 +153,14 @@ auto interruptible(CancelToken& token, Fn&& fn) {
   }
 }
 
-SourceOptions with_timeouts(SourceOptions options, double open_timeout, double read_timeout) {
-  options.timeouts.open = open_timeout;
-  options.timeouts.read = read_timeout;
-  return options;
-}
-
 // A Reader may be used from any thread. Every native operation runs under operation_mutex_
 // (VideoSource itself is single-threaded); the lock is taken with the GIL released, so a
 // thread waiting for it never blocks the one holding it from getting the GIL back.
 class PyReader {
  public:
-  PyReader(const std::string& url, const std::string& format, const std::string& vfilter,
-           const std::string& hwaccel, int threads, double open_timeout, double read_timeout)
-      : cancel_(std::make_shared<CancelToken>()) {
-    const SourceOptions options =
-        with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
+  // The options are checked (canonical spelling, ranges) before anything is opened.
+  PyReader(const std::string& url, const SourceOptions& given) : cancel_(std::make_shared<CancelToken>()) {
+    const SourceOptions options = checked(given);
     source_ = interruptible(*cancel_, [&] { return std::make_unique<VideoSource>(url, options, cancel_); });
   }
 
@@ -412,6 +395,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("SPEED_RANGE") = py::make_tuple(kMinSpeed, kMaxSpeed);
 
   vistream::bindings::register_frame(m);
+  vistream::bindings::register_options(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
       .def_property_readonly(
@@ -428,10 +412,7 @@ PYBIND11_MODULE(_core, m) {
           "and after frames dropped in real time. Always False for Reader frames.");
 
   py::class_<PyReader>(m, "Reader")
-      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, double,
-                    double>(),
-           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"),
-           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
+      .def(py::init<const std::string&, const SourceOptions&>(), py::arg("source"), py::arg("options"))
       .def("__next__", &PyReader::next)
       .def("_frame_at", &PyReader::frame_at, py::arg("index"))
       .def("_info", [](PyReader& r) {
@@ -486,47 +467,7 @@ PYBIND11_MODULE(_core, m) {
                            return 0;
                          };
                        }))
-      .def(py::init([](const std::string& url, const std::string& format, const std::string& vfilter,
-                       const std::string& afilter, const std::string& output, const std::string& encoder,
-                       const std::string& codec, int64_t bitrate, int crf, const std::string& preset, int gop,
-                       const std::string& hwaccel, int threads, bool audio, double start, double end,
-                       const std::string& mode, double speed, bool start_paused, bool exit_at_end,
-                       size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title,
-                       bool loop, bool play_audio, double open_timeout, double read_timeout) {
-             PlayerOptions o;
-             o.source = with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
-             o.afilter = afilter;
-             o.output = output;
-             o.encoder.encoder = encoder;
-             o.encoder.codec = codec;
-             o.encoder.bit_rate = bitrate;
-             o.encoder.crf = crf;
-             o.encoder.preset = preset;
-             o.encoder.gop = gop;
-             o.audio = audio;
-             o.start = start;
-             o.end = end;
-             if (mode == "realtime") o.mode = PlayerMode::Realtime;
-             else if (mode == "offline") o.mode = PlayerMode::Offline;
-             else throw py::value_error("mode must be 'offline' or 'realtime'");
-             o.speed = speed;
-             o.start_paused = start_paused;
-             o.exit_at_end = exit_at_end;
-             o.source.cache_bytes = cache_bytes;
-             o.display = display;
-             o.loop = loop;
-             o.play_audio = play_audio;
-             o.display_options.fullscreen = fullscreen;
-             o.display_options.osd = osd;
-             o.display_options.title = title;
-             return std::make_unique<PyPlayer>(url, o);
-           }),
-           py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("afilter"), py::arg("output"),
-           py::arg("encoder"), py::arg("codec"), py::arg("bitrate"), py::arg("crf"), py::arg("preset"),
-           py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
-           py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
-           py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"), py::arg("play_audio"),
-           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
+      .def(py::init<const std::string&, const PlayerOptions&>(), py::arg("source"), py::arg("options"))
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })

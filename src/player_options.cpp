@@ -1,0 +1,132 @@
+#include "vistream/player_options.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+#include <utility>
+
+#include "vistream/error.hpp"
+
+namespace vistream {
+namespace {
+
+// The pixel formats a frame can be handed over in, and the loose spellings users type.
+constexpr const char* kOutputFormats[] = {"bgr24", "rgb24", "gray", "rgba", "bgra", "yuv420p", "nv12"};
+constexpr std::pair<const char*, const char*> kFormatAliases[] = {
+    {"bgr", "bgr24"}, {"rgb", "rgb24"}, {"grey", "gray"}, {"gray8", "gray"}};
+
+// Numbers in messages as a user would type them (6 significant digits, no trailing zeros).
+std::string number(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+[[noreturn]] void refuse(const std::string& message) { throw Error(ErrorKind::InvalidArgument, message); }
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+std::string trimmed(const std::string& text) {
+  const char* blanks = " \t\r\n";
+  const size_t first = text.find_first_not_of(blanks);
+  if (first == std::string::npos) return {};
+  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
+}
+
+// -1 exactly is "unset" (the component's default); anything else must be > 0 (inf: never).
+void check_timeout(double seconds, const char* option) {
+  if (seconds == -1.0 || seconds > 0) return;  // NaN fails both
+  refuse(std::string(option) + " must be > 0 seconds (inf: never), got " + number(seconds));
+}
+
+void check_optional_count(int64_t value, const char* option) {
+  if (value == -1 || value >= 0) return;
+  refuse(std::string(option) + " must be >= 0 (or unset), got " + std::to_string(value));
+}
+
+void canonicalize(SourceOptions& options) {
+  std::string format = lower(options.output_format);
+  for (const auto& [alias, name] : kFormatAliases)
+    if (format == alias) format = name;
+  options.output_format = format;
+  options.vfilter = trimmed(options.vfilter);
+  options.decoder.hwaccel = options.decoder.hwaccel.empty() ? "none" : lower(options.decoder.hwaccel);
+}
+
+}  // namespace
+
+PlayerMode parse_player_mode(const std::string& name) {
+  if (name == "offline") return PlayerMode::Offline;
+  if (name == "realtime") return PlayerMode::Realtime;
+  refuse("mode '" + name + "' is not available; supported: offline, realtime");
+}
+
+const char* player_mode_name(PlayerMode mode) { return mode == PlayerMode::Realtime ? "realtime" : "offline"; }
+
+void validate_speed(double speed) {
+  if (!(speed >= kMinSpeed && speed <= kMaxSpeed))
+    refuse("speed must be between " + number(kMinSpeed) + " and " + number(kMaxSpeed) + ", got " + number(speed));
+}
+
+void validate(const SourceOptions& options) {
+  const bool known = std::any_of(std::begin(kOutputFormats), std::end(kOutputFormats),
+                                 [&](const char* name) { return options.output_format == name; });
+  if (!known) {
+    std::string names;
+    for (const char* name : kOutputFormats) names += (names.empty() ? "" : ", ") + std::string(name);
+    refuse("format '" + options.output_format + "' is not supported; choose one of " + names);
+  }
+  if (options.decoder.threads < 0) refuse("threads must be >= 0, got " + std::to_string(options.decoder.threads));
+  if (options.decoder.hwaccel.empty()) refuse("hwaccel must be 'none', 'auto' or a device type such as 'cuda'");
+  check_timeout(options.timeouts.open, "open_timeout");
+  check_timeout(options.timeouts.read, "read_timeout");
+}
+
+void validate(const EncoderOptions& options) {
+  if (options.encoder.empty()) refuse("encoder must be 'auto' or an FFmpeg encoder name, got ''");
+  if (options.codec.empty()) refuse("codec must be one of h264, hevc, av1, mpeg4, got ''");
+  if (options.bit_rate < 0) refuse("bitrate must be >= 0 bits/s (0: the encoder's default), got " +
+                                   std::to_string(options.bit_rate));
+  check_optional_count(options.crf, "crf");
+  check_optional_count(options.gop, "gop");
+}
+
+void validate(const PlayerOptions& options) {
+  validate(options.source);
+  validate(options.encoder);
+  if (!(options.start >= 0 && std::isfinite(options.start)))
+    refuse("start must be a number of seconds >= 0, got " + number(options.start));
+  if (options.end != -1.0 && !(options.end > options.start))
+    refuse("end must be a number of seconds > start (" + number(options.start) + "), got " + number(options.end));
+  validate_speed(options.speed);
+}
+
+SourceOptions checked(SourceOptions options) {
+  canonicalize(options);
+  validate(options);
+  return options;
+}
+
+PlayerOptions checked(PlayerOptions options, const std::string& url) {
+  canonicalize(options.source);
+  options.afilter = trimmed(options.afilter);
+  options.encoder.codec = lower(options.encoder.codec);
+  if (options.display_options.title.empty()) {
+    const size_t slash = url.find_last_of('/');
+    const std::string name = slash == std::string::npos ? url : url.substr(slash + 1);
+    options.display_options.title = "vistream - " + (name.empty() ? url : name);
+  }
+  validate(options);
+  return options;
+}
+
+bool plays_audio(const PlayerOptions& options) {
+  const bool paced = options.mode == PlayerMode::Realtime || options.display;
+  return paced && options.play_audio.value_or(options.audio);
+}
+
+}  // namespace vistream
