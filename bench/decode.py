@@ -357,7 +357,7 @@ def run_player(path: Path, callback):
     # run() hands frames to the hook (and the Python callback) on the calling thread, while
     # decoding runs on other threads: this thread's CPU time is the callback path's own cost.
     cpu = _thread_cpu() - cpu0
-    return stats["frames_processed"], wall, cpu
+    return stats.frames_processed, wall, cpu
 
 
 def measure_player(path: Path, expected_frames: int, reps: int) -> dict:

@@ -264,8 +264,8 @@ def test_player_read_timeout_ends_run_with_a_finalized_file(vs, server, tmp_path
     assert time.monotonic() - started < 15
     assert "read stalled" in str(error.value)
     # A failed run leaves the target name alone and keeps its finalized partial file, named in
-    # stats["output"] and in the exception's notes.
-    partial = player.stats["output"]
+    # stats.output and in the exception's notes.
+    partial = player.stats.output
     assert not out.exists() and partial != str(out) and partial in " ".join(getattr(error.value, "__notes__", []))
     assert len(seen) > 100 and ffprobe_count(partial) == len(seen)
 
@@ -279,16 +279,16 @@ def test_a_broken_transfer_is_a_read_error_not_the_end(vs, server, tmp_path):
         with pytest.raises(vs.SourceError) as error:
             for _ in reader:
                 frames += 1
-        assert reader.stats["read_errors"] >= 1
+        assert reader.stats.read_errors >= 1
     assert not isinstance(error.value, vs.SourceTimeoutError)
     assert url in str(error.value) and frames > 100
     out = tmp_path / "dropped.mkv"
     player = vs.Player(url, output=str(out), timeout=5)
     with pytest.raises(vs.SourceError):
         player.run()
-    assert player.stats["read_errors"] >= 1
+    assert player.stats.read_errors >= 1
     assert not out.exists()  # failed run: the finalized partial file is kept under its own name
-    assert ffprobe_count(player.stats["output"]) == player.stats["frames_encoded"] > 100
+    assert ffprobe_count(player.stats.output) == player.stats.frames_encoded > 100
 
 
 def _interrupt(proc: subprocess.Popen, ready_marker: str, ready_timeout: float = 60) -> float:
@@ -397,7 +397,7 @@ def test_ctrl_c_during_a_slow_callback(test_mp4, tmp_path):
             player.run()
         except KeyboardInterrupt:
             print("caught", time.monotonic(), flush=True)
-            print("frames", player.stats["frames_encoded"], flush=True)
+            print("frames", player.stats.frames_encoded, flush=True)
             raise SystemExit(130)
     """)
     took = _interrupt(proc, "started")

@@ -105,7 +105,7 @@ def test_failed_run_leaves_the_earlier_output_and_results_intact(vs, test_mp4, t
     assert (_digest(out), _digest(results)) == earlier, "a failed run replaced the earlier files"
     # ... and its partial output is kept, finalized, where the error says
     notes = "\n".join(failure.value.__notes__)
-    partial_video = Path(player.stats["output"])
+    partial_video = Path(player.stats.output)
     assert str(partial_video) in notes and str(partial_results) in notes
     assert ffprobe_count(partial_video) == 20
     assert len(partial_results.read_text().splitlines()) == 21
@@ -128,7 +128,7 @@ def test_player_that_encodes_no_frame_keeps_the_earlier_file(vs, test_mp4, tmp_p
     out = tmp_path / "o.mp4"
     out.write_bytes(b"earlier result")
     stats = vs.Player(str(test_mp4), output=str(out), start=100).run()
-    assert stats["frames_encoded"] == 0 and stats["output"] is None
+    assert stats.frames_encoded == 0 and stats.output is None
     assert out.read_bytes() == b"earlier result" and list(tmp_path.iterdir()) == [out]
 
 
@@ -136,7 +136,7 @@ def test_successful_run_replaces_the_earlier_output(vs, test_mp4, tmp_path):
     out = tmp_path / "o.mkv"
     out.write_bytes(b"earlier result")
     stats = vs.Player(str(test_mp4), output=str(out), end=0.5).run()
-    assert stats["output"] == str(out) and ffprobe_count(out) == 15
+    assert stats.output == str(out) and ffprobe_count(out) == 15
     assert list(tmp_path.iterdir()) == [out], "no partial file may be left behind"
 
 

@@ -15,7 +15,7 @@ from conftest import ffprobe_count, run_py_json
 
 # Child-side helper: open + iterate, report exception class, isinstance flags, counts.
 _PROBE = """
-import json, sys, vistream as vs
+import dataclasses, json, sys, vistream as vs
 def probe(src, **kw):
     out = {"exc": None, "msg": None, "frames": 0, "stats": None, "flags": {}}
     r = None
@@ -23,7 +23,7 @@ def probe(src, **kw):
         r = vs.Reader(src, **kw)
         for f in r:
             out["frames"] += 1
-        out["stats"] = {k: v for k, v in dict(r.stats).items() if isinstance(v, (int, float, str))}
+        out["stats"] = {k: v for k, v in dataclasses.asdict(r.stats).items() if isinstance(v, (int, float, str))}
     except BaseException as e:
         out["exc"] = type(e).__name__
         out["msg"] = str(e)

@@ -50,7 +50,7 @@ def callback(frame):
 
 stats = player.run()
 pipeline.close()
-print(json.dumps({{"marks": marks, "processed": stats["frames_processed"]}}))
+print(json.dumps({{"marks": marks, "processed": stats.frames_processed}}))
 """
 
 

@@ -43,7 +43,7 @@ def test_player_reads_http_and_writes_file(vs, media, http_url, tmp_path):
     out = tmp_path / "from_http.mkv"
     player = vs.Player(http_url(local.name), output=str(out))
     stats = player.run()
-    assert stats["frames_encoded"] == ffprobe_count(local)
+    assert stats.frames_encoded == ffprobe_count(local)
     assert ffprobe_count(out) == ffprobe_count(local)
 
 

@@ -37,8 +37,8 @@ def encode(vs, source, output, fmt, callback):
                   audio=False, display=False)
     p.on_frame(callback)
     stats = p.run()
-    assert stats["frames_encoded"] == stats["frames_processed"] > 0
-    return stats["frames_encoded"]
+    assert stats.frames_encoded == stats.frames_processed > 0
+    return stats.frames_encoded
 
 
 def edit_planes(planes, fmt, index):

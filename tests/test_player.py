@@ -1,6 +1,7 @@
 """Player (offline mode): callback editing, encoding, audio passthrough, stats, errors."""
 from __future__ import annotations
 
+import dataclasses
 import struct
 import subprocess
 from pathlib import Path
@@ -63,7 +64,7 @@ def rect_run(tmp_path_factory, test_mp4):
 
     assert player.on_frame(draw) is draw
     ret = player.run()
-    return dict(out=out, seen=seen, ret=ret, stats=dict(player.stats))
+    return dict(out=out, seen=seen, ret=ret, stats=dataclasses.asdict(player.stats))
 
 
 def test_rect_output_frame_count_and_duration(rect_run, test_mp4):
@@ -128,9 +129,11 @@ def test_rect_callbacks_in_order(rect_run):
 
 
 def test_rect_stats(rect_run):
+    import vistream as vs
+
     st = rect_run["stats"]
-    assert isinstance(rect_run["ret"], dict)
-    assert rect_run["ret"]["frames_encoded"] == st["frames_encoded"]
+    assert isinstance(rect_run["ret"], vs.PlayerStats)
+    assert rect_run["ret"].frames_encoded == st["frames_encoded"]
     assert st["frames_decoded"] == TEST_MP4_FRAMES
     assert st["frames_processed"] == TEST_MP4_FRAMES
     assert st["frames_encoded"] == TEST_MP4_FRAMES
@@ -189,7 +192,7 @@ def test_callback_exception_propagates_and_output_finalized(vs, media, tmp_path)
         p.run()
     assert seen[-1] == 50 and seen == list(range(51)), "callback must stop at the failing frame"
     # A failed run keeps its (finalized) partial output beside the name asked for, and says where.
-    partial = Path(p.stats["output"])
+    partial = Path(p.stats.output)
     assert not out.exists() and partial.parent == tmp_path and partial.suffix == ".mp4"
     assert any(str(partial) in note for note in failure.value.__notes__)
     ffprobe_clean(partial)

@@ -17,7 +17,7 @@ def pcm(path, seconds):
 def test_afilter_volume_halves_output_audio(vs, test_mp4, tmp_path):
     out = tmp_path / "quiet.mp4"
     stats = vs.Player(test_mp4, output=str(out), afilter="volume=0.5", end=3.0).run()
-    assert stats["audio"] == "transcode"
+    assert stats.audio == "transcode"
     source, result = pcm(test_mp4, 2.5), pcm(out, 2.5)
     assert abs(len(result) - len(source)) < 48000 * 0.05
     ratio = np.sqrt(np.mean(result ** 2)) / np.sqrt(np.mean(source ** 2))
@@ -29,4 +29,4 @@ def test_bad_afilter_is_a_filter_error(vs, test_mp4, tmp_path):
     with pytest.raises(vs.FilterError, match="nosuchaudiofilter"):
         player.run()
     # a failed run finalizes what it wrote beside x.mp4 (x.mp4 itself is only ever a finished run's)
-    assert not (tmp_path / "x.mp4").exists() and Path(player.stats["output"]).is_file()
+    assert not (tmp_path / "x.mp4").exists() and Path(player.stats.output).is_file()

@@ -218,13 +218,13 @@ def test_realtime_drops_slow_callback_frames_offline_does_not(vs, test_mp4):
 
     elapsed, got, stats = run("realtime")
     assert abs(elapsed - duration) <= 0.2 * duration, f"realtime took {elapsed:.2f}s for {duration:.2f}s of media"
-    assert stats["frames_dropped"] > 0
+    assert stats.frames_dropped > 0
     assert got == sorted(got) and len(set(got)) == len(got)
-    assert stats["frames_processed"] == len(got) < TEST_MP4_FRAMES
+    assert stats.frames_processed == len(got) < TEST_MP4_FRAMES
 
     elapsed, got, stats = run("offline")
     assert got == list(range(TEST_MP4_FRAMES))
-    assert stats["frames_dropped"] == 0
+    assert stats.frames_dropped == 0
     assert elapsed >= TEST_MP4_FRAMES * 0.05
 
 
@@ -234,7 +234,7 @@ def test_realtime_headless_paces_at_media_clock(vs, test_mp4):
     stats = player.run()
     elapsed = time.monotonic() - t0
     assert 1.6 <= elapsed <= 2.6, elapsed
-    assert stats["frames_processed"] >= 50
+    assert stats.frames_processed >= 50
 
 
 def test_seek_on_non_seekable_source_raises(vs, media):

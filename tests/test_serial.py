@@ -108,7 +108,7 @@ def test_realtime_drops_keep_every_track_id(vs, clip):
     records, _, stats = realtime_run_with_drops(vs, clip, make)
     indices = [r[0] for r in records]
     gaps = sum(1 for a, b in zip(indices, indices[1:]) if b > a + 1)
-    assert stats["frames_dropped"] > 0 and gaps >= 5, (stats, gaps)
+    assert stats.frames_dropped > 0 and gaps >= 5, (stats, gaps)
     # Drops are not discontinuities: one timeline, flagged once.
     assert [r[2] for r in records] == [True] + [False] * (len(records) - 1)
     assert {r[1] for r in records} == {0}
@@ -128,7 +128,7 @@ def test_interval_runs_once_per_media_second_in_realtime(vs, clip):
         return vs.Pipeline(detector, interval=1.0)
 
     records, detector, stats = realtime_run_with_drops(vs, clip, make)
-    assert stats["frames_dropped"] > 0
+    assert stats.frames_dropped > 0
     times = [index / FPS for index in detector.runs]
     spacing = np.diff(times)
     assert spacing.min() >= 1.0 - 1e-3, times
@@ -220,8 +220,8 @@ def test_audio_never_plays_an_older_timeline_than_the_picture_across_many_seeks(
             state["done"] += 1
 
     stats = player.run()
-    assert stats["audio_device"] == "dummy", "audio must really be played (SDL dummy device)"
-    assert stats["seeks"] == len(targets)
+    assert stats.audio_device == "dummy", "audio must really be played (SDL dummy device)"
+    assert stats.seeks == len(targets)
     # No stale audio: once the picture is on a timeline, the sound never plays an older one.
     stale = [s for s in samples if s[4] >= 0 and s[4] < s[0]]
     assert not stale, stale[:5]

@@ -230,7 +230,7 @@ def test_kept_frame_timestamps_never_change_while_encoding(test_mp4, tmp_path):
                         changed.append((old.index, pts, old.pts))
         stats = player.run()
         changed += [(f.index, pts, f.pts) for f, pts in kept if f.pts != pts]
-        print(json.dumps({{"changed": changed[:5], "encoded": stats["frames_encoded"]}}))
+        print(json.dumps({{"changed": changed[:5], "encoded": stats.frames_encoded}}))
     """, timeout=180)
     assert res["encoded"] > 30
     assert res["changed"] == [], "a frame's pts changed under Python while it was encoded"

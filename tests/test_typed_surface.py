@@ -3,9 +3,12 @@
 Editors and type checkers read the stub (the package ships ``py.typed``); a binding change that
 does not regenerate it would silently lie to them. Regenerate with::
 
-    .venv/bin/pybind11-stubgen vistream._core -o /tmp/stubs && cp /tmp/stubs/vistream/_core.pyi python/vistream/
+    .venv/bin/python -m pybind11_stubgen vistream._core -o /tmp/stubs && cp /tmp/stubs/vistream/_core.pyi python/vistream/
+
+(through this interpreter: the ``pybind11-stubgen`` script of a copied venv may start another one,
+which would describe another checkout's module).
 """
-import shutil
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +23,10 @@ def test_package_is_marked_typed():
 
 
 def test_core_stub_matches_the_bindings(tmp_path):
-    stubgen = shutil.which("pybind11-stubgen", path=str(Path(sys.executable).parent))
-    assert stubgen, "pybind11-stubgen is part of the test dependencies (scripts/setup.sh --test)"
-    subprocess.run([stubgen, "vistream._core", "-o", str(tmp_path)], check=True, capture_output=True)
+    assert importlib.util.find_spec("pybind11_stubgen"), \
+        "pybind11-stubgen is part of the test dependencies (scripts/setup.sh --test)"
+    subprocess.run([sys.executable, "-m", "pybind11_stubgen", "vistream._core", "-o", str(tmp_path)],
+                   check=True, capture_output=True)
     generated = (tmp_path / "vistream" / "_core.pyi").read_text()
     checked_in = (PACKAGE / "_core.pyi").read_text()
     assert generated == checked_in, (

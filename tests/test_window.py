@@ -250,11 +250,11 @@ def test_end_while_paused_shows_last_frame_and_stays_open(vs, test_mp4, xserver,
     last = TEST_MP4_FRAMES - 1
 
     def goes_to(action, index, what):
-        seeks, shown = player.stats["seeks"], player.frames_shown
+        seeks, shown = player.stats.seeks, player.frames_shown
         action()
         # The seek ran, and its frame went on screen (the index alone may not change: a seek
         # from the last frame past the end lands on the last frame again).
-        wait_until(lambda: player.stats["seeks"] > seeks and player.position.index == index
+        wait_until(lambda: player.stats.seeks > seeks and player.position.index == index
                    and player.frames_shown > shown, what=what)
         time.sleep(0.4)  # time to (wrongly) close
         assert thread.is_alive(), f"run() ended after {what} while paused"
@@ -339,7 +339,7 @@ def test_sound_through_alsa_without_a_sound_card_prints_no_alsa_lines(test_mp4):
     script = ("import logging, vistream as vs\n"
               "logging.basicConfig(level=logging.WARNING)\n"
               f"stats = vs.Player({str(test_mp4)!r}, mode='realtime', end=0.3).run()\n"
-              "print('audio device:', stats['audio_device'])\n")
+              "print('audio device:', stats.audio_device)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
     env["SDL_AUDIODRIVER"] = "alsa"
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
@@ -359,14 +359,14 @@ def test_osd_fps_excludes_paused_time(vs, test_mp4, xserver):
         player.pause()
         time.sleep(2.0)
         # Paused: the OSD keeps the rate of the playback before the pause.
-        assert player.stats["display_fps"] > 0
+        assert player.stats.display_fps > 0
         player.resume()
         time.sleep(1.2)
         # The real rate right now: frames that went on screen during one second.
         start_frames, start = player.frames_shown, time.monotonic()
         time.sleep(1.0)
         real = (player.frames_shown - start_frames) / (time.monotonic() - start)
-        osd = player.stats["display_fps"]
+        osd = player.stats.display_fps
         assert thread.is_alive()
         assert real > 5, f"the window showed only {real:.1f} fps"
         # Counting the 2 s pause (the old frames / time since start) would show about half.

@@ -35,6 +35,7 @@ from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
+from .stats import PlayerStats, ReaderStats
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,8 @@ __all__ = [
     "Reader",
     "Player",
     "Position",
+    "PlayerStats",
+    "ReaderStats",
     "Frame",
     "MediaInfo",
     "Detections",

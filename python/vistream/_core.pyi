@@ -4,7 +4,7 @@ vistream native engine (private; use the vistream package)
 from __future__ import annotations
 import typing
 import typing_extensions
-__all__: list[str] = ['Frame', 'Player', 'Reader', 'SPEED_RANGE', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
 class Frame:
     """
     A decoded video frame.
@@ -81,8 +81,301 @@ class Frame:
     @property
     def width(self) -> int:
         ...
+class SourceOptions:
+    """
+    What to decode and how: a Reader's options, a Player's `source`.
+    """
+    def __init__(self, **kwargs) -> None:
+        """
+        Keyword arguments: any of the attributes below; the others keep their defaults.
+        """
+    def __repr__(self) -> str:
+        ...
+    @property
+    def cache_bytes(self) -> int:
+        """
+        Bytes of recently decoded frames kept for instant backward steps (0 = none; indexed sources).
+        """
+    @cache_bytes.setter
+    def cache_bytes(self, arg1: int) -> None:
+        ...
+    @property
+    def format(self) -> str:
+        """
+        Pixel format of the frames: bgr24, rgb24, gray, rgba, bgra, yuv420p, nv12 (aliases bgr, rgb, grey).
+        """
+    @format.setter
+    def format(self, arg1: str) -> None:
+        ...
+    @property
+    def hwaccel(self) -> str:
+        """
+        Decoding device: 'none' (None), 'auto' (cuda, vaapi, then software) or a device type.
+        """
+    @hwaccel.setter
+    def hwaccel(self, arg1: str | None) -> None:
+        ...
+    @property
+    def open_timeout(self) -> float | None:
+        """
+        Seconds a network source may take to open (None: the default, inf: never).
+        """
+    @open_timeout.setter
+    def open_timeout(self, arg1: float | None) -> None:
+        ...
+    @property
+    def read_timeout(self) -> float | None:
+        """
+        Seconds a network read may stall (None: the default, inf: never).
+        """
+    @read_timeout.setter
+    def read_timeout(self, arg1: float | None) -> None:
+        ...
+    @property
+    def threads(self) -> int:
+        """
+        Decoder threads, 0 = one per core.
+        """
+    @threads.setter
+    def threads(self, arg1: int) -> None:
+        ...
+    @property
+    def vfilter(self) -> str | None:
+        """
+        FFmpeg video filter graph applied before the pixel conversion (None: none).
+        """
+    @vfilter.setter
+    def vfilter(self, arg1: str | None) -> None:
+        ...
+class EncoderOptions:
+    """
+    How a Player encodes its output.
+    """
+    def __init__(self, **kwargs) -> None:
+        """
+        Keyword arguments: any of the attributes below; the others keep their defaults.
+        """
+    def __repr__(self) -> str:
+        ...
+    @property
+    def bitrate(self) -> int | None:
+        """
+        Bits per second (None: the encoder's default).
+        """
+    @bitrate.setter
+    def bitrate(self, arg1: int | None) -> None:
+        ...
+    @property
+    def codec(self) -> str:
+        """
+        What 'auto' looks for: h264, hevc, av1, mpeg4.
+        """
+    @codec.setter
+    def codec(self, arg1: str) -> None:
+        ...
+    @property
+    def crf(self) -> int | None:
+        """
+        Constant rate factor (None: the encoder's default).
+        """
+    @crf.setter
+    def crf(self, arg1: int | None) -> None:
+        ...
+    @property
+    def encoder(self) -> str:
+        """
+        'auto' (the best available for `codec`) or an FFmpeg encoder name.
+        """
+    @encoder.setter
+    def encoder(self, arg1: str) -> None:
+        ...
+    @property
+    def gop(self) -> int | None:
+        """
+        Frames between keyframes (None: the encoder's default).
+        """
+    @gop.setter
+    def gop(self, arg1: int | None) -> None:
+        ...
+    @property
+    def preset(self) -> str | None:
+        """
+        Encoder preset (None: the encoder's default).
+        """
+    @preset.setter
+    def preset(self, arg1: str | None) -> None:
+        ...
+class DisplayOptions:
+    """
+    The Player's window.
+    """
+    def __init__(self, **kwargs) -> None:
+        """
+        Keyword arguments: any of the attributes below; the others keep their defaults.
+        """
+    def __repr__(self) -> str:
+        ...
+    @property
+    def fullscreen(self) -> bool:
+        """
+        Start in full screen.
+        """
+    @fullscreen.setter
+    def fullscreen(self, arg0: bool) -> None:
+        ...
+    @property
+    def osd(self) -> bool:
+        """
+        Progress bar and status line, shown on mouse move.
+        """
+    @osd.setter
+    def osd(self, arg0: bool) -> None:
+        ...
+    @property
+    def title(self) -> str | None:
+        """
+        Window title (None: 'vistream - ' and the source's name).
+        """
+    @title.setter
+    def title(self, arg1: str | None) -> None:
+        ...
+class PlayerOptions:
+    """
+    Everything a Player is asked to do. Checked by the Player's constructor (ValueError naming the option).
+    """
+    def __init__(self, **kwargs) -> None:
+        """
+        Keyword arguments: any of the attributes below; the others keep their defaults.
+        """
+    def __repr__(self) -> str:
+        ...
+    @property
+    def afilter(self) -> str | None:
+        """
+        FFmpeg audio filter graph, for the output and the sound played (None: none).
+        """
+    @afilter.setter
+    def afilter(self, arg1: str | None) -> None:
+        ...
+    @property
+    def audio(self) -> bool:
+        """
+        Copy (or transcode) the source audio into `output`.
+        """
+    @audio.setter
+    def audio(self, arg0: bool) -> None:
+        ...
+    @property
+    def display(self) -> bool:
+        """
+        Open a window.
+        """
+    @display.setter
+    def display(self, arg0: bool) -> None:
+        ...
+    @property
+    def display_options(self) -> DisplayOptions:
+        """
+        The window, when `display` (edited in place).
+        """
+    @display_options.setter
+    def display_options(self, arg0: DisplayOptions) -> None:
+        ...
+    @property
+    def encoder(self) -> EncoderOptions:
+        """
+        Encoding of `output` (edited in place).
+        """
+    @encoder.setter
+    def encoder(self, arg0: EncoderOptions) -> None:
+        ...
+    @property
+    def end(self) -> float | None:
+        """
+        Where to stop, seconds (> start; None: the end).
+        """
+    @end.setter
+    def end(self, arg1: float | None) -> None:
+        ...
+    @property
+    def exit_at_end(self) -> bool:
+        """
+        End run() when the source ends while playing (False: until stop()).
+        """
+    @exit_at_end.setter
+    def exit_at_end(self, arg0: bool) -> None:
+        ...
+    @property
+    def loop(self) -> bool:
+        """
+        Start over at the end, until stop().
+        """
+    @loop.setter
+    def loop(self, arg0: bool) -> None:
+        ...
+    @property
+    def mode(self) -> str:
+        """
+        'offline' (every frame, as fast as possible) or 'realtime' (at the media's pace, dropping).
+        """
+    @mode.setter
+    def mode(self, arg1: str) -> None:
+        ...
+    @property
+    def output(self) -> str | None:
+        """
+        File or URL written (None: none).
+        """
+    @output.setter
+    def output(self, arg1: str | None) -> None:
+        ...
+    @property
+    def paused(self) -> bool:
+        """
+        Start paused.
+        """
+    @paused.setter
+    def paused(self, arg0: bool) -> None:
+        ...
+    @property
+    def play_audio(self) -> bool | None:
+        """
+        Play the sound (None: when `audio` and the playback is paced; see plays_audio).
+        """
+    @play_audio.setter
+    def play_audio(self, arg0: bool | None) -> None:
+        ...
+    @property
+    def plays_audio(self) -> bool:
+        """
+        Whether a Player with these options plays the sound: the one place this is decided.
+        """
+    @property
+    def source(self) -> SourceOptions:
+        """
+        Decoding (edited in place).
+        """
+    @source.setter
+    def source(self, arg0: SourceOptions) -> None:
+        ...
+    @property
+    def speed(self) -> float:
+        """
+        Playback speed of the real-time clock, within SPEED_RANGE.
+        """
+    @speed.setter
+    def speed(self, arg1: float) -> None:
+        ...
+    @property
+    def start(self) -> float:
+        """
+        Where to start, seconds (>= 0); the output's timestamps start at 0 there.
+        """
+    @start.setter
+    def start(self, arg1: float) -> None:
+        ...
 class Reader:
-    def __init__(self, source: str, format: str, vfilter: str, hwaccel: str, threads: typing.SupportsInt | typing.SupportsIndex, open_timeout: typing.SupportsFloat | typing.SupportsIndex = -1.0, read_timeout: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+    def __init__(self, source: str, options: SourceOptions) -> None:
         ...
     def __next__(self) -> typing.Any:
         ...
@@ -104,7 +397,7 @@ class Player:
     @staticmethod
     def display_available() -> tuple[bool, str]:
         ...
-    def __init__(self, source: str, format: str, vfilter: str, afilter: str, output: str, encoder: str, codec: str, bitrate: typing.SupportsInt | typing.SupportsIndex, crf: typing.SupportsInt | typing.SupportsIndex, preset: str, gop: typing.SupportsInt | typing.SupportsIndex, hwaccel: str, threads: typing.SupportsInt | typing.SupportsIndex, audio: bool, start: typing.SupportsFloat | typing.SupportsIndex, end: typing.SupportsFloat | typing.SupportsIndex, mode: str, speed: typing.SupportsFloat | typing.SupportsIndex, start_paused: bool, exit_at_end: bool, cache_bytes: typing.SupportsInt | typing.SupportsIndex, display: bool, fullscreen: bool, osd: bool, title: str, loop: bool, play_audio: bool, open_timeout: typing.SupportsFloat | typing.SupportsIndex = -1.0, read_timeout: typing.SupportsFloat | typing.SupportsIndex = -1.0) -> None:
+    def __init__(self, source: str, options: PlayerOptions) -> None:
         ...
     def _audio_clock(self) -> tuple[typing.Any, int]:
         ...

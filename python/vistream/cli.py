@@ -36,6 +36,7 @@ from .errors import VistreamError
 from .player import MAX_SPEED, MIN_SPEED, Player, _resolve_display
 from .results import RESULTS_FORMATS
 from .sample_media import sample_video
+from .stats import PlayerStats
 
 # Containers the H.264 + AAC/copied-audio output can go into (FFmpeg picks the muxer from the extension).
 OUTPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts", ".m2ts", ".avi", ".flv", ".nut")
@@ -103,10 +104,10 @@ def _demo(args: argparse.Namespace) -> int:
         image[-6:, :done] = (0, 255, 0)
 
     stats = player.run()
-    followed = sum(1 for n in frames_per_track.values() if n >= stats["frames_encoded"] / 2)
-    print(f"{source} -> {args.output}: {stats['frames_encoded']} frames, motion boxes on {frames_with_boxes}, "
-          f"{followed} objects tracked over half the clip or more, {stats['fps']:.1f} fps, "
-          f"encoder {stats['encoder']}, audio {stats['audio']}")
+    followed = sum(1 for n in frames_per_track.values() if n >= stats.frames_encoded / 2)
+    print(f"{source} -> {args.output}: {stats.frames_encoded} frames, motion boxes on {frames_with_boxes}, "
+          f"{followed} objects tracked over half the clip or more, {stats.fps:.1f} fps, "
+          f"encoder {stats.encoder}, audio {stats.audio}")
     return 0
 
 
@@ -383,11 +384,11 @@ class _TrackLengths:
             self.frames_per_track.update(ids.tolist())
 
 
-def _summary(source: str, stats: dict, track_lengths: Optional[_TrackLengths], written: List[str],
+def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLengths], written: List[str],
              interrupted: str = "") -> str:
-    line = (f"{source}: {stats['frames_processed']} frames processed, {stats['frames_dropped']} dropped"
-            + (" (real-time mode: frames the analysis could not keep up with)" if stats["frames_dropped"] else "")
-            + f", {stats['fps']:.1f} fps, {stats['elapsed']:.1f} s")
+    line = (f"{source}: {stats.frames_processed} frames processed, {stats.frames_dropped} dropped"
+            + (" (real-time mode: frames the analysis could not keep up with)" if stats.frames_dropped else "")
+            + f", {stats.fps:.1f} fps, {stats.elapsed:.1f} s")
     if interrupted:
         line += f" ({interrupted})"
     lines = [line]
@@ -426,10 +427,11 @@ def _play(args: argparse.Namespace) -> int:
     finally:
         results = pipeline.close(error) if pipeline is not None else None
         if error is None or not isinstance(error, Exception):  # finished, or interrupted: what was kept
-            written = [str(path) for path in (player.stats["output"], results) if path]
+            stats = player.stats
+            written = [str(path) for path in (stats.output, results) if path]
             reason = "" if error is None else "stopped by SIGTERM" if isinstance(error, Terminated) else "interrupted"
-            print(_summary(args.source, player.stats, track_lengths, written, reason), flush=True)
-    if player.stats["frames_processed"] == 0:
+            print(_summary(args.source, stats, track_lengths, written, reason), flush=True)
+    if player.stats.frames_processed == 0:
         raise _NothingDone(f"no frame was processed ({_why_no_frames(args)}); nothing written")
     return 0
 
