@@ -222,7 +222,7 @@ def test_player_stop_while_the_source_is_stalled(vs, server, tmp_path, mode):
     print(f"{mode}: stop() returned in {stop_took * 1000:.0f} ms, run() in {run_took * 1000:.0f} ms")
     assert run.error is None, repr(run.error)
     assert run_took < STOP_LATENCY
-    assert run.result["frames_encoded"] == len(seen) > 0
+    assert run.result.frames_encoded == len(seen) > 0
     assert ffprobe_count(out) == len(seen), "the output must be finalized with every frame"
 
 

@@ -187,7 +187,7 @@ def test_player_hwaccel_auto_reports_none(media, tmp_path):
         p = vs.Player({str(media['noaudio'])!r}, output={str(tmp_path / 'o.mp4')!r}, hwaccel="auto")
         p.on_frame(lambda f: None)
         st = p.run()
-        print(json.dumps({{"hw": st["hwaccel"], "n": st["frames_encoded"]}}))
+        print(json.dumps({{"hw": st.hwaccel, "n": st.frames_encoded}}))
     """)
     assert res == {"hw": "none", "n": 30}
 

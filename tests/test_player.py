@@ -166,7 +166,7 @@ def test_callback_returning_new_array(vs, media, tmp_path):
         return 255 - frame.array
 
     st = p.run()
-    assert st["frames_encoded"] == 90
+    assert st.frames_encoded == 90
     ffprobe_clean(out)
     inp = _input_frames(vs, src)
     res = _output_frames(vs, out)
@@ -206,7 +206,7 @@ def test_mkv_output(vs, media, tmp_path):
     p = vs.Player(str(src), output=str(out))
     p.on_frame(lambda f: None)
     st = p.run()
-    assert st["frames_encoded"] == 90
+    assert st.frames_encoded == 90
     ffprobe_clean(out)
     assert ffprobe_json(out, "-show_format")["format"]["format_name"].startswith("matroska")
     assert abs(ffprobe_count(out) - 90) <= 1
@@ -221,7 +221,7 @@ def test_no_audio_input(vs, media, tmp_path):
     p = vs.Player(str(src), output=str(out))
     p.on_frame(lambda f: None)
     st = p.run()
-    assert st["frames_encoded"] == 30
+    assert st.frames_encoded == 30
     ffprobe_clean(out)
     assert ffprobe_stream(out, "a:0") is None
     assert ffprobe_count(out) == 30
@@ -247,7 +247,7 @@ def test_start_end_trimming(vs, media, tmp_path):
     ffprobe_clean(out)
     n = ffprobe_count(out)
     assert abs(n - 30) <= 1, f"1 s of 30 fps should give ~30 frames, got {n}"
-    assert st["frames_encoded"] == n
+    assert st.frames_encoded == n
     assert abs(stream_duration(out, "v:0") - 1.0) <= 1 / 30 + 1e-3
     # content: output frame 0 is source frame 30 (t=1.0), last is ~59
     inp = _input_frames(vs, src)
@@ -274,12 +274,12 @@ def test_stop_from_callback(vs, media, tmp_path):
             p.stop()
 
     st = p.run()
-    assert isinstance(st, dict)
+    assert isinstance(st, vs.PlayerStats)
     assert 21 <= len(seen) <= 25, f"stop() at frame 20 but callback ran {len(seen)} times"
     ffprobe_clean(out)
     n = ffprobe_count(out)
     assert 20 <= n <= 25, f"stopped output has {n} frames"
-    assert st["frames_encoded"] == n
+    assert st.frames_encoded == n
 
 
 def test_explicit_mpeg4_encoder(vs, media, tmp_path):
@@ -287,8 +287,8 @@ def test_explicit_mpeg4_encoder(vs, media, tmp_path):
     p = vs.Player(str(media["noaudio"]), output=str(out), encoder="mpeg4")
     p.on_frame(lambda f: None)
     st = p.run()
-    assert st["encoder"] == "mpeg4"
-    assert st["frames_encoded"] == 30
+    assert st.encoder == "mpeg4"
+    assert st.frames_encoded == 30
     ffprobe_clean(out)
     assert ffprobe_stream(out, "v:0")["codec_name"] == "mpeg4"
     assert ffprobe_count(out) == 30
