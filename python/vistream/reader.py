@@ -58,9 +58,12 @@ class Reader:
                 process(frame.array)          # HxWx3 uint8 view, no copy
     """
 
-    # Like Player, a Reader wraps its native object (self._core) instead of subclassing it: the
-    # public surface is exactly what is written here (typed, documented), the native helpers
-    # stay private, and both classes forward their options the same way.
+    # One pattern for Reader and Player: the public class wraps its native object (self._core)
+    # rather than subclassing it. Subclassing made every native helper (seek_index, _frame_at,
+    # _stats, ...) public API with untyped, undocumented signatures, and for the Player it would
+    # put Python-side state (the pending output, callbacks) on the native object whose
+    # garbage-collector hooks break callback cycles. Wrapped, the public surface is exactly what
+    # is written here, and both classes build their options and forward them the same way.
 
     def __init__(
         self,
