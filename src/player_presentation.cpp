@@ -47,6 +47,11 @@ void PlayerPresentation::close_window(bool immediately) {
   std::unique_ptr<Display> closing;
   {
     std::lock_guard lock(window_mutex_);
+    if (window_) {
+      // What other threads read while it closes: never less than they saw a moment ago.
+      frames_shown_at_close_.store(window_->frames_shown());
+      fps_at_close_.store(window_->fps());
+    }
     closing = std::move(window_);
   }
   shown_on_ = nullptr;
