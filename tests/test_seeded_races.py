@@ -51,21 +51,21 @@ def run_with_delays(code: str, delays: str, timeout: float = 180, **env: str) ->
 def test_seek_while_the_packet_sink_writes_plays_no_audio_of_the_old_position(test_mp4):
     """Old race: a seek flushed the sound decoder on the source thread while the decode thread
     was writing a packet of the old position into it; that packet's sound was heard after the
-    seek. With the packet sink held up after reading a packet's generation, every seek lands
-    inside a write."""
+    seek. With the packet sink held up after reading a packet's generation, seeks land inside
+    writes; a sampler thread compares what is heard with the picture every 2 ms."""
     res = run_with_delays(f"""
-        import json, time
+        import json, threading, time
         import vistream as vs
         player = vs.Player({str(test_mp4)!r}, mode="realtime")
-        targets = [6.0, 1.0, 4.5, 2.5, 7.0, 0.3, 5.5, 3.0, 6.5, 1.5]
-        samples = []  # (frame serial, frame time, audio time or None when silent, audio serial)
-        state = {{"done": 0, "since": 0}}
+        targets = [6.0, 1.0, 4.5, 2.5, 7.0, 0.3, 5.5, 3.0, 6.5, 1.5] * 3
+        state = {{"done": 0, "since": 0, "picture": (-1, 0.0, 0)}}  # picture: serial, time, frames into it
+        samples = []  # picture serial, picture time, frames into it, heard time (None: silent), heard serial
+        done = threading.Event()
 
         @player.on_frame
         def callback(frame):
-            heard, heard_serial = player._core._audio_clock()
             state["since"] = 0 if frame.discontinuity else state["since"] + 1
-            samples.append((frame.serial, frame.time, heard, heard_serial))
+            state["picture"] = (frame.serial, frame.time, state["since"])
             if state["since"] >= 8:
                 if state["done"] == len(targets):
                     player.stop()
@@ -73,22 +73,31 @@ def test_seek_while_the_packet_sink_writes_plays_no_audio_of_the_old_position(te
                 player.seek(time=targets[state["done"]])
                 state["done"] += 1
 
-        started = time.perf_counter()
+        def sample():
+            while not done.is_set():
+                heard, heard_serial = player._core._audio_clock()
+                samples.append((*state["picture"], heard, heard_serial))
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
         stats = player.run()
+        done.set()
+        sampler.join()
         print(json.dumps({{"samples": samples, "seeks": stats["seeks"], "device": stats["audio_device"],
                           "targets": len(targets)}}))
-    """, "audio_packet_write:8")
+    """, "audio_packet_write:10")
     assert res["device"] == "dummy", "the sound must really be played (SDL dummy device)"
     assert res["seeks"] == res["targets"]
     samples = res["samples"]
     # The sound never plays a timeline older than the picture's.
-    stale = [s for s in samples if s[3] >= 0 and s[3] < s[0]]
+    stale = [s for s in samples if s[4] >= 0 and s[4] < s[0]]
     assert not stale, stale[:5]
-    # Nor the old position: whatever is heard is where the picture is (seek targets are at
-    # least 1.5 s apart, so old-position sound would be far off).
-    heard = [s for s in samples if s[2] is not None]
-    assert len(heard) > len(samples) // 2, "the sound played during most of the run"
-    off = [s for s in heard if abs(s[2] - s[1]) > 0.5]
+    # Nor the old position under the new timeline's number: what is heard is where the picture
+    # is (seek targets are at least 1.5 s apart, so sound of the old position would be far off).
+    heard = [s for s in samples if s[3] is not None and s[4] == s[0]]
+    assert len(heard) >= 50, "the sound of the picture's timeline played during the run"
+    off = [s for s in heard if abs(s[3] - s[1]) > 0.5]
     assert not off, off[:5]
 
 
