@@ -198,16 +198,20 @@ class Player {
   void keep_error(std::exception_ptr error);
   bool failed();
 
-  // Immutable after the constructor; any thread reads them.
+  // Immutable after the constructor (any thread reads them; the token itself is thread-safe
+  // and is cancelled by stop(), failures and the end of run()).
   const PlayerOptions options_;
-  const std::shared_ptr<CancelToken> cancel_;  // cancelled by stop(), failures and the end of run()
-  PlayerStats stats_;                           // atomics: any thread
-  BlockingQueue<FramePtr> decoded_;             // source thread -> run() thread; internally synchronized
-  PlayerSource source_;                         // source thread (see player_source.hpp)
-  PlayerTransport transport_;                   // thread-safe (see player_transport.hpp)
-  PlayerPresentation presentation_;             // see player_presentation.hpp
-  std::unique_ptr<PlayerRecorder> recorder_;    // null without an output; see player_recorder.hpp
-  std::string audio_device_;                    // SDL driver that plays the sound ("" when none)
+  const std::shared_ptr<CancelToken> cancel_;
+  PlayerStats stats_;                // atomics: any thread
+  BlockingQueue<FramePtr> decoded_;  // source thread -> run() thread; internally synchronized
+  // The components, constructed in this order (each needs the ones above it); each says on its
+  // own fields who may touch them. recorder_ and audio_device_ are set in the constructor and
+  // immutable afterwards.
+  PlayerSource source_;
+  PlayerTransport transport_;
+  PlayerPresentation presentation_;
+  std::unique_ptr<PlayerRecorder> recorder_;  // null without an output
+  std::string audio_device_;                  // SDL driver that plays the sound ("" when none)
 
   // Guarded by start_mutex_: run() sets ran_ once; set_*_hook refuse afterwards, so hook_ is
   // read-only (run() thread) from then on.

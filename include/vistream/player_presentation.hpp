@@ -37,7 +37,6 @@ class PlayerPresentation {
   // already paced (the clock does not wait for a late one); `hold_sound_when_late`: offline with
   // sound, the device waits while late pictures catch up.
   void open_window(const DisplayOptions& options, bool realtime, bool hold_sound_when_late);
-  bool has_window() const { return shown_on_ != nullptr; }
   // run() thread: queues a frame for the window (no-op without one). Blocks while the window
   // is behind unless `replace`.
   void show(FramePtr frame, bool replace);
