@@ -1,5 +1,8 @@
 #include "vistream/video_encoder.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
 
@@ -31,6 +34,104 @@ AVPixelFormat pick_pixel_format(const AVCodec* codec) {
   for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f)
     if (*f == AV_PIX_FMT_NV12) return *f;
   return formats[0];
+}
+
+
+// The system-memory format converted frames have before they are uploaded to a device.
+constexpr AVPixelFormat kDeviceUploadFormat = AV_PIX_FMT_NV12;
+
+const AVCodec* find_video_encoder(const std::string& name, std::string* reason) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
+  if (!codec) {
+    *reason = "not found in this FFmpeg build";
+    return nullptr;
+  }
+  if (codec->type != AVMEDIA_TYPE_VIDEO) {
+    *reason = "not a video encoder";
+    return nullptr;
+  }
+  return codec;
+}
+
+// A pool of device frames for an encoder that only takes those (VAAPI, QSV); null with the
+// reason when the device or the pool cannot be made here.
+UniqueBufferRef make_device_frame_pool(AVHWDeviceType device_type, int width, int height, std::string* reason) {
+  AVBufferRef* device = nullptr;
+  log::ScopedCapture details;
+  const int ret = av_hwdevice_ctx_create(&device, device_type, nullptr, nullptr, 0);
+  if (ret < 0) {
+    *reason = details.annotate("no " + std::string(av_hwdevice_get_type_name(device_type)) +
+                               " device: " + av_error_string(ret));
+    return nullptr;
+  }
+  UniqueBufferRef device_ref(device);
+  UniqueBufferRef pool(av_hwframe_ctx_alloc(device));
+  if (!pool) throw std::bad_alloc();
+  auto* frames = reinterpret_cast<AVHWFramesContext*>(pool->data);
+  frames->format = device_type == AV_HWDEVICE_TYPE_VAAPI ? AV_PIX_FMT_VAAPI : AV_PIX_FMT_QSV;
+  frames->sw_format = kDeviceUploadFormat;
+  frames->width = width;
+  frames->height = height;
+  frames->initial_pool_size = 32;
+  const int init = av_hwframe_ctx_init(pool.get());
+  if (init < 0) {
+    *reason = details.annotate("cannot allocate device frames: " + av_error_string(init));
+    return nullptr;
+  }
+  return pool;
+}
+
+void set_timing_and_layout(AVCodecContext* ctx, const AVCodec* codec, const VideoEncoderInput& input,
+                           bool global_header) {
+  ctx->sample_aspect_ratio = input.sample_aspect_ratio;
+  const AVRational rate = input.frame_rate.num > 0 ? input.frame_rate : AVRational{30, 1};
+  ctx->framerate = rate;
+  ctx->time_base = input.time_base;
+  if (needs_coarse_time_base(codec) && ctx->time_base.den > 65535) ctx->time_base = av_inv_q(rate);
+  if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  ctx->thread_count = 0;
+}
+
+// Bit rate, GOP, preset and quality, in each encoder family's own terms.
+void set_rate_control(const std::string& name, const EncoderOptions& options, AVCodecContext* ctx,
+                      Dictionary& codec_options) {
+  if (options.bit_rate > 0) ctx->bit_rate = options.bit_rate;
+  if (options.gop > 0) ctx->gop_size = options.gop;
+  if (!options.preset.empty()) codec_options.set("preset", options.preset.c_str());
+  const bool qscale_only = name == "mpeg4" || name == "libopenh264";
+  if (options.crf >= 0) {
+    if (name.find("nvenc") != std::string::npos) {
+      codec_options.set("cq", options.crf);
+    } else if (qscale_only) {
+      ctx->flags |= AV_CODEC_FLAG_QSCALE;
+      ctx->global_quality = FF_QP2LAMBDA * std::max(1, std::min(31, options.crf / 2));
+    } else {
+      codec_options.set("crf", options.crf);
+    }
+  } else if (options.bit_rate <= 0 && name == "mpeg4") {
+    // mpeg4's default 200 kb/s is unwatchable; ask for constant quality instead.
+    ctx->flags |= AV_CODEC_FLAG_QSCALE;
+    ctx->global_quality = FF_QP2LAMBDA * 3;
+  }
+}
+
+// Opens the codec; an "auto" candidate's failure is expected (most hardware is absent), so
+// FFmpeg's complaints about it are demoted. False with FFmpeg's reason.
+bool open_codec(AVCodecContext* ctx, const AVCodec* codec, Dictionary& codec_options, bool explicit_choice,
+                std::string* reason) {
+  log::ScopedCapture details;
+  int ret;
+  if (explicit_choice) {
+    ret = avcodec_open2(ctx, codec, codec_options.address());
+  } else {
+    log::ScopedDemote quiet;
+    ret = avcodec_open2(ctx, codec, codec_options.address());
+  }
+  if (ret < 0) {
+    *reason = details.annotate(av_error_string(ret));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -65,106 +166,47 @@ VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoEncoderInpu
 
 bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& options,
                             bool explicit_choice, std::string* reason) {
-  const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
-  if (!codec) {
-    *reason = "not found in this FFmpeg build";
-    return false;
-  }
-  if (codec->type != AVMEDIA_TYPE_VIDEO) {
-    *reason = "not a video encoder";
-    return false;
-  }
+  const AVCodec* codec = find_video_encoder(name, reason);
+  if (!codec) return false;
   UniqueCodecContext ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   ctx->width = input_.width;
   ctx->height = input_.height;
   ctx->pix_fmt = pick_pixel_format(codec);
-  AVPixelFormat upload_format = AV_PIX_FMT_NONE;  // system-memory format uploaded to the device
-  UniqueBufferRef frames_ctx;
+  UniqueBufferRef device_frames;  // VAAPI/QSV: converted frames are uploaded into this pool
   if (const AVHWDeviceType device_type = hardware_frames_device(codec); device_type != AV_HWDEVICE_TYPE_NONE) {
-    AVBufferRef* device = nullptr;
-    log::ScopedCapture details;
-    const int ret = av_hwdevice_ctx_create(&device, device_type, nullptr, nullptr, 0);
-    if (ret < 0) {
-      *reason = details.annotate("no " + std::string(av_hwdevice_get_type_name(device_type)) +
-                                 " device: " + av_error_string(ret));
-      return false;
-    }
-    UniqueBufferRef device_ref(device);
-    frames_ctx.reset(av_hwframe_ctx_alloc(device));
-    if (!frames_ctx) throw std::bad_alloc();
-    auto* frames = reinterpret_cast<AVHWFramesContext*>(frames_ctx->data);
-    frames->format = device_type == AV_HWDEVICE_TYPE_VAAPI ? AV_PIX_FMT_VAAPI : AV_PIX_FMT_QSV;
-    frames->sw_format = AV_PIX_FMT_NV12;
-    frames->width = input_.width;
-    frames->height = input_.height;
-    frames->initial_pool_size = 32;
-    const int init = av_hwframe_ctx_init(frames_ctx.get());
-    if (init < 0) {
-      *reason = details.annotate("cannot allocate device frames: " + av_error_string(init));
-      return false;
-    }
-    ctx->pix_fmt = frames->format;
-    ctx->hw_frames_ctx = av_buffer_ref(frames_ctx.get());
-    upload_format = AV_PIX_FMT_NV12;
+    device_frames = make_device_frame_pool(device_type, input_.width, input_.height, reason);
+    if (!device_frames) return false;
+    ctx->pix_fmt = reinterpret_cast<AVHWFramesContext*>(device_frames->data)->format;
+    ctx->hw_frames_ctx = av_buffer_ref(device_frames.get());
   }
-  ctx->sample_aspect_ratio = input_.sample_aspect_ratio;
-  const AVRational rate = input_.frame_rate.num > 0 ? input_.frame_rate : AVRational{30, 1};
-  ctx->framerate = rate;
-  ctx->time_base = input_.time_base;
-  if (needs_coarse_time_base(codec) && ctx->time_base.den > 65535) ctx->time_base = av_inv_q(rate);
-  if (global_header_) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-  if (options.bit_rate > 0) ctx->bit_rate = options.bit_rate;
-  if (options.gop > 0) ctx->gop_size = options.gop;
-  ctx->thread_count = 0;
-  Dictionary opts;
-  if (!options.preset.empty()) opts.set("preset", options.preset.c_str());
-  if (options.crf >= 0) {
-    if (name.find("nvenc") != std::string::npos) {
-      opts.set("cq", options.crf);
-    } else if (name == "mpeg4" || name == "libopenh264") {
-      ctx->flags |= AV_CODEC_FLAG_QSCALE;
-      ctx->global_quality = FF_QP2LAMBDA * std::max(1, std::min(31, options.crf / 2));
-    } else {
-      opts.set("crf", options.crf);
-    }
-  } else if (options.bit_rate <= 0 && (name == "mpeg4")) {
-    // mpeg4's default 200 kb/s is unwatchable; ask for constant quality instead.
-    ctx->flags |= AV_CODEC_FLAG_QSCALE;
-    ctx->global_quality = FF_QP2LAMBDA * 3;
-  }
-  int ret;
-  log::ScopedCapture details;
-  if (explicit_choice) {
-    ret = avcodec_open2(ctx.get(), codec, opts.address());
-  } else {
-    log::ScopedDemote quiet;  // "auto" expects most hardware encoders to be absent
-    ret = avcodec_open2(ctx.get(), codec, opts.address());
-  }
-  if (ret < 0) {
-    *reason = details.annotate(av_error_string(ret));
-    av_log(nullptr, AV_LOG_VERBOSE, "vistream: encoder %s unavailable: %s\n",
-           name.c_str(), reason->c_str());
+  set_timing_and_layout(ctx.get(), codec, input_, global_header_);
+  Dictionary codec_options;
+  set_rate_control(name, options, ctx.get(), codec_options);
+  if (!open_codec(ctx.get(), codec, codec_options, explicit_choice, reason)) {
+    av_log(nullptr, AV_LOG_VERBOSE, "vistream: encoder %s unavailable: %s\n", name.c_str(), reason->c_str());
     return false;
   }
-  if (AVDictionaryEntry* unused = av_dict_get(opts.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
+  if (AVDictionaryEntry* unused = av_dict_get(codec_options.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
     av_log(nullptr, AV_LOG_WARNING, "vistream: encoder %s ignored option '%s'\n", name.c_str(), unused->key);
   }
   ctx_ = std::move(ctx);
   name_ = name;
   av_log(nullptr, AV_LOG_INFO, "vistream: encoding video with %s (%s, %dx%d)\n", name.c_str(),
          av_get_pix_fmt_name(ctx_->pix_fmt), ctx_->width, ctx_->height);
+  hw_frames_ = std::move(device_frames);
+  prepare_conversion(hw_frames_ ? kDeviceUploadFormat : ctx_->pix_fmt);
+  return true;
+}
 
-  hw_frames_ = std::move(frames_ctx);
-  converted_->format = upload_format != AV_PIX_FMT_NONE ? upload_format : ctx_->pix_fmt;
+void VideoEncoder::prepare_conversion(AVPixelFormat target) {
+  converted_->format = target;
   converted_->width = ctx_->width;
   converted_->height = ctx_->height;
   VS_CHECK(av_frame_get_buffer(converted_.get(), 0), ErrorKind::Encoder, "cannot allocate encoder frame");
-  const AVPixelFormat target = static_cast<AVPixelFormat>(converted_->format);
   sws_.reset(sws_getContext(input_.width, input_.height, input_.format, ctx_->width, ctx_->height,
                             target, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!sws_) throw Error(ErrorKind::Encoder, "cannot convert frames to " + std::string(av_get_pix_fmt_name(target)));
-  return true;
 }
 
 void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) {

@@ -1,36 +1,36 @@
-// The engine: source -> [source thread] -> queue -> [caller's thread: frame hook] -> queue
-// -> [encode thread] -> muxer. The caller's thread is the one that runs run(); the hook is
-// where the bindings call Python (taking the GIL only there).
+// The engine: source -> [source thread] -> decoded_ -> [caller's thread: frame hook] ->
+// [encode thread] -> file, and -> [display thread] -> window. The caller's thread is the one
+// that runs run(); the hook is where the bindings call Python (taking the GIL only there).
 //
-// Threads and ownership:
-//   source thread  owns source_ (demux, decode, filter, seeks); hands audio packets to
-//                  held_audio_. In real-time mode it also paces frames by clock_.
-//   run() thread   owns the frame hook; pops decoded_, pushes to to_encode_ and display_.
-//   display thread (inside Display) owns the window and input; it calls handle_key(),
-//                  which only uses the thread-safe control methods.
-//   encode thread  owns encoder_ and audio_; writes video packets, then the audio up to them.
-//   muxer_ is internally locked; stats_ fields are atomics; error_ is guarded by error_mutex_;
-//   control_ (pause, pending seek, step permits, position) is guarded by control_mutex_.
-// Control calls (pause/resume/seek/step/stop) come from any thread, including from inside
-// the hook. They only change control_ and wake threads; the source thread performs the seek.
+// The Player is the context (mpv's MPContext) around components that each own their state and
+// say on their fields who may touch them (docs/architecture.md, "Player components"):
+//   PlayerTransport    (player_transport.hpp)    pause, step permits, pending seeks, the timeline
+//                      serial, MediaClock, the sound device's clock, position; every control call
+//   PlayerSource       (player_source.hpp)       the VideoSource and the source thread: decoding,
+//                      seeks, loop restarts, real-time release, the audio packet sink
+//   PlayerRecorder     (player_recorder.hpp)     muxer, encoder, audio output, held audio, the
+//                      encode thread, trimming offsets
+//   PlayerPresentation (player_presentation.hpp) the window, its keys/clicks/OSD status, the key
+//                      hook, the A/V drift measure
+//   Player             (player.cpp)              the wiring: opening in order, run() (thread start,
+//                      the hook loop, join, finalizing), stop(), the first error of any thread
+//
+// Control calls (pause/resume/seek/step/speed/stop) come from any thread, including from inside
+// the hook and the window's key handler. They only change the transport's state and wake
+// threads; the source thread performs the seek.
 //
 // Timeline generations (ffplay's serial): the playback is a sequence of timelines numbered
-// 0, 1, ...; a seek, a backward step and a loop restart start a new one (control_.serial).
-// Every frame (Frame::serial), audio packet (packet_serial_, held_audio_) and audio chunk and
-// clock sample (AudioPlayback, MediaClock) carries the generation it belongs to, and every
-// consumer acts on a change of generation, never on call order or a gap in indices or time:
-// decoded_ discards frames of generations older than a seek without draining; the run() thread
-// marks the first frame of each generation it hands to the hook (Frame::discontinuity); the
-// clock and the display start over on a frame of another generation and follow the audio
-// clock only while it plays the same one; AudioPlayback flushes its decoder on its own thread
-// when its packets change generation. 
+// 0, 1, ...; a seek, a backward step and a loop restart start a new one. Every frame
+// (Frame::serial), audio packet and audio chunk and clock sample (AudioPlayback, MediaClock)
+// carries the generation it belongs to, and every consumer acts on a change of generation,
+// never on call order or a gap in indices or time.
 //
-// Stopping: stop() sets stop_requested_ and cancels cancel_, the token every
-// blocking call of the player waits through (network I/O, queue and control waits), so no
-// thread stays blocked past stop(); a failing thread records the first error and aborts both
-// queues. run() always joins its threads and finalizes the file. On the thread that installed
-// the token's interrupt check (the bindings: Ctrl-C), a wait throws Error(Interrupted), which
-// run() handles like a failing hook: stop, finalize, rethrow.
+// Stopping: stop() cancels the token every blocking call of the player waits through (network
+// I/O, queue and control waits), so no thread stays blocked past stop(); a failing thread
+// records the first error and aborts both queues. run() always joins its threads and
+// finalizes the file. On the thread that installed the token's interrupt check (the bindings:
+// Ctrl-C), a wait throws Error(Interrupted), which run() handles like a failing hook: stop,
+// finalize, rethrow.
 #pragma once
 
 #include <atomic>
@@ -43,6 +43,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,10 @@
 #include "vistream/player_options.hpp"
 #include "vistream/video_encoder.hpp"
 #include "vistream/video_source.hpp"
+#include "vistream/player_presentation.hpp"
+#include "vistream/player_recorder.hpp"
+#include "vistream/player_source.hpp"
+#include "vistream/player_transport.hpp"
 
 namespace vistream {
 
@@ -74,12 +79,10 @@ class Player {
 
   // `cancel`: the token of every blocking call (null: a private one); the caller may install
   // an interrupt check on it before constructing (opening a network source blocks).
-  // `options` go through checked() first: Error(InvalidArgument) naming a bad option, before
-  // anything is opened.
   Player(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel = nullptr);
   ~Player();
 
-  const MediaInfo& info() const { return source_->info(); }  // immutable after open: any thread
+  const MediaInfo& info() const { return source_.info(); }  // immutable after open: any thread
   // Hooks are set before run(): the run() and display threads call them without a lock, so
   // replacing one while they run would be a data race. Both throw Error(InvalidArgument) once
   // run() has started.
@@ -89,127 +92,90 @@ class Player {
 
   // Control, thread-safe.
   void stop();
-  void pause();
-  void resume();
-  bool paused() const;
+  void pause() { transport_.pause(); }
+  void resume() { transport_.resume(); }
+  bool paused() const { return transport_.paused(); }
   // Frame-exact: the next frame handed to the hook is exactly this one. Past the end clamps
   // to the last frame. Throws Error(Source) on sources that cannot seek (live).
-  void seek_to_index(int64_t index);
+  void seek_to_index(int64_t index) { transport_.seek_to_index(index); }
   void seek_to_time(double seconds);
   // Pauses, then moves n frames (negative = backward) from the current position.
-  void step(int64_t frames);
+  void step(int64_t frames) { transport_.step(frames); }
   void set_speed(double speed);  // InvalidArgument outside [kMinSpeed, kMaxSpeed] (validate_speed)
-  double speed() const { return clock_.speed(); }
-  PlayerPosition position() const;
+  double speed() const { return transport_.speed(); }
+  PlayerPosition position() const { return PlayerPosition{transport_.position_index(), transport_.position_time()}; }
 
   const PlayerStats& stats() const { return stats_; }
-  int64_t frames_shown() {
-    std::lock_guard lock(display_mutex_);
-    return display_ ? display_->frames_shown() : frames_shown_at_close_.load();
-  }
+  int64_t frames_shown() { return presentation_.frames_shown(); }
   // The window's frames per second over the last second of playback, paused time excluded
   // (what the OSD shows; 0 without a window).
-  double display_fps() {
-    std::lock_guard lock(display_mutex_);
-    return display_ ? display_->fps() : display_fps_at_close_.load();
-  }
-  std::string encoder_name() const { return encoder_ ? encoder_->name() : std::string(); }
-  bool has_audio_output() const { return audio_ != nullptr; }
+  double display_fps() { return presentation_.fps(); }
+  std::string encoder_name() const { return recorder_ ? recorder_->encoder_name() : std::string(); }
+  bool has_audio_output() const { return recorder_ && recorder_->has_audio_output(); }
   // What the sound device plays now: media time (NaN when silent, or no sound is played) and
   // the timeline generation it belongs to (-1 when none). Thread-safe.
-  std::pair<double, int64_t> audio_clock() const;
-  bool audio_copied() const { return audio_ && audio_->copying(); }
+  std::pair<double, int64_t> audio_clock() const { return transport_.audio_clock(); }
+  bool audio_copied() const { return recorder_ && recorder_->audio_copied(); }
   const std::string& audio_device() const { return audio_device_; }
 
  private:
-  struct Control {
-    bool paused = false;
-    int64_t permits = 0;               // frames the run() thread may take while paused
-    std::optional<int64_t> seek_to;    // pending seek, performed by the source thread
-    uint64_t serial = 0;               // newest timeline generation started
-    uint64_t seek_serial = 0;          // generation that frames after the pending seek carry
-    bool seek_is_loop = false;         // the pending seek restarts the loop: queued frames stay
-    int64_t target = -1;               // index the user is at / is going to (for step)
+  friend class PlayerPresentation;  // reports the key hook's failures (record_error)
+
+  // The run() thread's own state while it hands frames to the hook.
+  struct HookLoop {
+    std::vector<bool> seen;   // indices already handed to the hook (the revisit flag)
+    int64_t serial = -1;      // generation of the last frame handed to the hook
+    bool stopped_early = false;  // stop() before the source ended
   };
 
-  void source_loop();
-  void encode_loop();
+  // run(), in order.
+  void claim_run();
+  void start_recording();
+  void open_window_if_asked();
+  void hand_frames_to_hook();
+  bool hand_to_hook(FramePtr frame, bool realtime);
+  void mark_revisit_and_discontinuity(Frame& frame);
+  void stop_threads_and_close_window(std::thread& source_thread, std::thread& encode_thread);
+  void finalize_file();
+  void publish_final_stats(std::chrono::steady_clock::time_point started);
+  void rethrow_first_error();
+
+  // Thread bodies: each records its failure as the run's error.
+  void source_thread_main();
+  void encode_thread_main();
+  // The first failure of any thread wins; stops the run and aborts the queues.
   void record_error(std::exception_ptr error);
-  void release_audio(double up_to_seconds);
-  void request_seek_locked(int64_t index);
-  // Real-time pacing: waits until the clock reaches the frame. False if a seek/stop came first.
-  bool wait_for_release(const FramePtr& frame);
-  void require_seekable() const;
-  void handle_key(const KeyEvent& key);  // display thread
-  void measure_av_drift(double frame_time, int64_t serial);  // display thread, or source thread headless
-  // The audio clock if it plays timeline generation `serial`, else NaN. Any thread.
-  double audio_clock_for(int64_t serial) const;
-  DisplayStatus display_status();         // display thread
+  // Keeps the failure to raise from run() without aborting the queues (what was decoded
+  // still goes through the hook and into the file).
+  void keep_error(std::exception_ptr error);
+  bool failed();
 
-  std::string url_;  // immutable after open
-  PlayerOptions options_;
-  std::shared_ptr<CancelToken> cancel_;  // immutable pointer; cancelled by stop() and failures
-  std::unique_ptr<VideoSource> source_;
-  std::unique_ptr<Muxer> muxer_;
-  std::unique_ptr<VideoEncoder> encoder_;
-  std::unique_ptr<AudioOutput> audio_;
-  std::unique_ptr<AudioPlayback> audio_playback_;  // null: no audio track, not asked, or no device
-  std::string audio_device_;  // SDL driver that played the sound ("" when none)
-  std::atomic<int64_t> drift_skip_{10};  // frames not measured at start and after a seek (clocks settle)
-  int video_stream_ = -1;
-  AVRational video_time_base_{1, 1};
-  int64_t ts_offset_ = 0;  // subtracted from video pts (video time base) so trimmed output starts at 0
-  int64_t frame_count_ = 0;  // immutable after open: exact count when indexed, else 0
-  // Immutable after open: the source was indexed when opened, so control calls from any
-  // thread may seek (index_ never changes after that; source_->indexed() is not read from
-  // other threads, since the source thread may build an index late for a start= seek).
-  bool seekable_ = false;
+  // Immutable after the constructor (any thread reads them; the token itself is thread-safe
+  // and is cancelled by stop(), failures and the end of run()).
+  const PlayerOptions options_;
+  const std::shared_ptr<CancelToken> cancel_;
+  PlayerStats stats_;                // atomics: any thread
+  BlockingQueue<FramePtr> decoded_;  // source thread -> run() thread; internally synchronized
+  // The components, constructed in this order (each needs the ones above it); each says on its
+  // own fields who may touch them. recorder_ and audio_device_ are set in the constructor and
+  // immutable afterwards.
+  PlayerSource source_;
+  PlayerTransport transport_;
+  PlayerPresentation presentation_;
+  std::unique_ptr<PlayerRecorder> recorder_;  // null without an output
+  std::string audio_device_;                  // SDL driver that plays the sound ("" when none)
 
-  // Generation of the demuxer's position: audio packets read by the source's decode thread
-  // (the packet sink) carry it. Written by the source thread only while the decode thread is
-  // halted, so no packet read before a seek can carry the generation after it.
-  std::atomic<uint64_t> packet_serial_{0};
-  // Audio packets wait here (the packet sink pushes) until the encode thread has written the
-  // video they accompany; on an early stop the rest is dropped, not written past the video.
-  std::mutex audio_mutex_;  // guards held_audio_, held_audio_floor_
-  std::deque<UniquePacket> held_audio_;
-  uint64_t held_audio_floor_ = 0;  // packets of older generations (before a seek) are not kept
-  AVRational audio_time_base_{1, 1};
-  int64_t last_audio_ts_ = INT64_MIN;  // encode thread: audio goes forward only
-  int64_t last_video_pts_ = INT64_MIN;  // encode thread: video goes forward only
-  double video_end_time_ = 0.0;  // encode thread, then run() after join
-  double frame_duration_ = 0.0;  // seconds, from the average frame rate
-
-  // Set before run() (set_*_hook refuse afterwards), then read-only: hook_ is called on the
-  // run() thread, key_hook_ on the display thread.
-  FrameHook hook_;
-  KeyHook key_hook_;
-  // display_ is protected by display_mutex_: run() creates it before starting the other threads
-  // and takes it back (under the lock) before joining them; stop() and frames_shown() read it
-  // from any thread under the lock. The run() thread alone uses the Display between the two
-  // through a local pointer; the source thread never touches it (it reads options_.display).
-  std::mutex display_mutex_;
-  std::unique_ptr<Display> display_;
-  BlockingQueue<FramePtr> decoded_{6};
-  BlockingQueue<FramePtr> to_encode_{6};
-  MediaClock clock_;
-  mutable std::mutex control_mutex_;
-  std::condition_variable control_changed_;  // wakes the source and run() threads
-  Control control_;
-  std::vector<bool> seen_;  // run() thread: indices already handed to the hook (revisit flag)
-  int64_t hook_serial_ = -1;  // run() thread: generation of the last frame handed to the hook
-  std::atomic<int64_t> position_index_{-1};
-  std::atomic<double> position_time_{0.0};
-  std::atomic<bool> stop_requested_{false};
-  std::mutex error_mutex_;
-  std::exception_ptr error_;  // first failure of any thread
-  PlayerStats stats_;
-  std::mutex start_mutex_;  // protects ran_: run() sets it once, set_*_hook check it
+  // Guarded by start_mutex_: run() sets ran_ once; set_*_hook refuse afterwards, so hook_ is
+  // read-only (run() thread) from then on.
+  std::mutex start_mutex_;
   bool ran_ = false;
-  bool stopped_early_ = false;  // run() thread: stop() before the source ended
-  std::atomic<int64_t> frames_shown_at_close_{0};
-  std::atomic<double> display_fps_at_close_{0.0};
-  std::chrono::steady_clock::time_point run_started_;
+  FrameHook hook_;
+
+  HookLoop hook_loop_;  // run() thread only
+
+  // Guarded by error_mutex_: the first failure of any thread; run() takes it out to rethrow.
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
 };
 
 }  // namespace vistream

@@ -47,6 +47,9 @@ class VideoEncoder {
  private:
   bool try_open(const std::string& name, const EncoderOptions& options, bool explicit_choice,
                 std::string* reason);
+  // After the codec opened: the reused frame and the swscale context that convert input
+  // frames to `target` (the encoder's format, or the one uploaded to its device).
+  void prepare_conversion(AVPixelFormat target);
   void drain(std::vector<UniquePacket>& out);
 
   VideoEncoderInput input_;

@@ -1,0 +1,127 @@
+#include "vistream/player_recorder.hpp"
+
+#include <cmath>
+
+#include "vistream/error.hpp"
+#include "vistream/player.hpp"
+#include "vistream/test_hooks.hpp"
+
+namespace vistream {
+namespace {
+
+VideoEncoderInput encoder_input_for(VideoSource& source, const std::string& pixel_format) {
+  const MediaInfo& info = source.info();
+  VideoEncoderInput input;
+  input.width = info.width;
+  input.height = info.height;
+  input.format = av_get_pix_fmt(pixel_format.c_str());
+  input.time_base = AVRational{info.time_base.num, info.time_base.den};
+  input.frame_rate = AVRational{info.frame_rate.num, info.frame_rate.den};
+  input.sample_aspect_ratio = source.demuxer().video_stream()->codecpar->sample_aspect_ratio;
+  return input;
+}
+
+int64_t timestamp_of(const AVPacket* packet) { return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts; }
+
+}  // namespace
+
+PlayerRecorder::PlayerRecorder(const PlayerOptions& options, VideoSource& source, PlayerStats& stats)
+    : options_(options), stats_(stats) {
+  muxer_ = std::make_unique<Muxer>(options.output);
+  encoder_ = std::make_unique<VideoEncoder>(options.encoder, encoder_input_for(source, options.source.output_format),
+                                            muxer_->needs_global_header());
+  video_stream_ = muxer_->add_stream(encoder_->context());
+  video_time_base_ = source.demuxer().video_stream()->time_base;
+  const Rational rate = source.info().frame_rate;
+  frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
+  if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
+  if (const AVStream* audio = source.demuxer().audio_stream(); audio && options.audio) {
+    audio_time_base_ = audio->time_base;
+    audio_ = std::make_unique<AudioOutput>(audio, *muxer_, options.afilter);
+  }
+}
+
+void PlayerRecorder::start() { muxer_->start(); }
+
+void PlayerRecorder::hold_audio(AVPacket* packet, uint64_t serial) {
+  UniquePacket held = make_packet();
+  av_packet_move_ref(held.get(), packet);
+  std::lock_guard lock(held_audio_mutex_);
+  if (serial < held_audio_floor_) return;  // read before a seek
+  held_audio_.push_back(std::move(held));
+}
+
+void PlayerRecorder::drop_audio_before(uint64_t serial) {
+  std::lock_guard lock(held_audio_mutex_);
+  held_audio_floor_ = serial;
+  held_audio_.clear();
+}
+
+void PlayerRecorder::encode_loop() {
+  std::vector<UniquePacket> packets;
+  // The encoder's own reference to each frame's buffers: the Frame itself is shared with
+  // Python and the display thread and is never written here (only this reference's pts).
+  UniqueFrame encoder_reference = make_frame();
+  while (auto frame = to_encode_.pop()) {
+    const int64_t pts = (*frame)->av_frame()->pts;
+    // The file is a forward timeline: frames shown again after a backward seek or step are
+    // not written twice.
+    if (pts != AV_NOPTS_VALUE && pts <= last_video_pts_) continue;
+    last_video_pts_ = pts;
+    encode_frame(**frame, encoder_reference.get(), packets);
+    ++stats_.frames_encoded;
+    video_end_time_ = (*frame)->time() + frame_duration_;
+    release_audio(video_end_time_);
+  }
+  encoder_->encode(nullptr, packets);
+  write_video_packets(packets);
+}
+
+void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference, std::vector<UniquePacket>& packets) {
+  VS_CHECK(av_frame_ref(encoder_reference, frame.av_frame()), ErrorKind::Encoder, "referencing a frame to encode");
+  if (encoder_reference->pts != AV_NOPTS_VALUE) encoder_reference->pts -= ts_offset_;
+  test_pause_point("encode_frame");  // seeded race: the hook and the display hold `frame` now
+  encoder_->encode(encoder_reference, packets);
+  av_frame_unref(encoder_reference);
+  write_video_packets(packets);
+}
+
+void PlayerRecorder::write_video_packets(std::vector<UniquePacket>& packets) {
+  const AVRational encoder_time_base = encoder_->context()->time_base;
+  for (UniquePacket& packet : packets) muxer_->write(packet.get(), video_stream_, encoder_time_base);
+  packets.clear();
+}
+
+void PlayerRecorder::release_audio(double up_to_seconds) {
+  if (!audio_) return;
+  const AVRational tb = audio_time_base_;
+  const int64_t offset = av_rescale_q(ts_offset_, video_time_base_, tb);
+  const int64_t end = options_.end >= 0 ? static_cast<int64_t>(options_.end / av_q2d(tb)) : -1;
+  for (;;) {
+    UniquePacket packet;
+    {
+      std::lock_guard lock(held_audio_mutex_);
+      if (held_audio_.empty()) return;
+      const int64_t ts = timestamp_of(held_audio_.front().get());
+      if (ts != AV_NOPTS_VALUE && ts * av_q2d(tb) >= up_to_seconds) return;
+      packet = std::move(held_audio_.front());
+      held_audio_.pop_front();
+    }
+    const int64_t ts = timestamp_of(packet.get());
+    if (ts != AV_NOPTS_VALUE) {
+      if (ts <= last_audio_ts_) continue;  // already written before a backward seek
+      last_audio_ts_ = ts;
+    }
+    audio_->write(packet.get(), offset, offset, end);
+  }
+}
+
+void PlayerRecorder::finish_audio(bool complete) {
+  if (!audio_) return;
+  // Stopped or failed: audio up to the last video frame, so the file does not play sound over
+  // a frozen picture.
+  release_audio(complete ? INFINITY : video_end_time_);
+  audio_->finish();
+}
+
+}  // namespace vistream

@@ -1,0 +1,114 @@
+#include "vistream/player_source.hpp"
+
+#include "vistream/player.hpp"
+#include "vistream/test_hooks.hpp"
+
+namespace vistream {
+namespace {
+// Real-time mode with a window: frames are released this much before their time, so the
+// callback and the hand-over to the display do not make the picture late; the display then
+// shows each at its time.
+constexpr double kDisplayLead = 0.040;
+}  // namespace
+
+PlayerSource::PlayerSource(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel,
+                           PlayerStats& stats)
+    : options_(options),
+      stats_(stats),
+      cancel_(std::move(cancel)),
+      source_(std::make_unique<VideoSource>(url, options.source, cancel_)) {}
+
+void PlayerSource::install_packet_sink(PlayerTransport& transport, PlayerRecorder* recorder) {
+  AudioPlayback* sound = transport.sound();
+  const bool record_audio = recorder && recorder->has_audio_output();
+  if (!sound && !record_audio) return;
+  // Runs on the source's decode thread, which ends (halt()) before the sound device or the
+  // recorder go away.
+  source_->set_packet_sink([this, sound, recorder, record_audio](AVPacket* packet) {
+    const uint64_t serial = packet_serial_.load();
+    test_pause_point("audio_packet_write");  // seeded race: a seek starts a new generation now
+    if (sound) sound->write(packet, serial);
+    if (record_audio) recorder->hold_audio(packet, serial);
+  });
+}
+
+void PlayerSource::perform_seek(const PlayerTransport::SeekOrder& seek, PlayerTransport& transport,
+                                PlayerRecorder* recorder, PlayerPresentation& presentation) {
+  // The demuxer moves to the new timeline only with the decode thread (the packet sink)
+  // halted, so every audio packet carries the generation of the position it was read at.
+  source_->halt();
+  // A seek drops the audio of the old position; a loop restart keeps the end of the old one.
+  if (recorder && !seek.is_loop) recorder->drop_audio_before(seek.serial);
+  if (AudioPlayback* sound = transport.sound())
+    sound->start_generation(seek.serial, source_->time_of_index(seek.index), !seek.is_loop);
+  packet_serial_.store(seek.serial);
+  presentation.restart_drift_measure();
+  source_->seek_to_index(seek.index);
+  ++stats_.seeks;
+}
+
+FramePtr PlayerSource::next_frame() {
+  FramePtr frame = source_->next();
+  if (frame && options_.end >= 0 && frame->time() >= options_.end) return nullptr;
+  return frame;
+}
+
+bool PlayerSource::release_when_due(FramePtr frame, uint64_t serial, BlockingQueue<FramePtr>& decoded,
+                                    PlayerTransport& transport, PlayerPresentation& presentation) {
+  // options_.display, not the window: the window belongs to the run() thread.
+  const PlayerTransport::Release release = transport.wait_for_release(frame, options_.display ? kDisplayLead : 0.0);
+  if (release == PlayerTransport::Release::Stale) return true;  // a seek or stop came first
+  // Headless, a frame is "shown" when released: that is where A/V drift is measured.
+  if (release == PlayerTransport::Release::OnTime && !options_.display)
+    presentation.measure_av_drift(frame->time(), frame->serial());
+  const int dropped = decoded.push_replacing(std::move(frame), serial);
+  if (dropped < 0) return false;
+  stats_.frames_dropped += dropped;
+  return true;
+}
+
+void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transport, PlayerRecorder* recorder,
+                       PlayerPresentation& presentation) {
+  try {
+    install_packet_sink(transport, recorder);
+    const bool realtime = options_.mode == PlayerMode::Realtime;
+    uint64_t serial = 0;
+    if (options_.start > 0) source_->seek_to_time(options_.start);
+    bool ended = false;
+    PlayerTransport::SeekOrder seek;
+    for (;;) {
+      const PlayerTransport::SourceStep step = transport.next_source_step(ended, options_.exit_at_end, &seek);
+      if (step == PlayerTransport::SourceStep::Stop || step == PlayerTransport::SourceStep::Ended) break;
+      if (step == PlayerTransport::SourceStep::Seek) {
+        perform_seek(seek, transport, recorder, presentation);
+        serial = seek.serial;
+        ended = false;
+      }
+      FramePtr frame = next_frame();
+      if (!frame) {
+        if (options_.loop && source_->indexed() && stats_.frames_decoded.load() > 0) {
+          // Loop: start over (at `start`), frame-exact like any seek, as a new timeline; the
+          // frames still queued are the end of the old one and still play.
+          transport.request_loop_restart(options_.start > 0 ? source_->index_at_time(options_.start) : 0);
+          continue;
+        }
+        ended = true;
+        decoded.push(nullptr, serial, cancel_.get());  // end marker: waits for room even in real-time mode
+        continue;
+      }
+      ++stats_.frames_decoded;
+      frame->set_serial(static_cast<int64_t>(serial));
+      const bool handed_over = realtime ? release_when_due(std::move(frame), serial, decoded, transport, presentation)
+                                        : decoded.push(std::move(frame), serial, cancel_.get());
+      if (!handed_over) break;
+    }
+  } catch (...) {
+    source_->halt();  // no audio packet may arrive after this thread ends
+    throw;
+  }
+  source_->halt();
+  stats_.decode_errors.store(source_->stats().decode_errors);
+  decoded.close();
+}
+
+}  // namespace vistream
