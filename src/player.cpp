@@ -59,7 +59,7 @@ Player::Player(const std::string& url, const PlayerOptions& options, std::shared
     // extension fails here, not after decoding has begun.
     muxer_ = std::make_unique<Muxer>(options.output);
     const MediaInfo& info = source_->info();
-    VideoEncoderInput input;
+    VideoFormat input;
     input.width = info.width;
     input.height = info.height;
     input.format = av_get_pix_fmt(options.source.output_format.c_str());

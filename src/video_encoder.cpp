@@ -45,7 +45,7 @@ std::vector<std::string> VideoEncoder::candidates(const std::string& codec) {
   return {"h264_nvenc", "h264_vaapi", "h264_qsv", "libx264", "libopenh264", "mpeg4"};
 }
 
-VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoEncoderInput& input,
+VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoFormat& input,
                            bool global_header)
     : input_(input), global_header_(global_header), converted_(make_frame()) {
   if (options.encoder != "auto" && !options.encoder.empty()) {

@@ -32,7 +32,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   stream_time_base_ = stream->time_base;
   decoder_ = std::make_unique<VideoDecoder>(stream, options.decoder);
   filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads);
-  VideoFilterInput input;
+  VideoFormat input;
   input.width = stream->codecpar->width;
   input.height = stream->codecpar->height;
   input.format = static_cast<AVPixelFormat>(stream->codecpar->format);

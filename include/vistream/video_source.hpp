@@ -102,7 +102,7 @@ class VideoSource {
   void start_prefetch();
   void stop_prefetch();
   void prefetch_loop();
-  VideoFilterInput filter_input_for(const AVFrame* frame) const;
+  VideoFormat filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
   bool position_at_keyframe(size_t keyframe_pos);  // seek + verify the landing point
   void reopen();
