@@ -331,7 +331,7 @@ void VideoSource::seek_to_index(int64_t index) {
   reposition_to_.reset();
   ++seeks_;
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
-  if (index < table.size() && cache_.contains(index)) {
+  if (index < table.size() && cache_.lookup_for_seek(index)) {
     // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
     // reading continues past it (next()).
     filter_->reset();

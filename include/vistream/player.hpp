@@ -149,6 +149,7 @@ class Player {
   PlayerPosition position() const;
 
   const PlayerStats& stats() const { return stats_; }
+  DecodedFrameCache::Stats cache_stats() const { return source_->cache_stats(); }  // any thread
   int64_t frames_shown() {
     std::lock_guard lock(display_mutex_);
     return display_ ? display_->frames_shown() : frames_shown_at_close_.load();

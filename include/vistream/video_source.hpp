@@ -87,6 +87,8 @@ class VideoSource {
   double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
+  // The back-step cache's counters and size. Thread-safe.
+  DecodedFrameCache::Stats cache_stats() const { return cache_.stats(); }
   CancelToken& cancel_token() { return *cancel_; }
   // Stops and joins the decode thread (no more packet-sink calls after this returns).
   // next() would start it again.

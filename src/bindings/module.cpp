@@ -323,6 +323,16 @@ class PyPlayer {
     d["av_drift_max"] = s.av_drift_max.load();
     d["av_drift_samples"] = s.av_drift_samples.load();
     d["display_fps"] = player_->display_fps();
+    const DecodedFrameCache::Stats cache = player_->cache_stats();
+    py::dict c;
+    c["hits"] = cache.hits;
+    c["misses"] = cache.misses;
+    c["grew"] = cache.grew;
+    c["frames"] = cache.frames;
+    c["bytes"] = cache.bytes;
+    c["budget_frames"] = cache.budget_frames;
+    c["max_bytes"] = cache.max_bytes;
+    d["cache"] = c;
     return d;
   }
 
