@@ -50,12 +50,15 @@ bool DecodedFrameCache::lookup_for_seek(int64_t index) {
     return true;
   }
   ++misses_;
-  grow_for_back_step_locked(index);
+  if (newest_ >= 0 && index < newest_) {
+    ++misses_behind_;
+    grow_for_back_step_locked(index);
+  }
   return false;
 }
 
 void DecodedFrameCache::grow_for_back_step_locked(int64_t target) {
-  if (max_bytes_ == 0 || newest_ < 0 || target >= newest_ || newest_frame_bytes_ == 0) return;
+  if (newest_frame_bytes_ == 0) return;
   // The frames from the target to the decoder's frontier: what this step back skipped over,
   // and about what the next one like it needs (the target, the step, the frames decoded ahead).
   const size_t span = static_cast<size_t>(newest_ - target) + 1;
@@ -98,6 +101,7 @@ DecodedFrameCache::Stats DecodedFrameCache::stats() const {
   Stats stats;
   stats.hits = hits_;
   stats.misses = misses_;
+  stats.misses_behind = misses_behind_;
   stats.grew = grew_;
   stats.frames = frames_.size();
   stats.bytes = bytes_;

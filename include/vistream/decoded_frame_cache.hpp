@@ -36,7 +36,10 @@ class DecodedFrameCache {
   struct Stats {
     int64_t hits = 0;      // seek lookups served from the cache
     int64_t misses = 0;    // seek lookups that had to decode
-    int64_t grew = 0;      // times a miss widened the budget
+    // Misses for a frame behind the newest one decoded: a step back the cache was too small
+    // for (the other misses are seeks ahead, which no cache of the past could serve).
+    int64_t misses_behind = 0;
+    int64_t grew = 0;      // times such a miss widened the budget
     size_t frames = 0;     // frames held now
     size_t bytes = 0;      // their buffers' bytes
     size_t budget_frames = 0;  // frames it may hold now (grows with back steps)
@@ -72,6 +75,7 @@ class DecodedFrameCache {
   size_t newest_frame_bytes_ = 0;   // its size: what one more frame of budget costs
   int64_t hits_ = 0;
   int64_t misses_ = 0;
+  int64_t misses_behind_ = 0;
   int64_t grew_ = 0;
 };
 

@@ -327,6 +327,7 @@ class PyPlayer {
     py::dict c;
     c["hits"] = cache.hits;
     c["misses"] = cache.misses;
+    c["misses_behind"] = cache.misses_behind;
     c["grew"] = cache.grew;
     c["frames"] = cache.frames;
     c["bytes"] = cache.bytes;

@@ -99,6 +99,7 @@ TEST(DecodedFrameCache, StartsSmallAndGrowsWhenASeekMissesBehindTheNewestFrame) 
 
   EXPECT_FALSE(cache.lookup_for_seek(110)) << "ahead of the decoder: a miss";
   EXPECT_EQ(cache.stats().budget_frames, DecodedFrameCache::kInitialFrames) << "a forward seek is no back step";
+  EXPECT_EQ(cache.stats().misses_behind, 0);
   EXPECT_TRUE(cache.lookup_for_seek(98));
   EXPECT_EQ(cache.stats().hits, 1);
 
@@ -106,6 +107,7 @@ TEST(DecodedFrameCache, StartsSmallAndGrowsWhenASeekMissesBehindTheNewestFrame) 
   EXPECT_FALSE(cache.lookup_for_seek(89));
   DecodedFrameCache::Stats grown = cache.stats();
   EXPECT_EQ(grown.misses, 2);
+  EXPECT_EQ(grown.misses_behind, 1);
   EXPECT_EQ(grown.grew, 1);
   EXPECT_GE(grown.budget_frames, 2 * 11u);
   for (int64_t i = 80; i < 100; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
