@@ -324,16 +324,10 @@ class PyPlayer {
     d["av_drift_samples"] = s.av_drift_samples.load();
     d["display_fps"] = player_->display_fps();
     const DecodedFrameCache::Stats cache = player_->cache_stats();
-    py::dict c;
-    c["hits"] = cache.hits;
-    c["misses"] = cache.misses;
-    c["misses_behind"] = cache.misses_behind;
-    c["grew"] = cache.grew;
-    c["frames"] = cache.frames;
-    c["bytes"] = cache.bytes;
-    c["budget_frames"] = cache.budget_frames;
-    c["max_bytes"] = cache.max_bytes;
-    d["cache"] = c;
+    d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
+                          py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
+                          py::arg("frames") = cache.frames, py::arg("bytes") = cache.bytes,
+                          py::arg("budget_frames") = cache.budget_frames, py::arg("max_bytes") = cache.max_bytes);
     return d;
   }
 
