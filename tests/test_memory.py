@@ -94,7 +94,7 @@ def callback(frame):
     seen.append(int(frame.array[0, 0, 0]))  # reads the pixels, as any real callback does
 
 stats = player.run()
-print(json.dumps({{"frames": len(seen), "cache": stats["cache"],
+print(json.dumps({{"frames": len(seen), "cache": stats.get("cache"),
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
 """
 
