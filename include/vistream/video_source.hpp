@@ -36,7 +36,8 @@ struct SourceOptions {
   std::string vfilter;
   DecoderOptions decoder;
   bool prefetch = true;  // decode on a separate thread (see above)
-  // Bytes of recently decoded frames kept for instant backward steps (0 = off). Needs an
+  // The most bytes of recently decoded frames kept for instant backward steps (0 = off); the
+  // cache starts at a few frames and grows with back steps (decoded_frame_cache.hpp). Needs an
   // indexed (local, seekable) source.
   size_t cache_bytes = 0;
   IoTimeouts timeouts;  // network open/read stall limits (defaults when < 0)
