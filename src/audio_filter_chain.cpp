@@ -10,7 +10,8 @@ namespace vistream {
 
 namespace {
 
-// atempo keeps the pitch; one instance covers 0.5..2, so 0.25..4 takes a chain of two.
+// atempo keeps the pitch; one instance covers 0.5..2, so faster or slower speeds chain several
+// (16x: four of 2.0).
 std::string atempo_chain(double tempo) {
   if (std::abs(tempo - 1.0) <= 1e-6) return {};
   std::string chain;
