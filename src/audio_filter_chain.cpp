@@ -23,7 +23,7 @@ std::string atempo_chain(double tempo) {
 
 }  // namespace
 
-AudioChainOutput AudioChainOutput::near(const AVCodecParameters* input, AVSampleFormat sample_format) {
+AudioChainOutput AudioChainOutput::for_stream(const AVCodecParameters* input, AVSampleFormat sample_format) {
   AudioChainOutput output;
   output.sample_rate = input->sample_rate > 0 ? input->sample_rate : 48000;
   output.channels = std::clamp(compat::channel_count(input), 1, 2);

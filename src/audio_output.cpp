@@ -21,7 +21,7 @@ AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string&
   if (!encoder) throw Error(ErrorKind::Encoder, "this FFmpeg has no AAC encoder");
   encoder_.reset(avcodec_alloc_context3(encoder));
   if (!encoder_) throw std::bad_alloc();
-  AudioChainOutput format = AudioChainOutput::near(input->codecpar, AV_SAMPLE_FMT_FLTP);
+  AudioChainOutput format = AudioChainOutput::for_stream(input->codecpar, AV_SAMPLE_FMT_FLTP);
   encoder_->sample_fmt = format.sample_format;
   encoder_->sample_rate = format.sample_rate;
 #if VS_HAVE_CH_LAYOUT

@@ -27,7 +27,7 @@ AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double 
   sdl::route_logs();
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
     throw Error(ErrorKind::Generic, std::string("no audio output: ") + SDL_GetError());
-  AudioChainOutput device_format = AudioChainOutput::near(input->codecpar, AV_SAMPLE_FMT_S16);
+  AudioChainOutput device_format = AudioChainOutput::for_stream(input->codecpar, AV_SAMPLE_FMT_S16);
   SDL_AudioSpec want{};
   SDL_AudioSpec have{};
   want.freq = device_format.sample_rate;

@@ -20,7 +20,7 @@ struct AudioChainOutput {
 
   // What both outputs ask for a stream: its own rate (48 kHz when unknown) and channels,
   // downmixed to stereo at most.
-  static AudioChainOutput near(const AVCodecParameters* input, AVSampleFormat sample_format);
+  static AudioChainOutput for_stream(const AVCodecParameters* input, AVSampleFormat sample_format);
 };
 
 class AudioFilterChain {
