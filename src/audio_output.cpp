@@ -2,13 +2,12 @@
 
 #include "vistream/audio_decoder.hpp"
 #include "vistream/error.hpp"
-#include "vistream/filter_graph.hpp"
 #include "vistream/muxer.hpp"
 
 namespace vistream {
 
 AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string& afilter)
-    : input_time_base_(input->time_base), muxer_(muxer), afilter_(afilter), frame_(make_frame()) {
+    : input_time_base_(input->time_base), muxer_(muxer), frame_(make_frame()) {
   const AVCodecID codec_id = input->codecpar->codec_id;
   copy_ = afilter.empty() &&
           avformat_query_codec(muxer.format(), codec_id, FF_COMPLIANCE_NORMAL) == 1;
@@ -22,42 +21,22 @@ AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string&
   if (!encoder) throw Error(ErrorKind::Encoder, "this FFmpeg has no AAC encoder");
   encoder_.reset(avcodec_alloc_context3(encoder));
   if (!encoder_) throw std::bad_alloc();
-  encoder_->sample_fmt = AV_SAMPLE_FMT_FLTP;
-  encoder_->sample_rate = input->codecpar->sample_rate > 0 ? input->codecpar->sample_rate : 48000;
+  AudioChainOutput format = AudioChainOutput::for_stream(input->codecpar, AV_SAMPLE_FMT_FLTP);
+  encoder_->sample_fmt = format.sample_format;
+  encoder_->sample_rate = format.sample_rate;
 #if VS_HAVE_CH_LAYOUT
-  const int channels = std::max(1, std::min(2, input->codecpar->ch_layout.nb_channels));
-  av_channel_layout_default(&encoder_->ch_layout, channels);
+  av_channel_layout_default(&encoder_->ch_layout, format.channels);
 #else
-  const int channels = std::max(1, std::min(2, input->codecpar->channels));
-  encoder_->channels = channels;
-  encoder_->channel_layout = av_get_default_channel_layout(channels);
+  encoder_->channels = format.channels;
+  encoder_->channel_layout = av_get_default_channel_layout(format.channels);
 #endif
   encoder_->time_base = AVRational{1, encoder_->sample_rate};
-  encoder_->bit_rate = 128000 * channels / 2;
+  encoder_->bit_rate = 128000 * format.channels / 2;
   if (muxer.needs_global_header()) encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   VS_CHECK(avcodec_open2(encoder_.get(), encoder, nullptr), ErrorKind::Encoder, "cannot open AAC encoder");
   stream_index_ = muxer.add_stream(encoder_.get());
-}
-
-void AudioOutput::configure_filter(const AVFrame* first) {
-  UniqueFilterGraph graph(avfilter_graph_alloc());
-  if (!graph) throw std::bad_alloc();
-  AVFilterContext* source = nullptr;
-  AVFilterContext* sink = nullptr;
-  create_audio_endpoints(graph.get(), first, input_time_base_, &source, &sink);
-#if VS_HAVE_CH_LAYOUT
-  const std::string out_layout = default_layout_name(encoder_->ch_layout.nb_channels);
-#else
-  const std::string out_layout = default_layout_name(encoder_->channels);
-#endif
-  std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
-  description += "aresample=" + std::to_string(encoder_->sample_rate) +
-                 ",aformat=sample_fmts=fltp:channel_layouts=" + out_layout;
-  link_filter_graph(graph.get(), source, sink, description, "audio", afilter_);
-  if (encoder_->frame_size > 0) av_buffersink_set_frame_size(sink, static_cast<unsigned>(encoder_->frame_size));
-  graph_ = std::move(graph);
-  source_ = source;
-  sink_ = sink;
+  format.frame_size = encoder_->frame_size;  // known once opened
+  chain_.emplace(input_time_base_, afilter, format);
 }
 
 void AudioOutput::write(AVPacket* packet, int64_t offset, int64_t start, int64_t end) {
@@ -74,21 +53,15 @@ void AudioOutput::write(AVPacket* packet, int64_t offset, int64_t start, int64_t
   for (;;) {
     const int ret = avcodec_receive_frame(decoder_.get(), frame_.get());
     if (ret < 0) break;
-    if (!graph_) configure_filter(frame_.get());
-    frame_->pts = frame_->best_effort_timestamp;
-    VS_CHECK(av_buffersrc_add_frame(source_, frame_.get()), ErrorKind::Filter, "audio filter graph failed");
+    chain_->push(frame_.get());
     encode_filtered(false);
   }
 }
 
 void AudioOutput::encode_filtered(bool flush) {
   UniqueFrame filtered = make_frame();
-  for (;;) {
-    const int ret = av_buffersink_get_frame(sink_, filtered.get());
-    if (ret == AVERROR(EAGAIN)) return;
-    if (ret == AVERROR_EOF) break;
-    VS_CHECK(ret, ErrorKind::Filter, "audio filter graph failed");
-    const AVRational tb = av_buffersink_get_time_base(sink_);
+  const AVRational tb = chain_->output_time_base();
+  while (chain_->pull(filtered.get())) {
     filtered->pts = av_rescale_q(filtered->pts - av_rescale_q(offset_, input_time_base_, tb), tb,
                                  encoder_->time_base);
     VS_CHECK(avcodec_send_frame(encoder_.get(), filtered.get()), ErrorKind::Encoder, "AAC encoder failed");
@@ -105,13 +78,10 @@ void AudioOutput::encode_filtered(bool flush) {
 }
 
 void AudioOutput::finish() {
-  if (copy_ || !graph_) return;
+  if (copy_ || !chain_->configured()) return;
   avcodec_send_packet(decoder_.get(), nullptr);
-  while (avcodec_receive_frame(decoder_.get(), frame_.get()) >= 0) {
-    frame_->pts = frame_->best_effort_timestamp;
-    av_buffersrc_add_frame(source_, frame_.get());
-  }
-  av_buffersrc_add_frame(source_, nullptr);
+  while (avcodec_receive_frame(decoder_.get(), frame_.get()) >= 0) chain_->push(frame_.get());
+  chain_->push(nullptr);
   encode_filtered(true);
 }
 

@@ -6,7 +6,6 @@
 
 #include "vistream/audio_decoder.hpp"
 #include "vistream/error.hpp"
-#include "vistream/filter_graph.hpp"
 #include "vistream/sdl_support.hpp"
 
 #if VS_HAVE_SDL
@@ -18,7 +17,7 @@ namespace vistream {
 #if VS_HAVE_SDL
 
 AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double speed)
-    : input_time_base_(input->time_base), afilter_(std::move(afilter)), frame_(make_frame()),
+    : input_time_base_(input->time_base), frame_(make_frame()),
       filtered_(make_frame()), speed_(speed) {
   decoder_ = open_audio_decoder(input);
 
@@ -28,11 +27,12 @@ AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double 
   sdl::route_logs();
   if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
     throw Error(ErrorKind::Generic, std::string("no audio output: ") + SDL_GetError());
+  AudioChainOutput device_format = AudioChainOutput::for_stream(input->codecpar, AV_SAMPLE_FMT_S16);
   SDL_AudioSpec want{};
   SDL_AudioSpec have{};
-  want.freq = input->codecpar->sample_rate > 0 ? input->codecpar->sample_rate : 48000;
+  want.freq = device_format.sample_rate;
   want.format = AUDIO_S16SYS;
-  want.channels = static_cast<Uint8>(std::max(1, std::min(2, compat::channel_count(input->codecpar))));
+  want.channels = static_cast<Uint8>(device_format.channels);
   want.samples = 1024;
   device_ = SDL_OpenAudioDevice(nullptr, 0, &want, &have,
                                 SDL_AUDIO_ALLOW_FREQUENCY_CHANGE | SDL_AUDIO_ALLOW_CHANNELS_CHANGE);
@@ -47,6 +47,10 @@ AudioPlayback::AudioPlayback(const AVStream* input, std::string afilter, double 
   const char* driver = SDL_GetCurrentAudioDriver();
   device_name_ = driver ? driver : "unknown";
   sdl_lock.unlock();
+  device_format.sample_rate = device_rate_;
+  device_format.channels = device_channels_;
+  chain_.emplace(input_time_base_, std::move(afilter), device_format, "audio playback");
+  chain_->set_tempo(speed);
   SDL_PauseAudioDevice(device_, 0);
 }
 
@@ -54,29 +58,6 @@ AudioPlayback::~AudioPlayback() {
   if (device_) SDL_CloseAudioDevice(device_);
   std::lock_guard sdl_lock(sdl::init_mutex());
   SDL_QuitSubSystem(SDL_INIT_AUDIO);
-}
-
-void AudioPlayback::configure_filter(const AVFrame* first) {
-  UniqueFilterGraph graph(avfilter_graph_alloc());
-  if (!graph) throw std::bad_alloc();
-  AVFilterContext* source = nullptr;
-  AVFilterContext* sink = nullptr;
-  create_audio_endpoints(graph.get(), first, input_time_base_, &source, &sink);
-  std::string description = afilter_.empty() ? std::string() : afilter_ + ",";
-  graph_speed_ = speed_.load();
-  if (std::abs(graph_speed_ - 1.0) > 1e-6) {
-    // atempo keeps the pitch; one instance covers 0.5..2, chain two for 0.25..4.
-    double remaining = graph_speed_;
-    while (remaining > 2.0 + 1e-9) { description += "atempo=2.0,"; remaining /= 2.0; }
-    while (remaining < 0.5 - 1e-9) { description += "atempo=0.5,"; remaining /= 0.5; }
-    description += "atempo=" + std::to_string(remaining) + ",";
-  }
-  description += "aresample=" + std::to_string(device_rate_) +
-                 ",aformat=sample_fmts=s16:channel_layouts=" + (device_channels_ == 1 ? "mono" : "stereo");
-  link_filter_graph(graph.get(), source, sink, description, "audio", afilter_);
-  graph_ = std::move(graph);
-  source_ = source;
-  sink_ = sink;
 }
 
 void AudioPlayback::write(const AVPacket* packet, uint64_t serial) {
@@ -91,9 +72,7 @@ void AudioPlayback::write(const AVPacket* packet, uint64_t serial) {
   if (!decoding_ || serial != decoded_serial_) {
     // A new timeline: this thread's decoder and filter graph still hold the old one's samples.
     avcodec_flush_buffers(decoder_.get());
-    graph_.reset();
-    source_ = nullptr;
-    sink_ = nullptr;
+    chain_->reset();
     decoding_ = true;
     decoded_serial_ = serial;
     discard_before_ = serial == wanted ? resume_at : -1.0;
@@ -107,9 +86,8 @@ void AudioPlayback::write(const AVPacket* packet, uint64_t serial) {
       av_frame_unref(frame_.get());
       continue;  // before the seek target: would play ahead of the picture
     }
-    if (!graph_ || std::abs(graph_speed_ - speed_.load()) > 1e-6) configure_filter(frame_.get());
-    frame_->pts = pts;
-    VS_CHECK(av_buffersrc_add_frame(source_, frame_.get()), ErrorKind::Filter, "audio playback filter failed");
+    chain_->set_tempo(speed_.load());
+    chain_->push(frame_.get());
     queue_filtered(end, serial);
   }
 }
@@ -120,7 +98,7 @@ void AudioPlayback::queue_filtered(double media_end, uint64_t serial) {
   std::lock_guard lock(timeline_mutex_);
   const bool wanted = serial >= wanted_serial_;
   uint32_t bytes = 0;
-  while (av_buffersink_get_frame(sink_, filtered_.get()) >= 0) {
+  while (chain_->pull(filtered_.get())) {
     const int frame_bytes = filtered_->nb_samples * device_channels_ * 2;
     if (wanted) {
       SDL_QueueAudio(device_, filtered_->data[0], static_cast<Uint32>(frame_bytes));
@@ -215,7 +193,6 @@ void AudioPlayback::set_paused(bool) {}
 void AudioPlayback::set_held(bool) {}
 void AudioPlayback::set_speed(double) {}
 AudioPlayback::ClockSample AudioPlayback::clock() const { return {}; }
-void AudioPlayback::configure_filter(const AVFrame*) {}
 void AudioPlayback::queue_filtered(double, uint64_t) {}
 void AudioPlayback::trim_played_locked(uint32_t) const {}
 

@@ -1,5 +1,7 @@
 #include "vistream/decoded_frame_cache.hpp"
 
+#include <algorithm>
+
 #include "vistream/error.hpp"
 
 namespace vistream {
@@ -25,11 +27,13 @@ void DecodedFrameCache::insert(int64_t index, const AVFrame* frame) {
     order_.push_back(index);
   }
   bytes_ += size;
+  newest_ = index;
+  newest_frame_bytes_ = size;
   evict_locked();
 }
 
 void DecodedFrameCache::evict_locked() {
-  while (bytes_ > max_bytes_ && !order_.empty()) {
+  while ((bytes_ > max_bytes_ || frames_.size() > budget_frames_) && !order_.empty()) {
     const int64_t oldest = order_.front();
     order_.pop_front();
     auto it = frames_.find(oldest);
@@ -37,6 +41,33 @@ void DecodedFrameCache::evict_locked() {
     bytes_ -= frame_bytes(it->second.get());
     frames_.erase(it);
   }
+}
+
+bool DecodedFrameCache::lookup_for_seek(int64_t index) {
+  std::lock_guard lock(mutex_);
+  if (frames_.count(index) != 0) {
+    ++hits_;
+    return true;
+  }
+  ++misses_;
+  if (newest_ >= 0 && index < newest_) {
+    ++misses_behind_;
+    grow_for_back_step_locked(index);
+  }
+  return false;
+}
+
+void DecodedFrameCache::grow_for_back_step_locked(int64_t target) {
+  if (newest_frame_bytes_ == 0) return;
+  // The frames from the target to the decoder's frontier: what this step back skipped over,
+  // and about what the next one like it needs (the target, the step, the frames decoded ahead).
+  const size_t span = static_cast<size_t>(newest_ - target) + 1;
+  const size_t affordable = max_bytes_ / newest_frame_bytes_;
+  if (span > affordable) return;  // no budget could serve a jump this far back
+  const size_t wanted = std::min(affordable, std::max(2 * budget_frames_, 2 * span));
+  if (wanted <= budget_frames_) return;
+  budget_frames_ = wanted;
+  ++grew_;
 }
 
 UniqueFrame DecodedFrameCache::get(int64_t index) const {
@@ -63,6 +94,20 @@ void DecodedFrameCache::clear() {
 size_t DecodedFrameCache::bytes() const {
   std::lock_guard lock(mutex_);
   return bytes_;
+}
+
+DecodedFrameCache::Stats DecodedFrameCache::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats stats;
+  stats.hits = hits_;
+  stats.misses = misses_;
+  stats.misses_behind = misses_behind_;
+  stats.grew = grew_;
+  stats.frames = frames_.size();
+  stats.bytes = bytes_;
+  stats.budget_frames = max_bytes_ == 0 ? 0 : budget_frames_;
+  stats.max_bytes = max_bytes_;
+  return stats;
 }
 
 }  // namespace vistream

@@ -9,9 +9,9 @@
 namespace vistream {
 namespace {
 
-VideoEncoderInput encoder_input_for(VideoSource& source, const std::string& pixel_format) {
+VideoFormat encoder_input_for(VideoSource& source, const std::string& pixel_format) {
   const MediaInfo& info = source.info();
-  VideoEncoderInput input;
+  VideoFormat input;
   input.width = info.width;
   input.height = info.height;
   input.format = av_get_pix_fmt(pixel_format.c_str());

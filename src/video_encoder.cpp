@@ -81,7 +81,7 @@ UniqueBufferRef make_device_frame_pool(AVHWDeviceType device_type, int width, in
   return pool;
 }
 
-void set_timing_and_layout(AVCodecContext* ctx, const AVCodec* codec, const VideoEncoderInput& input,
+void set_timing_and_layout(AVCodecContext* ctx, const AVCodec* codec, const VideoFormat& input,
                            bool global_header) {
   ctx->sample_aspect_ratio = input.sample_aspect_ratio;
   const AVRational rate = input.frame_rate.num > 0 ? input.frame_rate : AVRational{30, 1};
@@ -146,7 +146,7 @@ std::vector<std::string> VideoEncoder::candidates(const std::string& codec) {
   return {"h264_nvenc", "h264_vaapi", "h264_qsv", "libx264", "libopenh264", "mpeg4"};
 }
 
-VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoEncoderInput& input,
+VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoFormat& input,
                            bool global_header)
     : input_(input), global_header_(global_header), converted_(make_frame()) {
   if (options.encoder != "auto" && !options.encoder.empty()) {

@@ -7,16 +7,10 @@
 
 namespace vistream {
 
-bool VideoFilterInput::operator==(const VideoFilterInput& o) const {
-  return width == o.width && height == o.height && format == o.format &&
-         av_cmp_q(time_base, o.time_base) == 0 &&
-         av_cmp_q(sample_aspect_ratio, o.sample_aspect_ratio) == 0;
-}
-
 VideoFilter::VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads)
     : user_filters_(std::move(user_filters)), output_format_(output_format), threads_(threads) {}
 
-void VideoFilter::configure(const VideoFilterInput& input) {
+void VideoFilter::configure(const VideoFormat& input) {
   reset();
   input_ = input;
   UniqueFilterGraph graph(avfilter_graph_alloc());
@@ -56,14 +50,13 @@ void VideoFilter::configure(const VideoFilterInput& input) {
 
 void VideoFilter::push(AVFrame* frame) {
   if (frame) {
-    VideoFilterInput input;
+    // The stream's time base and rate stay; size, pixel format and aspect may change mid-stream.
+    VideoFormat input = input_;
     input.width = frame->width;
     input.height = frame->height;
     input.format = static_cast<AVPixelFormat>(frame->format);
-    input.time_base = input_.time_base;
-    input.frame_rate = input_.frame_rate;
     input.sample_aspect_ratio = frame->sample_aspect_ratio;
-    if (!graph_ || !(input == input_)) configure(input);
+    if (!graph_ || input != input_) configure(input);
   }
   if (!graph_) return;
   VS_CHECK(av_buffersrc_add_frame_flags(source_, frame, AV_BUFFERSRC_FLAG_KEEP_REF),

@@ -32,7 +32,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   stream_time_base_ = stream->time_base;
   decoder_ = std::make_unique<VideoDecoder>(stream, options.decoder);
   filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads);
-  VideoFilterInput input;
+  VideoFormat input;
   input.width = stream->codecpar->width;
   input.height = stream->codecpar->height;
   input.format = static_cast<AVPixelFormat>(stream->codecpar->format);
@@ -331,7 +331,7 @@ void VideoSource::seek_to_index(int64_t index) {
   reposition_to_.reset();
   ++seeks_;
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
-  if (index < table.size() && cache_.contains(index)) {
+  if (index < table.size() && cache_.lookup_for_seek(index)) {
     // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
     // reading continues past it (next()).
     filter_->reset();

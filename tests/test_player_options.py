@@ -14,6 +14,7 @@ import warnings
 import pytest
 
 from conftest import TEST_MP4_FRAMES
+from vistream.stats import CacheStats
 
 # (Player keyword, value, where the option lives in _core.PlayerOptions, name the error starts with)
 OUT_OF_RANGE = [
@@ -133,7 +134,7 @@ PLAYER_FIELDS = {
     "frames_decoded": int, "frames_processed": int, "frames_encoded": int, "frames_dropped": int,
     "decode_errors": int, "read_errors": int, "seeks": int, "elapsed": float, "fps": float,
     "encoder": str, "audio": str, "hwaccel": str, "audio_device": type(None), "av_drift_max": float,
-    "av_drift_samples": int, "display_fps": float, "output": str,
+    "av_drift_samples": int, "display_fps": float, "cache": CacheStats, "output": str,
 }
 
 

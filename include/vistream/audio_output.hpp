@@ -1,11 +1,12 @@
 // Carries the source's audio into the output: stream copy when the container accepts the
-// codec and no audio filter is asked for, else decode -> filter graph (user afilter +
-// resample to the encoder's format, fixed frame size) -> AAC encode.
+// codec and no audio filter is asked for, else decode -> AudioFilterChain (user afilter,
+// resampled to the encoder's format in its fixed frame size) -> AAC encode.
 #pragma once
 
+#include <optional>
 #include <string>
-#include <vector>
 
+#include "vistream/audio_filter_chain.hpp"
 #include "vistream/av_ptr.hpp"
 
 namespace vistream {
@@ -24,19 +25,15 @@ class AudioOutput {
   void finish();
 
  private:
-  void configure_filter(const AVFrame* first);
   void encode_filtered(bool flush);
 
   AVRational input_time_base_;  // a copy: the input stream may be freed when the source reopens
   Muxer& muxer_;
-  std::string afilter_;
   bool copy_ = false;
   int stream_index_ = -1;
   UniqueCodecContext decoder_;
   UniqueCodecContext encoder_;
-  UniqueFilterGraph graph_;
-  AVFilterContext* source_ = nullptr;
-  AVFilterContext* sink_ = nullptr;
+  std::optional<AudioFilterChain> chain_;  // transcoding only
   UniqueFrame frame_;
   int64_t offset_ = 0;
 };

@@ -1,5 +1,5 @@
-// Plays the source's audio through SDL (queue mode, no callback): decode -> filter graph
-// (user afilter, atempo for speed, resample to the device format) -> SDL_QueueAudio.
+// Plays the source's audio through SDL (queue mode, no callback): decode -> AudioFilterChain
+// (user afilter, atempo for speed, resampled to the device format) -> SDL_QueueAudio.
 // Its clock (the media time being heard now) is the master clock of real-time playback.
 //
 // Timeline generations (ffplay's serial): every packet written carries the generation of the
@@ -16,8 +16,10 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "vistream/audio_filter_chain.hpp"
 #include "vistream/av_ptr.hpp"
 
 namespace vistream {
@@ -62,13 +64,11 @@ class AudioPlayback {
     uint32_t bytes;
   };
 
-  void configure_filter(const AVFrame* first);
   void queue_filtered(double media_end, uint64_t serial);
   void trim_played_locked(uint32_t queued_bytes) const;
 
   // Immutable after construction.
   AVRational input_time_base_;
-  std::string afilter_;
   uint32_t device_ = 0;  // SDL_AudioDeviceID
   int device_rate_ = 0;
   int device_channels_ = 0;
@@ -77,13 +77,10 @@ class AudioPlayback {
 
   // Writer thread only (see write()).
   UniqueCodecContext decoder_;
-  UniqueFilterGraph graph_;
-  AVFilterContext* source_ = nullptr;
-  AVFilterContext* sink_ = nullptr;
+  std::optional<AudioFilterChain> chain_;  // to the device's format; built once it is open
   UniqueFrame frame_;
   UniqueFrame filtered_;
-  double graph_speed_ = 1.0;      // the speed the graph was built for
-  bool decoding_ = false;         // decoder_/graph_ hold state of generation decoded_serial_
+  bool decoding_ = false;         // decoder_/chain_ hold state of generation decoded_serial_
   uint64_t decoded_serial_ = 0;
   double discard_before_ = -1.0;  // seek target (seconds) of decoded_serial_
 

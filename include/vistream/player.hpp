@@ -106,6 +106,7 @@ class Player {
   PlayerPosition position() const { return PlayerPosition{transport_.position_index(), transport_.position_time()}; }
 
   const PlayerStats& stats() const { return stats_; }
+  DecodedFrameCache::Stats cache_stats() { return source_.video_source().cache_stats(); }  // any thread
   int64_t frames_shown() { return presentation_.frames_shown(); }
   // The window's frames per second over the last second of playback, paused time excluded
   // (what the OSD shows; 0 without a window).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vistream/av_ptr.hpp"
+#include "vistream/video_format.hpp"
 
 namespace vistream {
 
@@ -20,20 +21,11 @@ struct EncoderOptions {
   int gop = -1;
 };
 
-struct VideoEncoderInput {
-  int width = 0;
-  int height = 0;
-  AVPixelFormat format = AV_PIX_FMT_BGR24;
-  AVRational time_base{1, 30};
-  AVRational frame_rate{30, 1};
-  AVRational sample_aspect_ratio{0, 1};
-};
-
 class VideoEncoder {
  public:
   // Opens the encoder (trying candidates for "auto"). Throws Error(Encoder) naming the encoder
   // and FFmpeg's reason when an explicit encoder cannot open.
-  VideoEncoder(const EncoderOptions& options, const VideoEncoderInput& input, bool global_header);
+  VideoEncoder(const EncoderOptions& options, const VideoFormat& input, bool global_header);
 
   const std::string& name() const { return name_; }
   AVCodecContext* context() const { return ctx_.get(); }
@@ -52,7 +44,7 @@ class VideoEncoder {
   void prepare_conversion(AVPixelFormat target);
   void drain(std::vector<UniquePacket>& out);
 
-  VideoEncoderInput input_;
+  VideoFormat input_;
   bool global_header_;
   UniqueCodecContext ctx_;
   UniqueSwsContext sws_;

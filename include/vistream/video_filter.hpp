@@ -6,25 +6,16 @@
 #include <string>
 
 #include "vistream/av_ptr.hpp"
+#include "vistream/video_format.hpp"
 
 namespace vistream {
-
-struct VideoFilterInput {
-  int width = 0;
-  int height = 0;
-  AVPixelFormat format = AV_PIX_FMT_NONE;
-  AVRational time_base{1, 1};
-  AVRational sample_aspect_ratio{0, 1};
-  AVRational frame_rate{0, 1};
-  bool operator==(const VideoFilterInput& o) const;
-};
 
 class VideoFilter {
  public:
   VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads);
 
   // Builds the graph for this input (throws Error(Filter) naming the graph and FFmpeg's reason).
-  void configure(const VideoFilterInput& input);
+  void configure(const VideoFormat& input);
   // Pushes a decoded frame (rebuilding the graph if its size/format changed); nullptr = end.
   void push(AVFrame* frame);
   // Pulls a filtered frame; false when it needs more input (or is drained).
@@ -44,7 +35,7 @@ class VideoFilter {
   std::string user_filters_;
   AVPixelFormat output_format_;
   int threads_;
-  VideoFilterInput input_;
+  VideoFormat input_;
   UniqueFilterGraph graph_;
   AVFilterContext* source_ = nullptr;  // owned by graph_
   AVFilterContext* sink_ = nullptr;    // owned by graph_

@@ -36,7 +36,8 @@ struct SourceOptions {
   std::string vfilter;
   DecoderOptions decoder;
   bool prefetch = true;  // decode on a separate thread (see above)
-  // Bytes of recently decoded frames kept for instant backward steps (0 = off). Needs an
+  // The most bytes of recently decoded frames kept for instant backward steps (0 = off); the
+  // cache starts at a few frames and grows with back steps (decoded_frame_cache.hpp). Needs an
   // indexed (local, seekable) source.
   size_t cache_bytes = 0;
   IoTimeouts timeouts;  // network open/read stall limits (defaults when < 0)
@@ -87,6 +88,8 @@ class VideoSource {
   double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
+  // The back-step cache's counters and size. Thread-safe.
+  DecodedFrameCache::Stats cache_stats() const { return cache_.stats(); }
   CancelToken& cancel_token() { return *cancel_; }
   // Stops and joins the decode thread (no more packet-sink calls after this returns).
   // next() would start it again.
@@ -102,7 +105,7 @@ class VideoSource {
   void start_prefetch();
   void stop_prefetch();
   void prefetch_loop();
-  VideoFilterInput filter_input_for(const AVFrame* frame) const;
+  VideoFormat filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
   bool position_at_keyframe(size_t keyframe_pos);  // seek + verify the landing point
   void reopen();

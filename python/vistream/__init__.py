@@ -35,7 +35,7 @@ from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
-from .stats import PlayerStats, ReaderStats
+from .stats import CacheStats, PlayerStats, ReaderStats
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "Player",
     "Position",
     "PlayerStats",
+    "CacheStats",
     "ReaderStats",
     "Frame",
     "MediaInfo",

@@ -14,7 +14,7 @@ from ._output_file import PendingOutput, note_partial, same_file
 from .errors import VistreamError
 from .media_info import MediaInfo
 from .reader import Timeout, _timeout_pair
-from .stats import PlayerStats
+from .stats import CacheStats, PlayerStats
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
@@ -310,7 +310,9 @@ class Player:
     @property
     def stats(self) -> PlayerStats:
         """The counters now (see ``PlayerStats``); ``output`` is set once ``run()`` ended."""
-        return PlayerStats(**self._core._stats(), output=self._written)
+        counters = self._core._stats()
+        counters["cache"] = CacheStats(**counters["cache"])
+        return PlayerStats(**counters, output=self._written)
 
     @property
     def frames_shown(self) -> int:

@@ -26,6 +26,31 @@ class _Subscriptable:
 
 
 @dataclass(frozen=True)
+class CacheStats(_Subscriptable):
+    """The Player's back-step cache (recently decoded frames kept for instant backward steps).
+
+    It starts with a few frames and grows, up to ``cache_bytes``, when a seek or step lands
+    behind the decoder and misses (see docs/api.md, "Back-step cache")."""
+
+    #: seeks/steps served from the cache
+    hits: int
+    #: seeks/steps the cache could not serve (re-decoded from a keyframe)
+    misses: int
+    #: misses that landed behind the decoder: each grows the budget
+    misses_behind: int
+    #: times the budget grew
+    grew: int
+    #: frames held now
+    frames: int
+    #: bytes of pixels held now
+    bytes: int
+    #: frames the cache may hold now
+    budget_frames: int
+    #: the cap (``cache_bytes``); 0 = the cache is off
+    max_bytes: int
+
+
+@dataclass(frozen=True)
 class PlayerStats(_Subscriptable):
     """A Player's counters at one moment (``Player.stats``), or at the end (``Player.run()``)."""
 
@@ -61,6 +86,8 @@ class PlayerStats(_Subscriptable):
     av_drift_samples: int
     #: frames per second the window showed over the last second (0.0 without a window)
     display_fps: float
+    #: the back-step cache's counters (``CacheStats``)
+    cache: CacheStats
     #: the file written once ``run()`` ended: ``output``, the partial file of a failed run,
     #: or None (no output, nothing encoded, or still running)
     output: Optional[str] = None

@@ -306,6 +306,11 @@ class PyPlayer {
     d["av_drift_max"] = s.av_drift_max.load();
     d["av_drift_samples"] = s.av_drift_samples.load();
     d["display_fps"] = player_->display_fps();
+    const DecodedFrameCache::Stats cache = player_->cache_stats();
+    d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
+                          py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
+                          py::arg("frames") = cache.frames, py::arg("bytes") = cache.bytes,
+                          py::arg("budget_frames") = cache.budget_frames, py::arg("max_bytes") = cache.max_bytes);
     return d;
   }
 

@@ -1,6 +1,7 @@
 // DecodedFrameCache: the back-step cache between the decode thread and the consumer. It must
-// stay within its byte bound, evict the oldest insertion first, hand out references (never
-// copies, never a frame that another thread frees or rewrites) and be safe across threads.
+// stay within its byte bound, start small and grow only for back steps, evict the oldest
+// insertion first, hand out references (never copies, never a frame that another thread frees
+// or rewrites) and be safe across threads.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -85,6 +86,59 @@ TEST(DecodedFrameCache, HandsOutReferencesThatOutliveEvictionAndTheCache) {
   // Still valid after eviction and after the cache is gone (ASan would flag a use after free).
   EXPECT_EQ(held->data[0][0], 9);
   EXPECT_EQ(held->data[0][(kH - 1) * held->linesize[0] + kW - 1], 9);
+}
+
+// Sized by use: a forward run keeps kInitialFrames frames; a seek that misses behind the
+// newest frame decoded (a step back) grows the budget so the same step back hits next time.
+TEST(DecodedFrameCache, StartsSmallAndGrowsWhenASeekMissesBehindTheNewestFrame) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(1000 * one);
+  for (int64_t i = 0; i < 100; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
+  EXPECT_EQ(cache.stats().frames, DecodedFrameCache::kInitialFrames) << "a forward run keeps a few frames";
+  EXPECT_EQ(cache.bytes(), DecodedFrameCache::kInitialFrames * one);
+
+  EXPECT_FALSE(cache.lookup_for_seek(110)) << "ahead of the decoder: a miss";
+  EXPECT_EQ(cache.stats().budget_frames, DecodedFrameCache::kInitialFrames) << "a forward seek is no back step";
+  EXPECT_EQ(cache.stats().misses_behind, 0);
+  EXPECT_TRUE(cache.lookup_for_seek(98));
+  EXPECT_EQ(cache.stats().hits, 1);
+
+  // Step back 10 from the newest (99): a miss; the re-decode of 80..99 is then kept.
+  EXPECT_FALSE(cache.lookup_for_seek(89));
+  DecodedFrameCache::Stats grown = cache.stats();
+  EXPECT_EQ(grown.misses, 2);
+  EXPECT_EQ(grown.misses_behind, 1);
+  EXPECT_EQ(grown.grew, 1);
+  EXPECT_GE(grown.budget_frames, 2 * 11u);
+  for (int64_t i = 80; i < 100; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
+  for (int64_t target = 99; target >= 80; target -= 3) EXPECT_TRUE(cache.lookup_for_seek(target)) << target;
+  EXPECT_EQ(cache.stats().misses, 2) << "the same step back is now served from the cache";
+  EXPECT_EQ(cache.stats().grew, 1);
+}
+
+TEST(DecodedFrameCache, NeverGrowsPastItsCapNorForAJumpItCouldNotHold) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(20 * one);  // the cap: 20 frames
+  for (int64_t i = 0; i < 300; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
+  EXPECT_FALSE(cache.lookup_for_seek(0));  // Home / a loop restart: 300 frames back
+  EXPECT_EQ(cache.stats().grew, 0);
+  EXPECT_EQ(cache.stats().budget_frames, DecodedFrameCache::kInitialFrames);
+  for (int round = 0; round < 5; ++round) {  // steps back of 15, again and again
+    const int64_t newest = 300 + 30 * round;
+    for (int64_t i = newest - 29; i <= newest; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
+    cache.lookup_for_seek(newest - 14);
+    EXPECT_LE(cache.stats().budget_frames, 20u);
+    EXPECT_LE(cache.bytes(), 20 * one);
+  }
+  EXPECT_EQ(cache.stats().budget_frames, 20u) << "grown up to the cap";
+  for (int64_t i = 1000; i < 1030; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
+  EXPECT_EQ(cache.stats().frames, 20u);
+
+  DecodedFrameCache off(0);
+  off.insert(0, make_gray_frame(kW, kH, 1).get());
+  EXPECT_FALSE(off.lookup_for_seek(0));
+  EXPECT_EQ(off.stats().budget_frames, 0u);
+  EXPECT_EQ(off.stats().bytes, 0u);
 }
 
 // The decode thread inserts while the consumer looks frames up: every frame the consumer gets
