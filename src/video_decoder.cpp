@@ -4,6 +4,28 @@
 #include "vistream/log.hpp"
 
 namespace vistream {
+namespace {
+
+// Decoders that decide per frame, while decoding the packet sent, whether it is a
+// non-reference frame (H.264: nal_ref_idc == 0, so a B-pyramid's reference B-frames are kept;
+// MPEG-1/2/4 and H.263: B-frames, never references there). skip_frame is read when the packet
+// is decoded, and frame threads copy it with each packet they take, so it can change from
+// one packet to the next. Others (HEVC in FFmpeg 5.1 ignores NONREF, decoders that pull
+// packets lazily such as libdav1d) decode everything.
+bool honours_nonref_skip(AVCodecID id) {
+  switch (id) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_MPEG1VIDEO:
+    case AV_CODEC_ID_MPEG2VIDEO:
+    case AV_CODEC_ID_MPEG4:
+    case AV_CODEC_ID_H263:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options)
     : hw_frame_(make_frame()) {
@@ -19,6 +41,7 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
   ctx_->pkt_timebase = stream->time_base;
   ctx_->thread_count = options.threads;  // 0 = auto
   ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  skips_nonref_ = honours_nonref_skip(codec->id);
 
   if (options.hwaccel == "auto") {
     log::ScopedDemote quiet;  // absent devices are the normal case for "auto"
@@ -76,12 +99,14 @@ AVPixelFormat VideoDecoder::pick_hw_format(AVCodecContext* ctx, const AVPixelFor
   return AV_PIX_FMT_NONE;
 }
 
-void VideoDecoder::send(const AVPacket* packet) {
+void VideoDecoder::send(const AVPacket* packet, bool skip_if_nonref) {
   if (!packet) {
+    ctx_->skip_frame = AVDISCARD_DEFAULT;
     if (!draining_) avcodec_send_packet(ctx_.get(), nullptr);
     draining_ = true;
     return;
   }
+  ctx_->skip_frame = skip_if_nonref && skips_nonref_ ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
   const int ret = avcodec_send_packet(ctx_.get(), packet);
   if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) ++errors_;  // corrupt packet: skip it
 }
@@ -115,6 +140,7 @@ bool VideoDecoder::receive(AVFrame* frame) {
 
 void VideoDecoder::flush() {
   avcodec_flush_buffers(ctx_.get());
+  ctx_->skip_frame = AVDISCARD_DEFAULT;
   draining_ = false;
 }
 
