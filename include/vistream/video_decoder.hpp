@@ -50,6 +50,7 @@ class VideoDecoder {
   std::atomic<int64_t> errors_{0};  // written by the decoding thread, read by any
   bool draining_ = false;
   bool skips_nonref_ = false;  // immutable after construction
+  int hevc_length_size_ = 0;   // > 0: HEVC whose non-reference packets send() drops itself
 };
 
 }  // namespace vistream

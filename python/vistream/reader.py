@@ -91,7 +91,11 @@ class Reader(_core.Reader):
 
     @property
     def stats(self) -> dict:
-        """Counters: packets_read, frames_decoded, frames_output, decode_errors, seeks."""
+        """Counters: packets_read, frames_decoded (frames the decoder produced; non-reference
+        frames skipped on the way to a seek target are not), frames_converted (frames sent
+        through the filter graph / pixel conversion), frames_output, decode_errors,
+        read_errors, seeks (demuxer repositionings; a target reached by decoding forward is
+        none)."""
         return self._stats()
 
     def __iter__(self) -> Iterator[Frame]:
@@ -105,7 +109,12 @@ class Reader(_core.Reader):
         """Positions the reader so that the next frame is exactly the one asked for.
 
         ``index`` is the 0-based frame number in display order; ``time`` (seconds) selects the
-        first frame whose timestamp is >= time. Past the end, iteration simply stops.
+        frame on screen at that time: the last frame whose timestamp is <= time, where a frame
+        stamped up to half a millisecond (or half a tick of the stream's time base) after
+        ``time`` counts as started, since containers round timestamps (Matroska stores frame k
+        of a 30 fps clip at k/30 s rounded to the millisecond, yet ``seek(time=k / 30)`` gives
+        frame k). Before the first frame: the first frame. After the end of the last frame,
+        iteration simply stops. A non-finite time raises ValueError.
         """
         kind, target = _arguments.seek_target(time, index)
         if kind == "index":
