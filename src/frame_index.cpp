@@ -23,14 +23,18 @@ struct ScannedPacket {
 // reference frame arrives (MPEG reordering), which is also the timestamp the decoder gives it
 // (the dts of the packet that makes it come out); the last one is shown one frame after
 // everything else. Without this the index would be one frame off against decoded frames.
+// Only that pattern is derived: some packets with pts, and keyframes without (a container
+// that merely leaves pts out now and then, e.g. MPEG-TS, stamps its keyframes).
 bool derive_missing_pts(std::vector<ScannedPacket>& packets) {
   bool some_with = false;
   bool some_without = false;
+  bool keyframe_with = false;
   for (const ScannedPacket& p : packets) {
     if (p.pts != AV_NOPTS_VALUE) some_with = true;
     else if (p.dts != AV_NOPTS_VALUE) some_without = true;
+    if (p.key && p.pts != AV_NOPTS_VALUE) keyframe_with = true;
   }
-  if (!some_with || !some_without) {
+  if (!some_with || !some_without || keyframe_with) {
     for (ScannedPacket& p : packets) {
       if (p.pts == AV_NOPTS_VALUE) p.pts = p.dts;  // nothing to reorder: decode order is display order
     }
