@@ -4,6 +4,64 @@
 #include "vistream/log.hpp"
 
 namespace vistream {
+namespace {
+
+// Decoders that decide per frame, while decoding the packet sent, whether it is a
+// non-reference frame (H.264: nal_ref_idc == 0, so a B-pyramid's reference B-frames are kept;
+// MPEG-1/2/4 and H.263: B-frames, never references there). skip_frame is read when the packet
+// is decoded, and frame threads copy it with each packet they take, so it can change from
+// one packet to the next. HEVC is handled before the decoder (below). Others (decoders that
+// pull packets lazily such as libdav1d, codecs without such frames) decode everything.
+bool honours_nonref_skip(AVCodecID id) {
+  switch (id) {
+    case AV_CODEC_ID_H264:
+    case AV_CODEC_ID_MPEG1VIDEO:
+    case AV_CODEC_ID_MPEG2VIDEO:
+    case AV_CODEC_ID_MPEG4:
+    case AV_CODEC_ID_H263:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// HEVC in mp4/mkv (hvcC extradata, length-prefixed NAL units): the NAL length size when the
+// stream has a single temporal sub-layer, else 0. Only then is a "sub-layer non-reference"
+// picture (TRAIL_N, RADL_N, RASL_N...) a true non-reference picture: with more sub-layers,
+// higher ones may predict from it.
+int hevc_single_layer_length_size(const AVCodecParameters* par) {
+  if (par->codec_id != AV_CODEC_ID_HEVC || !par->extradata || par->extradata_size < 23) return 0;
+  const uint8_t* hvcc = par->extradata;
+  if (hvcc[0] != 1) return 0;  // Annex B extradata (MPEG-TS, raw .hevc): start codes, not lengths
+  const int temporal_layers = (hvcc[21] >> 3) & 7;  // 0: unknown
+  return temporal_layers == 1 ? (hvcc[21] & 3) + 1 : 0;
+}
+
+// FFmpeg 5.1's HEVC decoder ignores skip_frame=NONREF; a packet holding a sub-layer
+// non-reference picture (and no parameter set) is instead not sent at all. Dropping one
+// changes nothing for the others: no later picture references it, and POC derivation skips
+// such pictures by definition.
+bool hevc_packet_is_nonref(const AVPacket* packet, int length_size) {
+  const uint8_t* data = packet->data;
+  const int size = packet->size;
+  bool nonref_picture = false;
+  for (int at = 0; at + length_size <= size;) {
+    uint32_t length = 0;
+    for (int i = 0; i < length_size; ++i) length = (length << 8) | data[at + i];
+    at += length_size;
+    if (length < 2 || length > static_cast<uint32_t>(size - at)) return false;  // not what we expect: keep it
+    const int type = (data[at] >> 1) & 0x3f;
+    if (type >= 32 && type <= 34) return false;  // VPS/SPS/PPS: needed later
+    if (type < 32) {
+      if (type > 14 || type % 2 != 0) return false;  // a reference or IRAP picture
+      nonref_picture = true;
+    }
+    at += static_cast<int>(length);
+  }
+  return nonref_picture;
+}
+
+}  // namespace
 
 VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options)
     : hw_frame_(make_frame()) {
@@ -19,6 +77,8 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
   ctx_->pkt_timebase = stream->time_base;
   ctx_->thread_count = options.threads;  // 0 = auto
   ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  hevc_length_size_ = hevc_single_layer_length_size(stream->codecpar);
+  skips_nonref_ = honours_nonref_skip(codec->id) || hevc_length_size_ > 0;
 
   if (options.hwaccel == "auto") {
     log::ScopedDemote quiet;  // absent devices are the normal case for "auto"
@@ -76,12 +136,15 @@ AVPixelFormat VideoDecoder::pick_hw_format(AVCodecContext* ctx, const AVPixelFor
   return AV_PIX_FMT_NONE;
 }
 
-void VideoDecoder::send(const AVPacket* packet) {
+void VideoDecoder::send(const AVPacket* packet, bool skip_if_nonref) {
   if (!packet) {
+    ctx_->skip_frame = AVDISCARD_DEFAULT;
     if (!draining_) avcodec_send_packet(ctx_.get(), nullptr);
     draining_ = true;
     return;
   }
+  if (skip_if_nonref && hevc_length_size_ > 0 && hevc_packet_is_nonref(packet, hevc_length_size_)) return;
+  ctx_->skip_frame = skip_if_nonref && skips_nonref_ ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
   const int ret = avcodec_send_packet(ctx_.get(), packet);
   if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) ++errors_;  // corrupt packet: skip it
 }
@@ -115,6 +178,7 @@ bool VideoDecoder::receive(AVFrame* frame) {
 
 void VideoDecoder::flush() {
   avcodec_flush_buffers(ctx_.get());
+  ctx_->skip_frame = AVDISCARD_DEFAULT;
   draining_ = false;
 }
 

@@ -1,6 +1,8 @@
 #include "vistream/video_source.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "vistream/error.hpp"
 
@@ -86,7 +88,8 @@ void VideoSource::settle_hwaccel() {
   set_packet_sink(nullptr);
   early_packets_ = std::move(early);
   if (decoded) {
-    filter_->push(decoded_.get());
+    note_delivered(decoded_.get());
+    push_decoded(decoded_.get());
     av_frame_unref(decoded_.get());
   }
 }
@@ -150,6 +153,22 @@ const FrameIndex& VideoSource::frame_index() {
 
 int64_t VideoSource::count_frames() { return frame_index().size(); }
 
+namespace {
+
+enum class Landing { Before, At, After };
+
+// Where a video packet read after a demuxer seek lies relative to the keyframe asked for. The
+// byte position identifies a packet best (timestamps may be missing or re-derived after a
+// seek); without positions, decode timestamps; without either, trust the demuxer.
+Landing compare_to_keyframe(const AVPacket& packet, const FrameIndex::Keyframe& keyframe) {
+  auto order = [](int64_t a, int64_t b) { return a < b ? Landing::Before : a == b ? Landing::At : Landing::After; };
+  if (keyframe.pos >= 0 && packet.pos >= 0) return order(packet.pos, keyframe.pos);
+  if (keyframe.dts != AV_NOPTS_VALUE && packet.dts != AV_NOPTS_VALUE) return order(packet.dts, keyframe.dts);
+  return Landing::At;
+}
+
+}  // namespace
+
 bool VideoSource::feed_decoder() {
   while (!demux_eof_) {
     if (!demuxer_->read(packet_.get())) {
@@ -158,16 +177,29 @@ bool VideoSource::feed_decoder() {
     }
     ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
-      if (verify_keyframe_dts_) {
-        const int64_t ts = packet_->dts != AV_NOPTS_VALUE ? packet_->dts : packet_->pts;
-        landed_late_ = ts != AV_NOPTS_VALUE && ts > *verify_keyframe_dts_;
-        verify_keyframe_dts_.reset();
-        if (landed_late_) {
+      if (landing_) {
+        const Landing where = compare_to_keyframe(*packet_, *landing_);
+        if (where == Landing::Before) {
+          // Demuxers land on an index entry at or before the time asked for (mp4 indexes by
+          // shifted dts, mkv by cue): what precedes the keyframe is read, never decoded.
+          av_packet_unref(packet_.get());
+          continue;
+        }
+        if (where == Landing::After) {
+          landed_late_ = true;
+          landing_.reset();
           av_packet_unref(packet_.get());
           return false;
         }
+        next_packet_order_.store(landing_->decode_order);
+        landing_.reset();
       }
-      decoder_->send(packet_.get());
+      const int64_t wanted_from = skip_nonref_before_pts_.load();
+      const bool unwanted =
+          wanted_from != AV_NOPTS_VALUE && packet_->pts != AV_NOPTS_VALUE && packet_->pts < wanted_from;
+      decoder_->send(packet_.get(), unwanted);
+      const int64_t order = next_packet_order_.load();
+      if (order >= 0) next_packet_order_.store(order + 1);
       av_packet_unref(packet_.get());
       return true;
     }
@@ -191,11 +223,6 @@ bool VideoSource::next_decoded(AVFrame* frame) {
       const int64_t index = index_->index_of(frame->pts);
       if (index >= 0) cache_.insert(index, frame);
     }
-    if (discard_before_pts_ && frame->pts != AV_NOPTS_VALUE && frame->pts < *discard_before_pts_) {
-      av_frame_unref(frame);  // decoded only to reach the seek target
-      continue;
-    }
-    discard_before_pts_.reset();
     return true;
   }
 }
@@ -211,6 +238,25 @@ int64_t VideoSource::index_for(int64_t pts) {
   return next_sequential_index_++;
 }
 
+void VideoSource::note_delivered(const AVFrame* frame) {
+  if (!index_) {
+    pipeline_next_index_ = -1;  // not indexed yet (network source): the position is unknown
+    return;
+  }
+  if (frame->pts == AV_NOPTS_VALUE) {
+    // No timestamp (the last frame of an AVI with B-frames): it is the next one in order.
+    if (pipeline_next_index_ >= 0) ++pipeline_next_index_;
+    return;
+  }
+  const int64_t index = index_->index_of(frame->pts);
+  pipeline_next_index_ = index >= 0 ? index + 1 : -1;
+}
+
+void VideoSource::push_decoded(AVFrame* frame) {
+  filter_->push(frame);
+  ++frames_converted_;
+}
+
 FramePtr VideoSource::next() {
   for (;;) {
     UniqueFrame out = make_frame();
@@ -218,7 +264,9 @@ FramePtr VideoSource::next() {
       ++frames_output_;
       const AVRational tb = filter_->output_time_base();
       const int64_t index = index_for(out->pts);
-      const double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
+      double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
+      if (out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
+        time = time_of_index(index);  // the index knows when it is shown
       return std::make_shared<Frame>(std::move(out), index, time);
     }
     if (filter_eof_sent_) return nullptr;
@@ -233,9 +281,10 @@ FramePtr VideoSource::next() {
       continue;
     } else {
       decoded = pop_decoded();
+      if (decoded) note_delivered(decoded.get());
     }
     if (decoded) {
-      filter_->push(decoded.get());
+      push_decoded(decoded.get());
     } else {
       if (landed_late_) return nullptr;  // seek_to_index handles the retry
       filter_->push(nullptr);
@@ -245,11 +294,19 @@ FramePtr VideoSource::next() {
 }
 
 UniqueFrame VideoSource::pop_decoded() {
+  if (!pending_frames_.empty()) {
+    UniqueFrame frame = std::move(pending_frames_.front());
+    pending_frames_.pop_front();
+    return frame;
+  }
   if (!options_.prefetch) {
     UniqueFrame frame = make_frame();
     return next_decoded(frame.get()) ? std::move(frame) : nullptr;
   }
-  if (prefetch_done_) return nullptr;
+  if (prefetch_done_) {
+    if (prefetch_error_) std::rethrow_exception(std::exchange(prefetch_error_, nullptr));
+    return nullptr;
+  }
   start_prefetch();
   // May throw Error(Interrupted) (Ctrl-C on this thread): the decode thread keeps its place.
   if (std::optional<UniqueFrame> frame = decoded_queue_->pop(cancel_.get())) return std::move(*frame);
@@ -263,10 +320,30 @@ UniqueFrame VideoSource::pop_decoded() {
   return nullptr;
 }
 
+UniqueFrame VideoSource::take_decoded() {
+  // A running decode thread, or one that ended, has the pipeline's state: go through it.
+  if (!pending_frames_.empty() || prefetch_thread_.joinable() || prefetch_done_) return pop_decoded();
+  // Otherwise decode on this thread: a single random access needs no thread decoding ahead.
+  UniqueFrame frame = make_frame();
+  return next_decoded(frame.get()) ? std::move(frame) : nullptr;
+}
+
+bool VideoSource::advance_to(int64_t target_pts) {
+  for (;;) {
+    UniqueFrame frame = take_decoded();
+    if (!frame) return false;
+    note_delivered(frame.get());
+    if (frame->pts != AV_NOPTS_VALUE && frame->pts < target_pts) continue;  // decoded only to reach the target
+    push_decoded(frame.get());
+    return true;
+  }
+}
+
 void VideoSource::start_prefetch() {
   if (prefetch_thread_.joinable()) return;
   decoded_queue_ = std::make_unique<BlockingQueue<UniqueFrame>>(4);
   prefetch_stop_.store(false);
+  prefetch_ended_.store(false);
   prefetch_error_ = nullptr;
   prefetch_thread_ = std::thread([this] { prefetch_loop(); });
 }
@@ -274,37 +351,55 @@ void VideoSource::start_prefetch() {
 void VideoSource::stop_prefetch() {
   if (!prefetch_thread_.joinable()) return;
   prefetch_stop_.store(true);
-  decoded_queue_->abort();
+  // What the thread decoded ahead is still next in order: keep it, so that a halt or a target
+  // reached by decoding forward loses no frame. The thread closes the queue when it leaves
+  // (after at most the frame it is decoding now; a cancelled token ends a blocked read).
+  while (std::optional<UniqueFrame> frame = decoded_queue_->pop()) pending_frames_.push_back(std::move(*frame));
   prefetch_thread_.join();
+  if (prefetch_ended_.load()) prefetch_done_ = true;
 }
 
 void VideoSource::prefetch_loop() {
   try {
     while (!prefetch_stop_.load()) {
       UniqueFrame frame = make_frame();
-      if (!next_decoded(frame.get())) break;
+      if (!next_decoded(frame.get())) {
+        prefetch_ended_.store(true);
+        break;
+      }
       if (!decoded_queue_->push(std::move(frame), cancel_.get())) break;
     }
   } catch (...) {
     prefetch_error_ = std::current_exception();
+    prefetch_ended_.store(true);
   }
   decoded_queue_->close();
 }
 
-bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
-  const auto& keyframe = index_->keyframes()[keyframe_pos];
+void VideoSource::reset_decoding() {
   decoder_->flush();
   filter_->reset();
   demux_eof_ = false;
   filter_eof_sent_ = false;
   landed_late_ = false;
+  landing_.reset();
+}
+
+bool VideoSource::position_at_keyframe(size_t keyframe_pos, bool by_pts) {
+  const FrameIndex::Keyframe& keyframe = index_->keyframes()[keyframe_pos];
+  reset_decoding();
+  pipeline_next_index_ = -1;  // known again once frames come out
   if (keyframe_pos == 0) {
     // Decoding from the very start is always right: reopen rather than trust seeking to 0.
     reopen();
+    next_packet_order_.store(0);
     return true;
   }
+  int64_t timestamp = keyframe.dts != AV_NOPTS_VALUE ? keyframe.dts : keyframe.pts;
+  if (by_pts && keyframe.pts != AV_NOPTS_VALUE) timestamp = keyframe.pts;
+  ++seeks_;
   try {
-    demuxer_->seek(keyframe.dts);
+    demuxer_->seek(timestamp);
   } catch (const Error& error) {
     // Stopping, a stall or Ctrl-C are not reasons to try another keyframe.
     if (error.kind() == ErrorKind::Cancelled || error.kind() == ErrorKind::Interrupted ||
@@ -312,7 +407,8 @@ bool VideoSource::position_at_keyframe(size_t keyframe_pos) {
       throw;
     return false;
   }
-  verify_keyframe_dts_ = keyframe.dts;
+  next_packet_order_.store(-1);  // known when the keyframe's packet comes by
+  landing_ = keyframe;
   return true;
 }
 
@@ -320,20 +416,30 @@ void VideoSource::reopen() {
   auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index(), cancel_, options_.timeouts);
   earlier_read_errors_ += demuxer_->read_errors();
   demuxer_ = std::move(fresh);
+  ++seeks_;
   set_packet_sink(packet_sink_);
 }
 
+bool VideoSource::can_reach_by_decoding(int64_t index) const {
+  if (pipeline_next_index_ < 0 || index < pipeline_next_index_) return false;
+  if (filter_eof_sent_ || landed_late_ || landing_) return false;
+  if (prefetch_done_ && pending_frames_.empty()) return false;  // decoding has ended
+  // Seeking would start decoding at this keyframe; when its packet has been read already (or
+  // is the next one), decoding on from here does the same work or less, and skips the seek.
+  const int64_t next_packet = next_packet_order_.load();
+  const FrameIndex::Keyframe& start = index_->keyframes()[index_->start_keyframe(index)];
+  return next_packet >= 0 && start.decode_order <= next_packet;
+}
+
 void VideoSource::seek_to_index(int64_t index) {
-  stop_prefetch();  // from here on this thread alone touches demuxer_/decoder_/index_
+  if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
   const FrameIndex& table = frame_index();
-  prefetch_done_ = false;
   cached_target_.reset();
   reposition_to_.reset();
-  ++seeks_;
-  if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
   if (index < table.size() && cache_.lookup_for_seek(index)) {
     // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
     // reading continues past it (next()).
+    stop_prefetch();
     filter_->reset();
     filter_eof_sent_ = false;
     cached_target_ = index;
@@ -341,27 +447,51 @@ void VideoSource::seek_to_index(int64_t index) {
   }
   if (index >= table.size()) {
     // Past the end: the next read reports end of stream.
-    decoder_->flush();
-    filter_->reset();
+    stop_prefetch();
+    pending_frames_.clear();
+    prefetch_done_ = false;
+    prefetch_error_ = nullptr;
+    reset_decoding();
     demux_eof_ = true;
     decoder_->send(nullptr);
     filter_eof_sent_ = true;
-    discard_before_pts_.reset();
+    pipeline_next_index_ = -1;
     return;
   }
   const int64_t target_pts = table.pts_at(index);
-  size_t keyframe_pos = table.keyframe_before(target_pts);
+  // Non-reference frames shown before the target are not decoded, except when the back-step
+  // cache is on and this goes backward: then the frames before the target are the next
+  // back-steps, worth decoding once now.
+  const bool stepping_back = cache_enabled_ && (pipeline_next_index_ < 0 || index < pipeline_next_index_);
+  if (can_reach_by_decoding(index)) {
+    filter_->reset();  // frames converted for an earlier target are not wanted now
+    skip_nonref_before_pts_.store(target_pts);
+    if (advance_to(target_pts)) {
+      next_sequential_index_ = index;
+      return;
+    }
+    // Decoding ended before the target (damaged data): a real seek may still get it.
+  }
+  stop_prefetch();  // from here on this thread alone touches demuxer_/decoder_/index_
+  pending_frames_.clear();
+  prefetch_done_ = false;
+  prefetch_error_ = nullptr;
+  skip_nonref_before_pts_.store(stepping_back ? AV_NOPTS_VALUE : target_pts);
+  size_t keyframe_pos = table.start_keyframe(index);
+  // Seeking by the keyframe's pts lands exactly in containers indexed by display time (mkv
+  // cues, mp4's shifted sample times); by its dts, there, a GOP early (harmless: skipped
+  // unread, but wasted reading). Containers searched by dts (MPEG-TS) land after the keyframe
+  // when asked its pts: then its dts is tried, and this source seeks by dts from then on.
+  // Derived timestamps (AVI) are not the container's: by dts only.
+  bool by_pts = seek_by_pts_ && !table.derived_timestamps();
   for (int attempt = 0;; ++attempt) {
     if (attempt >= kMaxSeekRetries) keyframe_pos = 0;
-    if (!position_at_keyframe(keyframe_pos)) {
+    if (!position_at_keyframe(keyframe_pos, by_pts)) {
       keyframe_pos = 0;
       continue;
     }
-    discard_before_pts_ = target_pts;
     // Decode up to the target now, so a bad landing is detected here rather than in next().
-    if (next_decoded(decoded_.get())) {
-      filter_->push(decoded_.get());
-      av_frame_unref(decoded_.get());
+    if (advance_to(target_pts)) {
       next_sequential_index_ = index;
       return;
     }
@@ -369,14 +499,34 @@ void VideoSource::seek_to_index(int64_t index) {
       next_sequential_index_ = index;
       return;  // nothing decodable from here on: next() reports the end
     }
-    keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
+    if (by_pts) {
+      by_pts = false;
+      seek_by_pts_ = false;
+    } else {
+      keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
+    }
   }
 }
 
-int64_t VideoSource::index_at_time(double seconds) const {
+double VideoSource::time_tolerance() const {
+  // Half a tick of the stream's time base, and at least half a millisecond: containers with
+  // millisecond timestamps (mkv, webm, flv) round k/fps to the nearest millisecond.
+  return std::max(0.5 * av_q2d(stream_time_base_), 0.0005);
+}
+
+int64_t VideoSource::index_at_time(double seconds, bool clamp_to_last) const {
+  if (!std::isfinite(seconds))
+    throw Error(ErrorKind::InvalidArgument,
+                "seek time must be a finite number of seconds, got " + std::to_string(seconds));
   if (!index_ || index_->size() == 0) return -1;
-  const int64_t pts = static_cast<int64_t>(std::ceil(seconds / av_q2d(stream_time_base_) - 1e-6));
-  return std::min(index_->first_at_or_after(pts), index_->size() - 1);
+  const double tick = av_q2d(stream_time_base_);
+  const double ticks = seconds / tick;
+  const double tolerance = time_tolerance() / tick;
+  const int64_t found = index_->on_screen_at(ticks, tolerance);
+  const int64_t last = index_->size() - 1;
+  if (!clamp_to_last && found == last && ticks + tolerance >= static_cast<double>(index_->end_pts()))
+    return index_->size();  // after the last frame's end
+  return found;
 }
 
 double VideoSource::time_of_index(int64_t index) const {
@@ -385,15 +535,18 @@ double VideoSource::time_of_index(int64_t index) const {
 }
 
 void VideoSource::seek_to_time(double seconds) {
-  const FrameIndex& table = frame_index();
-  const int64_t pts = static_cast<int64_t>(std::ceil(seconds / av_q2d(stream_time_base_) - 1e-6));
-  seek_to_index(table.first_at_or_after(pts));
+  if (!std::isfinite(seconds))
+    throw Error(ErrorKind::InvalidArgument,
+                "seek time must be a finite number of seconds, got " + std::to_string(seconds));
+  frame_index();
+  seek_to_index(index_at_time(seconds, /*clamp_to_last=*/false));
 }
 
 SourceStats VideoSource::stats() const {
   SourceStats s;
   s.packets_read = packets_read_.load();
   s.frames_decoded = frames_decoded_.load();
+  s.frames_converted = frames_converted_;
   s.frames_output = frames_output_;
   s.seeks = seeks_;
   s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();

@@ -126,8 +126,9 @@ def test_step_back_far_and_seek_by_time(vs, test_mp4, reference_hashes):
         assert digest == reference_hashes[63]
         mark = rec.count()
         player.seek(time=5.0)
-        info = vs.Reader(test_mp4)
-        expected = next(i for i in range(TEST_MP4_FRAMES) if info.frame_at(i).time >= 5.0 - 1e-9)
+        # The frame on screen at 5 s (issue 17): the last one whose time is <= 5 s.
+        with vs.Reader(test_mp4) as info:
+            expected = max(frame.index for frame in info if frame.time <= 5.0)
         _, digest, _ = rec.wait_for(expected, after=mark)
         assert digest == reference_hashes[expected]
     finally:

@@ -97,22 +97,28 @@ def test_seek_backward_after_forward(vs, truth, name):
 
 @pytest.mark.parametrize("name", ["bframes", "opengop", "test", "vfr", "mpeg2"])
 def test_seek_time(vs, truth, name):
+    """seek(time=t) gives the frame on screen at t: pts <= t < next pts (issue 17; it used to
+    give the first frame at or after t). A time a hair before a frame's timestamp (below the
+    container's rounding) still counts as that frame."""
     t = truth(name)
     times = t["times"]
     n = len(times)
     rng = random.Random(99)
     ks = sorted({1, n // 3, n // 2, n - 1, *(rng.randrange(1, n) for _ in range(8))}, reverse=True)
-    cases = [(times[0], 0)]
+    cases = [(times[0], 0), (times[0] - 0.5, 0)]
     for k in ks:
-        cases.append((times[k] - 1e-6, k))                 # just below frame k's time
-        cases.append(((times[k - 1] + times[k]) / 2, k))  # between frames k-1 and k
+        cases.append((times[k], k))
+        cases.append((times[k] - 1e-6, k))                     # rounding: frame k has started
+        cases.append(((times[k - 1] + times[k]) / 2, k - 1))  # between frames: the earlier one shows
+        if k + 1 < n:
+            cases.append((times[k] + 0.9 * (times[k + 1] - times[k]), k))
     with vs.Reader(t["path"]) as r:
         it = iter(r)
         for tt, k in cases:
             r.seek(time=tt)
             fr = next(it)
             assert fr.index == k, f"seek(time={tt:.6f}) gave index {fr.index}, want {k}"
-            assert fr.time >= tt
+            assert fr.time <= max(tt, times[0]) + 1e-3
             assert frame_hash(fr.array) == t["hashes"][k], f"seek(time={tt:.6f}): wrong pixels"
 
 

@@ -19,7 +19,11 @@ class VideoDecoder {
   VideoDecoder(const AVStream* stream, const DecoderOptions& options);
 
   // Sends a packet (nullptr starts draining). Corrupt packets are counted, not thrown.
-  void send(const AVPacket* packet);
+  // `skip_if_nonref`: the caller does not want this frame and no later frame needs it unless it
+  // is a reference, so a non-reference frame (a B-frame no other frame predicts from; the
+  // references of a B-pyramid are still decoded) is not decoded at all. Decoders that cannot
+  // tell reliably decode it anyway (see skips_nonref()).
+  void send(const AVPacket* packet, bool skip_if_nonref = false);
   // Fetches the next decoded frame into `frame` (system memory). False when the decoder needs
   // more input or is fully drained.
   bool receive(AVFrame* frame);
@@ -29,6 +33,8 @@ class VideoDecoder {
   // The device in use; "none" when the device could not take this stream after all.
   std::string hwaccel() const { return hw_fallback_.load() ? std::string("none") : hwaccel_name_; }
   AVCodecContext* context() const { return ctx_.get(); }
+  // Whether send(..., skip_if_nonref=true) saves work for this codec.
+  bool skips_nonref() const { return skips_nonref_; }
   int64_t errors() const { return errors_; }
 
  private:
@@ -43,6 +49,8 @@ class VideoDecoder {
   std::atomic<bool> hw_fallback_{false};  // set by get_format on the decoding thread
   std::atomic<int64_t> errors_{0};  // written by the decoding thread, read by any
   bool draining_ = false;
+  bool skips_nonref_ = false;  // immutable after construction
+  int hevc_length_size_ = 0;   // > 0: HEVC whose non-reference packets send() drops itself
 };
 
 }  // namespace vistream

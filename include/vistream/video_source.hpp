@@ -7,11 +7,22 @@
 // With prefetch on, demux+decode run ahead on an internal thread (the decode thread) that
 // fills decoded_queue_; the consumer runs the filter graph (pixel conversion) on frames it
 // pops. Conversion thus overlaps decoding instead of stalling the decoder's frame threads.
-// The decode thread owns demuxer_/decoder_ while running; seek stops and joins it first, so
-// every other access to them happens with no decode thread alive.
+// The decode thread owns demuxer_/decoder_ while running; stopping it (seek, halt) joins it
+// first, so every other access to them happens with no decode thread alive. Frames it had
+// decoded ahead are kept (pending_frames_): they are still the next ones in order.
+//
+// Random access (seek_to_index) does the least work that yields the target exactly:
+//  - it reaches a target ahead of the decoder by decoding forward, without seeking, whenever
+//    the keyframe a seek would start from has already been fed to the decoder;
+//  - otherwise it seeks to the latest keyframe whose decoding yields the target (one GOP
+//    further back only for an open GOP's leading B-frames), and skips the packets the demuxer
+//    may deliver before that keyframe without decoding them;
+//  - toward the target, non-reference frames shown before it are not decoded at all, and
+//    decoded frames before it are dropped before the filter graph (never converted).
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <thread>
@@ -45,11 +56,12 @@ struct SourceOptions {
 
 struct SourceStats {
   int64_t packets_read = 0;
-  int64_t frames_decoded = 0;
+  int64_t frames_decoded = 0;    // frames the decoder produced (non-reference frames it skipped are not)
+  int64_t frames_converted = 0;  // decoded frames sent through the filter graph (pixel conversion)
   int64_t frames_output = 0;
   int64_t decode_errors = 0;  // corrupt packets/frames skipped + read errors
   int64_t read_errors = 0;    // failed demuxer reads (a truncated end, damaged data, I/O errors)
-  int64_t seeks = 0;
+  int64_t seeks = 0;          // demuxer repositionings (a target reached by decoding forward is none)
 };
 
 class VideoSource {
@@ -76,13 +88,19 @@ class VideoSource {
 
   // After these, next() returns exactly that frame (or nullptr if past the end).
   void seek_to_index(int64_t index);
+  // The frame on screen at `seconds` (see index_at_time); past the end of the last frame,
+  // next() returns nullptr. A non-finite time is Error(InvalidArgument).
   void seek_to_time(double seconds);
 
   // Builds the frame index now (normally lazy: first seek). Returns the exact frame count.
   int64_t count_frames();
-  // Index of the first frame at or after `seconds`, clamped to the last frame; -1 when the
-  // source has no index (live). Thread-safe once the index exists.
-  int64_t index_at_time(double seconds) const;
+  // Index of the frame on screen at `seconds`: the last frame whose pts <= seconds, counting
+  // a frame that starts within the container's timestamp rounding after `seconds` (half a tick
+  // of the stream's time base, at least half a millisecond) as started; 0 before the first
+  // frame. After the last frame's end: the last frame when `clamp_to_last`, else size().
+  // -1 when the source has no index (live). A non-finite time is Error(InvalidArgument).
+  // Thread-safe once the index exists.
+  int64_t index_at_time(double seconds, bool clamp_to_last = true) const;
   bool indexed() const { return index_.has_value(); }
   int64_t indexed_frame_count() const { return index_ ? index_->size() : 0; }
   double time_of_index(int64_t index) const;
@@ -100,15 +118,27 @@ class VideoSource {
   void settle_hwaccel();  // constructor only
   const FrameIndex& frame_index();
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
-  bool next_decoded(AVFrame* frame);  // decoded frame honoring the pending seek target
+  bool next_decoded(AVFrame* frame);  // next decoded frame (any thread that owns the decoder)
   UniqueFrame pop_decoded();          // from the decode thread, or decoded inline; null at end
+  // Next decoded frame for a seek: pending frames, the running decode thread, or decoded
+  // inline (without starting the thread). Null at end or on a bad seek landing.
+  UniqueFrame take_decoded();
+  // Drops decoded frames before `target_pts`, pushes the first other one into the filter.
+  bool advance_to(int64_t target_pts);
+  void push_decoded(AVFrame* frame);  // into the filter graph (a conversion)
+  void note_delivered(const AVFrame* frame);  // the pipeline moved past this frame
   void start_prefetch();
   void stop_prefetch();
   void prefetch_loop();
   VideoFormat filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
-  bool position_at_keyframe(size_t keyframe_pos);  // seek + verify the landing point
+  bool can_reach_by_decoding(int64_t index) const;
+  // Seeks the demuxer to the keyframe (no check yet: the first packet read tells the landing).
+  // `by_pts`: use the keyframe's pts as the seek timestamp rather than its dts.
+  bool position_at_keyframe(size_t keyframe_pos, bool by_pts);
+  void reset_decoding();  // flush decoder + filter after a demuxer repositioning
   void reopen();
+  double time_tolerance() const;  // seconds a container's rounding may put a frame late
 
   std::string url_;
   SourceOptions options_;
@@ -126,13 +156,22 @@ class VideoSource {
   UniqueFrame decoded_;
   AVRational stream_time_base_{1, 1};
 
-  // Seek state: decoded frames with pts < discard_before_pts_ are dropped; when
-  // verify_keyframe_dts_ is set the first video packet read must not lie after it.
-  std::optional<int64_t> discard_before_pts_;
-  std::optional<int64_t> verify_keyframe_dts_;
+  // Seek state (decode side). landing_: after a demuxer seek, the keyframe decoding must start
+  // at; video packets before it are skipped undecoded, one after it means the demuxer landed
+  // late (landed_late_). skip_nonref_before_pts_: packets shown before this pts are not
+  // decoded when they are non-reference frames (set by the consumer, read by the decode side).
+  std::optional<FrameIndex::Keyframe> landing_;
   bool landed_late_ = false;
+  std::atomic<int64_t> skip_nonref_before_pts_{AV_NOPTS_VALUE};
+  bool seek_by_pts_ = true;  // consumer only: see seek_to_index()
+  // Decode-order ordinal of the next video packet the demuxer delivers (-1: unknown, e.g. after
+  // an inexact landing). Written by the decode side, read by the consumer.
+  std::atomic<int64_t> next_packet_order_{0};
 
   int64_t next_sequential_index_ = 0;
+  // Display index of the next frame the decode pipeline (decoder, decode thread, pending
+  // frames) delivers to the consumer; -1 unknown. Consumer only.
+  int64_t pipeline_next_index_ = 0;
 
   // Back-step cache. cached_target_: the next frame comes from the cache; reposition_to_: the
   // frame after a cached one must be fetched by a (possibly cached) seek. Consumer only.
@@ -148,15 +187,18 @@ class VideoSource {
   std::atomic<int64_t> packets_read_{0};
   std::atomic<int64_t> frames_decoded_{0};
   std::atomic<int64_t> earlier_read_errors_{0};  // of demuxers replaced by reopen()
-  int64_t frames_output_ = 0;  // consumer only
-  int64_t seeks_ = 0;          // consumer only
+  int64_t frames_output_ = 0;     // consumer only
+  int64_t frames_converted_ = 0;  // consumer only
+  int64_t seeks_ = 0;             // consumer only
 
   // Decode thread state. decoded_queue_ is replaced after each stop (a closed queue stays closed).
   std::thread prefetch_thread_;
   std::unique_ptr<BlockingQueue<UniqueFrame>> decoded_queue_;
   std::atomic<bool> prefetch_stop_{false};
   std::exception_ptr prefetch_error_;  // written by the decode thread before it closes the queue
-  bool prefetch_done_ = false;         // consumer only: the thread ended and was joined
+  std::atomic<bool> prefetch_ended_{false};  // the thread stopped because decoding ended or failed
+  bool prefetch_done_ = false;         // consumer only: decoding ended (no thread will deliver more)
+  std::deque<UniqueFrame> pending_frames_;  // consumer only: decoded ahead by a stopped thread
 };
 
 }  // namespace vistream

@@ -25,7 +25,8 @@ def seek_target(time: "float | None", index: "int | None") -> "tuple[str, float 
 
     Returns ``("index", n)`` with ``n >= 0`` or ``("time", seconds)`` with seconds clamped to
     ``>= 0``. Raises ValueError unless exactly one is given, TypeError for a non-integer index
-    (bools included) or a non-number time, ValueError for a negative index or a NaN time.
+    (bools included) or a non-number time, ValueError for a negative index or a NaN or infinite
+    time.
     """
     if (time is None) == (index is None):
         raise ValueError("seek() needs exactly one of time= or index=")
@@ -40,4 +41,6 @@ def seek_target(time: "float | None", index: "int | None") -> "tuple[str, float 
     seconds = float(time)
     if math.isnan(seconds):
         raise ValueError("time must be a number of seconds, not NaN")
+    if math.isinf(seconds):
+        raise ValueError(f"time must be a finite number of seconds, got {seconds}")
     return "time", max(0.0, seconds)

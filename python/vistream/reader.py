@@ -91,7 +91,10 @@ class Reader:
 
     @property
     def stats(self) -> ReaderStats:
-        """Counters so far (see ``ReaderStats``)."""
+        """Counters so far (see ``ReaderStats``): frames_decoded counts frames the decoder
+        produced (non-reference frames skipped on the way to a seek target are not),
+        frames_converted frames sent through the filter graph / pixel conversion, seeks the
+        demuxer repositionings (a target reached by decoding forward is none)."""
         return ReaderStats(**self._core._stats())
 
     def __iter__(self) -> Iterator[Frame]:
@@ -118,7 +121,12 @@ class Reader:
         """Positions the reader so that the next frame is exactly the one asked for.
 
         ``index`` is the 0-based frame number in display order; ``time`` (seconds) selects the
-        first frame whose timestamp is >= time. Past the end, iteration simply stops.
+        frame on screen at that time: the last frame whose timestamp is <= time, where a frame
+        stamped up to half a millisecond (or half a tick of the stream's time base) after
+        ``time`` counts as started, since containers round timestamps (Matroska stores frame k
+        of a 30 fps clip at k/30 s rounded to the millisecond, yet ``seek(time=k / 30)`` gives
+        frame k). Before the first frame: the first frame. After the end of the last frame,
+        iteration simply stops. A non-finite time raises ValueError.
         """
         kind, target = _arguments.seek_target(time, index)
         if kind == "index":

@@ -99,16 +99,21 @@ class ReaderStats(_Subscriptable):
 
     #: packets read from the source (all streams)
     packets_read: int
-    #: frames the decoder produced
+    #: frames the decoder produced (non-reference frames skipped on the way to a seek target
+    #: are not decoded, so not counted)
     frames_decoded: int
-    #: frames handed out (iteration, ``frame_at``)
+    #: frames sent through the filter graph (pixel conversion); frames before a seek target
+    #: are not
+    frames_converted: int
+    #: frames handed out (iteration, ``frame_at``, batches)
     frames_output: int
     #: corrupt packets or frames skipped (read errors included)
     decode_errors: int
     #: failed reads of the source (a truncated end, damaged data, I/O errors)
     read_errors: int
-    #: seeks performed
+    #: demuxer repositionings; a target reached by decoding forward, or served from the
+    #: back-step cache, is none
     seeks: int
 
 
-__all__ = ["PlayerStats", "ReaderStats"]
+__all__ = ["CacheStats", "PlayerStats", "ReaderStats"]

@@ -445,6 +445,7 @@ PYBIND11_MODULE(_core, m) {
         py::dict d;
         d["packets_read"] = s.packets_read;
         d["frames_decoded"] = s.frames_decoded;
+        d["frames_converted"] = s.frames_converted;
         d["frames_output"] = s.frames_output;
         d["decode_errors"] = s.decode_errors;
         d["read_errors"] = s.read_errors;

@@ -51,5 +51,29 @@ TEST(FrameIndex, KeyframeBeforeNamesTheGopStartOfEveryFrame) {
   EXPECT_EQ(index.keyframe_before(index.pts_at(0) - 1), 0u) << "before the first frame: the first keyframe";
 }
 
+TEST(FrameIndex, StartKeyframeIsTheGopOfEveryFrameInDecodeOrder) {
+  const FrameIndex index = scan_test_clip();
+  const auto& keyframes = index.keyframes();
+  for (int64_t k = 0; k < index.size(); ++k) {
+    const size_t pos = index.start_keyframe(k);
+    EXPECT_EQ(keyframes[pos].pts, index.pts_at(k / TestClip::kGop * TestClip::kGop)) << "frame " << k;
+    EXPECT_LE(keyframes[pos].decode_order, index.decode_order_at(k)) << "frame " << k;
+  }
+}
+
+TEST(FrameIndex, OnScreenAtCountsAFrameFromItsPtsWithinTheTolerance) {
+  const FrameIndex index = scan_test_clip();
+  const double p7 = static_cast<double>(index.pts_at(7));
+  const double gap = static_cast<double>(index.pts_at(8) - index.pts_at(7));
+  EXPECT_EQ(index.on_screen_at(p7, 0.5), 7);
+  EXPECT_EQ(index.on_screen_at(p7 + gap * 0.9, 0.5), 7) << "until the next frame starts";
+  EXPECT_EQ(index.on_screen_at(p7 - 0.4, 0.5), 7) << "rounding: frame 7 has started";
+  EXPECT_EQ(index.on_screen_at(p7 - 0.6, 0.5), 6);
+  EXPECT_EQ(index.on_screen_at(p7 - gap / 2, gap), 6) << "the tolerance never takes more than a quarter frame";
+  EXPECT_EQ(index.on_screen_at(static_cast<double>(index.pts_at(0)) - 1000, 0.5), 0);
+  EXPECT_EQ(index.on_screen_at(1e18, 0.5), index.size() - 1);
+  EXPECT_GT(index.end_pts(), index.pts_at(index.size() - 1));
+}
+
 }  // namespace
 }  // namespace vistream

@@ -7,6 +7,8 @@
 // ReferenceDecode() below gives them the expected frames to compare against.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <thread>
 #include <vector>
 
@@ -128,17 +130,61 @@ TEST_P(VideoSourceDecode, SeekToIndexIsFrameExactInBothDirections) {
   }
 }
 
-TEST_P(VideoSourceDecode, SeekToTimeTakesTheFirstFrameAtOrAfter) {
+TEST_P(VideoSourceDecode, SeekToTimeTakesTheFrameOnScreen) {
   VideoSource source(testing::test_clip_path(), gray_options(GetParam()));
   source.seek_to_time(1.0);
   FramePtr frame = source.next();
   ASSERT_TRUE(frame);
   EXPECT_EQ(frame->index(), 25);
-  source.seek_to_time(1.01);
+  source.seek_to_time(1.035);  // frame 25 (1.00 s) is still on screen; 26 starts at 1.04 s
+  frame = source.next();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->index(), 25);
+  source.seek_to_time(1.04 - 1e-5);  // below the container's rounding: frame 26 has started
   frame = source.next();
   ASSERT_TRUE(frame);
   EXPECT_EQ(frame->index(), 26);
   EXPECT_EQ(source.index_at_time(100.0), TestClip::kFrames - 1) << "clamped to the last frame";
+  EXPECT_EQ(source.index_at_time(100.0, false), TestClip::kFrames) << "past the end, unclamped";
+  source.seek_to_time(100.0);
+  EXPECT_EQ(source.next(), nullptr) << "past the last frame's end";
+  for (const double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    try {
+      source.seek_to_time(bad);
+      FAIL() << "accepted time " << bad;
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::InvalidArgument);
+    }
+  }
+}
+
+// A target ahead of the decoder within its GOP is reached by decoding on, not by seeking;
+// a keyframe sought to is decoded alone (the frames of the GOP before it are not).
+TEST_P(VideoSourceDecode, ForwardTargetsDecodeOnAndKeyframesCostOneFrame) {
+  VideoSource source(testing::test_clip_path(), gray_options(GetParam()));
+  const auto& reference = reference_checksums();
+  source.seek_to_index(TestClip::kGop + 1);
+  ASSERT_TRUE(source.next());
+  const SourceStats before = source.stats();
+  source.seek_to_index(TestClip::kGop + 7);
+  FramePtr frame = source.next();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->index(), TestClip::kGop + 7);
+  EXPECT_EQ(plane_checksum(frame->av_frame()), reference[TestClip::kGop + 7]);
+  EXPECT_EQ(source.stats().seeks, before.seeks) << "decoded forward";
+  EXPECT_EQ(source.stats().frames_converted, before.frames_converted + 1) << "frames skipped are not converted";
+
+  source.seek_to_index(TestClip::kFrames - 1);
+  ASSERT_TRUE(source.next());
+  source.halt();  // no decode thread running ahead while counting
+  const SourceStats at_end = source.stats();
+  source.seek_to_index(3 * TestClip::kGop);
+  frame = source.next();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->index(), 3 * TestClip::kGop);
+  EXPECT_EQ(plane_checksum(frame->av_frame()), reference[3 * TestClip::kGop]);
+  EXPECT_EQ(source.stats().seeks, at_end.seeks + 1);
+  EXPECT_LE(source.stats().frames_decoded, at_end.frames_decoded + 2) << "one GOP too early";
 }
 
 TEST_P(VideoSourceDecode, SeekPastTheEndEndsAndANegativeIndexIsRejected) {
