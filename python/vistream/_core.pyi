@@ -2,6 +2,7 @@
 vistream native engine (private; use the vistream package)
 """
 from __future__ import annotations
+import collections.abc
 import typing
 import typing_extensions
 __all__: list[str] = ['Frame', 'Player', 'Reader', 'SPEED_RANGE', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
@@ -87,6 +88,10 @@ class Reader:
     def __next__(self) -> typing.Any:
         ...
     def _frame_at(self, index: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+        ...
+    def _frames_at(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stack: bool) -> typing.Any:
+        ...
+    def _frames_played_at(self, times: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], stack: bool) -> typing.Any:
         ...
     def _info(self) -> dict:
         ...
