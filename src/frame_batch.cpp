@@ -142,8 +142,10 @@ void FrameBatch::visit(OnFrame&& on_frame) {
         break;
       }
       if (frame->index() > target) {
-        throw Error(ErrorKind::Decode, "frame " + std::to_string(target) + " could not be decoded: decoding went from frame " +
-                                           std::to_string(next_index - 1) + " to frame " + std::to_string(frame->index()));
+        // Damaged data: the decoder skipped the frame the index lists.
+        throw Error(ErrorKind::Decode, "frame " + std::to_string(target) +
+                                           " could not be decoded: the decoder went on to frame " +
+                                           std::to_string(frame->index()));
       }
       // An earlier frame, decoded only to reach the target.
     }
@@ -161,9 +163,11 @@ std::vector<FramePtr> FrameBatch::frames() {
 FrameStack FrameBatch::stack() {
   FrameStack result;
   const int64_t slots = static_cast<int64_t>(slot_target_.size());
+  // Also refuses a format without a stacked layout before anything is decoded.
+  const MediaInfo& info = source_.info();
+  const std::vector<int64_t> expected_shape = frame_shape(av_get_pix_fmt(info.output_format.c_str()), info.width, info.height);
   if (slots == 0) {
-    const MediaInfo& info = source_.info();
-    result.shape = frame_shape(av_get_pix_fmt(info.output_format.c_str()), info.width, info.height);
+    result.shape = expected_shape;
     result.shape.insert(result.shape.begin(), 0);
     return result;
   }

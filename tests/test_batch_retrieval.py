@@ -455,3 +455,16 @@ def test_batch_survives_reader_close(test_mp4):
         print(json.dumps({{"ok": ok, "same": same}}))
     """)
     assert result == {"ok": True, "same": True}
+
+
+def test_a_frame_the_decoder_cannot_produce_is_a_decode_error(vs, media):
+    """The corrupt clip lists frames its damaged packets cannot yield: asking for one is a
+    DecodeError naming it, not another frame in its place; the others still match."""
+    with vs.Reader(media["corrupt"]) as reader:
+        decoded = {frame.index: md5(frame.array) for frame in reader}
+        missing = sorted(set(range(len(reader))) - set(decoded))
+        assert missing, "the corrupted clip should lose at least one frame"
+        with pytest.raises(vs.DecodeError, match=f"frame {missing[0]} "):
+            reader.frames_at([0, missing[0]])
+        fine = sorted(decoded)[::4]
+        assert [md5(f.array) for f in reader.frames_at(fine[::-1])] == [decoded[i] for i in fine[::-1]]
