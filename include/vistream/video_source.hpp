@@ -102,6 +102,9 @@ class VideoSource {
   // Thread-safe once the index exists.
   int64_t index_at_time(double seconds, bool clamp_to_last = true) const;
   bool indexed() const { return index_.has_value(); }
+  // The frame index, built now if needed (Error(Source) for a live source); FrameBatch plans
+  // its seeks with its keyframes. Consumer thread only.
+  const FrameIndex& frame_table() { return frame_index(); }
   int64_t indexed_frame_count() const { return index_ ? index_->size() : 0; }
   double time_of_index(int64_t index) const;
 

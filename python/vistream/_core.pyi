@@ -2,6 +2,7 @@
 vistream native engine (private; use the vistream package)
 """
 from __future__ import annotations
+import collections.abc
 import typing
 import typing_extensions
 __all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
@@ -380,6 +381,10 @@ class Reader:
     def __next__(self) -> typing.Any:
         ...
     def _frame_at(self, index: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+        ...
+    def _frames_at(self, indices: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stack: bool) -> typing.Any:
+        ...
+    def _frames_played_at(self, times: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], stack: bool) -> typing.Any:
         ...
     def _info(self) -> dict:
         ...

@@ -30,6 +30,11 @@ class SourceTimeoutError(SourceError, TimeoutError):
     the URL and what stalled."""
 
 
+class FrameIndexError(VistreamError, IndexError):
+    """A frame index or time lies outside the video (``Reader.frames_at``, ``frames_played_at``,
+    ``reader[i]``). Also an ``IndexError``, as for any sequence."""
+
+
 class DecodeError(VistreamError):
     """No decoder for the stream, or the decoder cannot be opened."""
 
@@ -71,6 +76,7 @@ __all__ = [
     "SourceError",
     "SourceNotFoundError",
     "SourceTimeoutError",
+    "FrameIndexError",
     "DecodeError",
     "EncoderError",
     "FilterError",

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Tuple, Union, overload
+
+import numpy as np
 
 from . import _arguments, _core, _logging
+from .errors import FrameIndexError
 from .media_info import MediaInfo
 from .stats import ReaderStats
 
@@ -23,6 +28,51 @@ def _timeout_pair(timeout: Timeout) -> Tuple[Optional[float], Optional[float]]:
             raise ValueError("timeout must be seconds, None, or a tuple (open, read)")
         return timeout[0], timeout[1]
     return timeout, timeout
+
+
+_INT64_RANGE = range(-(2**63), 2**63)
+
+
+def _frame_indices(indices: Iterable[int]) -> List[int]:
+    """``indices`` of ``frames_at`` as a list of ints (TypeError for anything else)."""
+    if isinstance(indices, np.ndarray):
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise TypeError(f"indices must be a 1-D array of integers, not {indices.ndim}-D {indices.dtype}")
+        indices = indices.tolist()
+    elif isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+        raise TypeError(f"indices must be an iterable of ints, not {type(indices).__name__}")
+    checked = []
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"frame indices must be ints, not {type(index).__name__}")
+        if int(index) not in _INT64_RANGE:  # far outside any video; the engine takes int64
+            raise FrameIndexError(f"frame index {index} is out of range")
+        checked.append(int(index))
+    return checked
+
+
+def _frame_times(times: Iterable[float]) -> List[float]:
+    """``times`` of ``frames_played_at`` as a list of finite floats."""
+    if isinstance(times, np.ndarray):
+        if times.ndim != 1 or times.dtype.kind not in "iuf":
+            raise TypeError(f"times must be a 1-D array of numbers, not {times.ndim}-D {times.dtype}")
+        times = times.tolist()
+    elif isinstance(times, (str, bytes)) or not isinstance(times, Iterable):
+        raise TypeError(f"times must be an iterable of seconds, not {type(times).__name__}")
+    checked = []
+    for seconds in times:
+        if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+            raise TypeError(f"times must be numbers of seconds, not {type(seconds).__name__}")
+        if not math.isfinite(seconds):
+            raise ValueError(f"times must be finite numbers of seconds, got {seconds!r}")
+        checked.append(float(seconds))
+    return checked
+
+
+def _stack_flag(stack: bool) -> bool:
+    if not isinstance(stack, (bool, np.bool_)):
+        raise TypeError(f"stack must be True or False, not {type(stack).__name__}")
+    return bool(stack)
 
 
 _DEFAULTS = _core.SourceOptions()
@@ -145,6 +195,65 @@ class Reader:
         if frame is None:
             raise IndexError(f"frame {index} is past the end of {self.source!r}")
         return frame
+
+    def frames_at(self, indices: Iterable[int], *, stack: bool = False) -> Union[List[Frame], np.ndarray]:
+        """Frames by index (0-based, display order; negative counts from the end), in the order asked.
+
+        Indices may come in any order and repeat. They are fetched in one forward pass: each
+        distinct frame is decoded once, in increasing order, and the reader seeks only when a
+        keyframe lies between its position and the next frame wanted (otherwise decoding on is
+        cheaper). Afterwards iteration continues after the highest index fetched.
+
+        Args:
+            indices: ints (a list, a ``range``, a 1-D integer numpy array...).
+            stack: False: a list of Frames (a repeated index gives the same Frame object).
+                True: one new C-contiguous uint8 array of shape (N, H, W, C) ((N, H, W) for gray,
+                (N, H*3/2, W) for yuv420p/nv12), filled as frames decode, so only the result is
+                held in memory; ``torch.from_dlpack(batch)`` shares it.
+
+        Raises:
+            FrameIndexError: an index outside ``[-len(reader), len(reader))`` (nothing is decoded).
+            SourceError: the source cannot seek (live stream or pipe).
+
+        Example::
+
+            batch = reader.frames_at([90, 3, 3, 47], stack=True)   # (4, H, W, 3)
+            tensor = torch.from_dlpack(batch)                      # no copy
+        """
+        return self._core._frames_at(_frame_indices(indices), _stack_flag(stack))
+
+    def frames_played_at(self, times: Iterable[float], *, stack: bool = False) -> Union[List[Frame], np.ndarray]:
+        """The frame on screen at each time, in the order asked (same fetching and results as ``frames_at``).
+
+        The frame on screen at ``t`` seconds (on the stream's clock, as ``frame.time``) is the one
+        with ``pts <= t < next pts``. ``t`` is compared at the container's timestamp precision, so
+        ``k / fps`` gives frame k even where the container rounds timestamps (mkv: to 1 ms). The
+        last frame stays on screen for one more frame interval.
+
+        Raises:
+            ValueError: a NaN or infinite time.
+            FrameIndexError: a time before the first frame or after the last one.
+            SourceError: the source cannot seek (live stream or pipe).
+        """
+        return self._core._frames_played_at(_frame_times(times), _stack_flag(stack))
+
+    @overload
+    def __getitem__(self, key: int) -> Frame: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> List[Frame]: ...
+
+    def __getitem__(self, key: Union[int, slice]) -> Union[Frame, List[Frame]]:
+        """``reader[i]`` (negative from the end) is a Frame; ``reader[a:b:step]`` a list of Frames.
+
+        Both go through ``frames_at``; ``reader.frames_at(range(a, b, step), stack=True)`` gives the
+        slice as one array.
+        """
+        if isinstance(key, slice):
+            return self.frames_at(range(*key.indices(len(self))))
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+            raise TypeError(f"Reader indices must be ints or slices, not {type(key).__name__}")
+        return self.frames_at([key])[0]
 
     def __enter__(self) -> "Reader":
         return self

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include "frame_view.hpp"
 #include "options.hpp"
 #include "vistream/cancel_token.hpp"
 #include "vistream/error.hpp"
+#include "vistream/frame_batch.hpp"
 #include "vistream/log.hpp"
 #include "vistream/player.hpp"
 #include "vistream/video_source.hpp"
@@ -204,6 +206,14 @@ class PyReader {
     if (!frame) return py::none();
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
+  // Batch retrieval (FrameBatch): the whole batch is one operation under the lock, decoded
+  // without the GIL; Python objects are made afterwards.
+  py::object frames_at(const std::vector<int64_t>& indices, bool stack) {
+    return fetch(stack, [&](VideoSource& s) { return FrameBatch(s, indices); });
+  }
+  py::object frames_played_at(const std::vector<double>& seconds, bool stack) {
+    return fetch(stack, [&](VideoSource& s) { return FrameBatch::played_at(s, seconds); });
+  }
   void close() {
     if (closing_.exchange(true)) return;
     cancel_->cancel();  // a call blocked in another thread returns now
@@ -219,6 +229,30 @@ class PyReader {
   }
 
  private:
+  template <typename MakeBatch>
+  py::object fetch(bool stack, MakeBatch&& make_batch) {
+    if (stack) return stack_array(locked([&](VideoSource& s) { return make_batch(s).stack(); }));
+    const std::vector<FramePtr> frames = locked([&](VideoSource& s) { return make_batch(s).frames(); });
+    // A duplicate index yields the same Frame object, as it shares the decoded frame.
+    std::unordered_map<const Frame*, py::object> made;
+    py::list out;
+    for (const FramePtr& frame : frames) {
+      py::object& view = made[frame.get()];
+      if (!view) view = py::cast(PyFrame{frame, py::object()});
+      out.append(view);
+    }
+    return out;
+  }
+
+  // The stack's buffer becomes the array's memory (no copy); the array owns it.
+  static py::array stack_array(FrameStack stack) {
+    const std::vector<py::ssize_t> shape(stack.shape.begin(), stack.shape.end());
+    if (!stack.pixels) return py::array(py::dtype::of<uint8_t>(), shape);
+    auto* owned = new FrameStack(std::move(stack));
+    py::capsule owner(owned, [](void* p) { delete static_cast<FrameStack*>(p); });
+    return py::array(py::dtype::of<uint8_t>(), shape, owned->pixels.get(), owner);
+  }
+
   std::shared_ptr<CancelToken> cancel_;  // immutable; cancelled by close()
   std::mutex operation_mutex_;
   std::unique_ptr<VideoSource> source_;  // protected by operation_mutex_; null once closed
@@ -384,6 +418,17 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  // Registered after the translator above, so tried before it: an index or time outside the
+  // stream is an IndexError (vistream.FrameIndexError), not the ValueError of other bad arguments.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const OutOfRangeError& e) {
+      py::object errors = py::module_::import("vistream.errors");
+      PyErr_SetString(errors.attr("FrameIndexError").ptr(), e.what());
+    }
+  });
+
   m.def("set_av_log_level", &log::set_level, "Level (AV_LOG_*) above which FFmpeg messages are dropped");
   m.def("av_log_level", &log::level);
   m.def("flush_logs", &flush_logs);
@@ -420,6 +465,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<const std::string&, const SourceOptions&>(), py::arg("source"), py::arg("options"))
       .def("__next__", &PyReader::next)
       .def("_frame_at", &PyReader::frame_at, py::arg("index"))
+      .def("_frames_at", &PyReader::frames_at, py::arg("indices"), py::arg("stack"))
+      .def("_frames_played_at", &PyReader::frames_played_at, py::arg("times"), py::arg("stack"))
       .def("_info", [](PyReader& r) {
         MediaInfo info = r.locked([](VideoSource& s) {
           MediaInfo opened = s.info();
