@@ -136,7 +136,8 @@ CLIPS: Dict[str, dict] = {
         "args": _long_clip(320, 180, 40, 60, 3, "300k"),
     },
 }
-FULL_CLIPS = ["1080p-kf", "long-gop60-bf", "long-gop60-nobf", "long-gop250-bf", "long-gop250-nobf"]
+# in this order: a run stopped early has the most telling clips
+FULL_CLIPS = ["1080p-kf", "long-gop250-bf", "long-gop60-nobf", "long-gop60-bf", "long-gop250-nobf"]
 QUICK_CLIPS = ["quick-kf", "quick-gop60-bf"]
 
 
@@ -425,9 +426,9 @@ class OpenCVSession:
         self.cap.release()
 
 
-# Peer settings, chosen by measuring on the 1080p clip (bench/README.md): the fastest for
-# random access of each peer.
-TORCHCODEC_THREADS = 0  # 0 = one per core
+# Peer settings: decoder threads like vistream's threads=0 (one per core), so the comparison is
+# like for like; OpenCV picks its own thread count.
+TORCHCODEC_THREADS = 0  # 0 = one per core (torchcodec's own default is 1)
 PYAV_THREAD_TYPE = "AUTO"
 OPENCV_GRAB_AHEAD = 16
 
@@ -542,17 +543,28 @@ def alignment(sig_tool: Dict[int, np.ndarray], sig_vs: Dict[int, np.ndarray],
 # --------------------------------------------------------------------------- timing
 
 
-def run_pattern(tool: dict, path: str, indices: List[int]) -> float:
-    """One timed run: open, fetch the frames in the order asked, touch each, close."""
-    sink = 0
+def _check(indices: List[int], frames: list, reference: dict) -> dict:
+    wrong: list = [i for i, array in zip(indices, frames) if reference["md5"].get(i) != _md5(array)]
+    if len(frames) != len(indices):
+        wrong.append(f"{len(frames)} frames for {len(indices)} indices")
+    return {"checked": len(indices), "mismatches": len(wrong), "wrong_indices": wrong[:10]}
+
+
+def run_pattern(tool: dict, path: str, indices: List[int], reference: Optional[dict] = None) -> tuple:
+    """One timed run: open, fetch the frames in the order asked, close. Returns (seconds, check).
+
+    The frames are checked against the reference between the fetch and the close, outside the
+    timed span (hashing a 1080p frame costs more than decoding it)."""
     started = time.perf_counter()
     session = tool["open"](path)
     frames = session.frames_at(indices)
-    for array in frames:
-        sink += int(array.flat[0])
+    fetched = time.perf_counter()
+    check = _check(indices, frames, reference) if reference is not None else None
+    closing = time.perf_counter()
     del frames
     session.close()
-    return time.perf_counter() - started
+    done = time.perf_counter()
+    return (fetched - started) + (done - closing), check
 
 
 def run_sequential(tool: dict, path: str) -> tuple:
@@ -568,17 +580,8 @@ def run_sequential(tool: dict, path: str) -> tuple:
 
 
 def verify_pattern(tool: dict, path: str, indices: List[int], reference: dict) -> dict:
-    session = tool["open"](path)
-    frames = session.frames_at(indices)
-    wrong = []
-    for i, array in zip(indices, frames):
-        if reference["md5"].get(i) != _md5(array):
-            wrong.append(i)
-    if len(frames) != len(indices):
-        wrong.append(f"{len(frames)} frames for {len(indices)} indices")
-    del frames
-    session.close()
-    return {"checked": len(indices), "mismatches": len(wrong), "wrong_indices": wrong[:10]}
+    """Fetches the pattern once and compares every frame with the reference's md5."""
+    return run_pattern(tool, path, indices, reference)[1]
 
 
 def measure_single(tool: dict, path: str, targets: Dict[str, int], far: int, reference: dict,
@@ -647,12 +650,6 @@ def bench_clip(name: str, path: Path, tools: Dict[str, dict], reps: int, quick: 
                  "sequential_frames": ref["frames"],
                  "alignment_with_vistream": alignment(ref["sig"], vs_sig, check) if vs_sig else None,
                  "verify": {}, "single": None}
-        # verification run of each pattern (untimed; also the warm-up)
-        for p, indices in patterns.items():
-            entry["verify"][p] = verify_pattern(tool, str(path), indices, ref)
-            v = entry["verify"][p]
-            if v["mismatches"]:
-                log(f"  {tname} {p}: {v['mismatches']}/{v['checked']} frames differ from its sequential decode")
         entry["single"] = measure_single(tool, str(path), targets, far, ref, single_repeats)
         result["tools"][tname] = entry
 
@@ -667,7 +664,13 @@ def bench_clip(name: str, path: Path, tools: Dict[str, dict], reps: int, quick: 
                     if frames != n:
                         log(f"  warning: {tname} decoded {frames} frames sequentially, expected {n}")
                 else:
-                    frames, seconds = len(patterns[p]), run_pattern(tools[tname], str(path), patterns[p])
+                    ref = references[tools[tname]["reference"]]
+                    seconds, check = run_pattern(tools[tname], str(path), patterns[p], ref)
+                    frames = len(patterns[p])
+                    merge_check(result["tools"][tname]["verify"], p, check)
+                    if check["mismatches"]:
+                        log(f"  {tname} {p}: {check['mismatches']}/{check['checked']} frames differ "
+                            f"from its sequential decode: {check['wrong_indices']}")
                 contention = watch.stop()
                 runs[tname][p].append(frames / seconds)
                 foreign[tname][p].append(contention["foreign_cores"])
@@ -684,6 +687,14 @@ def bench_clip(name: str, path: Path, tools: Dict[str, dict], reps: int, quick: 
             for p in pattern_names}
     result["ratios"] = ratios(result, pattern_names)
     return result
+
+
+def merge_check(verify: dict, pattern: str, check: dict) -> None:
+    """Keeps the worst repetition's check (every repetition is verified)."""
+    old = verify.get(pattern)
+    if old is None or check["mismatches"] > old["mismatches"]:
+        verify[pattern] = dict(check)
+    verify[pattern]["repetitions"] = (old or {}).get("repetitions", 0) + 1
 
 
 def exact(entry: dict, pattern: str) -> bool:
@@ -755,6 +766,7 @@ def pattern_doc(quick: bool) -> Dict[str, str]:
 def render(result: dict) -> str:
     lines: List[str] = []
     reps_text = ", ".join(f"{c} {clip['reps']}" for c, clip in result["clips"].items())
+    done = result.get("clips_done", "")
     m = result["machine"]
     v = result["versions"]
     lines.append(f"Run: {result['started']} on `{m['host']}` ({m['cpu']}, {m['cores']} cores, {m['os']}, "
@@ -762,12 +774,18 @@ def render(result: dict) -> str:
                  f"timed repetitions per cell: {reps_text} "
                  f"(best shown), load average at start "
                  f"{', '.join(f'{x:.2f}' for x in m['loadavg'])}. Raw data: `{result['json']}`"
-                 + (f", plot: `{result['plot']}`" if result.get("plot") else "") + ".")
+                 + (f", plot: `{result['plot']}`" if result.get("plot") else "") + ". "
+                 + (f"Other processes used {result['contention']['foreign_cores']:.2f} cores on average "
+                    "during the run (timings on a shared machine: compare tools within a run, not across runs)."
+                    if result.get("contention") else ""))
     lines.append("")
     lines.append(f"Versions: vistream {v.get('vistream')} (system FFmpeg), torchcodec {v.get('torchcodec')} "
                  f"(torch {v.get('torch')}, system FFmpeg), PyAV {v.get('av')} (bundled libavcodec "
                  f"{v.get('av_ffmpeg', '?')}), OpenCV {v.get('cv2')} ({v.get('cv2_avcodec', '?')}). "
                  f"vistream API: {result['vistream_api']}.")
+    if done and done.split(" of ")[0] != done.split(" of ")[1]:
+        lines.append("")
+        lines.append(f"**Partial run: {done} clips measured so far.**")
     if result.get("missing_tools"):
         lines.append("")
         lines.append("Not run: " + "; ".join(f"{k}: {e}" for k, e in result["missing_tools"].items()))
@@ -899,6 +917,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--clips", default=None, help=f"comma-separated subset of {', '.join(CLIPS)}")
     parser.add_argument("--reps", type=int, default=None,
                         help="timed repetitions (default: 3 on the 1080p clip, 2 on the long clips, 1 with --quick)")
+    parser.add_argument("--long-reps", type=int, default=None, help="timed repetitions on the long clips only")
     parser.add_argument("--single-repeats", type=int, default=None, help="repeats per single access (default 5, quick 2)")
     parser.add_argument("--media-dir", type=Path, default=HERE / "media", help="clip cache (default bench/media)")
     parser.add_argument("--tag", default="before", help="names the results and the BENCHMARKS.md section")
@@ -909,6 +928,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     def reps_for(clip: str) -> int:
+        if args.long_reps and not CLIPS[clip].get("short"):
+            return args.long_reps
         return args.reps or (1 if args.quick else 3 if CLIPS[clip].get("short") else 2)
 
     single_repeats = args.single_repeats or (2 if args.quick else 5)
@@ -962,16 +983,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         "clip_commands": {c: " ".join(ffmpeg_command(CLIPS[c], Path(CLIPS[c]["file"]))) for c in clip_names},
         "clips": {},
     }
-    contention = ForeignCpu().start()
-    paths = {c: ensure_clip(c, args.media_dir) for c in clip_names}
-    for c in clip_names:
-        result["clips"][c] = bench_clip(c, paths[c], tools, reps_for(c), args.quick, single_repeats)
-    result["contention"] = contention.stop()
-    result["total_seconds"] = round(time.perf_counter() - started_wall, 1)
-    result["all_exact"] = all(
-        exact(e, p) and all(s["exact"] for s in e["single"].values())
-        for clip in result["clips"].values() for e in clip["tools"].values() for p in e["patterns"])
-
     host = result["machine"]["host"]
     day = _dt.date.today().isoformat()
     stem = f"seek-{host}-{day}" + ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else "")
@@ -980,25 +991,36 @@ def main(argv: Optional[List[str]] = None) -> int:
     result["json"] = _shown(json_path)
     if not args.no_plot and not (args.no_write and args.json is None):
         result["plot"] = _shown(png_path)
-    section = render(result)
+
+    def write(final: bool) -> str:
+        """Writes what is measured so far: a long run interrupted keeps its finished clips."""
+        result["clips_done"] = f"{len(result['clips'])} of {len(clip_names)}"
+        result["total_seconds"] = round(time.perf_counter() - started_wall, 1)
+        result["all_exact"] = all(
+            exact(e, p) and all(s["exact"] for s in e["single"].values())
+            for clip in result["clips"].values() for e in clip["tools"].values() for p in e["patterns"])
+        section = render(result)
+        if args.json is not None or not args.no_write:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(result, indent=2) + "\n")
+            if result.get("plot"):
+                plot(result, png_path)
+            log(f"wrote {json_path}" + (f" and {png_path.name}" if result.get("plot") else ""))
+        if not args.no_write and not args.quick:
+            update_benchmarks_md(section, args.tag)
+            log("updated BENCHMARKS.md")
+        return section
+
+    contention = ForeignCpu().start()
+    paths = {c: ensure_clip(c, args.media_dir) for c in clip_names}
+    for k, c in enumerate(clip_names):
+        result["clips"][c] = bench_clip(c, paths[c], tools, reps_for(c), args.quick, single_repeats)
+        result["contention"] = contention.stop()
+        if k + 1 < len(clip_names):
+            write(final=False)
+    section = write(final=True)
     print(section)
     log(f"total {result['total_seconds']} s")
-    if args.json is not None or not args.no_write:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-
-        def _plain(o):
-            if isinstance(o, np.ndarray):
-                return None
-            raise TypeError(type(o))
-
-        json_path.write_text(json.dumps(result, indent=2, default=_plain) + "\n")
-        log(f"wrote {json_path}")
-        if result.get("plot"):
-            plot(result, png_path)
-            log(f"wrote {png_path}")
-    if not args.no_write and not args.quick:
-        update_benchmarks_md(section, args.tag)
-        log("updated BENCHMARKS.md")
     return 0
 
 
