@@ -852,6 +852,7 @@ def plot(result: dict, out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     clips = result["clips"]
     fig, axes = plt.subplots(len(clips), 1, figsize=(11, 3.2 * len(clips)), squeeze=False)
@@ -868,6 +869,9 @@ def plot(result: dict, out: Path) -> None:
                 if not exact(tools[t], p):
                     ax.text(x, val, "x", ha="center", va="bottom", color="red", fontsize=9)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xticks(range(len(pattern_names)))
         ax.set_xticklabels(pattern_names)
         ax.set_ylabel("frames/s")
