@@ -265,6 +265,11 @@ class VistreamSession:
     def single(self, index: int):
         return self.reader.frame_at(index).array
 
+    def work(self) -> dict:
+        """What the fetch cost the engine: frames decoded and seeks (Reader.stats)."""
+        stats = self.reader.stats
+        return {k: stats[k] for k in ("frames_decoded", "frames_output", "seeks", "packets_read") if k in stats}
+
     def sequential(self) -> Iterator:
         for frame in self.reader:
             yield frame.array
@@ -560,6 +565,8 @@ def run_pattern(tool: dict, path: str, indices: List[int], reference: Optional[d
     frames = session.frames_at(indices)
     fetched = time.perf_counter()
     check = _check(indices, frames, reference) if reference is not None else None
+    if check is not None and hasattr(session, "work"):
+        check["work"] = session.work()
     closing = time.perf_counter()
     del frames
     session.close()
@@ -695,6 +702,8 @@ def merge_check(verify: dict, pattern: str, check: dict) -> None:
     if old is None or check["mismatches"] > old["mismatches"]:
         verify[pattern] = dict(check)
     verify[pattern]["repetitions"] = (old or {}).get("repetitions", 0) + 1
+    if "work" in check:
+        verify[pattern]["work"] = check["work"]
 
 
 def exact(entry: dict, pattern: str) -> bool:
@@ -835,6 +844,11 @@ def render(result: dict) -> str:
             if "sequential" in pattern_names:
                 cells.append(f"{1000.0 / e['patterns']['sequential']['best_fps']:.1f}")
             lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
+        work = [f"{p} {v['work']['frames_decoded']} decoded / {v['checked']} returned, {v['work']['seeks']} seeks"
+                for p, v in tools.get("vistream", {}).get("verify", {}).items() if "work" in v]
+        if work:
+            lines.append("")
+            lines.append(f"{tools['vistream']['label']} work (Reader.stats): " + "; ".join(work) + ".")
         al = [f"{tools[n]['label']} {tools[n]['alignment_with_vistream']['aligned']}/"
               f"{tools[n]['alignment_with_vistream']['checked']}"
               for n in names if tools[n].get("alignment_with_vistream") and not n.startswith("vistream")]
