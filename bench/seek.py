@@ -260,7 +260,8 @@ class VistreamSession:
             frames = self.reader.frames_at(indices)
         else:
             frames = [self.reader.frame_at(i) for i in indices]
-        return [f.array for f in frames]
+        # Frame objects (frame_at, frames_at's default); plain arrays are taken as they are
+        return [f.array if hasattr(f, "array") else np.asarray(f) for f in frames]
 
     def single(self, index: int):
         return self.reader.frame_at(index).array
