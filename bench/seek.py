@@ -895,7 +895,7 @@ def plot(result: dict, out: Path) -> None:
     axes[0, 0].legend(fontsize=8, ncol=3)
     fig.suptitle(f"bench/seek.py {result.get('tag') or ''} {result['started'][:16]} "
                  f"({result['machine']['cores']} cores); red x = inexact frames", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(out, dpi=90)
     plt.close(fig)
 
