@@ -269,7 +269,9 @@ class VistreamSession:
     def work(self) -> dict:
         """What the fetch cost the engine: frames decoded and seeks (Reader.stats)."""
         stats = self.reader.stats
-        return {k: stats[k] for k in ("frames_decoded", "frames_output", "seeks", "packets_read") if k in stats}
+        get = stats.get if isinstance(stats, dict) else (lambda k: getattr(stats, k, None))
+        keys = ("frames_decoded", "frames_output", "seeks", "packets_read")
+        return {k: get(k) for k in keys if get(k) is not None}
 
     def sequential(self) -> Iterator:
         for frame in self.reader:
@@ -845,8 +847,9 @@ def render(result: dict) -> str:
             if "sequential" in pattern_names:
                 cells.append(f"{1000.0 / e['patterns']['sequential']['best_fps']:.1f}")
             lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
-        work = [f"{p} {v['work']['frames_decoded']} decoded / {v['checked']} returned, {v['work']['seeks']} seeks"
-                for p, v in tools.get("vistream", {}).get("verify", {}).items() if "work" in v]
+        work = [f"{p} {v['work']['frames_decoded']} decoded / {v['checked']} returned, {v['work'].get('seeks', '?')} seeks"
+                for p, v in tools.get("vistream", {}).get("verify", {}).items()
+                if "frames_decoded" in v.get("work", {})]
         if work:
             lines.append("")
             lines.append(f"{tools['vistream']['label']} work (Reader.stats): " + "; ".join(work) + ".")
