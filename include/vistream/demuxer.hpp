@@ -8,6 +8,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vistream/av_ptr.hpp"
 #include "vistream/cancel_token.hpp"
@@ -25,13 +27,39 @@ struct IoTimeouts {
   double read = -1.0;
 };
 
+// How to open a source: what avformat_open_input gets. A plain value, kept by the owner, so a
+// later reopen (seek fallback, and reconnecting a live source, which will start a new timeline
+// serial) opens the source exactly as the first time.
+struct DemuxerOptions {
+  // Demuxer or capture device ("v4l2", "lavfi", "mpegts", "rawvideo"...). Empty: probed from
+  // the data, except that a "/dev/video*" path means "v4l2".
+  std::string format;
+  // Passed as the AVDictionary of avformat_open_input: options of the format context
+  // (probesize, fflags...), of the protocol (rtsp_transport, tls_verify, timeout...) and of the
+  // demuxer or device (video_size, framerate...), in order. Options nothing used are reported
+  // (unused_options(), and a warning in FFmpeg's log).
+  // Added by the Demuxer unless given here:
+  //   protocol_whitelist: for network URLs, network protocols only (kNetworkProtocolWhitelist),
+  //     so a playlist or manifest fetched from the network can never open file:, pipe:...
+  //   tls_verify=1 and ca_file=<the system's CA bundle>: for TLS schemes (https, rtmps, tls).
+  // "rtsp_transport": "auto" means FFmpeg's default (UDP, falling back to TCP).
+  std::vector<std::pair<std::string, std::string>> options;
+  IoTimeouts timeouts;
+};
+
+// The protocols a network source may open (itself and everything it refers to).
+extern const char* const kNetworkProtocolWhitelist;
+
 class Demuxer {
  public:
   // `known_video_stream` >= 0: the source was opened before and this is its video stream
   // index; lets a reopen skip stream probing where the container allows. `cancel` may be
   // shared with the rest of the pipeline (null: a private one).
+  // Throws Error(SourceNotAllowed) when the source or a resource it refers to uses a protocol
+  // outside protocol_whitelist, Error(SourceCertificate) when a TLS certificate fails
+  // verification, Error(Source) when no video stream parameters can be found (damaged).
   explicit Demuxer(const std::string& url, int known_video_stream = -1,
-                   std::shared_ptr<CancelToken> cancel = nullptr, IoTimeouts timeouts = {});
+                   std::shared_ptr<CancelToken> cancel = nullptr, DemuxerOptions options = {});
   Demuxer(const Demuxer&) = delete;
   Demuxer& operator=(const Demuxer&) = delete;
 
@@ -44,6 +72,9 @@ class Demuxer {
   bool seekable() const;
   const std::shared_ptr<CancelToken>& cancel_token() const { return cancel_; }
   const IoTimeouts& timeouts() const { return timeouts_; }  // resolved for this source
+  const DemuxerOptions& options() const { return options_; }  // as given (for a reopen)
+  // Names of the caller's options that nothing consumed (misspelt, or not for this source).
+  const std::vector<std::string>& unused_options() const { return unused_options_; }
 
   // Reads the next packet of any stream. Returns false at end of input, including a file that
   // ends early (truncated: counted in read_errors(), what was read stays valid). A read error
@@ -64,9 +95,14 @@ class Demuxer {
   [[noreturn]] void throw_failure(const BlockingCall& call, int code, ErrorKind kind, const std::string& what,
                                   const std::string& context) const;
 
+  // Throws the typed error a captured FFmpeg explanation points to (whitelist, certificate).
+  void throw_if_refused(const std::string& explanation, const std::string& context) const;
+
   std::string url_;
   std::shared_ptr<CancelToken> cancel_;
+  DemuxerOptions options_;
   IoTimeouts timeouts_;
+  std::vector<std::string> unused_options_;
   UniqueInputFormatContext ctx_;
   AVFormatContext* io_ctx_ = nullptr;  // the context being opened/read (valid during open too)
   BlockingCall* call_ = nullptr;       // the blocking call in progress (its thread only)

@@ -13,7 +13,7 @@ from . import _arguments, _core, _logging
 from ._output_file import PendingOutput, note_partial, same_file
 from .errors import VistreamError
 from .media_info import MediaInfo
-from .reader import Timeout, _io_timeouts
+from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _io_timeouts, _warn_unused
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
@@ -105,6 +105,8 @@ class Player:
         format: pixel format handed to the callback (see ``Reader``).
         timeout: seconds a network source may stall (open, or read) before ``run()`` ends with
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
+        camera / input_format / input_options / capture_size / capture_fps / capture_format:
+            how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
 
     Example::
 
@@ -120,7 +122,7 @@ class Player:
 
     def __init__(
         self,
-        source: "str | os.PathLike[str]",
+        source: "str | os.PathLike[str] | None" = None,
         *,
         vfilter: Optional[str] = None,
         afilter: Optional[str] = None,
@@ -149,8 +151,15 @@ class Player:
         loop: bool = False,
         play_audio: Optional[bool] = None,
         timeout: Timeout = None,
+        camera: Optional[int] = None,
+        input_format: Optional[str] = None,
+        input_options: Optional[InputOptions] = None,
+        capture_size: Optional[CaptureSize] = None,
+        capture_fps: Optional[float] = None,
+        capture_format: Optional[str] = None,
     ) -> None:
-        url = _arguments.source_string(source)
+        url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
+                                                         capture_fps, capture_format)
         if mode not in _MODES:
             raise ValueError(f"mode {mode!r} is not available yet; supported: {', '.join(_MODES)}")
         show_window = _resolve_display(display)
@@ -208,7 +217,10 @@ class Player:
             play_audio=(bool(audio) and (mode == "realtime" or show_window)) if play_audio is None else bool(play_audio),
             open_timeout=open_timeout,
             read_timeout=read_timeout,
+            input_format=demuxer,
+            input_options=demuxer_options,
         )
+        _warn_unused(self._core, url)
         self.display = show_window
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:

@@ -27,6 +27,8 @@ const char* python_error_name(ErrorKind kind) {
     case ErrorKind::Source: return "SourceError";
     case ErrorKind::SourceNotFound: return "SourceNotFoundError";
     case ErrorKind::SourceTimeout: return "SourceTimeoutError";
+    case ErrorKind::SourceNotAllowed: return "SourceNotAllowedError";
+    case ErrorKind::SourceCertificate: return "SourceCertificateError";
     case ErrorKind::Decode: return "DecodeError";
     case ErrorKind::Encoder: return "EncoderError";
     case ErrorKind::Filter: return "FilterError";
@@ -168,16 +170,26 @@ SourceOptions with_timeouts(SourceOptions options, double open_timeout, double r
   return options;
 }
 
+using InputOptionList = std::vector<std::pair<std::string, std::string>>;
+
+SourceOptions with_input(SourceOptions options, const std::string& input_format, const InputOptionList& input_options) {
+  options.input_format = input_format;
+  options.input_options = input_options;
+  return options;
+}
+
 // A Reader may be used from any thread. Every native operation runs under operation_mutex_
 // (VideoSource itself is single-threaded); the lock is taken with the GIL released, so a
 // thread waiting for it never blocks the one holding it from getting the GIL back.
 class PyReader {
  public:
   PyReader(const std::string& url, const std::string& format, const std::string& vfilter,
-           const std::string& hwaccel, int threads, double open_timeout, double read_timeout)
+           const std::string& hwaccel, int threads, double open_timeout, double read_timeout,
+           const std::string& input_format, const InputOptionList& input_options)
       : cancel_(std::make_shared<CancelToken>()) {
-    const SourceOptions options =
-        with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
+    const SourceOptions options = with_input(
+        with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout), input_format,
+        input_options);
     source_ = interruptible(*cancel_, [&] { return std::make_unique<VideoSource>(url, options, cancel_); });
   }
 
@@ -429,9 +441,12 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, double,
-                    double>(),
+                    double, const std::string&, const InputOptionList&>(),
            py::arg("source"), py::arg("format"), py::arg("vfilter"), py::arg("hwaccel"), py::arg("threads"),
-           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
+           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0, py::arg("input_format") = "",
+           py::arg("input_options") = InputOptionList())
+      .def("_unused_input_options",
+           [](PyReader& r) { return r.locked([](VideoSource& s) { return s.unused_input_options(); }); })
       .def("__next__", &PyReader::next)
       .def("_frame_at", &PyReader::frame_at, py::arg("index"))
       .def("_info", [](PyReader& r) {
@@ -492,9 +507,12 @@ PYBIND11_MODULE(_core, m) {
                        const std::string& hwaccel, int threads, bool audio, double start, double end,
                        const std::string& mode, double speed, bool start_paused, bool exit_at_end,
                        size_t cache_bytes, bool display, bool fullscreen, bool osd, const std::string& title,
-                       bool loop, bool play_audio, double open_timeout, double read_timeout) {
+                       bool loop, bool play_audio, double open_timeout, double read_timeout,
+                       const std::string& input_format, const InputOptionList& input_options) {
              PlayerOptions o;
-             o.source = with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout);
+             o.source = with_input(
+                 with_timeouts(source_options(format, vfilter, hwaccel, threads), open_timeout, read_timeout),
+                 input_format, input_options);
              o.afilter = afilter;
              o.output = output;
              o.encoder.encoder = encoder;
@@ -526,7 +544,9 @@ PYBIND11_MODULE(_core, m) {
            py::arg("gop"), py::arg("hwaccel"), py::arg("threads"), py::arg("audio"), py::arg("start"),
            py::arg("end"), py::arg("mode"), py::arg("speed"), py::arg("start_paused"), py::arg("exit_at_end"),
            py::arg("cache_bytes"), py::arg("display"), py::arg("fullscreen"), py::arg("osd"), py::arg("title"), py::arg("loop"), py::arg("play_audio"),
-           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0)
+           py::arg("open_timeout") = -1.0, py::arg("read_timeout") = -1.0, py::arg("input_format") = "",
+           py::arg("input_options") = InputOptionList())
+      .def("_unused_input_options", [](PyPlayer& p) { return p.core().unused_input_options(); })
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
