@@ -130,6 +130,10 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     // Also for plain http: a redirect or a playlist may lead to https.
     if (!has_option(options_.options, "tls_verify")) set("tls_verify", "1");
     if (!has_option(options_.options, "ca_file") && !system_ca_file().empty()) set("ca_file", system_ca_file());
+    for (const char* key : {"tls_verify", "ca_file"}) {
+      if (const AVDictionaryEntry* entry = av_dict_get(raw_options, key, nullptr, 0))
+        nested_options_.emplace_back(key, entry->value);
+    }
   }
 
   AVFormatContext* raw = avformat_alloc_context();
@@ -139,6 +143,11 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
   }
   raw->interrupt_callback.callback = &Demuxer::interrupt_callback;
   raw->interrupt_callback.opaque = this;
+  if (!nested_options_.empty()) {
+    default_io_open_ = raw->io_open;
+    raw->io_open = &Demuxer::open_nested;
+    raw->opaque = this;
+  }
   log::ScopedCapture details;
   {
     BlockingCall call(cancel_.get(), timeouts_.open);
@@ -158,7 +167,11 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     }
   }
   for (const AVDictionaryEntry* left = nullptr; (left = av_dict_get(owned_options.get(), "", left, AV_DICT_IGNORE_SUFFIX));) {
-    if (std::find(user_keys.begin(), user_keys.end(), left->key) != user_keys.end()) unused_options_.push_back(left->key);
+    // TLS settings of a network source also apply to what it opens later (segments, redirects).
+    const bool for_nested = std::any_of(nested_options_.begin(), nested_options_.end(),
+                                        [left](const auto& kv) { return kv.first == left->key; });
+    if (!for_nested && std::find(user_keys.begin(), user_keys.end(), left->key) != user_keys.end())
+      unused_options_.push_back(left->key);
   }
   if (!unused_options_.empty() && known_video_stream < 0) {  // once per source, not per reopen
     std::string names;
@@ -319,6 +332,18 @@ void Demuxer::seek(int64_t timestamp) {
   const int ret = av_seek_frame(ctx_.get(), video_index_, timestamp, AVSEEK_FLAG_BACKWARD);
   end_call(call);
   if (ret < 0) throw_failure(call, ret, ErrorKind::Source, "seek", "cannot seek in '" + url_ + "'");
+}
+
+int Demuxer::open_nested(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options) {
+  auto* self = static_cast<Demuxer*>(s->opaque);
+  AVDictionary* local = nullptr;
+  AVDictionary** effective = options ? options : &local;
+  for (const auto& [key, value] : self->nested_options_) {
+    if (!av_dict_get(*effective, key.c_str(), nullptr, 0)) av_dict_set(effective, key.c_str(), value.c_str(), 0);
+  }
+  const int ret = self->default_io_open_(s, pb, url, flags, effective);
+  av_dict_free(&local);
+  return ret;
 }
 
 int Demuxer::interrupt_callback(void* opaque) {

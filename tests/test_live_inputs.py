@@ -175,6 +175,20 @@ def test_https_trusts_a_given_ca_file(vs, https_server):
     assert_live_frames(got, frames=20)
 
 
+def test_https_segments_of_a_playlist_are_verified_too(vs, http_server, https_server, hls_dir):
+    # A plain-http playlist whose segments live on an https server with an untrusted certificate:
+    # FFmpeg's HLS demuxer does not pass tls_verify on to segment requests by itself.
+    segments = sorted(hls_dir.glob("seg*.ts"), key=lambda p: int(p.stem[3:]))
+    entries = "".join(f"#EXTINF:2.0,\n{https_server.url(p.name)}\n" for p in segments)
+    (hls_dir / "remote_segments.m3u8").write_text(
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n{entries}#EXT-X-ENDLIST\n")
+    with pytest.raises(vs.SourceCertificateError):
+        read_live(vs, http_server.url("remote_segments.m3u8"), frames=10, timeout=10)
+    got = read_live(vs, http_server.url("remote_segments.m3u8"), frames=20, input_options={"tls_verify": 0},
+                    timeout=10)
+    assert_live_frames(got, frames=20)
+
+
 # --------------------------------------------------------------------------- devices, pipes
 
 def test_lavfi_device_input(vs):

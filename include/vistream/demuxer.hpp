@@ -89,6 +89,10 @@ class Demuxer {
 
  private:
   static int interrupt_callback(void* opaque);
+  // AVFormatContext::io_open of network sources: every resource the source opens (the source
+  // itself, playlist segments, keys) gets the source's TLS settings, which FFmpeg's HLS demuxer
+  // would not pass on to segment requests.
+  static int open_nested(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options);
   int64_t io_progress() const;
   void end_call(const BlockingCall& call);
   // Throws the error for a libav call that failed with `code` during `call` ("open", "read"...).
@@ -103,6 +107,8 @@ class Demuxer {
   DemuxerOptions options_;
   IoTimeouts timeouts_;
   std::vector<std::string> unused_options_;
+  std::vector<std::pair<std::string, std::string>> nested_options_;  // immutable after construction
+  decltype(AVFormatContext::io_open) default_io_open_ = nullptr;
   UniqueInputFormatContext ctx_;
   AVFormatContext* io_ctx_ = nullptr;  // the context being opened/read (valid during open too)
   BlockingCall* call_ = nullptr;       // the blocking call in progress (its thread only)
