@@ -299,10 +299,22 @@ bool Demuxer::read(AVPacket* packet) {
       }
     }
     end_call(call);
-    if (ret >= 0) return true;  // even if aborted meanwhile: a packet the demuxer had buffered
+    if (ret >= 0) {  // even if aborted meanwhile: a packet the demuxer had buffered
+      if (packet->stream_index == video_index_) ++video_packets_;
+      return true;
+    }
     if (call.outcome() != BlockingCall::Outcome::Running || aborted_ != BlockingCall::Outcome::Running)
       throw_failure(call, ret, ErrorKind::Source, "read", "cannot read '" + url_ + "'");
-    if (ret == AVERROR_EOF) return false;
+    if (ret == AVERROR_EOF) {
+      const AVStream* video = video_stream();
+      if (!seeked_ && video_packets_ == 0 && video && video->nb_frames > 0) {
+        // The header lists video samples but the data ends before the first: a cut file.
+        ++read_errors_;
+        av_log(nullptr, AV_LOG_WARNING, "vistream: '%s' ends before its first video packet (%lld listed)\n",
+               url_.c_str(), static_cast<long long>(video->nb_frames));
+      }
+      return false;
+    }
     if (ret == AVERROR(EAGAIN)) {
       // No data yet: wait on the token (stop() wakes it) instead of spinning; the read's stall
       // deadline keeps running.
@@ -327,6 +339,7 @@ bool Demuxer::read(AVPacket* packet) {
 }
 
 void Demuxer::seek(int64_t timestamp) {
+  seeked_ = true;
   BlockingCall call(cancel_.get(), timeouts_.read);
   call_ = &call;
   const int ret = av_seek_frame(ctx_.get(), video_index_, timestamp, AVSEEK_FLAG_BACKWARD);

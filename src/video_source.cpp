@@ -214,7 +214,8 @@ void VideoSource::throw_if_nothing_decoded() const {
     throw Error(ErrorKind::Decode, "no video frame of '" + url_ + "' could be decoded (" +
                                        std::to_string(decode_errors) +
                                        " packets rejected by the decoder: damaged codec data or stream)");
-  if (read_errors > 0)
+  // Video data that yields no frame, or none at all where the container lists some: cut short.
+  if (read_errors > 0 || demuxer_->video_packets() > 0)
     throw Error(ErrorKind::Source, "'" + url_ + "' ends before its first video frame (truncated or damaged)");
 }
 

@@ -381,3 +381,24 @@ def test_nothing_decodes_is_a_decode_error(vs, undecodable_mp4, tmp_path):
     with pytest.raises(vs.DecodeError):
         vs.Player(undecodable_mp4, output=out).run()
     assert not out.exists()
+
+
+def test_mp4_cut_before_its_first_video_sample_is_a_source_error(vs, undecodable_mp4, tmp_path):
+    # A faststart mp4 (index first) cut right after the index: the header lists 50 frames, the
+    # data has none. Before: 0 frames and a "successful" run.
+    good = undecodable_mp4.with_name("good.mp4")
+    faststart = tmp_path / "faststart.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(good), "-c", "copy", "-movflags",
+                    "+faststart", str(faststart)], check=True, timeout=60)
+    data = faststart.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:data.find(b"mdat") + 4 + 100])
+    with vs.Reader(cut) as reader:
+        with pytest.raises(vs.SourceError, match="first video frame"):
+            list(reader)
+    with pytest.raises(vs.SourceError):
+        vs.Player(cut, output=tmp_path / "out.mp4").run()
+    with vs.Reader(good) as reader:  # the intact file still reads, also after a seek to its end
+        assert len(list(reader)) == 50
+        reader.seek(index=10_000)
+        assert list(reader) == []

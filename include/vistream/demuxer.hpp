@@ -86,6 +86,8 @@ class Demuxer {
   void seek(int64_t timestamp);
 
   int64_t read_errors() const { return read_errors_; }
+  // Video packets read so far (reading thread only).
+  int64_t video_packets() const { return video_packets_; }
 
  private:
   static int interrupt_callback(void* opaque);
@@ -117,6 +119,9 @@ class Demuxer {
   int video_index_ = -1;
   int audio_index_ = -1;
   std::atomic<int64_t> read_errors_{0};
+  // Reading thread only: to tell a file cut before its first video sample from an empty one.
+  int64_t video_packets_ = 0;
+  bool seeked_ = false;
 };
 
 }  // namespace vistream
