@@ -92,7 +92,13 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
                  DemuxerOptions options)
     : url_(url), cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()), options_(std::move(options)) {
   const bool network = is_network(url);
-  timeouts_.open = resolve(options_.timeouts.open, IoTimeouts::kDefaultOpen, network);
+  const std::string scheme = scheme_of(url);
+  bool rtsp_auto = scheme == "rtsp" || scheme == "rtsps";
+  for (const auto& [key, value] : options_.options) {
+    if (key == "rtsp_transport" && value != "auto") rtsp_auto = false;
+  }
+  timeouts_.open = resolve(options_.timeouts.open,
+                           rtsp_auto ? IoTimeouts::kDefaultRtspAutoOpen : IoTimeouts::kDefaultOpen, network);
   timeouts_.read = resolve(options_.timeouts.read, IoTimeouts::kDefaultRead, network);
   const std::string open_name = url == "-" ? "pipe:0" : url;  // "-": standard input, as for ffmpeg
 
@@ -120,7 +126,6 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     set(key, value);
   }
   if (network) {
-    const std::string scheme = scheme_of(url);
     if (!has_option(options_.options, "protocol_whitelist")) {
       std::string whitelist = kNetworkProtocolWhitelist;
       if (!scheme.empty() && ("," + whitelist + ",").find("," + scheme + ",") == std::string::npos)

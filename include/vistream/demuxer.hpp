@@ -23,6 +23,9 @@ namespace vistream {
 struct IoTimeouts {
   static constexpr double kDefaultOpen = 10.0;
   static constexpr double kDefaultRead = 10.0;
+  // RTSP with UDP allowed ("auto", FFmpeg's default): FFmpeg waits 10 s for UDP packets before
+  // it retries over TCP, so the open must be allowed longer than that for the fallback to happen.
+  static constexpr double kDefaultRtspAutoOpen = 20.0;
   double open = -1.0;
   double read = -1.0;
 };
