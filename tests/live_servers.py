@@ -106,9 +106,10 @@ _GST_RTSP_SERVER = textwrap.dedent('''
     import gi
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtspServer
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
     Gst.init(None)
     rtsp_port, udp_port = sys.argv[1], int(sys.argv[2])
+    tcp_only = len(sys.argv) > 3 and sys.argv[3] == "tcp-only"
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(rtsp_port)
@@ -120,6 +121,8 @@ _GST_RTSP_SERVER = textwrap.dedent('''
         '! queue ! tsdemux ignore-pcr=true ! h264parse config-interval=-1 '
         '! rtph264pay name=pay0 pt=96 config-interval=-1 )')
     factory.set_shared(True)  # every client watches the one feed
+    if tcp_only:  # answers a UDP SETUP with 461 Unsupported Transport
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
     server.get_mount_points().add_factory("/live", factory)
     if server.attach(None) == 0:
         sys.exit("cannot listen on port " + rtsp_port)
@@ -140,9 +143,7 @@ def gst_rtsp_available() -> Optional[str]:
     return None
 
 
-@pytest.fixture(scope="module")
-def rtsp_server(tmp_path_factory, test_mp4):
-    """rtsp://127.0.0.1:PORT/live: GStreamer's RTSP server (UDP and TCP transport) fed by ffmpeg."""
+def _gst_rtsp(tmp_path_factory, test_mp4, *mode: str):
     reason = gst_rtsp_available()
     if reason:
         pytest.skip(reason)
@@ -150,7 +151,8 @@ def rtsp_server(tmp_path_factory, test_mp4):
     script = log_dir / "gst_rtsp_server.py"
     script.write_text(_GST_RTSP_SERVER)
     rtsp_port, feed_port = free_port(), free_port(socket.SOCK_DGRAM)
-    server = Service("gst-rtsp-server", [SYSTEM_PYTHON, str(script), str(rtsp_port), str(feed_port)], log_dir)
+    server = Service("gst-rtsp-server", [SYSTEM_PYTHON, str(script), str(rtsp_port), str(feed_port), *mode],
+                     log_dir)
     feed = None
     try:
         wait_until(lambda: "ready" in server.log_text() and tcp_listening(rtsp_port), 30, "the RTSP server", server)
@@ -161,6 +163,18 @@ def rtsp_server(tmp_path_factory, test_mp4):
         if feed is not None:
             feed.stop()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def rtsp_server(tmp_path_factory, test_mp4):
+    """rtsp://127.0.0.1:PORT/live: GStreamer's RTSP server (UDP and TCP transport) fed by ffmpeg."""
+    yield from _gst_rtsp(tmp_path_factory, test_mp4)
+
+
+@pytest.fixture(scope="module")
+def tcp_only_rtsp_server(tmp_path_factory, test_mp4):
+    """The same GStreamer RTSP server, offering interleaved TCP transport only."""
+    yield from _gst_rtsp(tmp_path_factory, test_mp4, "tcp-only")
 
 
 @pytest.fixture(scope="module")

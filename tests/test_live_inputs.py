@@ -28,8 +28,19 @@ from live_servers import (  # noqa: F401  (fixtures)
     rtsp_server,
     self_signed_certificate,
     srt_server,
+    tcp_only_rtsp_server,
     udp_feed,
 )
+
+
+def reap(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Waits for a helper process; kills it if it does not end (e.g. a writer blocked on a FIFO
+    nobody opened because the test failed first)."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def read_live(vs, source, frames: int = 30, deadline: float = 30.0, **reader_args):
@@ -70,6 +81,16 @@ def test_rtsp_transport_reaches_the_client(vs, perl_rtsp_server):
     assert_live_frames(read_live(vs, perl_rtsp_server, input_options={"rtsp_transport": "auto"}, timeout=(20, 10)))
     with pytest.raises(vs.SourceError, match="400"):
         vs.Reader(perl_rtsp_server, input_options={"rtsp_transport": "tcp"}, timeout=(10, 5))
+
+
+def test_rtsp_auto_transport_falls_back_to_tcp(vs, tcp_only_rtsp_server):
+    # The mirror image: a TCP-only server refuses a UDP SETUP; "auto" then uses TCP.
+    assert_live_frames(read_live(vs, tcp_only_rtsp_server, input_options={"rtsp_transport": "auto"},
+                                 timeout=(20, 10)))
+    assert_live_frames(read_live(vs, tcp_only_rtsp_server, input_options={"rtsp_transport": "tcp"},
+                                 timeout=(20, 10)))
+    with pytest.raises(vs.SourceError, match="461|Unsupported|transport"):
+        vs.Reader(tcp_only_rtsp_server, input_options={"rtsp_transport": "udp"}, timeout=(10, 5))
 
 
 def test_rtmp_from_nginx(vs, rtmp_server):
@@ -223,7 +244,7 @@ def test_fifo_rawvideo_with_capture_options(vs, tmp_path):
             got = [f.array.copy() for f in reader]
             watchdog.cancel()
     finally:
-        writer.wait(timeout=30)
+        reap(writer)
     assert len(got) == 25
     expected = ffmpeg_raw_bgr_lavfi(graph, 320, 240)
     assert np.array_equal(np.stack(got), expected)
@@ -243,7 +264,7 @@ def test_pipe_file_descriptor(vs, test_mp4):
     try:
         got = read_live(vs, f"pipe:{read_fd}", frames=10_000, deadline=60)
     finally:
-        writer.wait(timeout=60)
+        reap(writer, 60)
         os.close(read_fd)
     assert len(got) >= 240
     assert_live_frames(got, frames=len(got))
@@ -262,7 +283,7 @@ def test_dash_reads_standard_input(test_mp4):
                                 timeout=120)
     finally:
         feed.stdout.close()
-        feed.wait(timeout=60)
+        reap(feed, 60)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 240
 
@@ -305,7 +326,7 @@ def test_v4l2_virtual_camera(vs, tmp_path):
         got = read_live(vs, device, frames=20, capture_size=(640, 480), capture_fps=30, timeout=10)
     finally:
         feed.terminate()
-        feed.wait(timeout=10)
+        reap(feed, 10)
     assert_live_frames(got, frames=20, shape=(480, 640, 3))
 
 
