@@ -72,10 +72,6 @@ void register_devices() {
   std::call_once(once, [] { avdevice_register_all(); });
 }
 
-struct DictionaryDeleter {
-  void operator()(AVDictionary* dict) const { av_dict_free(&dict); }
-};
-
 bool has_option(const std::vector<std::pair<std::string, std::string>>& options, const char* key) {
   return std::any_of(options.begin(), options.end(), [key](const auto& kv) { return kv.first == key; });
 }
@@ -115,7 +111,10 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
 
   // The caller's options, then the defaults they did not override.
   AVDictionary* raw_options = nullptr;
-  std::unique_ptr<AVDictionary, DictionaryDeleter> owned_options;
+  struct FreeOnExit {
+    AVDictionary*& dict;
+    ~FreeOnExit() { av_dict_free(&dict); }
+  } free_options{raw_options};
   auto set = [&raw_options](const std::string& key, const std::string& value) {
     if (av_dict_set(&raw_options, key.c_str(), value.c_str(), 0) < 0) throw std::bad_alloc();
   };
@@ -142,10 +141,7 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
   }
 
   AVFormatContext* raw = avformat_alloc_context();
-  if (!raw) {
-    av_dict_free(&raw_options);
-    throw std::bad_alloc();
-  }
+  if (!raw) throw std::bad_alloc();
   raw->interrupt_callback.callback = &Demuxer::interrupt_callback;
   raw->interrupt_callback.opaque = this;
   if (!nested_options_.empty()) {
@@ -161,7 +157,6 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     // On failure avformat_open_input frees the context itself. It leaves in the dictionary
     // the options nothing consumed.
     const int ret = avformat_open_input(&raw, open_name.c_str(), input_format, &raw_options);
-    owned_options.reset(raw_options);
     call_ = nullptr;
     io_ctx_ = raw;
     if (ret >= 0) ctx_.reset(raw);
@@ -171,7 +166,7 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
       throw_failure(call, ret, ErrorKind::Source, "open", context);
     }
   }
-  for (const AVDictionaryEntry* left = nullptr; (left = av_dict_get(owned_options.get(), "", left, AV_DICT_IGNORE_SUFFIX));) {
+  for (const AVDictionaryEntry* left = nullptr; (left = av_dict_get(raw_options, "", left, AV_DICT_IGNORE_SUFFIX));) {
     // TLS settings of a network source also apply to what it opens later (segments, redirects).
     const bool for_nested = std::any_of(nested_options_.begin(), nested_options_.end(),
                                         [left](const auto& kv) { return kv.first == left->key; });
