@@ -29,7 +29,7 @@ endforeach()
 if(NOT FFmpeg_FOUND)
   message(FATAL_ERROR "FFmpeg development files not found: ${_vs_ffmpeg_missing}. On Debian/Ubuntu: "
           "apt-get install pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev "
-          "libswresample-dev libavutil-dev")
+          "libswresample-dev libavutil-dev libavdevice-dev")
 endif()
 
 if(NOT TARGET FFmpeg::FFmpeg)

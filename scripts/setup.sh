@@ -14,8 +14,15 @@ APT_PACKAGES="ffmpeg pkg-config g++ python3-dev python3-venv fonts-dejavu-core \
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev \
   libavutil-dev libavdevice-dev libsdl2-dev libsdl2-ttf-dev"
 # The window tests run a real X server and drive it like a user; the C++ core tests
-# (tests/test_native_core.py, scripts/sanitize.sh) build with cmake against GoogleTest.
-if [ "${1:-}" = "--test" ]; then APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick cmake libgtest-dev"; fi
+# (tests/test_native_core.py, scripts/sanitize.sh) build with cmake against GoogleTest; the live
+# input tests (tests/test_live_inputs.py) run real streaming servers on 127.0.0.1: GStreamer's
+# RTSP server (through Debian's python3-gi), rtsp-server-perl, nginx with its RTMP module,
+# srt-live-transmit, and make a self-signed certificate with openssl.
+if [ "${1:-}" = "--test" ]; then
+  APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick cmake libgtest-dev \
+    python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad rtsp-server-perl nginx libnginx-mod-rtmp srt-tools openssl"
+fi
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,12 +1,26 @@
 #include "vistream/demuxer.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 
 #include "vistream/log.hpp"
 
 namespace vistream {
+
+// Every network protocol FFmpeg has that cannot reach local files, devices or processes
+// (no file, pipe, unix, subfile, concat, cache, async: those would let a remote playlist read
+// local data). The source's own scheme is always added.
+const char* const kNetworkProtocolWhitelist =
+    "http,https,tls,tcp,udp,udplite,rtp,srtp,rtsp,rtsps,rtmp,rtmps,rtmpt,rtmpts,rtmpe,rtmpte,ffrtmphttp,"
+    "httpproxy,srt,rist,sctp,mmsh,mmst,ftp,hls,crypto,data";
+
 namespace {
 
 // A demuxer that fails this many reads in a row without reaching the end is broken, not
@@ -24,6 +38,44 @@ double resolve(double requested, double network_default, bool network) {
   return std::isfinite(requested) ? requested : 0.0;
 }
 
+// "rtsp" for "rtsp://host/x", "" for paths and "pipe:" style URLs without "//".
+std::string scheme_of(const std::string& url) {
+  const size_t end = url.find("://");
+  if (end == std::string::npos || end == 0) return "";
+  std::string scheme = url.substr(0, end);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme;
+}
+
+// The system's CA bundle (what Python's ssl and curl use), so tls_verify checks against the
+// same authorities on every TLS backend FFmpeg may be built with. Empty when none is found
+// (GnuTLS then falls back to its own system trust).
+const std::string& system_ca_file() {
+  static const std::string found = [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("SSL_CERT_FILE")) candidates.emplace_back(env);
+    if (const char* prefix = std::getenv("CONDA_PREFIX")) candidates.push_back(std::string(prefix) + "/ssl/cacert.pem");
+    for (const char* path : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                             "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"})
+      candidates.emplace_back(path);
+    for (const std::string& path : candidates) {
+      if (!path.empty() && ::access(path.c_str(), R_OK) == 0) return path;
+    }
+    return std::string();
+  }();
+  return found;
+}
+
+// libavdevice (v4l2, lavfi, x11grab...) registers its input formats once per process.
+void register_devices() {
+  static std::once_flag once;
+  std::call_once(once, [] { avdevice_register_all(); });
+}
+
+bool has_option(const std::vector<std::pair<std::string, std::string>>& options, const char* key) {
+  return std::any_of(options.begin(), options.end(), [key](const auto& kv) { return kv.first == key; });
+}
+
 std::string seconds_text(double seconds) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.1f", seconds);
@@ -33,27 +85,98 @@ std::string seconds_text(double seconds) {
 }  // namespace
 
 Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr<CancelToken> cancel,
-                 IoTimeouts timeouts)
-    : url_(url), cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()) {
+                 DemuxerOptions options)
+    : url_(url), cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()), options_(std::move(options)) {
   const bool network = is_network(url);
-  timeouts_.open = resolve(timeouts.open, IoTimeouts::kDefaultOpen, network);
-  timeouts_.read = resolve(timeouts.read, IoTimeouts::kDefaultRead, network);
+  const std::string scheme = scheme_of(url);
+  bool rtsp_auto = scheme == "rtsp" || scheme == "rtsps";
+  for (const auto& [key, value] : options_.options) {
+    if (key == "rtsp_transport" && value != "auto") rtsp_auto = false;
+  }
+  timeouts_.open = resolve(options_.timeouts.open,
+                           rtsp_auto ? IoTimeouts::kDefaultRtspAutoOpen : IoTimeouts::kDefaultOpen, network);
+  timeouts_.read = resolve(options_.timeouts.read, IoTimeouts::kDefaultRead, network);
+  const std::string open_name = url == "-" ? "pipe:0" : url;  // "-": standard input, as for ffmpeg
+
+  std::string format_name = options_.format;
+  if (format_name.empty() && url.rfind("/dev/video", 0) == 0) format_name = "v4l2";
+  const AVInputFormat* input_format = nullptr;
+  if (!format_name.empty()) {
+    register_devices();
+    input_format = av_find_input_format(format_name.c_str());
+    if (!input_format)
+      throw Error(ErrorKind::InvalidArgument, "unknown input format '" + format_name +
+                                                  "' (see `ffmpeg -formats` and `ffmpeg -devices`)");
+  }
+
+  // The caller's options, then the defaults they did not override.
+  AVDictionary* raw_options = nullptr;
+  struct FreeOnExit {
+    AVDictionary*& dict;
+    ~FreeOnExit() { av_dict_free(&dict); }
+  } free_options{raw_options};
+  auto set = [&raw_options](const std::string& key, const std::string& value) {
+    if (av_dict_set(&raw_options, key.c_str(), value.c_str(), 0) < 0) throw std::bad_alloc();
+  };
+  std::vector<std::string> user_keys;
+  for (const auto& [key, value] : options_.options) {
+    user_keys.push_back(key);
+    if (key == "rtsp_transport" && value == "auto") continue;  // FFmpeg's default: UDP, then TCP
+    set(key, value);
+  }
+  if (network) {
+    if (!has_option(options_.options, "protocol_whitelist")) {
+      std::string whitelist = kNetworkProtocolWhitelist;
+      if (!scheme.empty() && ("," + whitelist + ",").find("," + scheme + ",") == std::string::npos)
+        whitelist += "," + scheme;
+      set("protocol_whitelist", whitelist);
+    }
+    // Also for plain http: a redirect or a playlist may lead to https.
+    if (!has_option(options_.options, "tls_verify")) set("tls_verify", "1");
+    if (!has_option(options_.options, "ca_file") && !system_ca_file().empty()) set("ca_file", system_ca_file());
+    for (const char* key : {"tls_verify", "ca_file"}) {
+      if (const AVDictionaryEntry* entry = av_dict_get(raw_options, key, nullptr, 0))
+        nested_options_.emplace_back(key, entry->value);
+    }
+  }
+
   AVFormatContext* raw = avformat_alloc_context();
   if (!raw) throw std::bad_alloc();
   raw->interrupt_callback.callback = &Demuxer::interrupt_callback;
   raw->interrupt_callback.opaque = this;
+  if (!nested_options_.empty()) {
+    default_io_open_ = raw->io_open;
+    raw->io_open = &Demuxer::open_nested;
+    raw->opaque = this;
+  }
   log::ScopedCapture details;
   {
     BlockingCall call(cancel_.get(), timeouts_.open);
     io_ctx_ = raw;
     call_ = &call;
-    // On failure avformat_open_input frees the context itself.
-    const int ret = avformat_open_input(&raw, url.c_str(), nullptr, nullptr);
+    // On failure avformat_open_input frees the context itself. It leaves in the dictionary
+    // the options nothing consumed.
+    const int ret = avformat_open_input(&raw, open_name.c_str(), input_format, &raw_options);
     call_ = nullptr;
     io_ctx_ = raw;
     if (ret >= 0) ctx_.reset(raw);
-    if (ret < 0 || call.outcome() != BlockingCall::Outcome::Running)
-      throw_failure(call, ret, ErrorKind::Source, "open", details.annotate("cannot open '" + url + "'"));
+    if (ret < 0 || call.outcome() != BlockingCall::Outcome::Running) {
+      const std::string context = details.annotate("cannot open '" + url + "'");
+      if (call.outcome() == BlockingCall::Outcome::Running) throw_if_refused(context, context);
+      throw_failure(call, ret, ErrorKind::Source, "open", context);
+    }
+  }
+  for (const AVDictionaryEntry* left = nullptr; (left = av_dict_get(raw_options, "", left, AV_DICT_IGNORE_SUFFIX));) {
+    // TLS settings of a network source also apply to what it opens later (segments, redirects).
+    const bool for_nested = std::any_of(nested_options_.begin(), nested_options_.end(),
+                                        [left](const auto& kv) { return kv.first == left->key; });
+    if (!for_nested && std::find(user_keys.begin(), user_keys.end(), left->key) != user_keys.end())
+      unused_options_.push_back(left->key);
+  }
+  if (!unused_options_.empty() && known_video_stream < 0) {  // once per source, not per reopen
+    std::string names;
+    for (const std::string& name : unused_options_) names += (names.empty() ? "" : ", ") + name;
+    av_log(nullptr, AV_LOG_WARNING, "vistream: input options not used by '%s': %s\n", url.c_str(), names.c_str());
   }
   // Reopening a source already probed: when the container header lists every stream (mp4,
   // mkv, ...) the streams and their indices are known, and probing (which decodes frames)
@@ -65,10 +188,12 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     call_ = &call;
     const int ret = avformat_find_stream_info(ctx_.get(), nullptr);
     call_ = nullptr;
+    const std::string context = details.annotate("cannot read stream info of '" + url + "'");
+    // A playlist whose segments were refused can still "probe" (no streams): refusal first.
+    throw_if_refused(context, context);
     // Probing treats a failed read as the end of its data: a stall there still fails the open.
     if (ret < 0 || call.outcome() != BlockingCall::Outcome::Running)
-      throw_failure(call, ret, ErrorKind::Source, "open",
-                    details.annotate("cannot read stream info of '" + url + "'"));
+      throw_failure(call, ret, ErrorKind::Source, "open", context);
   }
   if (known_video_stream >= 0 && known_video_stream < static_cast<int>(ctx_->nb_streams)) {
     video_index_ = known_video_stream;
@@ -81,6 +206,12 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
   audio_index_ = av_find_best_stream(ctx_.get(), AVMEDIA_TYPE_AUDIO, -1, video_index_, nullptr, 0);
   if (video_index_ < 0) video_index_ = -1;
   if (audio_index_ < 0) audio_index_ = -1;
+  if (const AVStream* video = video_stream(); video && (video->codecpar->width <= 0 || video->codecpar->height <= 0)) {
+    // Probing found the stream but never its parameters: nothing of it can be decoded.
+    throw Error(ErrorKind::Source, "cannot open '" + url + "': the size of its video stream is unknown (" +
+                                       "the data is truncated or damaged, or a live stream sent no keyframe " +
+                                       "while it was probed)");
+  }
   for (unsigned i = 0; i < ctx_->nb_streams; ++i) {
     if (static_cast<int>(i) != video_index_ && static_cast<int>(i) != audio_index_)
       ctx_->streams[i]->discard = AVDISCARD_ALL;
@@ -140,17 +271,50 @@ void Demuxer::throw_failure(const BlockingCall& call, int code, ErrorKind kind, 
   throw_av_error(code, kind, context);
 }
 
+void Demuxer::throw_if_refused(const std::string& explanation, const std::string& context) const {
+  if (explanation.find("not on whitelist") != std::string::npos || explanation.find("on blacklist") != std::string::npos)
+    throw Error(ErrorKind::SourceNotAllowed, context + " (refused by protocol_whitelist; pass input_options="
+                                                       "{\"protocol_whitelist\": ...} to allow it)");
+  const bool certificate = explanation.find("ertificate") != std::string::npos;
+  if (certificate && (explanation.find("verif") != std::string::npos || explanation.find("hostname") != std::string::npos))
+    throw Error(ErrorKind::SourceCertificate, context + " (TLS certificate not trusted; pass input_options="
+                                                        "{\"ca_file\": ...} or, to skip the check, {\"tls_verify\": \"0\"})");
+}
+
 bool Demuxer::read(AVPacket* packet) {
   BlockingCall call(cancel_.get(), timeouts_.read);
   int consecutive_errors = 0;
   for (;;) {
     call_ = &call;
-    const int ret = av_read_frame(ctx_.get(), packet);
+    int ret;
+    {
+      // A playlist may open its next segment here: a refused one must not pass as a gap.
+      log::ScopedCapture details;
+      ret = av_read_frame(ctx_.get(), packet);
+      const std::string explanation = details.annotate("");
+      if (!explanation.empty()) {
+        end_call(call);
+        if (ret >= 0 && explanation.find("whitelist") != std::string::npos) av_packet_unref(packet);
+        throw_if_refused(explanation, details.annotate("cannot read '" + url_ + "'"));
+      }
+    }
     end_call(call);
-    if (ret >= 0) return true;  // even if aborted meanwhile: a packet the demuxer had buffered
+    if (ret >= 0) {  // even if aborted meanwhile: a packet the demuxer had buffered
+      if (packet->stream_index == video_index_) ++video_packets_;
+      return true;
+    }
     if (call.outcome() != BlockingCall::Outcome::Running || aborted_ != BlockingCall::Outcome::Running)
       throw_failure(call, ret, ErrorKind::Source, "read", "cannot read '" + url_ + "'");
-    if (ret == AVERROR_EOF) return false;
+    if (ret == AVERROR_EOF) {
+      const AVStream* video = video_stream();
+      if (!seeked_ && video_packets_ == 0 && video && video->nb_frames > 0) {
+        // The header lists video samples but the data ends before the first: a cut file.
+        ++read_errors_;
+        av_log(nullptr, AV_LOG_WARNING, "vistream: '%s' ends before its first video packet (%lld listed)\n",
+               url_.c_str(), static_cast<long long>(video->nb_frames));
+      }
+      return false;
+    }
     if (ret == AVERROR(EAGAIN)) {
       // No data yet: wait on the token (stop() wakes it) instead of spinning; the read's stall
       // deadline keeps running.
@@ -175,11 +339,24 @@ bool Demuxer::read(AVPacket* packet) {
 }
 
 void Demuxer::seek(int64_t timestamp) {
+  seeked_ = true;
   BlockingCall call(cancel_.get(), timeouts_.read);
   call_ = &call;
   const int ret = av_seek_frame(ctx_.get(), video_index_, timestamp, AVSEEK_FLAG_BACKWARD);
   end_call(call);
   if (ret < 0) throw_failure(call, ret, ErrorKind::Source, "seek", "cannot seek in '" + url_ + "'");
+}
+
+int Demuxer::open_nested(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options) {
+  auto* self = static_cast<Demuxer*>(s->opaque);
+  AVDictionary* local = nullptr;
+  AVDictionary** effective = options ? options : &local;
+  for (const auto& [key, value] : self->nested_options_) {
+    if (!av_dict_get(*effective, key.c_str(), nullptr, 0)) av_dict_set(effective, key.c_str(), value.c_str(), 0);
+  }
+  const int ret = self->default_io_open_(s, pb, url, flags, effective);
+  av_dict_free(&local);
+  return ret;
 }
 
 int Demuxer::interrupt_callback(void* opaque) {

@@ -27,7 +27,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   const AVPixelFormat output_format = av_get_pix_fmt(options.output_format.c_str());
   if (output_format == AV_PIX_FMT_NONE)
     throw Error(ErrorKind::InvalidArgument, "unknown pixel format '" + options.output_format + "'");
-  demuxer_ = std::make_unique<Demuxer>(url, -1, cancel_, options.timeouts);
+  demuxer_ = std::make_unique<Demuxer>(url, -1, cancel_, options.demuxer_options());
+  unused_input_options_ = demuxer_->unused_options();
   AVStream* stream = demuxer_->video_stream();
   if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
   set_packet_sink(nullptr);
@@ -145,7 +146,7 @@ const FrameIndex& VideoSource::frame_index() {
     if (!demuxer_->seekable())
       throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
     // Scan with a second demuxer so the playing one keeps its position.
-    Demuxer scanner(url_, demuxer_->video_stream_index(), cancel_, options_.timeouts);
+    Demuxer scanner(url_, demuxer_->video_stream_index(), cancel_, options_.demuxer_options());
     index_ = FrameIndex::scan(scanner);
   }
   return *index_;
@@ -215,7 +216,11 @@ bool VideoSource::next_decoded(AVFrame* frame) {
     if (!decoder_->receive(frame)) {
       if (feed_decoder()) continue;
       // End of input (the decoder is now draining) or a bad seek landing.
-      if (landed_late_ || !decoder_->receive(frame)) return false;
+      if (landed_late_) return false;
+      if (!decoder_->receive(frame)) {
+        if (frames_decoded_.load() == 0) throw_if_nothing_decoded();
+        return false;
+      }
     }
     ++frames_decoded_;
     frame->pts = frame->best_effort_timestamp;
@@ -225,6 +230,20 @@ bool VideoSource::next_decoded(AVFrame* frame) {
     }
     return true;
   }
+}
+
+// The input ended without one decoded frame although its video was damaged: that is a failure
+// to report, not an empty video (a run would "succeed" with nothing written).
+void VideoSource::throw_if_nothing_decoded() const {
+  const int64_t decode_errors = decoder_->errors();
+  const int64_t read_errors = demuxer_->read_errors() + earlier_read_errors_.load();
+  if (decode_errors > 0)
+    throw Error(ErrorKind::Decode, "no video frame of '" + url_ + "' could be decoded (" +
+                                       std::to_string(decode_errors) +
+                                       " packets rejected by the decoder: damaged codec data or stream)");
+  // Video data that yields no frame, or none at all where the container lists some: cut short.
+  if (read_errors > 0 || demuxer_->video_packets() > 0)
+    throw Error(ErrorKind::Source, "'" + url_ + "' ends before its first video frame (truncated or damaged)");
 }
 
 int64_t VideoSource::index_for(int64_t pts) {
@@ -413,7 +432,7 @@ bool VideoSource::position_at_keyframe(size_t keyframe_pos, bool by_pts) {
 }
 
 void VideoSource::reopen() {
-  auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index(), cancel_, options_.timeouts);
+  auto fresh = std::make_unique<Demuxer>(url_, demuxer_->video_stream_index(), cancel_, options_.demuxer_options());
   earlier_read_errors_ += demuxer_->read_errors();
   demuxer_ = std::move(fresh);
   ++seeks_;

@@ -12,6 +12,8 @@ enum class ErrorKind {
   Source,           // SourceError (an OSError)
   SourceNotFound,   // SourceNotFoundError (a FileNotFoundError)
   SourceTimeout,    // SourceTimeoutError (a TimeoutError): a network source stalled
+  SourceNotAllowed,  // SourceNotAllowedError (a PermissionError): a protocol outside protocol_whitelist
+  SourceCertificate,  // SourceCertificateError: a TLS peer certificate failed verification
   Decode,           // DecodeError
   Encoder,          // EncoderError
   Filter,           // FilterError

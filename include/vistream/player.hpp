@@ -83,6 +83,7 @@ class Player {
   ~Player();
 
   const MediaInfo& info() const { return source_.info(); }  // immutable after open: any thread
+  const std::vector<std::string>& unused_input_options() { return source_.video_source().unused_input_options(); }
   // Hooks are set before run(): the run() and display threads call them without a lock, so
   // replacing one while they run would be a data race. Both throw Error(InvalidArgument) once
   // run() has started.

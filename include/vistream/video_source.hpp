@@ -52,6 +52,12 @@ struct SourceOptions {
   // indexed (local, seekable) source.
   size_t cache_bytes = 0;
   IoTimeouts timeouts;  // network open/read stall limits (defaults when < 0)
+  // How the source is opened (see DemuxerOptions): a demuxer/device name ("" = probe) and
+  // avformat_open_input options, e.g. {"rtsp_transport", "tcp"}.
+  std::string input_format;
+  std::vector<std::pair<std::string, std::string>> input_options;
+
+  DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts}; }
 };
 
 struct SourceStats {
@@ -80,6 +86,8 @@ class VideoSource {
   // tells the exact count of a source indexed later).
   const MediaInfo& info() const { return info_; }
   Demuxer& demuxer() { return *demuxer_; }
+  // input_options nothing used when the source was opened (immutable after open).
+  const std::vector<std::string>& unused_input_options() const { return unused_input_options_; }
   // Non-video packets are discarded at the demuxer unless a sink is set.
   void set_packet_sink(PacketSink sink);
 
@@ -122,6 +130,7 @@ class VideoSource {
   const FrameIndex& frame_index();
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
   bool next_decoded(AVFrame* frame);  // next decoded frame (any thread that owns the decoder)
+  void throw_if_nothing_decoded() const;
   UniqueFrame pop_decoded();          // from the decode thread, or decoded inline; null at end
   // Next decoded frame for a seek: pending frames, the running decode thread, or decoded
   // inline (without starting the thread). Null at end or on a bad seek landing.
@@ -151,6 +160,7 @@ class VideoSource {
   std::unique_ptr<VideoFilter> filter_;
   std::optional<FrameIndex> index_;
   MediaInfo info_;  // immutable after open (written by the constructor only)
+  std::vector<std::string> unused_input_options_;  // immutable after open
   PacketSink packet_sink_;
   // Non-video packets read by settle_hwaccel() before anyone could set a sink; handed to the
   // first sink set, dropped when none is. Consumer only.

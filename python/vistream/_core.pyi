@@ -117,6 +117,22 @@ class SourceOptions:
     def hwaccel(self, arg1: str | None) -> None:
         ...
     @property
+    def input_format(self) -> str | None:
+        """
+        FFmpeg input format or device (v4l2, lavfi, rawvideo...); None: probed from the source.
+        """
+    @input_format.setter
+    def input_format(self, arg1: str | None) -> None:
+        ...
+    @property
+    def input_options(self) -> list[tuple[str, str]]:
+        """
+        Options for the protocol and demuxer (avformat_open_input's dictionary), in order.
+        """
+    @input_options.setter
+    def input_options(self, arg1: collections.abc.Sequence[tuple[str, str]]) -> None:
+        ...
+    @property
     def open_timeout(self) -> float | None:
         """
         Seconds a network source may take to open (None: the default, inf: never).
@@ -390,6 +406,8 @@ class Reader:
         ...
     def _stats(self) -> dict:
         ...
+    def _unused_input_options(self) -> list[str]:
+        ...
     def close(self) -> None:
         ...
     def count_frames(self) -> int:
@@ -409,6 +427,8 @@ class Player:
     def _info(self) -> dict:
         ...
     def _stats(self) -> dict:
+        ...
+    def _unused_input_options(self) -> list[str]:
         ...
     def frames_shown(self) -> int:
         ...

@@ -33,6 +33,22 @@ class SourceTimeoutError(SourceError, TimeoutError):
 class FrameIndexError(VistreamError, IndexError):
     """A frame index or time lies outside the video (``Reader.frames_at``, ``frames_played_at``,
     ``reader[i]``). Also an ``IndexError``, as for any sequence."""
+class SourceNotAllowedError(SourceError, PermissionError):
+    """The source, or something it refers to (a playlist's segment, a redirect), uses a protocol
+    outside ``protocol_whitelist``. Network sources may only open network protocols by default,
+    so a playlist fetched from the network can never read ``file:`` or ``pipe:``; widen it with
+    ``input_options={"protocol_whitelist": "..."}``."""
+
+
+class SourceCertificateError(SourceError):
+    """A TLS source (https, rtmps) presented a certificate that does not verify against the
+    system's certificate authorities (or ``input_options={"ca_file": ...}``), or names another
+    host. ``input_options={"tls_verify": "0"}`` skips the check."""
+
+
+class UnusedInputOptionWarning(UserWarning):
+    """Some ``input_options`` were used by nothing when the source was opened (a misspelt name,
+    or an option of another protocol or demuxer); the message lists them."""
 
 
 class DecodeError(VistreamError):
@@ -77,6 +93,9 @@ __all__ = [
     "SourceNotFoundError",
     "SourceTimeoutError",
     "FrameIndexError",
+    "SourceNotAllowedError",
+    "SourceCertificateError",
+    "UnusedInputOptionWarning",
     "DecodeError",
     "EncoderError",
     "FilterError",

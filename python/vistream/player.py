@@ -13,7 +13,7 @@ from . import _arguments, _core, _logging
 from ._output_file import PendingOutput, note_partial, same_file
 from .errors import VistreamError
 from .media_info import MediaInfo
-from .reader import Timeout, _timeout_pair
+from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, PlayerStats
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
@@ -107,6 +107,8 @@ class Player:
             seekable sources; 0 = none).
         timeout: seconds a network source may stall (open, or read) before ``run()`` ends with
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
+        camera / input_format / input_options / capture_size / capture_fps / capture_format:
+            how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -125,7 +127,7 @@ class Player:
 
     def __init__(
         self,
-        source: "str | os.PathLike[str]",
+        source: "str | os.PathLike[str] | None" = None,
         *,
         vfilter: Optional[str] = _DEFAULTS.source.vfilter,
         afilter: Optional[str] = _DEFAULTS.afilter,
@@ -154,8 +156,15 @@ class Player:
         loop: bool = _DEFAULTS.loop,
         play_audio: Optional[bool] = _DEFAULTS.play_audio,
         timeout: Timeout = None,
+        camera: Optional[int] = None,
+        input_format: Optional[str] = None,
+        input_options: Optional[InputOptions] = None,
+        capture_size: Optional[CaptureSize] = None,
+        capture_fps: Optional[float] = None,
+        capture_format: Optional[str] = None,
     ) -> None:
-        url = _arguments.source_string(source)
+        url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
+                                                         capture_fps, capture_format)
         show_window = _resolve_display(display)
         self._pending: Optional[PendingOutput] = None
         self._written: Optional[str] = None
@@ -172,7 +181,8 @@ class Player:
         options = _core.PlayerOptions(
             source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
-                                       read_timeout=read_timeout),
+                                       read_timeout=read_timeout, input_format=demuxer or None,
+                                       input_options=demuxer_options),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),
@@ -185,6 +195,7 @@ class Player:
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
         self._core = _open_engine(self._pending, url, options)
+        _warn_unused(self._core, url)
         self.display = show_window
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:

@@ -5,18 +5,98 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Iterable, Iterator, List, Optional, Tuple, Union, overload
+import sys
+import warnings
+from typing import Iterable, Iterator, List, Mapping, Optional, Tuple, Union, overload
 
 import numpy as np
 
 from . import _arguments, _core, _logging
-from .errors import FrameIndexError
+from .errors import FrameIndexError, UnusedInputOptionWarning
 from .media_info import MediaInfo
 from .stats import ReaderStats
 
 Frame = _core.Frame
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
+InputOptions = Mapping[str, Union[str, int, float, bool]]
+CaptureSize = Union[str, Tuple[int, int]]
+
+
+def _option_text(value: object, key: str) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TypeError(f"input_options[{key!r}] must be a string or a number, not {type(value).__name__}")
+
+
+def _input_arguments(
+    source: "str | os.PathLike[str] | None",
+    camera: Optional[int],
+    input_format: Optional[str],
+    input_options: Optional[InputOptions],
+    capture_size: Optional[CaptureSize],
+    capture_fps: Optional[float],
+    capture_format: Optional[str],
+) -> Tuple[str, str, List[Tuple[str, str]]]:
+    """The (url, input format, options) the engine opens, from the input keywords of Reader/Player."""
+    if camera is not None:
+        if source is not None:
+            raise TypeError("pass either source or camera=, not both")
+        if isinstance(camera, bool) or not isinstance(camera, int) or camera < 0:
+            raise ValueError(f"camera must be a device number >= 0, got {camera!r}")
+        if not sys.platform.startswith("linux"):
+            raise ValueError("camera= opens V4L2 devices (Linux); elsewhere pass the device as source with "
+                             "input_format ('avfoundation', 'dshow')")
+        source = f"/dev/video{camera}"
+        input_format = input_format or "v4l2"
+    if source is None:
+        raise TypeError("Reader/Player need a source (path, URL, '-' for standard input) or camera=")
+    url = _arguments.source_string(source)
+    if input_format is not None and (not isinstance(input_format, str) or not input_format.strip()):
+        raise ValueError("input_format must be a demuxer or device name such as 'v4l2', 'lavfi', 'mpegts'")
+    fmt = (input_format or "").strip()
+    if input_options is None:
+        input_options = {}
+    if not isinstance(input_options, Mapping):
+        raise TypeError("input_options must be a dict of FFmpeg option names to values")
+    options = {}
+    for key, value in input_options.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError("input_options keys must be non-empty strings (FFmpeg option names)")
+        options[key] = _option_text(value, key)
+    # Capture settings, under the option names the device (or raw demuxer) knows them by.
+    is_v4l2 = fmt in ("v4l2", "video4linux2") or (not fmt and url.startswith("/dev/video"))
+    capture = {}
+    if capture_size is not None:
+        if isinstance(capture_size, str):
+            capture["video_size"] = capture_size
+        elif (isinstance(capture_size, tuple) and len(capture_size) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in capture_size)):
+            capture["video_size"] = f"{capture_size[0]}x{capture_size[1]}"
+        else:
+            raise ValueError(f"capture_size must be (width, height) or 'WxH', got {capture_size!r}")
+    if capture_fps is not None:
+        if isinstance(capture_fps, bool) or not isinstance(capture_fps, (int, float, str)):
+            raise TypeError("capture_fps must be a number (or an FFmpeg rate such as '30000/1001')")
+        capture["framerate"] = str(capture_fps)
+    if capture_format is not None:
+        if not isinstance(capture_format, str) or not capture_format:
+            raise TypeError("capture_format must be a pixel format or codec name such as 'yuyv422' or 'mjpeg'")
+        capture["input_format" if is_v4l2 else "pixel_format"] = capture_format
+    for key, value in capture.items():
+        if key in options and options[key] != value:
+            raise ValueError(f"input_options[{key!r}] conflicts with the capture_* argument that sets it")
+        options[key] = value
+    return url, fmt, list(options.items())
+
+
+def _warn_unused(engine, url: str) -> None:
+    unused = engine._unused_input_options()
+    if unused:
+        warnings.warn(f"input options not used by {url!r}: {', '.join(unused)} (misspelt, or not an option of "
+                      "this protocol, demuxer or device)", UnusedInputOptionWarning, stacklevel=3)
 
 
 def _timeout_pair(timeout: Timeout) -> Tuple[Optional[float], Optional[float]]:
@@ -97,6 +177,17 @@ class Reader:
             for both opening and reading, or ``(open, read)``; None = defaults (10 s each);
             ``math.inf`` = wait forever. Local files never time out. ``close()`` from another
             thread ends a blocked read at once (the iteration it interrupted just stops).
+        camera: V4L2 camera number: ``camera=0`` opens ``/dev/video0`` (instead of ``source``).
+        input_format: demuxer or capture device to use instead of probing: "v4l2", "lavfi",
+            "mpegts", "rawvideo", "x11grab"... (``/dev/video*`` paths are "v4l2" already).
+        input_options: FFmpeg options for opening the source, e.g.
+            ``{"rtsp_transport": "tcp"}`` ("udp", or "auto": UDP then TCP),
+            ``{"protocol_whitelist": "file,http,tcp"}``, ``{"tls_verify": "0"}``,
+            ``{"probesize": 32768}``. Names nothing used are reported with an
+            ``UnusedInputOptionWarning``. See "Live sources" in docs/api.md for the defaults.
+        capture_size / capture_fps / capture_format: what to ask a capture device (or the
+            rawvideo demuxer) for: ``(1280, 720)``, ``30``, ``"mjpeg"``/``"yuyv422"``; set as
+            video_size, framerate and input_format (v4l2) or pixel_format.
 
     Example::
 
@@ -117,22 +208,31 @@ class Reader:
 
     def __init__(
         self,
-        source: "str | os.PathLike[str]",
+        source: "str | os.PathLike[str] | None" = None,
         *,
         format: str = _DEFAULTS.format,
         vfilter: Optional[str] = _DEFAULTS.vfilter,
         hwaccel: Optional[str] = _DEFAULTS.hwaccel,
         threads: int = _DEFAULTS.threads,
         timeout: Timeout = None,
+        camera: Optional[int] = None,
+        input_format: Optional[str] = None,
+        input_options: Optional[InputOptions] = None,
+        capture_size: Optional[CaptureSize] = None,
+        capture_fps: Optional[float] = None,
+        capture_format: Optional[str] = None,
     ) -> None:
-        url = _arguments.source_string(source)
+        url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
+                                                     capture_fps, capture_format)
         open_timeout, read_timeout = _timeout_pair(timeout)
         # Forwarded as given: the engine converts and checks every value (errors name the option).
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
-                                      open_timeout=open_timeout, read_timeout=read_timeout)
+                                      open_timeout=open_timeout, read_timeout=read_timeout,
+                                      input_format=demuxer or None, input_options=input_pairs)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
         self.source = url
+        _warn_unused(self._core, url)
 
     @property
     def info(self) -> MediaInfo:

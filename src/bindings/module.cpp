@@ -30,6 +30,8 @@ const char* python_error_name(ErrorKind kind) {
     case ErrorKind::Source: return "SourceError";
     case ErrorKind::SourceNotFound: return "SourceNotFoundError";
     case ErrorKind::SourceTimeout: return "SourceTimeoutError";
+    case ErrorKind::SourceNotAllowed: return "SourceNotAllowedError";
+    case ErrorKind::SourceCertificate: return "SourceCertificateError";
     case ErrorKind::Decode: return "DecodeError";
     case ErrorKind::Encoder: return "EncoderError";
     case ErrorKind::Filter: return "FilterError";
@@ -463,6 +465,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&, const SourceOptions&>(), py::arg("source"), py::arg("options"))
+      .def("_unused_input_options",
+           [](PyReader& r) { return r.locked([](VideoSource& s) { return s.unused_input_options(); }); })
       .def("__next__", &PyReader::next)
       .def("_frame_at", &PyReader::frame_at, py::arg("index"))
       .def("_frames_at", &PyReader::frames_at, py::arg("indices"), py::arg("stack"))
@@ -521,6 +525,7 @@ PYBIND11_MODULE(_core, m) {
                          };
                        }))
       .def(py::init<const std::string&, const PlayerOptions&>(), py::arg("source"), py::arg("options"))
+      .def("_unused_input_options", [](PyPlayer& p) { return p.core().unused_input_options(); })
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })

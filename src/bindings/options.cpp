@@ -188,6 +188,18 @@ void register_source_options(py::module_& m) {
             o.timeouts.read = seconds ? seconds->value : -1.0;
           },
           "Seconds a network read may stall (None: the default, inf: never).")
+      .field(
+          "input_format", "an FFmpeg input format name (str) or None",
+          [](const SourceOptions& o) { return unless_empty(o.input_format); },
+          [](SourceOptions& o, const std::optional<std::string>& name) { o.input_format = name.value_or(""); },
+          "FFmpeg input format or device (v4l2, lavfi, rawvideo...); None: probed from the source.")
+      .field(
+          "input_options", "a list of (name, value) string pairs",
+          [](const SourceOptions& o) { return o.input_options; },
+          [](SourceOptions& o, const std::vector<std::pair<std::string, std::string>>& pairs) {
+            o.input_options = pairs;
+          },
+          "Options for the protocol and demuxer (avformat_open_input's dictionary), in order.")
       .finish();
 }
 

@@ -1,0 +1,319 @@
+"""Real streaming servers on 127.0.0.1 for the live-input tests (tests/test_live_inputs.py).
+
+Each server is a real program from Debian's packages (scripts/setup.sh --test installs them):
+GStreamer's RTSP server (python3-gi + gir1.2-gst-rtsp-server-1.0), nginx with libnginx-mod-rtmp,
+srt-live-transmit (srt-tools), fed by the ffmpeg CLI with python/test.mp4 played in real time and
+looped. Everything listens on free loopback ports and runs as a child process that the fixture
+stops (SIGTERM, then SIGKILL) whatever the test did; every wait has a deadline.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import pytest
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # python3-gi lives in Debian's Python, not in the venv
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port nothing listens on now (TCP or UDP), on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, service: "Service | None" = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if service is not None and not service.alive():
+            raise RuntimeError(f"{service.name} exited while waiting for {what}:\n{service.log_text()}")
+        time.sleep(0.05)
+    detail = f":\n{service.log_text()}" if service is not None else ""
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}{detail}")
+
+
+def tcp_listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Service:
+    """A child process with its output in a log file; stop() always ends it."""
+
+    def __init__(self, name: str, args: List[str], log_dir: Path, env: Optional[dict] = None) -> None:
+        self.name = name
+        self.args = args
+        self.log_path = log_dir / f"{name}.log"
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            env=env, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+
+
+def require_program(program: str, package: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} not installed (Debian package {package}; scripts/setup.sh --test installs it)")
+    return path
+
+
+def ffmpeg_push(source: Path, output_args: List[str], log_dir: Path, name: str = "ffmpeg-push") -> Service:
+    """The ffmpeg CLI sending `source` in real time, looped forever, to `output_args`."""
+    ffmpeg = require_program("ffmpeg", "ffmpeg")
+    return Service(name, [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "warning", "-re", "-stream_loop", "-1",
+                          "-i", str(source), *output_args], log_dir)
+
+
+# --------------------------------------------------------------------------- RTSP (GStreamer)
+
+_GST_RTSP_SERVER = textwrap.dedent('''
+    """GStreamer RTSP server re-serving an MPEG-TS/UDP feed as H.264 RTP at rtsp://127.0.0.1:PORT/live."""
+    import sys
+    import gi
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+    Gst.init(None)
+    rtsp_port, udp_port = sys.argv[1], int(sys.argv[2])
+    tcp_only = len(sys.argv) > 3 and sys.argv[3] == "tcp-only"
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(rtsp_port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(
+        # ignore-pcr: timestamps from the PES, not from a PCR clock re-estimated per burst, whose
+        # skew resets made the live sink drop most frames as late.
+        f'( udpsrc address=127.0.0.1 port={udp_port} buffer-size=4194304 caps="video/mpegts,systemstream=true" '
+        '! queue ! tsdemux ignore-pcr=true ! h264parse config-interval=-1 '
+        '! rtph264pay name=pay0 pt=96 config-interval=-1 )')
+    factory.set_shared(True)  # every client watches the one feed
+    if tcp_only:  # answers a UDP SETUP with 461 Unsupported Transport
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+    server.get_mount_points().add_factory("/live", factory)
+    if server.attach(None) == 0:
+        sys.exit("cannot listen on port " + rtsp_port)
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+''')
+
+
+def gst_rtsp_available() -> Optional[str]:
+    """None when GStreamer's RTSP server can be used, else why not."""
+    if not os.path.exists(SYSTEM_PYTHON):
+        return f"{SYSTEM_PYTHON} not found (python3-gi lives in Debian's Python)"
+    check = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+                            "from gi.repository import GstRtspServer"], capture_output=True, timeout=30)
+    if check.returncode != 0:
+        return ("GStreamer RTSP server not importable (Debian packages python3-gi gir1.2-gst-rtsp-server-1.0 "
+                "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad): " + check.stderr.decode(errors="replace")[-300:])
+    return None
+
+
+def _gst_rtsp(tmp_path_factory, test_mp4, *mode: str):
+    reason = gst_rtsp_available()
+    if reason:
+        pytest.skip(reason)
+    log_dir = tmp_path_factory.mktemp("rtsp")
+    script = log_dir / "gst_rtsp_server.py"
+    script.write_text(_GST_RTSP_SERVER)
+    rtsp_port, feed_port = free_port(), free_port(socket.SOCK_DGRAM)
+    server = Service("gst-rtsp-server", [SYSTEM_PYTHON, str(script), str(rtsp_port), str(feed_port), *mode],
+                     log_dir)
+    feed = None
+    try:
+        wait_until(lambda: "ready" in server.log_text() and tcp_listening(rtsp_port), 30, "the RTSP server", server)
+        feed = ffmpeg_push(test_mp4, ["-an", "-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{feed_port}?pkt_size=1316"],
+                           log_dir)
+        yield f"rtsp://127.0.0.1:{rtsp_port}/live"
+    finally:
+        if feed is not None:
+            feed.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def rtsp_server(tmp_path_factory, test_mp4):
+    """rtsp://127.0.0.1:PORT/live: GStreamer's RTSP server (UDP and TCP transport) fed by ffmpeg."""
+    yield from _gst_rtsp(tmp_path_factory, test_mp4)
+
+
+@pytest.fixture(scope="module")
+def tcp_only_rtsp_server(tmp_path_factory, test_mp4):
+    """The same GStreamer RTSP server, offering interleaved TCP transport only."""
+    yield from _gst_rtsp(tmp_path_factory, test_mp4, "tcp-only")
+
+
+@pytest.fixture(scope="module")
+def perl_rtsp_server(tmp_path_factory, test_mp4):
+    """rtsp://127.0.0.1:PORT/live: rtsp-server-perl (UDP transport only: it answers a TCP-interleaved
+    SETUP with 400), published to by ffmpeg over RTSP/UDP."""
+    program = require_program("rtsp-server-perl", "rtsp-server-perl")
+    directory = tmp_path_factory.mktemp("rtsp-perl")
+    client_port, source_port = free_port(), free_port()
+    server = Service("rtsp-server-perl", [program, "-c", str(client_port), "-s", str(source_port),
+                                          "--client_listen_address", "127.0.0.1",
+                                          "--source_listen_address", "127.0.0.1"], directory)
+    feed = None
+    try:
+        # Watching the sockets, not connecting: a probe connection is a malformed request to it.
+        wait_until(lambda: _listening(source_port) and _listening(client_port), 30, "rtsp-server-perl", server)
+        feed = ffmpeg_push(test_mp4, ["-c", "copy", "-rtsp_transport", "udp", "-f", "rtsp",
+                                      f"rtsp://127.0.0.1:{source_port}/live"], directory)
+        time.sleep(1.5)  # the publisher's ANNOUNCE/RECORD (the mount exists only then)
+        yield f"rtsp://127.0.0.1:{client_port}/live"
+    finally:
+        if feed is not None:
+            feed.stop()
+        server.stop()
+
+
+def _listening(port: int) -> bool:
+    """Whether a TCP socket listens on 127.0.0.1:port (from /proc/net/tcp, without connecting)."""
+    wanted = f"0100007F:{port:04X}"
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return tcp_listening(port)
+    return any(fields[1] == wanted and fields[3] == "0A" for fields in (line.split() for line in lines))
+
+
+# --------------------------------------------------------------------------- RTMP (nginx)
+
+@pytest.fixture(scope="module")
+def rtmp_server(tmp_path_factory, test_mp4):
+    """rtmp://127.0.0.1:PORT/live/s: nginx + libnginx-mod-rtmp, published to by ffmpeg."""
+    nginx = require_program("nginx", "nginx")
+    module = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+    if not module.exists():
+        pytest.skip(f"{module} missing (Debian package libnginx-mod-rtmp)")
+    directory = tmp_path_factory.mktemp("rtmp")
+    port = free_port()
+    (directory / "nginx.conf").write_text(textwrap.dedent(f"""\
+        load_module {module};
+        daemon off;
+        pid {directory}/nginx.pid;
+        error_log {directory}/error.log;
+        events {{}}
+        rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record off; }} }} }}
+        """))
+    server = Service("nginx", [nginx, "-c", str(directory / "nginx.conf"), "-p", str(directory)], directory)
+    url = f"rtmp://127.0.0.1:{port}/live/s"
+    feed = None
+    try:
+        wait_until(lambda: tcp_listening(port), 15, "nginx-rtmp", server)
+        feed = ffmpeg_push(test_mp4, ["-c", "copy", "-f", "flv", url], directory)
+        time.sleep(1.0)  # the publisher connects (a player connecting first would wait for it anyway)
+        yield url
+    finally:
+        if feed is not None:
+            feed.stop()
+        server.stop()
+
+
+# --------------------------------------------------------------------------- SRT (srt-live-transmit)
+
+@pytest.fixture(scope="module")
+def srt_server(tmp_path_factory, test_mp4):
+    """srt://127.0.0.1:PORT: srt-live-transmit listening for SRT callers, fed MPEG-TS over UDP by ffmpeg."""
+    transmit = require_program("srt-live-transmit", "srt-tools")
+    directory = tmp_path_factory.mktemp("srt")
+    srt_port, feed_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    server = Service("srt-live-transmit", [transmit, "-q", f"udp://127.0.0.1:{feed_port}",
+                                           f"srt://127.0.0.1:{srt_port}?mode=listener"], directory)
+    feed = None
+    try:
+        time.sleep(0.5)
+        if not server.alive():
+            raise RuntimeError("srt-live-transmit exited:\n" + server.log_text())
+        feed = ffmpeg_push(test_mp4, ["-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{feed_port}?pkt_size=1316"],
+                           directory)
+        yield f"srt://127.0.0.1:{srt_port}"
+    finally:
+        if feed is not None:
+            feed.stop()
+        server.stop()
+
+
+# --------------------------------------------------------------------------- UDP MPEG-TS
+
+@pytest.fixture()
+def udp_feed(tmp_path, test_mp4):
+    """udp://127.0.0.1:PORT with ffmpeg sending MPEG-TS to it (a camera/encoder pushing a stream)."""
+    port = free_port(socket.SOCK_DGRAM)
+    feed = ffmpeg_push(test_mp4, ["-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"], tmp_path)
+    try:
+        yield f"udp://127.0.0.1:{port}"
+    finally:
+        feed.stop()
+
+
+# --------------------------------------------------------------------------- HTTP(S)
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class HttpServer:
+    """http.server on 127.0.0.1 in a thread, serving `directory`; optionally TLS."""
+
+    def __init__(self, directory: Path, ssl_context=None) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def self_signed_certificate(directory: Path) -> tuple:
+    """(cert.pem, key.pem) for 127.0.0.1, made with the openssl CLI."""
+    openssl = require_program("openssl", "openssl")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
