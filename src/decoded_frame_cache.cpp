@@ -64,6 +64,7 @@ void DecodedFrameCache::grow_for_back_step_locked(int64_t target) {
   const size_t span = static_cast<size_t>(newest_ - target) + 1;
   const size_t affordable = max_bytes_ / newest_frame_bytes_;
   if (span > affordable) return;  // no budget could serve a jump this far back
+  if (span > kStepReach * budget_frames_) return;  // a seek, not a step back
   const size_t wanted = std::min(affordable, std::max(2 * budget_frames_, 2 * span));
   if (wanted <= budget_frames_) return;
   budget_frames_ = wanted;

@@ -10,9 +10,12 @@
 // back further than the cache holds (a step back, a backward seek, or the repositioning after
 // one): the frame budget then grows to at least twice the frames between the target and the
 // newest frame (and at least doubles), so repeating that step back is served from the cache.
-// It never exceeds `max_bytes` (the Player's `cache_bytes`, the documented cap), and a jump
-// back further than `max_bytes` could ever hold (Home in a long clip, a loop restart) does not
-// grow it: keeping more frames would not serve the next step either. It does not shrink.
+// It never exceeds `max_bytes` (the Player's `cache_bytes`, the documented cap). A jump back
+// further than kStepReach times the current budget (a seek of seconds, Home, a loop restart) is
+// a seek, not a step: re-decoding its GOP serves it as well as any cache would, and growing for
+// it would hold frames no step asks for (and a timeline served from the cache reads no audio
+// from the demuxer). Repeated steps back grow the budget, and with it the reach. It does not
+// shrink.
 //
 // Thread-safe: filled by the decode thread, read by the consumer.
 #pragma once
@@ -31,6 +34,8 @@ class DecodedFrameCache {
   // Frames kept before the first back step: enough for the frames in flight right behind the
   // one on screen, small enough that a forward run costs a few frames of memory.
   static constexpr size_t kInitialFrames = 4;
+  // How many budgets back a missed seek may land and still count as a step back (see above).
+  static constexpr size_t kStepReach = 8;
 
   // What seeks found, and what the cache holds now (for stats and tests).
   struct Stats {

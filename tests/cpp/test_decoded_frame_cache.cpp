@@ -102,17 +102,19 @@ TEST(DecodedFrameCache, StartsSmallAndGrowsWhenASeekMissesBehindTheNewestFrame) 
   EXPECT_EQ(cache.stats().misses_behind, 0);
   EXPECT_TRUE(cache.lookup_for_seek(98));
   EXPECT_EQ(cache.stats().hits, 1);
+  EXPECT_FALSE(cache.lookup_for_seek(10)) << "89 frames back";
+  EXPECT_EQ(cache.stats().grew, 0) << "a jump far beyond what the cache holds is a seek, not a step back";
 
   // Step back 10 from the newest (99): a miss; the re-decode of 80..99 is then kept.
   EXPECT_FALSE(cache.lookup_for_seek(89));
   DecodedFrameCache::Stats grown = cache.stats();
-  EXPECT_EQ(grown.misses, 2);
-  EXPECT_EQ(grown.misses_behind, 1);
+  EXPECT_EQ(grown.misses, 3);
+  EXPECT_EQ(grown.misses_behind, 2);
   EXPECT_EQ(grown.grew, 1);
   EXPECT_GE(grown.budget_frames, 2 * 11u);
   for (int64_t i = 80; i < 100; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get());
   for (int64_t target = 99; target >= 80; target -= 3) EXPECT_TRUE(cache.lookup_for_seek(target)) << target;
-  EXPECT_EQ(cache.stats().misses, 2) << "the same step back is now served from the cache";
+  EXPECT_EQ(cache.stats().misses, 3) << "the same step back is now served from the cache";
   EXPECT_EQ(cache.stats().grew, 1);
 }
 
