@@ -223,7 +223,7 @@ def test_lavfi_device_input(vs):
 def test_player_takes_input_format_and_writes_the_device_stream(vs, tmp_path):
     out = tmp_path / "lavfi.mp4"
     stats = vs.Player("testsrc2=size=320x240:rate=25:duration=1", input_format="lavfi", output=out).run()
-    assert stats["frames_encoded"] == 25
+    assert stats.frames_encoded == 25
     assert ffprobe_count(out) == 25
 
 

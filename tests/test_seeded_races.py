@@ -84,7 +84,7 @@ def test_seek_while_the_packet_sink_writes_plays_no_audio_of_the_old_position(te
         stats = player.run()
         done.set()
         sampler.join()
-        print(json.dumps({{"samples": samples, "seeks": stats["seeks"], "device": stats["audio_device"],
+        print(json.dumps({{"samples": samples, "seeks": stats.seeks, "device": stats.audio_device,
                           "targets": len(targets)}}))
     """, "audio_packet_write:10")
     assert res["device"] == "dummy", "the sound must really be played (SDL dummy device)"
@@ -127,7 +127,7 @@ def test_frames_handed_to_python_keep_their_pts_while_the_encoder_holds_them(tes
         stats = player.run()
         elapsed = time.perf_counter() - started
         changed += [(f.index, pts, f.pts) for f, pts, t in kept if f.pts != pts or f.time != t]
-        print(json.dumps({{"changed": changed[:5], "encoded": stats["frames_encoded"],
+        print(json.dumps({{"changed": changed[:5], "encoded": stats.frames_encoded,
                           "first_time": kept[0][2], "elapsed": elapsed}}))
     """, "encode_frame:40")
     assert res["encoded"] >= 55
@@ -173,7 +173,7 @@ def test_stop_while_the_window_closes_returns_and_frames_shown_never_goes_back(t
         poller.join()
         shown.append(player.frames_shown)
         print(json.dumps({{"shown": shown, "stop_calls": stop_calls, "ran": ran,
-                          "processed": stats["frames_processed"]}}))
+                          "processed": stats.frames_processed}}))
     """, "abort_window:300,close_window:300", SDL_VIDEODRIVER="dummy")
     assert res["stop_calls"] and res["stop_calls"][0] >= 0.25, "the abort_window delay never happened"
     assert res["processed"] < 60, "stop() from another thread ended the run"
@@ -222,9 +222,9 @@ def test_callbacks_swapped_from_another_thread_while_running_each_frame_goes_to_
         done.set()
         swapper.join()
         print(json.dumps({{"a": handled["a"], "b": handled["b"], "elapsed": elapsed,
-                          "processed": stats["frames_processed"], "before_run": before_run,
+                          "processed": stats.frames_processed, "before_run": before_run,
                           "during": sorted(infos), "after": player.info.hwaccel,
-                          "stats_hwaccel": stats["hwaccel"]}}))
+                          "stats_hwaccel": stats.hwaccel}}))
     """, "frame_hook_call:4")
     assert res["elapsed"] >= TEST_MP4_FRAMES * 0.004 * 0.9, "the frame_hook_call delay never happened"
     assert res["processed"] == TEST_MP4_FRAMES
