@@ -87,7 +87,8 @@ class Service:
 def require_program(program: str, package: str) -> str:
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} not installed (Debian package {package}; scripts/setup.sh --test installs it)")
+        # setup.sh --test installs every server: a missing one is a broken setup, not a skip.
+        pytest.fail(f"{program} not installed (Debian package {package}; scripts/setup.sh --test installs it)")
     return path
 
 
@@ -146,7 +147,7 @@ def gst_rtsp_available() -> Optional[str]:
 def _gst_rtsp(tmp_path_factory, test_mp4, *mode: str):
     reason = gst_rtsp_available()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason)
     log_dir = tmp_path_factory.mktemp("rtsp")
     script = log_dir / "gst_rtsp_server.py"
     script.write_text(_GST_RTSP_SERVER)
@@ -219,7 +220,7 @@ def rtmp_server(tmp_path_factory, test_mp4):
     nginx = require_program("nginx", "nginx")
     module = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
     if not module.exists():
-        pytest.skip(f"{module} missing (Debian package libnginx-mod-rtmp)")
+        pytest.fail(f"{module} missing (Debian package libnginx-mod-rtmp)")
     directory = tmp_path_factory.mktemp("rtmp")
     port = free_port()
     (directory / "nginx.conf").write_text(textwrap.dedent(f"""\
