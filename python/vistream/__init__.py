@@ -13,7 +13,9 @@ Example::
     player.run()
 """
 
-from . import _core  # noqa: F401  (the native module must import: a failure here is fatal)
+from ._native_import import import_core
+
+_core = import_core()  # the native module must import: a failure names the missing library and its fix
 from ._logging import set_log_level
 from .errors import (
     CheckpointMismatchError,
