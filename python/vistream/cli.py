@@ -446,6 +446,26 @@ class _NothingDone(Exception):
     """A run that processed zero frames: exit status 1."""
 
 
+def _scan_seconds(text: str) -> float:
+    if text.strip().lower() == "all":
+        return float("inf")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'all', got {text!r}") from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds or 'all', got {text!r}")
+    return seconds
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .info import main_json, probe
+
+    report = probe(_source_url(args.source), scan_seconds=args.scan)
+    print(main_json(report) if args.json else report.to_text())
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -460,6 +480,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("source", nargs="?", help="video to annotate (default: a generated sample)")
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
+    info = sub.add_parser("info", help="describe a file or URL: streams, codec, size, fps, frames, keyframes")
+    info.add_argument("source", help="file or URL")
+    info.add_argument("--json", action="store_true", help="print the report as JSON")
+    info.add_argument("--scan", metavar="SECONDS", type=_scan_seconds, default=None,
+                      help="decode this much from the start to measure the keyframe interval ('all': the whole "
+                           "video, also counting frames exactly; 0: none; default 60 for files, 0 for URLs)")
+    info.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     for subparser in (play, demo):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
@@ -495,6 +522,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if args.command == "demo":
                 return _demo(args)
+            if args.command == "info":
+                return _info(args)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)
