@@ -141,3 +141,17 @@ def test_probe_is_python_api(test_mp4, vs):
         probe("/nonexistent/clip.mp4")
     with pytest.raises(ValueError):
         probe(test_mp4, scan_seconds=-1)
+
+
+def test_standard_input_is_described_once_and_not_scanned(test_mp4):
+    with open(test_mp4, "rb") as clip:
+        piped = subprocess.run([sys.executable, "-m", "vistream", "info", "--json", "-"], stdin=clip,
+                               capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    report = json.loads(piped.stdout)
+    assert (report["width"], report["height"], report["seekable"]) == (1280, 720, False)
+    assert report["keyframe_interval"] is None
+    with open(test_mp4, "rb") as clip:
+        scan = subprocess.run([sys.executable, "-m", "vistream", "info", "--scan", "5", "-"], stdin=clip,
+                              capture_output=True, text=True, timeout=120)
+    assert scan.returncode == 1 and "pipe can be read only once" in scan.stderr

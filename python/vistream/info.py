@@ -131,6 +131,9 @@ def probe(source: str, *, scan_seconds: Optional[float] = None, timeout: Optiona
         scan_seconds = 0.0 if url else DEFAULT_SCAN_SECONDS
     if scan_seconds < 0 or math.isnan(scan_seconds):
         raise ValueError(f"scan_seconds must be >= 0 (math.inf for all), got {scan_seconds}")
+    if scan_seconds and source.startswith("pipe:"):
+        # the scan opens the source a second time, and a pipe can be read only once
+        raise ValueError("a pipe can be read only once: the keyframe scan (--scan) needs a file or URL")
     with Reader(source, format="gray", timeout=timeout) as reader:
         info = reader.info
         frame_count, exact = info.frame_count, info.frame_count_exact
