@@ -78,22 +78,26 @@ def load_results(path: PathLike) -> List[FrameResult]:
         raise ValueError(f"{path.name}: the report reads the .jsonl results (one record per frame); "
                          "write them with --results NAME.jsonl")
     frames: List[FrameResult] = []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                detections = tuple(record["detections"])
-                for detection in detections:
-                    if len(detection["xyxy"]) != 4:
-                        raise ValueError("xyxy needs 4 numbers")
-                timing = record.get("processing_ms")
-                frames.append(FrameResult(int(record["frame"]), float(record["time"]), detections,
-                                          None if timing is None else float(timing)))
-            except (ValueError, KeyError, TypeError) as error:
-                reason = f"missing {error}" if isinstance(error, KeyError) else str(error)
-                raise ValueError(f"{path.name} line {number} is not a results record ({reason})") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not a results file (not text; the report reads the .jsonl that "
+                         "--results writes)") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            detections = tuple(record["detections"])
+            for detection in detections:
+                if len(detection["xyxy"]) != 4:
+                    raise ValueError("xyxy needs 4 numbers")
+            timing = record.get("processing_ms")
+            frames.append(FrameResult(int(record["frame"]), float(record["time"]), detections,
+                                      None if timing is None else float(timing)))
+        except (ValueError, KeyError, TypeError) as error:
+            reason = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"{path.name} line {number} is not a results record ({reason})") from None
     if not frames:
         raise ValueError(f"{path.name} holds no results records")
     return frames
