@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick cmake libgtest-dev \
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
     gstreamer1.0-plugins-bad rtsp-server-perl nginx libnginx-mod-rtmp srt-tools openssl"
+  # tests/test_report.py loads the `vistream report` page in a real headless browser
+  APT_PACKAGES="$APT_PACKAGES chromium"
 fi
 missing=""
 for p in $APT_PACKAGES; do
@@ -57,6 +59,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
   # YOLOX through ONNX Runtime (export + CPU inference tests); TensorRT needs a GPU machine.
   .venv/bin/python -m pip install -q onnx onnxruntime
+  # tests/test_docs_site.py builds the docs site (mkdocs build --strict); the same pins as pyproject's [docs]
+  .venv/bin/python -m pip install -q "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocstrings==1.0.8" "mkdocstrings-python==2.0.11"
 fi
 
 .venv/bin/python -m pip install -q .
