@@ -1,10 +1,11 @@
 """Count the objects that cross a line, in each direction (detector + ByteTrack + a line test).
 
 Every frame: ``MotionDetector`` finds what moves, ``ByteTrack`` gives each object a stable id,
-and each track's box centre is checked against the line. A track crossing the line counts once
-per crossing: ``in`` when it crosses to the right-hand side of the line as drawn from its first
-point to its second (for a horizontal line drawn left to right: moving down the picture),
-``out`` the other way. The annotated video shows the line, the boxes with their ids and the counts.
+and each track's box is checked against the line. A track counts once per crossing: ``in`` when
+it crosses to the right-hand side of the line as drawn from its first point to its second (for a
+horizontal line drawn left to right: moving down the picture), ``out`` the other way. A box is on
+a side only when all four of its corners are, so a box straddling the line (or jittering on it)
+counts nothing until it has crossed whole. The annotated video shows the line, the boxes with their ids and the counts.
 
     python examples/count_line_crossings.py street.mp4 counted.mp4 --line 0,400,1280,400
 
@@ -37,7 +38,8 @@ class LineCounter:
         self.end = np.asarray(end, float)
         self.counts = {"in": 0, "out": 0}
         self.crossings: List[Tuple[int, int, str]] = []
-        self._last: Dict[int, Tuple[np.ndarray, float]] = {}  # track id -> (centre, side) when last seen
+        # track id -> (centre, side) when last seen wholly on one side
+        self._last: Dict[int, Tuple[np.ndarray, float]] = {}
 
     def _side(self, point: np.ndarray) -> float:
         # z of the 2-D cross product: > 0 on the right-hand side of start->end in image coordinates (y down)
@@ -57,10 +59,15 @@ class LineCounter:
             return
         for box, track_id in zip(detections.xyxy, detections.tracker_id):
             centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], float)
-            side = self._side(centre)
-            previous = self._last.get(int(track_id))
-            if side == 0:  # on the line: wait until it is clearly on one side
+            corners = [self._side(np.array(corner, float)) for corner in
+                       ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3]))]
+            if all(c > 0 for c in corners):
+                side = 1.0
+            elif all(c < 0 for c in corners):
+                side = -1.0
+            else:  # on the line: wait until the whole box is on one side
                 continue
+            previous = self._last.get(int(track_id))
             if previous is not None and previous[1] * side < 0 and self._within_segment(previous[0], centre):
                 direction = "in" if side > 0 else "out"
                 self.counts[direction] += 1

@@ -8,6 +8,8 @@ Generated media (320x240 / 480x360, 30 fps, H.264):
   still_then_moving.mp4: ffmpeg -f lavfi -i color=c=gray:s=320x240:r=30:d=4 -f lavfi -i color=c=white:s=24x24
       -filter_complex "[0][1]overlay=x='if(lt(n,20),40,if(lt(n,40),40+(n-20)*8,if(lt(n,70),200,
       if(lt(n,85),200-(n-70)*8,80))))':y=100"   (a box that moves in two bursts and otherwise stands still)
+  jitter.mp4: as moving_boxes.mp4 with one box, overlay=x='40+n*2':y='108+10*sin(n)' (its centre swings
+      across y=120 every few frames, the box never wholly leaves the line)
   portrait.mp4: matplotlib's grace_hopper.jpg scaled to 200x234, sliding over a flat 480x360 background for 15 frames
 """
 
@@ -65,6 +67,8 @@ def media(tmp_path_factory):
                           "[0][1]overlay=x='if(lt(n,20),40,if(lt(n,40),40+(n-20)*8,if(lt(n,70),200,"
                           "if(lt(n,85),200-(n-70)*8,80))))':y=100", *_X264, str(folder / "still_then_moving.mp4")],
                    check=True)
+    subprocess.run(_FF + black + box + ["-filter_complex", "[0][1]overlay=x='40+n*2':y='108+10*sin(n)'", *_X264,
+                                        str(folder / "jitter.mp4")], check=True)
     from matplotlib import cbook
 
     portrait = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
@@ -137,10 +141,10 @@ def test_count_line_crossings_counts_each_direction(media, tmp_path):
     assert (summary["in"], summary["out"]) == (1, 1)
     (in_frame, in_id, _), (out_frame, out_id, _) = sorted(summary["crossings"], key=lambda c: c[2])
     assert in_id != out_id
-    # each is counted near the frame its centre crossed (motion boxes trail the object a little)
-    a_crossed = next(i for i, p in enumerate(truth) if p["A"][1] >= 120)
-    b_crossed = next(i for i, p in enumerate(truth) if p["B"][1] <= 120)
-    assert abs(in_frame - a_crossed) <= 6 and abs(out_frame - b_crossed) <= 6
+    # each is counted when the whole 24 px box has crossed (motion boxes trail the object a little)
+    a_crossed = next(i for i, p in enumerate(truth) if p["A"][1] - 12 > 120)
+    b_crossed = next(i for i, p in enumerate(truth) if p["B"][1] + 12 < 120)
+    assert abs(in_frame - a_crossed) <= 4 and abs(out_frame - b_crossed) <= 4
     # the line is drawn on the annotated video (yellow: BGR 0,255,255)
     frame = _decode(tmp_path / "counted.mp4", "bgr24")[45].astype(int)
     yellow = (frame[..., 2] > 180) & (frame[..., 1] > 180) & (frame[..., 0] < 100)
@@ -152,6 +156,15 @@ def test_count_line_crossings_counts_only_on_the_segment(media, tmp_path):
     summary = _run_example("count_line_crossings.py", str(media / "moving_boxes.mp4"), "counted.mp4",
                            "--line", "0,120,160,120", cwd=tmp_path)
     assert (summary["in"], summary["out"]) == (1, 0)
+
+
+def test_count_line_crossings_ignores_a_box_jittering_on_the_line(media, tmp_path):
+    centres_y = [np.nonzero(frame > 200)[0].mean() for frame in _decode(media / "jitter.mp4")]
+    sides = [np.sign(y - 120) for y in centres_y]
+    assert sum(a != b for a, b in zip(sides, sides[1:])) > 10  # its centre crosses back and forth
+    summary = _run_example("count_line_crossings.py", str(media / "jitter.mp4"), "counted.mp4",
+                           "--line", "0,120,320,120", cwd=tmp_path)
+    assert (summary["in"], summary["out"]) == (0, 0)
 
 
 # ------------------------------------------------------------------------------ tracks to CSV
