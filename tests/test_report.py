@@ -137,7 +137,7 @@ def test_the_browser_check_catches_broken_pages(tmp_path):
     assert any("boom" in line for line in console)
 
 
-def test_html_page_loads_in_chromium_without_errors(report):
+def test_html_page_loads_in_chromium_without_errors(report, capsys):
     page, _, _ = report
     check, console = _load_in_chromium(page)
     assert console == []
@@ -152,7 +152,8 @@ def test_html_page_loads_in_chromium_without_errors(report):
     shot = np.asarray(Image.open(screenshot).convert("RGB"))
     assert shot.shape[:2] == (2400, 1100)
     assert _saturated(screenshot).mean() > 0.01  # the plots are on screen, not an empty page
-    print(f"report screenshot: {screenshot}")
+    with capsys.disabled():  # the artifact's path shows in every run, not only in failures
+        print(f"\nreport screenshot: {screenshot}")
 
 
 def test_report_without_timings_or_tracks_says_so(tmp_path):
