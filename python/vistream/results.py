@@ -29,7 +29,8 @@ class ResultsWriter:
     """Writes one record per processed frame.
 
     ``.jsonl``: one JSON object per frame ``{"frame": i, "time": t, "detections": [...]}`` —
-    also for frames without detections — plus ``"plugins": {name: value}`` when ``plugins``
+    also for frames without detections — plus ``"processing_ms"`` when given (the Pipeline gives
+    the wall-clock milliseconds it spent on the frame: detect, track, plugins, annotate), plus ``"plugins": {name: value}`` when ``plugins``
     is given (per-frame analysis values; numpy scalars/arrays are converted). ``.txt``:
     MOTChallenge rows ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
     detection with a header. The txt and csv formats have no place for plugin values and
@@ -63,12 +64,14 @@ class ResultsWriter:
             self._csv.writerow(["frame", "time", "tracker_id", "class_id", "confidence", "x1", "y1", "x2", "y2"])
 
     def write(self, index: int, time: float, detections: Detections,
-              plugins: Optional[Mapping[str, Any]] = None) -> None:
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None) -> None:
         if self._file is None:
             raise ValueError("results writer is closed")
         self._frames += 1
         if self.kind == "jsonl":
             record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
+            if processing_ms is not None:
+                record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:
                 record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
             self._file.write(json.dumps(record, default=_plain) + "\n")
