@@ -504,7 +504,6 @@ def _build_parser() -> argparse.ArgumentParser:
     info.add_argument("--scan", metavar="SECONDS", type=_scan_seconds, default=None,
                       help="decode this much from the start to measure the keyframe interval ('all': the whole "
                            "video, also counting frames exactly; 0: none; default 60 for files, 0 for URLs)")
-    info.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     report = sub.add_parser("report", help="plots and one self-contained HTML page from a --results .jsonl file")
     report.add_argument("results", help="results file written with --results NAME.jsonl")
     report.add_argument("-o", "--output", default="report.html",
@@ -512,7 +511,7 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--video", help="the source video: the box-centre heatmap is drawn over its middle frame")
     report.add_argument("--annotated", metavar="VIDEO",
                         help="the annotated output video (--output of the run): adds a strip of its frames")
-    for subparser in (play, demo, report):
+    for subparser in (play, demo, info, report):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
