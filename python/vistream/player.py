@@ -251,7 +251,8 @@ class Player:
         self._output_finished = True
         encoded = self._core._stats()["frames_encoded"]  # the native snapshot is a dict
         try:
-            self._written = pending.finish(error, wrote_anything=encoded > 0)
+            self._written = pending.finish(error, wrote_anything=encoded > 0,
+                                           finalized=self._core._output_finalized())
         except OSError as rename_error:
             if error is None:
                 raise
@@ -260,6 +261,9 @@ class Player:
             return
         if error is not None:
             note_partial(error, self._written, pending.final)
+            if self._written is None and encoded > 0 and hasattr(error, "add_note"):
+                error.add_note(f"the output could not be completed and was removed; {pending.final} "
+                               "was left as it was")
         elif self._written is None:
             logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
 
