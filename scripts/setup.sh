@@ -57,6 +57,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
   # YOLOX through ONNX Runtime (export + CPU inference tests); TensorRT needs a GPU machine.
   .venv/bin/python -m pip install -q onnx onnxruntime
+  # atheris (libFuzzer for Python): tests/test_fuzz.py runs tests/fuzz/fuzz_reader.py.
+  .venv/bin/python -m pip install -q "atheris==3.0.0"
 fi
 
 .venv/bin/python -m pip install -q .

@@ -558,7 +558,9 @@ void VideoSource::seek_to_time(double seconds) {
     throw Error(ErrorKind::InvalidArgument,
                 "seek time must be a finite number of seconds, got " + std::to_string(seconds));
   frame_index();
-  seek_to_index(index_at_time(seconds, /*clamp_to_last=*/false));
+  // An index without frames (nothing in the file is displayable) has no frame at any time:
+  // the iteration ends, as after the last frame (index_at_time says -1, not an index).
+  seek_to_index(std::max<int64_t>(index_at_time(seconds, /*clamp_to_last=*/false), 0));
 }
 
 SourceStats VideoSource::stats() const {
