@@ -134,6 +134,9 @@ _CHILD = textwrap.dedent('''
                     return frame.array.astype(np.float32)
                 if fault == "not_an_array":
                     return [1, 2, 3]
+                if fault == "remove_output_folder":
+                    import shutil
+                    shutil.rmtree(os.path.dirname(extra["output"]))
                 return None
 
             stats = player.run()
@@ -295,6 +298,17 @@ def test_writing_to_dev_full_fails_cleanly(damaged_media, tmp_path):
     report = run_case("player", damaged_media["clip"], output=output)
     assert report["error"] == "EncoderError", report
     assert "No space left on device" in report["message"], report
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_output_folder_removed_mid_run_is_an_error(damaged_media, tmp_path, suffix):
+    # mp4 fails when faststart reopens the file to move its index; mkv writes on into the unlinked
+    # file and finds it gone at the rename: either way an error, never a "success" with no file.
+    folder = tmp_path / "vanishing"
+    folder.mkdir()
+    report = run_case("player", damaged_media["clip"], output=folder / f"out{suffix}", callback="remove_output_folder")
+    assert report["error"] == "EncoderError", report
+    assert report["encoded"] > 0 and not folder.exists()
 
 
 def test_output_naming_the_input_is_refused(damaged_media, tmp_path):

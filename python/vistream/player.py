@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _arguments, _core, _logging
 from ._output_file import PendingOutput, note_partial, same_file
-from .errors import VistreamError
+from .errors import EncoderError, VistreamError
 from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, PlayerStats
@@ -264,6 +264,11 @@ class Player:
             if self._written is None and encoded > 0 and hasattr(error, "add_note"):
                 error.add_note(f"the output could not be completed and was removed; {pending.final} "
                                "was left as it was")
+        elif self._written is None and encoded > 0:
+            # Frames were written, yet there is no file: the partial file (or its folder) was
+            # removed under the run. Returning normally would report a success that lost them.
+            raise EncoderError(f"{encoded} frames were encoded into {pending.partial}, but it is gone (removed, "
+                               f"or its folder was); {pending.final} was not written")
         elif self._written is None:
             logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
 
