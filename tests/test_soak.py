@@ -2,7 +2,8 @@
 memory, file descriptors and threads flat after warm-up.
 
 Tolerances (after warm-up): no file descriptor and no thread more than at the end of warm-up;
-RSS up by at most 12 MiB. The loads are chosen so that a leak shows far beyond that: one leaked
+RSS trend (median of the last third of the samples minus that of the first third) below 12 MiB,
+and no sample more than 36 MiB above the first third's median. The loads are chosen so that a leak shows far beyond that: one leaked
 320x240 frame per frame would be +13 MiB per file iteration (60 frames) and +6.6 MiB per live
 second (30 fps); a leaked Player or Reader (decoder, threads, file) per iteration adds fds and
 threads at once. The long run's numbers are in BENCHMARKS.md ("Soak").
@@ -32,5 +33,6 @@ def test_short_soak_keeps_resources_flat(tmp_path):
         summary = {k: v for k, v in load.items() if k != "series"}
         assert load["fds_growth"] == 0, (name, summary)
         assert load["threads_growth"] == 0, (name, summary)
-        assert load["rss_growth_mib"] < RSS_TOLERANCE_MIB, (name, summary)
-        assert load["rss_max_mib"] - load["rss_at_warmup_mib"] < RSS_TOLERANCE_MIB, (name, summary)
+        assert load["rss_trend_mib"] < RSS_TOLERANCE_MIB, (name, summary)
+        # single samples swing by ~20 MiB when glibc hands arenas back; a peak far above that is not noise
+        assert load["rss_max_mib"] - load["rss_median_first_third_mib"] < 3 * RSS_TOLERANCE_MIB, (name, summary)
