@@ -115,7 +115,6 @@ _CHILD = textwrap.dedent('''
                 report["length"] = len(reader)
                 report["size"] = [reader.info.width, reader.info.height]
                 report["indices"] = [frame.index for frame in reader]
-                report["frame_shapes"] = []
         else:
             player = vs.Player(source, output=extra.get("output"), **extra.get("kwargs", {}))
             calls = [0]
@@ -147,8 +146,8 @@ _CHILD = textwrap.dedent('''
         report["bases"] = [cls.__name__ for cls in type(error).__mro__]
         report["message"] = str(error)
         report["notes"] = list(getattr(error, "__notes__", []))
-        if kind == "player":
-            report["encoded"] = player.stats.frames_encoded if "player" in dir() else 0
+        if kind == "player":  # frames written before the failure (0 when construction failed)
+            report["encoded"] = player.stats.frames_encoded if "player" in globals() else 0
     print(json.dumps(report))
 ''')
 
