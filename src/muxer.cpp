@@ -83,8 +83,17 @@ void Muxer::write_locked(AVPacket* packet, int stream_index, AVRational time_bas
   packet->stream_index = stream_index;
   av_packet_rescale_ts(packet, time_base, stream->time_base);
   packet->pos = -1;
-  VS_CHECK(av_interleaved_write_frame(ctx_.get(), packet), ErrorKind::Encoder,
-           "cannot write to '" + path_ + "'");
+  int ret = av_interleaved_write_frame(ctx_.get(), packet);
+  // Muxers write through avio's buffer and do not all report a failed flush (mp4's mdat):
+  // the I/O context's sticky error tells a full disk at the packet that hit it, not at the end.
+  if (ret >= 0 && ctx_->pb && ctx_->pb->error < 0) ret = ctx_->pb->error;
+  if (ret < 0) write_failed_ = true;
+  VS_CHECK(ret, ErrorKind::Encoder, "cannot write to '" + path_ + "'");
+}
+
+bool Muxer::finalized() const {
+  std::lock_guard lock(mutex_);
+  return finalized_;
 }
 
 void Muxer::finish() {
@@ -94,8 +103,13 @@ void Muxer::finish() {
     return;
   }
   finished_ = true;
-  const int ret = av_write_trailer(ctx_.get());
-  if (ctx_->pb && !(ctx_->oformat->flags & AVFMT_NOFILE)) avio_closep(&ctx_->pb);
+  int ret = av_write_trailer(ctx_.get());
+  if (ret >= 0 && ctx_->pb && ctx_->pb->error < 0) ret = ctx_->pb->error;
+  if (ctx_->pb && !(ctx_->oformat->flags & AVFMT_NOFILE)) {
+    const int closed = avio_closep(&ctx_->pb);  // the last buffered bytes are written here
+    if (ret >= 0 && closed < 0) ret = closed;
+  }
+  finalized_ = ret >= 0 && !write_failed_;
   VS_CHECK(ret, ErrorKind::Encoder, "cannot finalize '" + path_ + "'");
 }
 

@@ -1,14 +1,78 @@
 #include "vistream/video_filter.hpp"
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "vistream/error.hpp"
 #include "vistream/filter_graph.hpp"
 
 namespace vistream {
+namespace {
 
-VideoFilter::VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads)
-    : user_filters_(std::move(user_filters)), output_format_(output_format), threads_(threads) {}
+// Degrees in [0, 360) to turn the picture clockwise, from a counter-clockwise display angle
+// (values within a degree below a multiple of 360 count as that multiple).
+double clockwise_degrees(double counter_clockwise) {
+  double theta = -std::round(counter_clockwise);
+  theta -= 360.0 * std::floor(theta / 360.0 + 0.9 / 360.0);
+  return theta;
+}
+
+// The filters that show a picture stored with display matrix `m` upright. A matrix may also
+// mirror (its determinant is negative): the transpose variants with a flip undo that.
+std::string filters_for_matrix(const int32_t* m) {
+  const double theta = clockwise_degrees(av_display_rotation_get(m));
+  if (std::isnan(theta)) return {};
+  if (std::fabs(theta - 90) < 1.0) return m[3] > 0 ? "transpose=cclock_flip" : "transpose=clock";
+  if (std::fabs(theta - 270) < 1.0) return m[3] < 0 ? "transpose=clock_flip" : "transpose=cclock";
+  if (std::fabs(theta - 180) < 1.0) {
+    std::string flips;
+    if (m[0] < 0) flips = "hflip";
+    if (m[4] < 0) flips += flips.empty() ? "vflip" : ",vflip";
+    return flips;
+  }
+  if (std::fabs(theta) > 1.0) {
+    // Not a quarter turn: rotate within the stored size, as the CLI does.
+    char rotate[64];
+    snprintf(rotate, sizeof(rotate), "rotate=%f*PI/180", theta);
+    return rotate;
+  }
+  return m[4] < 0 ? "vflip" : "";
+}
+
+}  // namespace
+
+StreamOrientation stream_orientation(const AVStream* stream) {
+  StreamOrientation orientation;
+  if (const int32_t* matrix = compat::display_matrix(stream)) {
+    const double angle = av_display_rotation_get(matrix);
+    if (std::isnan(angle)) return orientation;  // degenerate matrix: nothing usable
+    orientation.rotation = angle == -180.0 ? 180.0 : angle;
+    orientation.filters = filters_for_matrix(matrix);
+    return orientation;
+  }
+  // Older muxers wrote the clockwise angle as a stream tag instead (FFmpeg 5.1 keeps such a tag
+  // in Matroska, but its CLI no longer reads it): the same turn as a display matrix saying so.
+  if (const AVDictionaryEntry* tag = av_dict_get(stream->metadata, "rotate", nullptr, 0)) {
+    char* end = nullptr;
+    const double clockwise = std::strtod(tag->value, &end);
+    if (end == tag->value || !std::isfinite(clockwise)) return orientation;
+    int32_t matrix[9];
+    // av_display_rotation_get() of what av_display_rotation_set(m, a) makes is -a.
+    av_display_rotation_set(matrix, clockwise);
+    const double angle = av_display_rotation_get(matrix);
+    orientation.rotation = std::fabs(angle) < 1e-9 ? 0.0 : (angle == -180.0 ? 180.0 : angle);
+    orientation.filters = filters_for_matrix(matrix);
+  }
+  return orientation;
+}
+
+VideoFilter::VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads,
+                         std::string orientation_filters)
+    : user_filters_(std::move(user_filters)),
+      orientation_filters_(std::move(orientation_filters)),
+      output_format_(output_format),
+      threads_(threads) {}
 
 void VideoFilter::configure(const VideoFormat& input) {
   reset();
@@ -39,7 +103,8 @@ void VideoFilter::configure(const VideoFormat& input) {
            ErrorKind::Filter, "cannot create video buffer sink");
 
   const char* format_name = av_get_pix_fmt_name(output_format_);
-  std::string description = user_filters_.empty() ? std::string() : user_filters_ + ",";
+  std::string description = orientation_filters_.empty() ? std::string() : orientation_filters_ + ",";
+  if (!user_filters_.empty()) description += user_filters_ + ",";
   description += std::string("format=pix_fmts=") + format_name;
 
   link_filter_graph(graph.get(), source, sink, description, "video", user_filters_);

@@ -34,7 +34,9 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   set_packet_sink(nullptr);
   stream_time_base_ = stream->time_base;
   decoder_ = std::make_unique<VideoDecoder>(stream, options.decoder);
-  filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads);
+  orientation_ = stream_orientation(stream);
+  filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads,
+                                          options.autorotate ? orientation_.filters : std::string());
   VideoFormat input;
   input.width = stream->codecpar->width;
   input.height = stream->codecpar->height;
@@ -125,10 +127,8 @@ void VideoSource::fill_info() {
   const char* pix = av_get_pix_fmt_name(static_cast<AVPixelFormat>(stream->codecpar->format));
   info.pixel_format = pix ? pix : "";
   info.output_format = options_.output_format;
-  if (const int32_t* matrix = compat::display_matrix(stream)) {
-    const double angle = av_display_rotation_get(matrix);
-    info.rotation = std::isnan(angle) ? 0.0 : angle;
-  }
+  info.rotation = orientation_.rotation;
+  info.autorotated = options_.autorotate && !orientation_.filters.empty();
   info.hwaccel = decoder_->hwaccel();
   info.bit_rate = ctx->bit_rate;
   info.container = ctx->iformat->name;
@@ -558,7 +558,9 @@ void VideoSource::seek_to_time(double seconds) {
     throw Error(ErrorKind::InvalidArgument,
                 "seek time must be a finite number of seconds, got " + std::to_string(seconds));
   frame_index();
-  seek_to_index(index_at_time(seconds, /*clamp_to_last=*/false));
+  // An index without frames (nothing in the file is displayable) has no frame at any time:
+  // the iteration ends, as after the last frame (index_at_time says -1, not an index).
+  seek_to_index(std::max<int64_t>(index_at_time(seconds, /*clamp_to_last=*/false), 0));
 }
 
 SourceStats VideoSource::stats() const {

@@ -24,7 +24,8 @@ struct MediaInfo {
   std::string codec;          // decoder codec name, e.g. "h264"
   std::string pixel_format;   // decoder output pixel format, e.g. "yuv420p"
   std::string output_format;  // pixel format of delivered frames, e.g. "bgr24"
-  double rotation = 0.0;      // degrees, from the display matrix (counter-clockwise)
+  double rotation = 0.0;      // degrees counter-clockwise (display matrix / ffprobe convention), as stored
+                              // in the source, whether or not the frames were turned (autorotated)
   std::string hwaccel = "none";
   int64_t bit_rate = 0;
   std::string container;      // demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
@@ -34,6 +35,10 @@ struct MediaInfo {
   int audio_sample_rate = 0;
   int audio_channels = 0;
   std::string audio_codec;
+  // The frames were turned upright by the engine (SourceOptions::autorotate and a `rotation`
+  // needing it): false with a non-zero rotation means frames come as stored, and a writer that
+  // keeps them should carry the rotation into its output's metadata.
+  bool autorotated = false;
 };
 
 }  // namespace vistream

@@ -31,13 +31,19 @@ class Muxer {
   void write(AVPacket* packet, int stream_index, AVRational time_base);
   // Writes the trailer and closes the file. Idempotent.
   void finish();
+  // The trailer was written and the file closed without an I/O error: the file is complete.
+  // False before finish() and after any failed write (e.g. a full disk): then the file is
+  // not playable (an mp4 without its moov) and should not be kept.
+  bool finalized() const;
 
  private:
-  std::mutex mutex_;  // guards everything below
+  mutable std::mutex mutex_;  // guards everything below
   std::string path_;
   UniqueOutputFormatContext ctx_;
   bool started_ = false;
   bool finished_ = false;
+  bool write_failed_ = false;  // a packet, the trailer or the close failed
+  bool finalized_ = false;
   struct Pending {
     UniquePacket packet;
     int stream_index;

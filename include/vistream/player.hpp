@@ -118,6 +118,9 @@ class Player {
   // the timeline generation it belongs to (-1 when none). Thread-safe.
   std::pair<double, int64_t> audio_clock() const { return transport_.audio_clock(); }
   bool audio_copied() const { return recorder_ && recorder_->audio_copied(); }
+  // The output file is complete (trailer written, no write failed); false without an output
+  // or before run() ended.
+  bool output_finalized() const { return recorder_ && recorder_->file_finalized(); }
   const std::string& audio_device() const { return audio_device_; }
 
  private:

@@ -63,6 +63,7 @@ class PlayerRecorder {
   // `complete`, else only up to the last video frame written), then finalizes the file.
   void finish_audio(bool complete);
   void finish_file() { muxer_->finish(); }  // always, even after a failure: a playable file
+  bool file_finalized() const { return muxer_->finalized(); }  // see Muxer::finalized()
 
  private:
   void encode_frame(const Frame& frame, AVFrame* encoder_reference, std::vector<UniquePacket>& packets);

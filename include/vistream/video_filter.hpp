@@ -1,4 +1,4 @@
-// The video filter graph: buffer -> [user filters] -> format=<output> -> buffersink.
+// The video filter graph: buffer -> [orientation] -> [user filters] -> format=<output> -> buffersink.
 // Pixel-format conversion is the graph's last step (swscale, bicubic like the ffmpeg CLI),
 // so frames come out of libavfilter's buffer pools: no allocation per frame once warm.
 #pragma once
@@ -10,9 +10,24 @@
 
 namespace vistream {
 
+// How a stream asks to be turned for display, read from its display matrix (mp4/mov tkhd,
+// side data) or, failing that, a legacy "rotate" tag (clockwise degrees, old FFmpeg muxers).
+struct StreamOrientation {
+  // Counter-clockwise degrees in (-180, 180], as av_display_rotation_get() and ffprobe report
+  // them; 0 when the stream says nothing.
+  double rotation = 0.0;
+  // The filters that turn stored frames upright ("transpose=clock", "hflip,vflip", ...), the
+  // same choice the ffmpeg CLI makes with -autorotate (its default); "" when none is needed.
+  std::string filters;
+};
+StreamOrientation stream_orientation(const AVStream* stream);
+
 class VideoFilter {
  public:
-  VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads);
+  // `orientation_filters` run before the user's filters, so a user's crop/scale sees upright
+  // frames (as with the ffmpeg CLI); they are not part of the graph quoted in errors.
+  VideoFilter(std::string user_filters, AVPixelFormat output_format, int threads,
+              std::string orientation_filters = {});
 
   // Builds the graph for this input (throws Error(Filter) naming the graph and FFmpeg's reason).
   void configure(const VideoFormat& input);
@@ -33,6 +48,7 @@ class VideoFilter {
 
  private:
   std::string user_filters_;
+  std::string orientation_filters_;
   AVPixelFormat output_format_;
   int threads_;
   VideoFormat input_;

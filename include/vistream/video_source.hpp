@@ -56,6 +56,9 @@ struct SourceOptions {
   // avformat_open_input options, e.g. {"rtsp_transport", "tcp"}.
   std::string input_format;
   std::vector<std::pair<std::string, std::string>> input_options;
+  // Turn frames upright as the stream's rotation metadata asks (display matrix, or a legacy
+  // "rotate" tag), like the ffmpeg CLI; false: frames as stored (MediaInfo::rotation tells).
+  bool autorotate = true;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts}; }
 };
@@ -168,6 +171,7 @@ class VideoSource {
   UniquePacket packet_;
   UniqueFrame decoded_;
   AVRational stream_time_base_{1, 1};
+  StreamOrientation orientation_;  // immutable after construction
 
   // Seek state (decode side). landing_: after a demuxer seek, the keyframe decoding must start
   // at; video packets before it are skipped undecoded, one after it means the demuxer landed

@@ -93,6 +93,14 @@ class SourceOptions:
     def __repr__(self) -> str:
         ...
     @property
+    def autorotate(self) -> bool:
+        """
+        Turn frames upright as the stream's rotation metadata asks (like ffmpeg); False: as stored.
+        """
+    @autorotate.setter
+    def autorotate(self, arg0: bool) -> None:
+        ...
+    @property
     def cache_bytes(self) -> int:
         """
         Bytes of recently decoded frames kept for instant backward steps (0 = none; indexed sources).
@@ -425,6 +433,8 @@ class Player:
     def _audio_clock(self) -> tuple[typing.Any, int]:
         ...
     def _info(self) -> dict:
+        ...
+    def _output_finalized(self) -> bool:
         ...
     def _stats(self) -> dict:
         ...

@@ -10,7 +10,9 @@ rename is atomic; the extension is kept because FFmpeg picks the container from 
   asked for so far;
 - kept under its partial name when the run fails with an exception: ``out.mp4`` stays as it
   was, and the error says where the partial output is (it may help to see how far it got);
-- removed when nothing was written (zero frames): an empty file would replace a useful one.
+- removed when nothing was written (zero frames): an empty file would replace a useful one;
+- removed when it could not be finalized (a write failed: full disk, I/O error): an mp4
+  without its index is unplayable, and keeping it would only leave debris behind.
 
 Outputs that are not plain local files (URLs such as ``rtmp://...``, ``pipe:1``, devices,
 FIFOs) are written directly.
@@ -88,16 +90,17 @@ class PendingOutput:
         self.final = final
         self.partial = os.path.join(folder, f"{stem}.partial-{secrets.token_hex(3)}{extension}")
 
-    def finish(self, error: Optional[BaseException], wrote_anything: bool) -> Optional[str]:
+    def finish(self, error: Optional[BaseException], wrote_anything: bool, finalized: bool = True) -> Optional[str]:
         """Moves the partial file into place (or keeps / removes it, see the module doc).
 
+        ``finalized``: the writer completed the file (False after a failed write).
         Returns the path where the data now is, or None when nothing was kept.
         """
         if self.direct:
-            return self.final if wrote_anything else None
+            return self.final if wrote_anything and finalized else None
         if not os.path.exists(self.partial):
             return None
-        if not wrote_anything:
+        if not wrote_anything or not finalized:
             os.unlink(self.partial)
             return None
         if error is not None and not interrupted(error):

@@ -39,3 +39,6 @@ class MediaInfo:
     audio_sample_rate: int
     audio_channels: int
     audio_codec: Optional[str]
+    #: True when the engine turned the frames upright for ``rotation`` (``autorotate=True``, the
+    #: default); False with a non-zero ``rotation`` means frames come as stored in the file.
+    autorotated: bool = False

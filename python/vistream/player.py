@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _arguments, _core, _logging
 from ._output_file import PendingOutput, note_partial, same_file
-from .errors import VistreamError
+from .errors import EncoderError, VistreamError
 from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, PlayerStats
@@ -109,6 +109,8 @@ class Player:
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
         camera / input_format / input_options / capture_size / capture_fps / capture_format:
             how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
+        autorotate: turn frames upright as the source's rotation metadata asks (as ``Reader``);
+            the callback, the window and ``output`` get upright frames. False: as stored.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -162,6 +164,7 @@ class Player:
         capture_size: Optional[CaptureSize] = None,
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
+        autorotate: bool = _DEFAULTS.source.autorotate,
     ) -> None:
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
@@ -182,7 +185,7 @@ class Player:
             source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
                                        read_timeout=read_timeout, input_format=demuxer or None,
-                                       input_options=demuxer_options),
+                                       input_options=demuxer_options, autorotate=autorotate),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),
@@ -248,7 +251,8 @@ class Player:
         self._output_finished = True
         encoded = self._core._stats()["frames_encoded"]  # the native snapshot is a dict
         try:
-            self._written = pending.finish(error, wrote_anything=encoded > 0)
+            self._written = pending.finish(error, wrote_anything=encoded > 0,
+                                           finalized=self._core._output_finalized())
         except OSError as rename_error:
             if error is None:
                 raise
@@ -257,6 +261,14 @@ class Player:
             return
         if error is not None:
             note_partial(error, self._written, pending.final)
+            if self._written is None and encoded > 0 and hasattr(error, "add_note"):
+                error.add_note(f"the output could not be completed and was removed; {pending.final} "
+                               "was left as it was")
+        elif self._written is None and encoded > 0:
+            # Frames were written, yet there is no file: the partial file (or its folder) was
+            # removed under the run. Returning normally would report a success that lost them.
+            raise EncoderError(f"{encoded} frames were encoded into {pending.partial}, but it is gone (removed, "
+                               f"or its folder was); {pending.final} was not written")
         elif self._written is None:
             logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
 

@@ -188,6 +188,10 @@ class Reader:
         capture_size / capture_fps / capture_format: what to ask a capture device (or the
             rawvideo demuxer) for: ``(1280, 720)``, ``30``, ``"mjpeg"``/``"yuyv422"``; set as
             video_size, framerate and input_format (v4l2) or pixel_format.
+        autorotate: turn frames upright as the source's rotation metadata asks (a phone video's
+            display matrix, or a legacy ``rotate`` tag), like the ffmpeg CLI: a 90° video comes
+            with width and height swapped. False: frames as stored. ``info.rotation`` gives the
+            stored rotation either way, ``info.autorotated`` whether it was applied.
 
     Example::
 
@@ -221,6 +225,7 @@ class Reader:
         capture_size: Optional[CaptureSize] = None,
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
+        autorotate: bool = _DEFAULTS.autorotate,
     ) -> None:
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                      capture_fps, capture_format)
@@ -228,7 +233,8 @@ class Reader:
         # Forwarded as given: the engine converts and checks every value (errors name the option).
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                       open_timeout=open_timeout, read_timeout=read_timeout,
-                                      input_format=demuxer or None, input_options=input_pairs)
+                                      input_format=demuxer or None, input_options=input_pairs,
+                                      autorotate=autorotate)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
         self.source = url

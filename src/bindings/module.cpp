@@ -89,6 +89,7 @@ py::dict info_dict(const MediaInfo& i) {
   d["audio_sample_rate"] = i.audio_sample_rate;
   d["audio_channels"] = i.audio_channels;
   d["audio_codec"] = i.has_audio ? py::object(py::str(i.audio_codec)) : py::object(py::none());
+  d["autorotated"] = i.autorotated;
   return d;
 }
 
@@ -526,6 +527,7 @@ PYBIND11_MODULE(_core, m) {
                        }))
       .def(py::init<const std::string&, const PlayerOptions&>(), py::arg("source"), py::arg("options"))
       .def("_unused_input_options", [](PyPlayer& p) { return p.core().unused_input_options(); })
+      .def("_output_finalized", [](PyPlayer& p) { return p.core().output_finalized(); })
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })

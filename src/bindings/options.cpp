@@ -200,6 +200,8 @@ void register_source_options(py::module_& m) {
             o.input_options = pairs;
           },
           "Options for the protocol and demuxer (avformat_open_input's dictionary), in order.")
+      .member("autorotate", "a bool", &SourceOptions::autorotate,
+          "Turn frames upright as the stream's rotation metadata asks (like ffmpeg); False: as stored.")
       .finish();
 }
 
