@@ -100,7 +100,7 @@ class MediaReport:
         lines.append(f"  frames       {self.frame_count} ({exact})")
         lines.append(f"  keyframes    {_keyframe_text(self.keyframe_interval)}")
         if self.rotation:
-            lines.append(f"  rotation     {self.rotation:g}° (shown rotated; frames are stored as encoded)")
+            lines.append(f"  rotation     {self.rotation:g}° (stored as encoded; Reader and Player turn frames upright)")
         else:
             lines.append("  rotation     none")
         if self.has_audio:
@@ -134,7 +134,8 @@ def probe(source: str, *, scan_seconds: Optional[float] = None, timeout: Optiona
     if scan_seconds and source.startswith("pipe:"):
         # the scan opens the source a second time, and a pipe can be read only once
         raise ValueError("a pipe can be read only once: the keyframe scan (--scan) needs a file or URL")
-    with Reader(source, format="gray", timeout=timeout) as reader:
+    # autorotate=False: the size reported is the stored one, with the rotation beside it (as ffprobe).
+    with Reader(source, format="gray", timeout=timeout, autorotate=False) as reader:
         info = reader.info
         frame_count, exact = info.frame_count, info.frame_count_exact
         if not exact and not url and math.isinf(scan_seconds):
@@ -159,7 +160,8 @@ def _scan_keyframes(source: str, scan_seconds: float, fps: float, duration: floa
     indices: List[int] = []
     last_time = 0.0
     complete = True
-    with Reader(source, format="gray", vfilter="select='eq(key\\,1)',scale=16:16", timeout=timeout) as reader:
+    with Reader(source, format="gray", vfilter="select='eq(key\\,1)',scale=16:16", timeout=timeout,
+                autorotate=False) as reader:
         # Without a frame index (a non-seekable stream) the Reader counts the frames it hands
         # out, so a keyframe's place comes from its time instead.
         indexed = reader.info.seekable
