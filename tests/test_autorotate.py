@@ -153,8 +153,3 @@ def test_player_callback_and_output_follow_autorotate(clips, tmp_path, autorotat
         check=True, capture_output=True, text=True).stdout)["streams"][0]
     assert (probed["height"], probed["width"]) == expected
     assert int(probed["nb_read_frames"]) == 10
-
-
-def test_autorotate_must_be_a_bool(clips):
-    with pytest.raises(TypeError):
-        vs.Reader(clips[90], autorotate="yes")
