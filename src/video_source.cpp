@@ -130,6 +130,7 @@ void VideoSource::fill_info() {
     info.rotation = std::isnan(angle) ? 0.0 : angle;
   }
   info.hwaccel = decoder_->hwaccel();
+  info.hwaccel_note = decoder_->hwaccel_note();
   info.bit_rate = ctx->bit_rate;
   info.container = ctx->iformat->name;
   info.seekable = demuxer_->seekable();

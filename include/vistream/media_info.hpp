@@ -34,6 +34,8 @@ struct MediaInfo {
   int audio_sample_rate = 0;
   int audio_channels = 0;
   std::string audio_codec;
+  // Why hwaccel "auto" decodes on the CPU (which devices were tried and why each failed).
+  std::string hwaccel_note;
 };
 
 }  // namespace vistream

@@ -101,6 +101,14 @@ class SourceOptions:
     def cache_bytes(self, arg1: int) -> None:
         ...
     @property
+    def device(self) -> str:
+        """
+        Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).
+        """
+    @device.setter
+    def device(self, arg1: str) -> None:
+        ...
+    @property
     def format(self) -> str:
         """
         Pixel format of the frames: bgr24, rgb24, gray, rgba, bgra, yuv420p, nv12 (aliases bgr, rgb, grey).

@@ -136,7 +136,8 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="write the processed video (with the source audio) to this file "
                                          f"({', '.join(OUTPUT_EXTENSIONS)}) or URL")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
-    parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
+    parser.add_argument("--hwaccel", default="auto",
+                        help="decoding device: auto (NVDEC, VAAPI, else the CPU; the default), none, cuda, cuda:N, vaapi")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused (needs a window)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")

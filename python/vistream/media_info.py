@@ -39,3 +39,5 @@ class MediaInfo:
     audio_sample_rate: int
     audio_channels: int
     audio_codec: Optional[str]
+    #: why ``hwaccel="auto"`` decodes on the CPU ("" when a device decodes or none was asked)
+    hwaccel_note: str = ""

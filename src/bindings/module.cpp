@@ -89,6 +89,7 @@ py::dict info_dict(const MediaInfo& i) {
   d["audio_sample_rate"] = i.audio_sample_rate;
   d["audio_channels"] = i.audio_channels;
   d["audio_codec"] = i.has_audio ? py::object(py::str(i.audio_codec)) : py::object(py::none());
+  d["hwaccel_note"] = i.hwaccel_note;
   return d;
 }
 

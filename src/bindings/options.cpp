@@ -200,6 +200,10 @@ void register_source_options(py::module_& m) {
             o.input_options = pairs;
           },
           "Options for the protocol and demuxer (avformat_open_input's dictionary), in order.")
+      .field(
+          "device", "'cpu', 'cuda' or 'cuda:N' (str)", [](const SourceOptions& o) { return o.decoder.device; },
+          [](SourceOptions& o, const std::string& device) { o.decoder.device = device; },
+          "Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).")
       .finish();
 }
 
