@@ -95,6 +95,7 @@ LoadedDriver& loaded_driver() {
 
 // Holds what the device context's free callback must release, after FFmpeg's own uninit.
 struct PrimaryContextLease {
+  int ordinal;
   CUdevice device;
   CUcontext context;
   CUstream stream;
@@ -120,6 +121,13 @@ void release_primary_context(AVHWDeviceContext* device_context) {
 }  // namespace
 
 const CudaFunctions* cuda_functions() { return loaded_driver().functions; }
+
+int cuda_ordinal_of(const AVBufferRef* hw_device_context) {
+  if (!hw_device_context) return -1;
+  const auto* device_context = reinterpret_cast<const AVHWDeviceContext*>(hw_device_context->data);
+  if (device_context->type != AV_HWDEVICE_TYPE_CUDA || device_context->free != &release_primary_context) return -1;
+  return static_cast<const PrimaryContextLease*>(device_context->user_opaque)->ordinal;
+}
 
 const CudaDriverStatus& cuda_driver_status() { return loaded_driver().status; }
 
@@ -219,7 +227,7 @@ CudaDevice::CudaDevice(int ordinal) : ordinal_(ordinal) {
   CUcontext context = nullptr;
   cuda_check(cu->cuDevicePrimaryCtxRetain(&context, device),
              "cannot retain the primary context of CUDA device " + which);
-  auto* lease = new PrimaryContextLease{device, context, nullptr};
+  auto* lease = new PrimaryContextLease{ordinal, device, context, nullptr};
   // From here the device context owns the lease: freeing it releases the primary context.
   hw_device_.reset(av_hwdevice_ctx_alloc(AV_HWDEVICE_TYPE_CUDA));
   if (!hw_device_) {

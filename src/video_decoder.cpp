@@ -1,5 +1,6 @@
 #include "vistream/video_decoder.hpp"
 
+#include "vistream/cuda_convert.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
 
@@ -134,6 +135,9 @@ void VideoDecoder::open_hardware(const DecoderOptions& options, const AVCodec* c
                                                       " on this machine: " + reason));
   }
   keep_on_device_ = device_ordinal >= 0;
+  // Frames handed out keep their NVDEC surface until converted/dropped: room for a few held
+  // by the caller beyond what the decoder itself needs.
+  if (keep_on_device_) ctx_->extra_hw_frames = 16;
 }
 
 bool VideoDecoder::try_hw_device(AVHWDeviceType type, int cuda_ordinal, std::string* reason) {
@@ -235,6 +239,7 @@ bool VideoDecoder::receive(AVFrame* frame) {
         av_frame_unref(frame);
         VS_CHECK(av_hwframe_transfer_data(frame, target, 0), ErrorKind::Decode,
                  "cannot download hardware frame");
+        count_download(frame);
         VS_CHECK(av_frame_copy_props(frame, target), ErrorKind::Decode, "cannot copy frame properties");
         av_frame_unref(target);
       } else {
@@ -244,6 +249,14 @@ bool VideoDecoder::receive(AVFrame* frame) {
     }
     return true;
   }
+}
+
+void VideoDecoder::count_download(const AVFrame* frame) {
+  const int64_t bytes = frame_payload_bytes(frame, static_cast<AVPixelFormat>(frame->format));
+  device_to_host_bytes_ += bytes;
+  ++device_to_host_copies_;
+  process_transfers().device_to_host_bytes += bytes;
+  ++process_transfers().device_to_host_copies;
 }
 
 void VideoDecoder::flush() {

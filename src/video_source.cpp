@@ -571,6 +571,8 @@ SourceStats VideoSource::stats() const {
   s.seeks = seeks_;
   s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();
   s.decode_errors = decoder_->errors() + s.read_errors;
+  s.device_to_host_bytes = decoder_->device_to_host_bytes();
+  s.device_to_host_copies = decoder_->device_to_host_copies();
   return s;
 }
 

@@ -51,6 +51,10 @@ int parse_cuda_ordinal(const std::string& spec);
 // here; empty when both load. (FFmpeg's own message for this is "Operation not permitted".)
 std::string nvenc_library_problem();
 
+// The ordinal of a CudaDevice's AVHWDeviceContext (frames' hw_frames_ctx->device_ref); -1 for
+// any other device context.
+int cuda_ordinal_of(const AVBufferRef* hw_device_context);
+
 class CudaDevice {
  public:
   // The process's one device object for `ordinal`, created on first use. Error(Hardware) when

@@ -44,6 +44,9 @@ class VideoDecoder {
   bool outputs_device_frames() const { return keep_on_device_; }
   // The CUDA device decoding, or null.
   const std::shared_ptr<CudaDevice>& cuda_device() const { return cuda_device_; }
+  // Hardware frames this decoder downloaded to host memory (any thread).
+  int64_t device_to_host_bytes() const { return device_to_host_bytes_.load(); }
+  int64_t device_to_host_copies() const { return device_to_host_copies_.load(); }
   AVCodecContext* context() const { return ctx_.get(); }
   // Whether send(..., skip_if_nonref=true) saves work for this codec.
   bool skips_nonref() const { return skips_nonref_; }
@@ -71,6 +74,9 @@ class VideoDecoder {
   std::string hwaccel_note_;
   bool explicit_hw_ = false;     // the user named the device: refusing the stream is an error
   bool keep_on_device_ = false;  // receive() hands out device frames (no download)
+  void count_download(const AVFrame* frame);
+  std::atomic<int64_t> device_to_host_bytes_{0};   // written by the decoding thread
+  std::atomic<int64_t> device_to_host_copies_{0};
 };
 
 }  // namespace vistream

@@ -502,6 +502,8 @@ PYBIND11_MODULE(_core, m) {
         d["decode_errors"] = s.decode_errors;
         d["read_errors"] = s.read_errors;
         d["seeks"] = s.seeks;
+        d["device_to_host_bytes"] = s.device_to_host_bytes;
+        d["device_to_host_copies"] = s.device_to_host_copies;
         return d;
       })
       .def("close", &PyReader::close);
