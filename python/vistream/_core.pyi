@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections.abc
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -71,6 +71,11 @@ class Frame:
         uint8 numpy view, zero-copy: HxWxC (HxW for gray; (H*3/2)xW for yuv420p/nv12)
         """
     @property
+    def color_matrix(self) -> int:
+        """
+        the stream's YUV matrix as FFmpeg's AVColorSpace number (1 bt709, 5/6 bt601, 9 bt2020, 2 unspecified)
+        """
+    @property
     def device(self) -> str:
         """
         'cpu', or 'cuda:N' for a frame in GPU memory
@@ -83,6 +88,11 @@ class Frame:
     @property
     def format(self) -> str:
         ...
+    @property
+    def full_range(self) -> bool:
+        """
+        True for full-range (JPEG) YUV, False for limited (TV) or unspecified
+        """
     @property
     def height(self) -> int:
         ...
@@ -512,6 +522,10 @@ def _dlpack_consumer_stream(stream: typing.Any, device_ordinal: typing.SupportsI
     """
 def av_log_level() -> int:
     ...
+def cuda_kernels_built() -> bool:
+    """
+    True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).
+    """
 def encoder_candidates(arg0: str) -> list[str]:
     ...
 def ffmpeg_versions() -> dict:

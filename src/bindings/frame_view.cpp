@@ -225,6 +225,8 @@ py::list frame_export_planes(PyFrame& self) {
 }
 
 void register_frame(py::module_& m) {
+  m.def("cuda_kernels_built", &cuda_kernels_built,
+        "True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).");
   m.def("_dlpack_consumer_stream", &consumer_stream_for, py::arg("stream"), py::arg("device_ordinal"),
         "The CUDA stream handle __dlpack__(stream=...) orders after vistream's work (0: none); raises as "
         "__dlpack__ does. For tests of the array-API stream rules on machines without a GPU.");
@@ -315,6 +317,10 @@ Example::
              return PyFrame{std::move(copy), py::object()};
            },
            "A host-memory copy of a device frame (nv12/p010le; counted in vistream.transfer_stats()).")
+      .def_property_readonly("color_matrix", [](const PyFrame& f) { return static_cast<int>(f.frame->av_frame()->colorspace); },
+                             "the stream's YUV matrix as FFmpeg's AVColorSpace number (1 bt709, 5/6 bt601, 9 bt2020, 2 unspecified)")
+      .def_property_readonly("full_range", [](const PyFrame& f) { return f.frame->av_frame()->color_range == AVCOL_RANGE_JPEG; },
+                             "True for full-range (JPEG) YUV, False for limited (TV) or unspecified")
       .def_property_readonly("device",
                              [](const PyFrame& f) {
                                return f.frame->on_device() ? "cuda:" + std::to_string(f.frame->device_ordinal())
