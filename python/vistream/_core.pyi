@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections.abc
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'capabilities', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level', 'transfer_stats']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -522,6 +522,10 @@ def _dlpack_consumer_stream(stream: typing.Any, device_ordinal: typing.SupportsI
     """
 def av_log_level() -> int:
     ...
+def capabilities() -> dict:
+    """
+    Probes FFmpeg, hardware devices, encoders, the CUDA driver and SDL (see vistream.capabilities()).
+    """
 def cuda_kernels_built() -> bool:
     """
     True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).
@@ -535,5 +539,9 @@ def flush_logs() -> None:
 def set_av_log_level(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Level (AV_LOG_*) above which FFmpeg messages are dropped
+    """
+def transfer_stats() -> dict:
+    """
+    Host<->device copies of this process so far (decoder downloads, frame.download()).
     """
 SPEED_RANGE: tuple = (0.0625, 16.0)

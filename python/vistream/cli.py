@@ -461,6 +461,8 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("source", nargs="?", help="video to annotate (default: a generated sample)")
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
     demo.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
+    doctor = sub.add_parser("doctor", help="what this machine can do (FFmpeg, GPUs, encoders, runtimes), for bug reports")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     for subparser in (play, demo):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
@@ -496,6 +498,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             if args.command == "demo":
                 return _demo(args)
+            if args.command == "doctor":
+                from .doctor import run as run_doctor
+
+                return run_doctor(as_json=args.json)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)

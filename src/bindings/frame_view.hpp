@@ -39,5 +39,7 @@ py::list frame_planes(PyFrame& self);
 py::list frame_export_planes(PyFrame& self);
 
 void register_frame(py::module_& m);
+// capabilities() and transfer_stats() (src/bindings/capabilities.cpp).
+void register_capabilities(py::module_& m);
 
 }  // namespace vistream::bindings

@@ -448,6 +448,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("SPEED_RANGE") = py::make_tuple(kMinSpeed, kMaxSpeed);
 
   vistream::bindings::register_frame(m);
+  vistream::bindings::register_capabilities(m);
   vistream::bindings::register_options(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
