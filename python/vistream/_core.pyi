@@ -15,6 +15,11 @@ class FramePlane:
     def __dlpack_device__(self) -> tuple:
         ...
     @property
+    def data_ptr(self) -> int:
+        """
+        address of the plane's first sample (a CUdeviceptr for device frames)
+        """
+    @property
     def device(self) -> str:
         ...
     @property

@@ -241,6 +241,8 @@ void register_frame(py::module_& m) {
         for (int d = 0; d < p.layout.ndim; ++d) strides[d] = p.layout.strides[d];
         return strides;
       }, "strides in elements (DLPack's unit), from the frame's pitch")
+      .def_property_readonly("data_ptr", [](const PyFramePlane& p) { return reinterpret_cast<uintptr_t>(p.layout.data); },
+                             "address of the plane's first sample (a CUdeviceptr for device frames)")
       .def_property_readonly("dtype", [](const PyFramePlane& p) { return p.layout.element_bits == 16 ? "uint16" : "uint8"; })
       .def_property_readonly("device", [](const PyFramePlane& p) { return device_name(p.layout.device_ordinal); })
       .def("__dlpack__",
