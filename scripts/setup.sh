@@ -13,6 +13,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES="ffmpeg pkg-config g++ python3-dev python3-venv fonts-dejavu-core \
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev \
   libavutil-dev libavdevice-dev libsdl2-dev libsdl2-ttf-dev"
+# FFmpeg's ffnvcodec headers: the core loads libcuda at run time through them (no CUDA needed).
+APT_PACKAGES="$APT_PACKAGES libffmpeg-nvenc-dev"
 # The window tests run a real X server and drive it like a user; the C++ core tests
 # (tests/test_native_core.py, scripts/sanitize.sh) build with cmake against GoogleTest; the live
 # input tests (tests/test_live_inputs.py) run real streaming servers on 127.0.0.1: GStreamer's

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "vistream/cuda_device.hpp"
 #include "vistream/error.hpp"
 
 namespace vistream {
@@ -86,6 +87,80 @@ int Frame::packed_channels() const {
     case AV_PIX_FMT_ABGR: return 4;
     default: return 0;
   }
+}
+
+int Frame::device_ordinal() const {
+  if (!on_device()) return -1;
+  const auto* frames = reinterpret_cast<const AVHWFramesContext*>(frame_->hw_frames_ctx->data);
+  return cuda_ordinal_of(frames->device_ref);
+}
+
+AVPixelFormat Frame::memory_format() const {
+  if (!on_device()) return pixel_format();
+  return reinterpret_cast<const AVHWFramesContext*>(frame_->hw_frames_ctx->data)->sw_format;
+}
+
+std::vector<TensorLayout> Frame::plane_layouts() const {
+  const AVFrame* av = frame_.get();
+  const AVPixelFormat format = memory_format();
+  const int ordinal = on_device() ? device_ordinal() : -1;
+  const int height = av->height, width = av->width;
+  const int chroma_height = (height + 1) / 2, chroma_width = (width + 1) / 2;
+  auto plane = [&](int index, int bits, std::vector<int64_t> shape) {
+    TensorLayout layout;
+    layout.data = av->data[index];
+    layout.device_ordinal = ordinal;
+    layout.element_bits = bits;
+    const int element_bytes = bits / 8;
+    const int pitch = av->linesize[index];
+    if (!layout.data || pitch <= 0 || pitch % element_bytes != 0) {
+      throw Error(ErrorKind::InvalidArgument, "plane " + std::to_string(index) + " of this " + pixel_format_name() +
+                                                  " frame has pitch " + std::to_string(pitch) +
+                                                  ", not a positive multiple of its " +
+                                                  std::to_string(element_bytes) + "-byte samples");
+    }
+    layout.ndim = static_cast<int>(shape.size());
+    const int64_t row = pitch / element_bytes;
+    const int64_t pixel = shape.size() == 3 ? shape[2] : 1;
+    if (row < shape[1] * pixel)
+      throw Error(ErrorKind::InvalidArgument, "plane " + std::to_string(index) + " rows overlap (pitch " +
+                                                  std::to_string(pitch) + " < row size)");
+    for (size_t d = 0; d < shape.size(); ++d) layout.shape[d] = shape[d];
+    layout.strides[0] = row;
+    layout.strides[1] = pixel;
+    if (shape.size() == 3) layout.strides[2] = 1;
+    return layout;
+  };
+  switch (format) {
+    case AV_PIX_FMT_NV12:
+      return {plane(0, 8, {height, width}), plane(1, 8, {chroma_height, chroma_width, 2})};
+    case AV_PIX_FMT_P010LE:
+    case AV_PIX_FMT_P016LE:
+      return {plane(0, 16, {height, width}), plane(1, 16, {chroma_height, chroma_width, 2})};
+    case AV_PIX_FMT_YUV420P:
+      return {plane(0, 8, {height, width}), plane(1, 8, {chroma_height, chroma_width}),
+              plane(2, 8, {chroma_height, chroma_width})};
+    default:
+      break;
+  }
+  const int channels = on_device() ? 0 : packed_channels();
+  if (channels == 1) return {plane(0, 8, {height, width})};
+  if (channels > 1) return {plane(0, 8, {height, width, channels})};
+  throw Error(ErrorKind::InvalidArgument, std::string("no tensor layout for ") + av_get_pix_fmt_name(format) +
+                                              (on_device() ? " device frames" : " frames"));
+}
+
+FramePtr Frame::download() const {
+  if (!on_device()) throw Error(ErrorKind::InvalidArgument, "download() of a frame already in host memory");
+  UniqueFrame host = make_frame();
+  VS_CHECK(av_hwframe_transfer_data(host.get(), frame_.get(), 0), ErrorKind::Hardware,
+           "cannot download a device frame to host memory");
+  VS_CHECK(av_frame_copy_props(host.get(), frame_.get()), ErrorKind::Generic, "cannot copy frame properties");
+  auto copy = std::make_shared<Frame>(std::move(host), index_, time_);
+  copy->revisit_ = revisit_;
+  copy->serial_ = serial_;
+  copy->discontinuity_ = discontinuity_;
+  return copy;
 }
 
 }  // namespace vistream

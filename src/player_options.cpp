@@ -1,5 +1,7 @@
 #include "vistream/player_options.hpp"
 
+#include "vistream/cuda_device.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -55,6 +57,7 @@ void canonicalize(SourceOptions& options) {
   options.output_format = format;
   options.vfilter = trimmed(options.vfilter);
   options.decoder.hwaccel = options.decoder.hwaccel.empty() ? "none" : lower(options.decoder.hwaccel);
+  options.decoder.device = options.decoder.device.empty() ? "cpu" : lower(trimmed(options.decoder.device));
 }
 
 }  // namespace
@@ -84,6 +87,8 @@ void validate(const SourceOptions& options) {
   if (options.decoder.hwaccel.empty()) refuse("hwaccel must be 'none', 'auto' or a device type such as 'cuda'");
   check_timeout(options.timeouts.open, "open_timeout");
   check_timeout(options.timeouts.read, "read_timeout");
+  if (options.decoder.device != "cpu" && parse_cuda_ordinal(options.decoder.device) < 0)
+    refuse("device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.decoder.device + "'");
 }
 
 void validate(const EncoderOptions& options) {

@@ -1,5 +1,6 @@
 #include "vistream/video_decoder.hpp"
 
+#include "vistream/cuda_convert.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
 
@@ -61,6 +62,15 @@ bool hevc_packet_is_nonref(const AVPacket* packet, int length_size) {
   return nonref_picture;
 }
 
+// "hevc Main 10 3840x2160 yuv420p10le", for a device's refusal.
+std::string describe_stream(const AVCodecContext* ctx) {
+  std::string text;
+  if (const char* profile = avcodec_profile_name(ctx->codec_id, ctx->profile)) text += std::string(profile) + " ";
+  text += std::to_string(ctx->width) + "x" + std::to_string(ctx->height);
+  if (const char* format = av_get_pix_fmt_name(ctx->sw_pix_fmt)) text += std::string(" ") + format;
+  return text;
+}
+
 }  // namespace
 
 VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options)
@@ -80,27 +90,57 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
   hevc_length_size_ = hevc_single_layer_length_size(stream->codecpar);
   skips_nonref_ = honours_nonref_skip(codec->id) || hevc_length_size_ > 0;
 
-  if (options.hwaccel == "auto") {
-    log::ScopedDemote quiet;  // absent devices are the normal case for "auto"
-    for (AVHWDeviceType type : {AV_HWDEVICE_TYPE_CUDA, AV_HWDEVICE_TYPE_VAAPI}) {
-      if (try_hw_device(type)) break;
-    }
-  } else if (options.hwaccel != "none" && !options.hwaccel.empty()) {
-    const AVHWDeviceType type = av_hwdevice_find_type_by_name(options.hwaccel.c_str());
-    if (type == AV_HWDEVICE_TYPE_NONE)
-      throw Error(ErrorKind::InvalidArgument, "unknown hwaccel '" + options.hwaccel + "'");
-    log::ScopedCapture details;
-    if (!try_hw_device(type)) {
-      throw Error(ErrorKind::Hardware,
-                  details.annotate("hwaccel '" + options.hwaccel + "' is not available for " + codec->name +
-                                   " on this machine"));
-    }
-  }
+  open_hardware(options, codec);
   VS_CHECK(avcodec_open2(ctx_.get(), codec, nullptr), ErrorKind::Decode,
            std::string("cannot open decoder ") + codec->name);
 }
 
-bool VideoDecoder::try_hw_device(AVHWDeviceType type) {
+void VideoDecoder::open_hardware(const DecoderOptions& options, const AVCodec* codec) {
+  const int device_ordinal = parse_cuda_ordinal(options.device);
+  if (options.device != "cpu" && device_ordinal < 0)
+    throw Error(ErrorKind::InvalidArgument, "device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.device + "'");
+  std::string hwaccel = options.hwaccel;
+  if (device_ordinal >= 0) {
+    // Frames on a CUDA device come from NVDEC on that device.
+    const int hwaccel_ordinal = parse_cuda_ordinal(hwaccel);
+    if (hwaccel_ordinal >= 0 && hwaccel_ordinal != device_ordinal)
+      throw Error(ErrorKind::InvalidArgument, "hwaccel '" + hwaccel + "' and device '" + options.device +
+                                                  "' name different CUDA devices");
+    if (hwaccel != "none" && hwaccel != "auto" && hwaccel_ordinal < 0)
+      throw Error(ErrorKind::InvalidArgument, "device '" + options.device + "' needs hwaccel 'cuda' (got '" +
+                                                  hwaccel + "'): frames on a CUDA device come from NVDEC");
+    hwaccel = options.device;
+  }
+  if (hwaccel == "none" || hwaccel.empty()) return;
+  if (hwaccel == "auto") {
+    std::string cuda_reason, vaapi_reason;
+    {
+      log::ScopedDemote quiet;  // absent devices are the normal case for "auto"
+      if (try_hw_device(AV_HWDEVICE_TYPE_CUDA, 0, &cuda_reason)) return;
+      if (try_hw_device(AV_HWDEVICE_TYPE_VAAPI, -1, &vaapi_reason)) return;
+    }
+    hwaccel_note_ = "decoding on the CPU: cuda: " + cuda_reason + "; vaapi: " + vaapi_reason;
+    av_log(nullptr, AV_LOG_INFO, "vistream: hwaccel auto: %s\n", hwaccel_note_.c_str());
+    return;
+  }
+  const int cuda_ordinal = parse_cuda_ordinal(hwaccel);
+  const AVHWDeviceType type =
+      cuda_ordinal >= 0 ? AV_HWDEVICE_TYPE_CUDA : av_hwdevice_find_type_by_name(hwaccel.c_str());
+  if (type == AV_HWDEVICE_TYPE_NONE) throw Error(ErrorKind::InvalidArgument, "unknown hwaccel '" + hwaccel + "'");
+  explicit_hw_ = true;
+  log::ScopedCapture details;
+  std::string reason;
+  if (!try_hw_device(type, cuda_ordinal < 0 ? 0 : cuda_ordinal, &reason)) {
+    throw Error(ErrorKind::Hardware, details.annotate("hwaccel '" + hwaccel + "' is not available for " + codec->name +
+                                                      " on this machine: " + reason));
+  }
+  keep_on_device_ = device_ordinal >= 0;
+  // Frames handed out keep their NVDEC surface until converted/dropped: room for a few held
+  // by the caller beyond what the decoder itself needs.
+  if (keep_on_device_) ctx_->extra_hw_frames = 16;
+}
+
+bool VideoDecoder::try_hw_device(AVHWDeviceType type, int cuda_ordinal, std::string* reason) {
   const AVCodec* codec = ctx_->codec ? ctx_->codec : avcodec_find_decoder(ctx_->codec_id);
   AVPixelFormat format = AV_PIX_FMT_NONE;
   for (int i = 0;; ++i) {
@@ -111,15 +151,40 @@ bool VideoDecoder::try_hw_device(AVHWDeviceType type) {
       break;
     }
   }
-  if (format == AV_PIX_FMT_NONE) return false;
+  const char* type_name = av_hwdevice_get_type_name(type);
+  if (format == AV_PIX_FMT_NONE) {
+    if (reason) {
+      *reason = type == AV_HWDEVICE_TYPE_CUDA
+                    ? std::string("NVDEC cannot decode ") + codec->name + " (this FFmpeg has no cuda hwaccel for it)"
+                    : std::string(type_name) + " cannot decode " + codec->name + " in this FFmpeg";
+    }
+    return false;
+  }
   AVBufferRef* device = nullptr;
-  if (av_hwdevice_ctx_create(&device, type, nullptr, nullptr, 0) < 0) return false;
+  if (type == AV_HWDEVICE_TYPE_CUDA) {
+    // The process's shared device object (primary context), never a context of FFmpeg's own.
+    try {
+      cuda_device_ = CudaDevice::get(cuda_ordinal);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Hardware) throw;
+      if (reason) *reason = e.what();
+      return false;
+    }
+    device = av_buffer_ref(cuda_device_->hw_device_context());
+    if (!device) throw std::bad_alloc();
+  } else {
+    const int ret = av_hwdevice_ctx_create(&device, type, nullptr, nullptr, 0);
+    if (ret < 0) {
+      if (reason) *reason = std::string("no ") + type_name + " device: " + av_error_string(ret);
+      return false;
+    }
+  }
   hw_device_.reset(device);
   ctx_->hw_device_ctx = av_buffer_ref(device);
   hw_pixel_format_ = format;
   ctx_->opaque = this;
   ctx_->get_format = &VideoDecoder::pick_hw_format;
-  hwaccel_name_ = av_hwdevice_get_type_name(type);
+  hwaccel_name_ = type_name;
   return true;
 }
 
@@ -161,10 +226,20 @@ bool VideoDecoder::receive(AVFrame* frame) {
     }
     if (target->decode_error_flags || (target->flags & AV_FRAME_FLAG_CORRUPT)) ++errors_;
     if (target == hw_frame_.get()) {
-      if (target->format == hw_pixel_format_) {
+      if (explicit_hw_ && hw_fallback_.load()) {
+        av_frame_unref(target);
+        throw Error(ErrorKind::Hardware, std::string("hwaccel '") + hwaccel_name_ + "' refused this " +
+                                             ctx_->codec->name + " stream (" + describe_stream(ctx_.get()) +
+                                             "): the device does not support its profile, size or bit depth");
+      }
+      if (keep_on_device_ && target->format == hw_pixel_format_) {
+        av_frame_unref(frame);
+        av_frame_move_ref(frame, target);
+      } else if (target->format == hw_pixel_format_) {
         av_frame_unref(frame);
         VS_CHECK(av_hwframe_transfer_data(frame, target, 0), ErrorKind::Decode,
                  "cannot download hardware frame");
+        count_download(frame);
         VS_CHECK(av_frame_copy_props(frame, target), ErrorKind::Decode, "cannot copy frame properties");
         av_frame_unref(target);
       } else {
@@ -174,6 +249,14 @@ bool VideoDecoder::receive(AVFrame* frame) {
     }
     return true;
   }
+}
+
+void VideoDecoder::count_download(const AVFrame* frame) {
+  const int64_t bytes = frame_payload_bytes(frame, static_cast<AVPixelFormat>(frame->format));
+  device_to_host_bytes_ += bytes;
+  ++device_to_host_copies_;
+  process_transfers().device_to_host_bytes += bytes;
+  ++process_transfers().device_to_host_copies;
 }
 
 void VideoDecoder::flush() {

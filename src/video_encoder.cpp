@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "vistream/cuda_device.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
 
@@ -168,6 +169,13 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
                             bool explicit_choice, std::string* reason) {
   const AVCodec* codec = find_video_encoder(name, reason);
   if (!codec) return false;
+  // Without the driver FFmpeg says only "Operation not permitted": name the missing library.
+  if (name.find("nvenc") != std::string::npos) {
+    if (std::string missing = nvenc_library_problem(); !missing.empty()) {
+      *reason = "NVENC needs the NVIDIA driver: " + missing;
+      return false;
+    }
+  }
   UniqueCodecContext ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
   ctx->width = input_.width;

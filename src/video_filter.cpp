@@ -114,6 +114,15 @@ void VideoFilter::configure(const VideoFormat& input) {
 }
 
 void VideoFilter::push(AVFrame* frame) {
+  if (frame && frame->hw_frames_ctx) {
+    if (!user_filters_.empty())
+      throw Error(ErrorKind::Filter, "vfilter '" + user_filters_ + "' runs on the CPU; frames kept on the device "
+                                     "(device='cuda') cannot go through it");
+    UniqueFrame kept = make_frame();
+    VS_CHECK(av_frame_ref(kept.get(), frame), ErrorKind::Filter, "cannot reference a device frame");
+    device_frames_.push_back(std::move(kept));
+    return;
+  }
   if (frame) {
     // The stream's time base and rate stay; size, pixel format and aspect may change mid-stream.
     VideoFormat input = input_;
@@ -129,6 +138,11 @@ void VideoFilter::push(AVFrame* frame) {
 }
 
 bool VideoFilter::pull(AVFrame* frame) {
+  if (!device_frames_.empty()) {
+    av_frame_move_ref(frame, device_frames_.front().get());
+    device_frames_.pop_front();
+    return true;
+  }
   if (!graph_) return false;
   const int ret = av_buffersink_get_frame(sink_, frame);
   if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return false;
@@ -137,6 +151,7 @@ bool VideoFilter::pull(AVFrame* frame) {
 }
 
 void VideoFilter::reset() {
+  device_frames_.clear();
   graph_.reset();
   source_ = nullptr;
   sink_ = nullptr;

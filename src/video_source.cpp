@@ -130,6 +130,7 @@ void VideoSource::fill_info() {
   info.rotation = orientation_.rotation;
   info.autorotated = options_.autorotate && !orientation_.filters.empty();
   info.hwaccel = decoder_->hwaccel();
+  info.hwaccel_note = decoder_->hwaccel_note();
   info.bit_rate = ctx->bit_rate;
   info.container = ctx->iformat->name;
   info.seekable = demuxer_->seekable();
@@ -572,6 +573,8 @@ SourceStats VideoSource::stats() const {
   s.seeks = seeks_;
   s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();
   s.decode_errors = decoder_->errors() + s.read_errors;
+  s.device_to_host_bytes = decoder_->device_to_host_bytes();
+  s.device_to_host_copies = decoder_->device_to_host_copies();
   return s;
 }
 

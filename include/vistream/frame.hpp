@@ -4,10 +4,25 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "vistream/av_ptr.hpp"
 
 namespace vistream {
+
+class Frame;
+using FramePtr = std::shared_ptr<Frame>;
+
+// A strided tensor view of (part of) a frame's memory, what the DLPack and numpy exporters
+// publish. Strides are in elements (DLPack's convention), derived from the frame's pitch.
+struct TensorLayout {
+  uint8_t* data = nullptr;
+  int device_ordinal = -1;  // -1: host memory; else the CUDA device holding it
+  int element_bits = 8;     // 8: uint8; 16: uint16 (P010's samples, value in the top 10 bits)
+  int ndim = 0;
+  int64_t shape[3] = {};
+  int64_t strides[3] = {};
+};
 
 // Ownership: a Frame is filled by the thread that decoded it; from the moment it is handed on
 // (to Python, the display, the encoder) its pixels are written only through the views that
@@ -39,6 +54,19 @@ class Frame {
   // Bytes per pixel for packed formats (gray=1, bgr24=3, rgba=4); 0 for planar formats.
   int packed_channels() const;
 
+  // Device frames (hwaccel cuda with device="cuda"): the pixels are in GPU memory, described
+  // by memory_format() (nv12, p010le). Host frames: memory_format() == pixel_format().
+  bool on_device() const { return frame_->hw_frames_ctx != nullptr; }
+  int device_ordinal() const;  // the CUDA device, -1 for host frames
+  AVPixelFormat memory_format() const;
+  // One layout per plane: nv12 -> Y (H, W), UV (ceil(H/2), ceil(W/2), 2); p010le the same in
+  // uint16; yuv420p -> Y, U, V; packed formats -> (H, W, C) (gray: (H, W)). Host frames must
+  // be ensure_writable()'d first. Error(InvalidArgument) for other formats, or a pitch that is
+  // not a whole number of elements.
+  std::vector<TensorLayout> plane_layouts() const;
+  // A host copy of a device frame (av_hwframe_transfer_data), same index/time/serial.
+  FramePtr download() const;
+
   // yuv420p or nv12 with even width and height: after ensure_writable() the planes lie back
   // to back in one buffer with linesize == width (Y, then U and V / interleaved UV), so the
   // OpenCV-style (H*3/2, W) array is a view of the whole picture.
@@ -62,7 +90,5 @@ class Frame {
   int64_t serial_ = -1;
   bool discontinuity_ = false;
 };
-
-using FramePtr = std::shared_ptr<Frame>;
 
 }  // namespace vistream

@@ -39,6 +39,8 @@ struct MediaInfo {
   // needing it): false with a non-zero rotation means frames come as stored, and a writer that
   // keeps them should carry the rotation into its output's metadata.
   bool autorotated = false;
+  // Why hwaccel "auto" decodes on the CPU (which devices were tried and why each failed).
+  std::string hwaccel_note;
 };
 
 }  // namespace vistream

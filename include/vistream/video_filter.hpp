@@ -3,6 +3,7 @@
 // so frames come out of libavfilter's buffer pools: no allocation per frame once warm.
 #pragma once
 
+#include <deque>
 #include <string>
 
 #include "vistream/av_ptr.hpp"
@@ -55,6 +56,9 @@ class VideoFilter {
   UniqueFilterGraph graph_;
   AVFilterContext* source_ = nullptr;  // owned by graph_
   AVFilterContext* sink_ = nullptr;    // owned by graph_
+  // Frames in device memory (DecoderOptions::device = cuda) bypass the CPU graph: they are
+  // handed out as decoded; their conversion happens on the device (see docs/gpu.md).
+  std::deque<UniqueFrame> device_frames_;
 };
 
 }  // namespace vistream

@@ -71,6 +71,8 @@ struct SourceStats {
   int64_t decode_errors = 0;  // corrupt packets/frames skipped + read errors
   int64_t read_errors = 0;    // failed demuxer reads (a truncated end, damaged data, I/O errors)
   int64_t seeks = 0;          // demuxer repositionings (a target reached by decoding forward is none)
+  int64_t device_to_host_bytes = 0;   // hardware frames the decoder downloaded (hwaccel without device=)
+  int64_t device_to_host_copies = 0;
 };
 
 class VideoSource {

@@ -45,6 +45,20 @@ from .stats import CacheStats, PlayerStats, ReaderStats
 
 __version__ = "0.1.0"
 
+
+def capabilities() -> dict:
+    """What this machine and build can do: FFmpeg, hardware devices and encoders that open,
+    CUDA driver and devices, torch/onnxruntime/TensorRT, SDL drivers (see ``vistream doctor``)."""
+    from .doctor import capabilities as probe
+
+    return probe()
+
+
+def transfer_stats() -> dict:
+    """Host<->device copies this process made so far (bytes and counts, both directions):
+    decoder downloads of hardware frames and ``frame.download()``. Zero on a pure device path."""
+    return dict(_core.transfer_stats())
+
 __all__ = [
     "Reader",
     "Player",
@@ -59,6 +73,8 @@ __all__ = [
     "ResultsWriter",
     "Schedule",
     "set_log_level",
+    "capabilities",
+    "transfer_stats",
     "VistreamError",
     "MissingDependencyError",
     "SourceError",

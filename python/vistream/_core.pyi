@@ -5,7 +5,34 @@ from __future__ import annotations
 import collections.abc
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'capabilities', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level', 'transfer_stats']
+class FramePlane:
+    """
+    One plane of a frame, exported with DLPack (np/torch.from_dlpack).
+    """
+    def __dlpack__(self, *args, **kwargs) -> typing_extensions.CapsuleType:
+        ...
+    def __dlpack_device__(self) -> tuple:
+        ...
+    @property
+    def data_ptr(self) -> int:
+        """
+        address of the plane's first sample (a CUdeviceptr for device frames)
+        """
+    @property
+    def device(self) -> str:
+        ...
+    @property
+    def dtype(self) -> str:
+        ...
+    @property
+    def shape(self) -> tuple:
+        ...
+    @property
+    def strides(self) -> tuple:
+        """
+        strides in elements (DLPack's unit), from the frame's pitch
+        """
 class Frame:
     """
     A decoded video frame.
@@ -25,15 +52,38 @@ class Frame:
     def __array__(self, dtype: typing.Any = None, copy: typing.Any = None) -> typing.Any:
         ...
     def __dlpack__(self, *args, **kwargs) -> typing_extensions.CapsuleType:
-        ...
-    def __dlpack_device__(self) -> tuple[int, int]:
+        """
+        DLPack export (array API): bgr24/rgb24/gray/rgba/bgra host frames as they are; device frames as
+        BGR (H, W, 3) uint8 on their GPU, converted once. stream: the consumer's CUDA stream (None = legacy
+        default, 1, 2, a handle, -1 = no sync); must be None for host frames.
+        """
+    def __dlpack_device__(self) -> tuple:
         ...
     def __repr__(self) -> str:
         ...
+    def download(self) -> Frame:
+        """
+        A host-memory copy of a device frame (nv12/p010le; counted in vistream.transfer_stats()).
+        """
+    def export_planes(self) -> list:
+        """
+        One DLPack exporter per plane (nv12: Y (H, W) and UV (H/2, W/2, 2); p010le the same in uint16;
+        yuv420p: Y, U, V), strides from the frame's pitch; on the GPU for device frames.
+        """
     @property
     def array(self) -> typing.Any:
         """
         uint8 numpy view, zero-copy: HxWxC (HxW for gray; (H*3/2)xW for yuv420p/nv12)
+        """
+    @property
+    def color_matrix(self) -> int:
+        """
+        the stream's YUV matrix as FFmpeg's AVColorSpace number (1 bt709, 5/6 bt601, 9 bt2020, 2 unspecified)
+        """
+    @property
+    def device(self) -> str:
+        """
+        'cpu', or 'cuda:N' for a frame in GPU memory
         """
     @property
     def discontinuity(self) -> bool:
@@ -43,6 +93,11 @@ class Frame:
     @property
     def format(self) -> str:
         ...
+    @property
+    def full_range(self) -> bool:
+        """
+        True for full-range (JPEG) YUV, False for limited (TV) or unspecified
+        """
     @property
     def height(self) -> int:
         ...
@@ -107,6 +162,14 @@ class SourceOptions:
         """
     @cache_bytes.setter
     def cache_bytes(self, arg1: int) -> None:
+        ...
+    @property
+    def device(self) -> str:
+        """
+        Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).
+        """
+    @device.setter
+    def device(self, arg1: str) -> None:
         ...
     @property
     def format(self) -> str:
@@ -468,8 +531,20 @@ class Player:
         ...
     def stop(self) -> None:
         ...
+def _dlpack_consumer_stream(stream: typing.Any, device_ordinal: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The CUDA stream handle __dlpack__(stream=...) orders after vistream's work (0: none); raises as __dlpack__ does. For tests of the array-API stream rules on machines without a GPU.
+    """
 def av_log_level() -> int:
     ...
+def capabilities() -> dict:
+    """
+    Probes FFmpeg, hardware devices, encoders, the CUDA driver and SDL (see vistream.capabilities()).
+    """
+def cuda_kernels_built() -> bool:
+    """
+    True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).
+    """
 def encoder_candidates(arg0: str) -> list[str]:
     ...
 def ffmpeg_versions() -> dict:
@@ -479,5 +554,9 @@ def flush_logs() -> None:
 def set_av_log_level(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Level (AV_LOG_*) above which FFmpeg messages are dropped
+    """
+def transfer_stats() -> dict:
+    """
+    Host<->device copies of this process so far (decoder downloads, frame.download()).
     """
 SPEED_RANGE: tuple = (0.0625, 16.0)

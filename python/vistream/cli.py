@@ -154,7 +154,8 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="write the processed video (with the source audio) to this file "
                                          f"({', '.join(OUTPUT_EXTENSIONS)}) or URL")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
-    parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
+    parser.add_argument("--hwaccel", default="auto",
+                        help="decoding device: auto (NVDEC, VAAPI, else the CPU; the default), none, cuda, cuda:N, vaapi")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused (needs a window)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
@@ -511,7 +512,9 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--video", help="the source video: the box-centre heatmap is drawn over its middle frame")
     report.add_argument("--annotated", metavar="VIDEO",
                         help="the annotated output video (--output of the run): adds a strip of its frames")
-    for subparser in (play, demo, info, report):
+    doctor = sub.add_parser("doctor", help="what this machine can do (FFmpeg, GPUs, encoders, runtimes), for bug reports")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    for subparser in (play, demo, info, report, doctor):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -550,6 +553,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _info(args)
             if args.command == "report":
                 return _report_command(args)
+            if args.command == "doctor":
+                from .doctor import run as run_doctor
+
+                return run_doctor(as_json=args.json)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)

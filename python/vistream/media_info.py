@@ -42,3 +42,5 @@ class MediaInfo:
     #: True when the engine turned the frames upright for ``rotation`` (``autorotate=True``, the
     #: default); False with a non-zero ``rotation`` means frames come as stored in the file.
     autorotated: bool = False
+    #: why ``hwaccel="auto"`` decodes on the CPU ("" when a device decodes or none was asked)
+    hwaccel_note: str = ""

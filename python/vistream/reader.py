@@ -171,7 +171,12 @@ class Reader:
             "rgba", "bgra", "yuv420p" or "nv12".
         vfilter: FFmpeg filter graph applied before conversion, e.g. "scale=640:-2,hflip".
         hwaccel: "none", "auto" (cuda, then vaapi, then software) or a device type such as
-            "cuda"; an explicit device that cannot be opened raises ``HardwareError``.
+            "cuda" or "cuda:1"; an explicit device that cannot be opened raises
+            ``HardwareError`` naming what is missing (libcuda, the device, NVDEC's refusal of
+            the codec). With "auto", ``info.hwaccel_note`` says why it stayed on the CPU.
+        device: where frames live: "cpu", or "cuda"/"cuda:N" to keep NVDEC's frames in that
+            GPU's memory (``frame.planes`` and ``__dlpack__`` export them; ``frame.download()``
+            copies one to the host). See docs/gpu.md.
         threads: decoder threads, 0 = one per core.
         timeout: seconds a network source may stall before ``SourceTimeoutError``: one number
             for both opening and reading, or ``(open, read)``; None = defaults (10 s each);
@@ -226,6 +231,7 @@ class Reader:
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
         autorotate: bool = _DEFAULTS.autorotate,
+        device: str = _DEFAULTS.device,
     ) -> None:
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                      capture_fps, capture_format)
@@ -234,7 +240,7 @@ class Reader:
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                       open_timeout=open_timeout, read_timeout=read_timeout,
                                       input_format=demuxer or None, input_options=input_pairs,
-                                      autorotate=autorotate)
+                                      autorotate=autorotate, device=device)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
         self.source = url

@@ -114,6 +114,12 @@ class ReaderStats(_Subscriptable):
     #: demuxer repositionings; a target reached by decoding forward, or served from the
     #: back-step cache, is none
     seeks: int
+    #: bytes and copies of decoded hardware frames downloaded to host memory (``hwaccel``
+    #: without ``device=``); 0 with ``device="cuda"`` (frames stay on the GPU) or software
+    #: decoding. Per frame: divide by ``frames_decoded``. Process-wide counts, including
+    #: ``frame.download()``: ``vistream.transfer_stats()``.
+    device_to_host_bytes: int = 0
+    device_to_host_copies: int = 0
 
 
 __all__ = ["CacheStats", "PlayerStats", "ReaderStats"]

@@ -1,12 +1,13 @@
 // The DLPack ABI (v0.8 "legacy" DLManagedTensor), declared from the public specification at
-// https://dmlc.github.io/dlpack/latest/c_api.html. Only what exporting a CPU uint8 tensor needs.
+// https://dmlc.github.io/dlpack/latest/c_api.html. Only what exporting uint8/uint16 host or
+// CUDA tensors needs.
 #pragma once
 
 #include <cstdint>
 
 extern "C" {
 
-enum VsDLDeviceType : int32_t { kVsDLCPU = 1 };
+enum VsDLDeviceType : int32_t { kVsDLCPU = 1, kVsDLCUDA = 2 };
 enum VsDLDataTypeCode : uint8_t { kVsDLUInt = 1 };
 
 struct VsDLDevice {

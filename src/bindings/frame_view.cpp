@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "../cuda/color_convert.hpp"
 #include "dlpack.hpp"
 #include "vistream/error.hpp"
 
@@ -13,12 +14,13 @@ py::capsule keep_alive(const FramePtr& frame) {
 }
 
 struct DLPackContext {
-  FramePtr frame;
+  std::shared_ptr<void> owner;
   int64_t shape[3];
   int64_t strides[3];
   VsDLManagedTensor tensor;
 };
 
+// May run on any thread, without the GIL (the consumer frees the tensor): C++ only.
 void dlpack_deleter(VsDLManagedTensor* tensor) { delete static_cast<DLPackContext*>(tensor->manager_ctx); }
 
 void capsule_destructor(PyObject* capsule) {
@@ -29,11 +31,50 @@ void capsule_destructor(PyObject* capsule) {
   }
 }
 
+std::string device_name(int ordinal) { return ordinal < 0 ? std::string("cpu") : "cuda:" + std::to_string(ordinal); }
+
+// The rest of __dlpack__'s keywords (array API 2023.12): max_version (we export the legacy
+// unversioned capsule, which the standard allows any consumer to receive), dl_device (must be
+// where the tensor is: no cross-device copies here) and copy (views only).
+void check_dlpack_keywords(const py::kwargs& kwargs, int device_ordinal) {
+  for (const auto& item : kwargs) {
+    const std::string key = py::str(item.first);
+    if (key == "stream" || key == "max_version") continue;
+    if (key == "dl_device") {
+      if (item.second.is_none()) continue;
+      const auto wanted = item.second.cast<std::pair<int, int>>();
+      const std::pair<int, int> here{device_ordinal < 0 ? kVsDLCPU : kVsDLCUDA, device_ordinal < 0 ? 0 : device_ordinal};
+      if (wanted != here)
+        throw py::buffer_error("dl_device " + std::to_string(wanted.first) + "," + std::to_string(wanted.second) +
+                               " differs from the frame's device (" + device_name(device_ordinal) +
+                               "): vistream exports views, not copies (frame.download() copies to the host)");
+      continue;
+    }
+    if (key == "copy") {
+      if (!item.second.is_none() && item.second.cast<bool>())
+        throw py::buffer_error("copy=True: vistream exports views of the frame; copy the tensor afterwards");
+      continue;
+    }
+    throw py::type_error("__dlpack__() got an unexpected keyword argument '" + key + "'");
+  }
+}
+
+py::tuple dlpack_device_tuple(int ordinal) {
+  if (ordinal < 0) return py::make_tuple(static_cast<int>(kVsDLCPU), 0);
+  return py::make_tuple(static_cast<int>(kVsDLCUDA), ordinal);
+}
+
 }  // namespace
 
 py::object frame_array(PyFrame& self) {
   if (self.array_cache) return self.array_cache;
   Frame& frame = *self.frame;
+  if (frame.on_device()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "frame.array needs host memory, and this frame is on cuda:" + std::to_string(frame.device_ordinal()) +
+                    ": use frame.download().array (one copy to the host), torch.from_dlpack(frame) "
+                    "(BGR on the GPU) or frame.planes (NV12 on the GPU)");
+  }
   frame.ensure_writable();
   AVFrame* av = frame.av_frame();
   const int channels = frame.packed_channels();
@@ -62,6 +103,7 @@ py::object frame_array(PyFrame& self) {
 
 py::list frame_planes(PyFrame& self) {
   Frame& frame = *self.frame;
+  if (frame.on_device()) return frame_export_planes(self);
   frame.ensure_writable();
   AVFrame* av = frame.av_frame();
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(av->format));
@@ -86,26 +128,37 @@ py::list frame_planes(PyFrame& self) {
   return planes;
 }
 
-py::capsule frame_dlpack(PyFrame& self) {
-  Frame& frame = *self.frame;
-  const int channels = frame.packed_channels();
-  if (channels == 0) throw py::buffer_error("DLPack export needs a packed pixel format (bgr24, rgb24, gray, rgba, bgra)");
-  frame.ensure_writable();
-  AVFrame* av = frame.av_frame();
+uintptr_t consumer_stream_for(const py::object& stream, int device_ordinal) {
+  if (device_ordinal < 0) {
+    if (!stream.is_none())
+      throw py::buffer_error("stream must be None for a frame in host memory (got " + std::string(py::repr(stream)) + ")");
+    return 0;
+  }
+  if (stream.is_none()) return 1;  // the consumer uses the legacy default stream
+  if (!py::isinstance<py::int_>(stream) || py::isinstance<py::bool_>(stream))
+    throw py::type_error("stream must be an int (a CUDA stream handle, 1, 2 or -1) or None, got " +
+                         std::string(py::repr(stream)));
+  const long long handle = stream.cast<long long>();
+  if (handle == -1) return 0;  // the consumer synchronizes itself
+  if (handle == 0) throw py::value_error("stream=0 is ambiguous for CUDA (array API): pass 1 for the legacy default stream, 2 for the per-thread one");
+  if (handle < 0) throw py::value_error("stream must be -1, 1, 2 or a CUDA stream handle, got " + std::to_string(handle));
+  return static_cast<uintptr_t>(handle);
+}
+
+py::capsule dlpack_capsule(std::shared_ptr<void> owner, const TensorLayout& layout) {
+  if (layout.ndim < 1 || layout.ndim > 3 || !layout.data)
+    throw py::buffer_error("cannot export a " + std::to_string(layout.ndim) + "-d tensor");
   auto* ctx = new DLPackContext{};
-  ctx->frame = self.frame;
-  ctx->shape[0] = av->height;
-  ctx->shape[1] = av->width;
-  ctx->shape[2] = channels;
-  ctx->strides[0] = av->linesize[0];
-  ctx->strides[1] = channels;
-  ctx->strides[2] = 1;
+  ctx->owner = std::move(owner);
+  for (int d = 0; d < layout.ndim; ++d) {
+    ctx->shape[d] = layout.shape[d];
+    ctx->strides[d] = layout.strides[d];
+  }
   VsDLTensor& t = ctx->tensor.dl_tensor;
-  t.data = av->data[0];
-  t.device = VsDLDevice{kVsDLCPU, 0};
-  t.ndim = channels == 1 ? 2 : 3;
-  if (channels == 1) ctx->strides[1] = 1;
-  t.dtype = VsDLDataType{kVsDLUInt, 8, 1};
+  t.data = layout.data;
+  t.device = layout.device_ordinal < 0 ? VsDLDevice{kVsDLCPU, 0} : VsDLDevice{kVsDLCUDA, layout.device_ordinal};
+  t.ndim = layout.ndim;
+  t.dtype = VsDLDataType{kVsDLUInt, static_cast<uint8_t>(layout.element_bits), 1};
   t.shape = ctx->shape;
   t.strides = ctx->strides;
   t.byte_offset = 0;
@@ -119,7 +172,90 @@ py::capsule frame_dlpack(PyFrame& self) {
   return py::reinterpret_steal<py::capsule>(capsule);
 }
 
+// A tensor for `layout`, owned by `owner`, exported under the array API's stream rules.
+py::capsule export_layout(std::shared_ptr<void> owner, const TensorLayout& layout, const py::object& stream,
+                          const py::kwargs& kwargs) {
+  check_dlpack_keywords(kwargs, layout.device_ordinal);
+  const uintptr_t consumer = consumer_stream_for(stream, layout.device_ordinal);
+  if (consumer != 0) cuda_order_before(layout.device_ordinal, consumer);
+  return dlpack_capsule(std::move(owner), layout);
+}
+
+py::capsule frame_dlpack(PyFrame& self, const py::object& stream, const py::kwargs& kwargs) {
+  Frame& frame = *self.frame;
+  if (frame.on_device()) {
+    // BGR (H, W, 3) on the frame's GPU, converted once per frame on vistream's stream; the
+    // consumer's stream waits for that work (or the consumer syncs itself with stream=-1).
+    if (!self.device_bgr) {
+      py::gil_scoped_release unlocked;
+      self.device_bgr = convert_on_device(frame, color::kBGR);
+    }
+    struct Owner {
+      FramePtr frame;
+      std::shared_ptr<DeviceImage> image;
+    };
+    return export_layout(std::make_shared<Owner>(Owner{self.frame, self.device_bgr}), self.device_bgr->layout,
+                         stream, kwargs);
+  }
+  if (frame.packed_channels() == 0)
+    throw py::buffer_error(std::string("DLPack export of a whole ") + frame.pixel_format_name() +
+                           " frame needs a packed pixel format (bgr24, rgb24, gray, rgba, bgra); "
+                           "frame.export_planes() exports each plane");
+  frame.ensure_writable();
+  return export_layout(self.frame, frame.plane_layouts().at(0), stream, kwargs);
+}
+
+// One plane as an object with __dlpack__/__dlpack_device__ (what frame.planes gives for
+// device frames, frame.export_planes() for any frame).
+struct PyFramePlane {
+  FramePtr frame;
+  TensorLayout layout;
+};
+
+py::object plane_export(const FramePtr& frame, const TensorLayout& layout) {
+  return py::cast(PyFramePlane{frame, layout});
+}
+
+py::list frame_export_planes(PyFrame& self) {
+  Frame& frame = *self.frame;
+  if (!frame.on_device()) frame.ensure_writable();
+  py::list planes;
+  for (const TensorLayout& layout : frame.plane_layouts()) planes.append(plane_export(self.frame, layout));
+  return planes;
+}
+
 void register_frame(py::module_& m) {
+  m.def("cuda_kernels_built", &cuda_kernels_built,
+        "True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).");
+  m.def("_dlpack_consumer_stream", &consumer_stream_for, py::arg("stream"), py::arg("device_ordinal"),
+        "The CUDA stream handle __dlpack__(stream=...) orders after vistream's work (0: none); raises as "
+        "__dlpack__ does. For tests of the array-API stream rules on machines without a GPU.");
+  py::class_<PyFramePlane>(m, "FramePlane", "One plane of a frame, exported with DLPack (np/torch.from_dlpack).")
+      .def_property_readonly("shape", [](const PyFramePlane& p) {
+        py::tuple shape(p.layout.ndim);
+        for (int d = 0; d < p.layout.ndim; ++d) shape[d] = p.layout.shape[d];
+        return shape;
+      })
+      .def_property_readonly("strides", [](const PyFramePlane& p) {
+        py::tuple strides(p.layout.ndim);  // in elements, as DLPack counts them
+        for (int d = 0; d < p.layout.ndim; ++d) strides[d] = p.layout.strides[d];
+        return strides;
+      }, "strides in elements (DLPack's unit), from the frame's pitch")
+      .def_property_readonly("data_ptr", [](const PyFramePlane& p) { return reinterpret_cast<uintptr_t>(p.layout.data); },
+                             "address of the plane's first sample (a CUdeviceptr for device frames)")
+      .def_property_readonly("dtype", [](const PyFramePlane& p) { return p.layout.element_bits == 16 ? "uint16" : "uint8"; })
+      .def_property_readonly("device", [](const PyFramePlane& p) { return device_name(p.layout.device_ordinal); })
+      .def("__dlpack__",
+           [](const PyFramePlane& p, const py::args& args, const py::kwargs& kwargs) {
+             if (args.size() > 1) throw py::type_error("__dlpack__() takes at most one positional argument (stream)");
+             py::object stream = args.size() == 1 ? py::object(args[0]) : py::object(py::none());
+             if (kwargs.contains("stream")) stream = kwargs["stream"];
+             return export_layout(p.frame, p.layout, stream, kwargs);
+           })
+      .def("__dlpack_device__", [](const PyFramePlane& p) {
+        return dlpack_device_tuple(p.layout.device_ordinal);
+      });
+
   py::class_<PyFrame>(m, "Frame", R"doc(
 A decoded video frame.
 
@@ -155,8 +291,44 @@ Example::
            },
            py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def("__dlpack__",
-           [](PyFrame& f, const py::args&, const py::kwargs&) { return frame_dlpack(f); })
-      .def("__dlpack_device__", [](const PyFrame&) { return py::make_tuple(static_cast<int>(kVsDLCPU), 0); })
+           [](PyFrame& f, const py::args& args, const py::kwargs& kwargs) {
+             if (args.size() > 1) throw py::type_error("__dlpack__() takes at most one positional argument (stream)");
+             py::object stream = args.size() == 1 ? py::object(args[0]) : py::object(py::none());
+             if (kwargs.contains("stream")) stream = kwargs["stream"];
+             return frame_dlpack(f, stream, kwargs);
+           },
+           "DLPack export (array API): bgr24/rgb24/gray/rgba/bgra host frames as they are; device frames as\n"
+           "BGR (H, W, 3) uint8 on their GPU, converted once. stream: the consumer's CUDA stream (None = legacy\n"
+           "default, 1, 2, a handle, -1 = no sync); must be None for host frames.")
+      .def("__dlpack_device__",
+           [](const PyFrame& f) {
+             return dlpack_device_tuple(f.frame->on_device() ? f.frame->device_ordinal() : -1);
+           })
+      .def("export_planes", &frame_export_planes,
+           "One DLPack exporter per plane (nv12: Y (H, W) and UV (H/2, W/2, 2); p010le the same in uint16;\n"
+           "yuv420p: Y, U, V), strides from the frame's pitch; on the GPU for device frames.")
+      .def("download",
+           [](PyFrame& f) {
+             FramePtr copy;
+             {
+               py::gil_scoped_release unlocked;
+               copy = f.frame->download();
+               process_transfers().device_to_host_bytes += frame_payload_bytes(copy->av_frame(), copy->pixel_format());
+               ++process_transfers().device_to_host_copies;
+             }
+             return PyFrame{std::move(copy), py::object()};
+           },
+           "A host-memory copy of a device frame (nv12/p010le; counted in vistream.transfer_stats()).")
+      .def_property_readonly("color_matrix", [](const PyFrame& f) { return static_cast<int>(f.frame->av_frame()->colorspace); },
+                             "the stream's YUV matrix as FFmpeg's AVColorSpace number (1 bt709, 5/6 bt601, 9 bt2020, 2 unspecified)")
+      .def_property_readonly("full_range", [](const PyFrame& f) { return f.frame->av_frame()->color_range == AVCOL_RANGE_JPEG; },
+                             "True for full-range (JPEG) YUV, False for limited (TV) or unspecified")
+      .def_property_readonly("device",
+                             [](const PyFrame& f) {
+                               return f.frame->on_device() ? "cuda:" + std::to_string(f.frame->device_ordinal())
+                                                           : std::string("cpu");
+                             },
+                             "'cpu', or 'cuda:N' for a frame in GPU memory")
       .def("__repr__", [](const PyFrame& f) {
         return "<vistream.Frame index=" + std::to_string(f.frame->index()) + " time=" +
                std::to_string(f.frame->time()) + " " + std::to_string(f.frame->width()) + "x" +

@@ -90,6 +90,7 @@ py::dict info_dict(const MediaInfo& i) {
   d["audio_channels"] = i.audio_channels;
   d["audio_codec"] = i.has_audio ? py::object(py::str(i.audio_codec)) : py::object(py::none());
   d["autorotated"] = i.autorotated;
+  d["hwaccel_note"] = i.hwaccel_note;
   return d;
 }
 
@@ -448,6 +449,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("SPEED_RANGE") = py::make_tuple(kMinSpeed, kMaxSpeed);
 
   vistream::bindings::register_frame(m);
+  vistream::bindings::register_capabilities(m);
   vistream::bindings::register_options(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
@@ -502,6 +504,8 @@ PYBIND11_MODULE(_core, m) {
         d["decode_errors"] = s.decode_errors;
         d["read_errors"] = s.read_errors;
         d["seeks"] = s.seeks;
+        d["device_to_host_bytes"] = s.device_to_host_bytes;
+        d["device_to_host_copies"] = s.device_to_host_copies;
         return d;
       })
       .def("close", &PyReader::close);

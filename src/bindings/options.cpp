@@ -202,6 +202,10 @@ void register_source_options(py::module_& m) {
           "Options for the protocol and demuxer (avformat_open_input's dictionary), in order.")
       .member("autorotate", "a bool", &SourceOptions::autorotate,
           "Turn frames upright as the stream's rotation metadata asks (like ffmpeg); False: as stored.")
+      .field(
+          "device", "'cpu', 'cuda' or 'cuda:N' (str)", [](const SourceOptions& o) { return o.decoder.device; },
+          [](SourceOptions& o, const std::string& device) { o.decoder.device = device; },
+          "Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).")
       .finish();
 }
 
