@@ -12,6 +12,9 @@ namespace vistream {
 struct DecoderOptions {
   int threads = 0;                 // 0 = FFmpeg picks (one per core)
   std::string hwaccel = "none";    // "none", "auto" (cuda, vaapi, then software), or a device type
+  // Low latency (SourceOptions::low_latency): AV_CODEC_FLAG_LOW_DELAY, and slice threads only:
+  // frame threads hold back one frame per extra thread before the first comes out.
+  bool low_delay = false;
 };
 
 class VideoDecoder {

@@ -109,6 +109,8 @@ class Player:
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
         camera / input_format / input_options / capture_size / capture_fps / capture_format:
             how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
+        low_latency: FFmpeg's low-delay flags (see ``Reader``). Live sources in "realtime"
+            mode are always handed over newest-first, whatever this says (docs/api.md, "Latency").
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -162,6 +164,7 @@ class Player:
         capture_size: Optional[CaptureSize] = None,
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
+        low_latency: bool = _DEFAULTS.source.low_latency,
     ) -> None:
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
@@ -182,7 +185,7 @@ class Player:
             source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
                                        read_timeout=read_timeout, input_format=demuxer or None,
-                                       input_options=demuxer_options),
+                                       input_options=demuxer_options, low_latency=low_latency),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),

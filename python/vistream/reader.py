@@ -188,6 +188,9 @@ class Reader:
         capture_size / capture_fps / capture_format: what to ask a capture device (or the
             rawvideo demuxer) for: ``(1280, 720)``, ``30``, ``"mjpeg"``/``"yuyv422"``; set as
             video_size, framerate and input_format (v4l2) or pixel_format.
+        low_latency: FFmpeg's low-delay flags for live sources (fflags nobuffer, small
+            probesize/analyzeduration, max_delay 0, decoder low_delay with slice threads, so
+            no frame is held back); ``input_options`` given override the demuxer ones.
 
     Example::
 
@@ -221,6 +224,7 @@ class Reader:
         capture_size: Optional[CaptureSize] = None,
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
+        low_latency: bool = _DEFAULTS.low_latency,
     ) -> None:
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                      capture_fps, capture_format)
@@ -228,7 +232,8 @@ class Reader:
         # Forwarded as given: the engine converts and checks every value (errors name the option).
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                       open_timeout=open_timeout, read_timeout=read_timeout,
-                                      input_format=demuxer or None, input_options=input_pairs)
+                                      input_format=demuxer or None, input_options=input_pairs,
+                                      low_latency=low_latency)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
         self.source = url

@@ -200,6 +200,9 @@ void register_source_options(py::module_& m) {
             o.input_options = pairs;
           },
           "Options for the protocol and demuxer (avformat_open_input's dictionary), in order.")
+      .member("low_latency", "a bool", &SourceOptions::low_latency,
+              "FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 "
+              "(unless input_options set them), decoder flag low_delay and slice threads only.")
       .finish();
 }
 
