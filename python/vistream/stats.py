@@ -92,9 +92,9 @@ class PlayerStats(_Subscriptable):
     #: or None (no output, nothing encoded, or still running)
     output: Optional[str] = None
     #: End-to-end latency of this run, seconds: the median over frames of a frame's capture
-    #: time to the start of the callback it is handed to (percentiles within 2%). Live
-    #: sources only: None for files, and before the first frame. ``latency_clock`` names the
-    #: capture clock used.
+    #: time to the start of the callback it is handed to (percentiles within 2%). Sources read
+    #: as they arrive (network streams, devices, pipes) only: None for local files, and before
+    #: the first frame. ``latency_clock`` names the capture clock used.
     latency_p50: Optional[float] = None
     #: the 95th percentile of the same latency, seconds
     latency_p95: Optional[float] = None
