@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from live_servers import clock_udp_feed, load_latency_bench  # noqa: F401  (fixture)
+from live_servers import clock_udp_feed, load_latency_bench, rtsp_server  # noqa: F401  (fixtures)
 
 bench = load_latency_bench()
 
@@ -120,3 +120,24 @@ def test_files_have_no_capture_latency(vs, test_mp4):
     stats = player.run()
     assert seen and all(value is None for value in seen)
     assert stats.latency_samples == 0 and stats.latency_p50 is None and stats.latency_clock is None
+
+
+def test_rtsp_latency_uses_the_senders_rtcp_wallclock(vs, rtsp_server):
+    # GStreamer's RTSP server sends RTCP sender reports: once the first arrives, capture times
+    # come from the stream's wallclock (start_time_realtime), and earlier arrival-based samples
+    # are discarded so that every sample used one clock.
+    player = vs.Player(rtsp_server, mode="realtime", display=False, play_audio=False,
+                       input_options={"rtsp_transport": "tcp"}, timeout=(20, 10))
+    clocks = []
+    player.on_frame(lambda frame: clocks.append(frame.capture_time))
+    stopper = threading.Timer(8, player.stop)
+    stopper.start()
+    try:
+        stats = player.run()
+    finally:
+        stopper.cancel()
+    assert stats.latency_clock == "sender_wallclock"
+    assert 0 < stats.latency_samples <= stats.frames_processed
+    # Sender and receiver share this machine's clock: the mapping is sane (not off by hours).
+    assert abs(stats.latency_p50) < 2.0
+    assert all(value is not None for value in clocks)
