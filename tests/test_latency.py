@@ -87,7 +87,11 @@ def test_slow_callback_on_a_live_source_gets_the_newest_frame_and_latency_stays_
     third = len(latencies) // 3
     early, late = statistics.median(latencies[:third]), statistics.median(latencies[-third:])
     assert late - early < 0.100, (early, late)  # does not build up over the run
-    assert max(latency for at, latency in samples if at > 2) < 0.600, max(latencies)
+    steady = sorted(latency for at, latency in samples if at > 2)
+    # The newest frame is at most one callback (100 ms) plus the pipeline old; percentiles,
+    # not the maximum, since a loaded CI machine may stall this process once in a while.
+    assert steady[int(0.95 * len(steady))] < 0.450, steady[-10:]
+    assert steady[-1] < 1.500, steady[-10:]
     assert statistics.median(latencies) < 0.300
     # Drops are counted, and every decoded frame is either processed or dropped (the one
     # waiting when stop() came is neither).
@@ -97,7 +101,7 @@ def test_slow_callback_on_a_live_source_gets_the_newest_frame_and_latency_stays_
     # The engine's own measure: packet arrival -> callback start, every processed frame.
     assert stats.latency_clock == "packet_arrival"
     assert stats.latency_samples == stats.frames_processed
-    assert 0 < stats.latency_p50 <= stats.latency_p95 <= stats.latency_max < 0.600
+    assert 0 < stats.latency_p50 <= stats.latency_p95 < 0.450 and stats.latency_p95 <= stats.latency_max
     # It starts after the sender's encoding and the network, so it is at most the true latency.
     assert stats.latency_p50 <= statistics.median(latencies) + 0.010
 
