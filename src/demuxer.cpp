@@ -76,6 +76,14 @@ bool has_option(const std::vector<std::pair<std::string, std::string>>& options,
   return std::any_of(options.begin(), options.end(), [key](const auto& kv) { return kv.first == key; });
 }
 
+// Protocols that deliver a stream at the sender's pace (never a file read at disk speed).
+bool is_live_scheme(const std::string& scheme) {
+  for (const char* name : {"rtsp", "rtsps", "rtmp", "rtmps", "rtmpt", "rtmpts", "rtmpe", "rtmpte", "udp", "udplite",
+                           "rtp", "srtp", "srt", "rist", "tcp"})
+    if (scheme == name) return true;
+  return false;
+}
+
 std::string seconds_text(double seconds) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.1f", seconds);
@@ -108,6 +116,10 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
       throw Error(ErrorKind::InvalidArgument, "unknown input format '" + format_name +
                                                   "' (see `ffmpeg -formats` and `ffmpeg -devices`)");
   }
+  // Capture devices (v4l2, x11grab...) are live; lavfi (a generator, "device input") is not.
+  const bool capture_device = input_format && input_format->priv_class &&
+                              input_format->priv_class->category == AV_CLASS_CATEGORY_DEVICE_VIDEO_INPUT;
+  live_ = is_live_scheme(scheme) || capture_device;
 
   // The caller's options, then the defaults they did not override.
   AVDictionary* raw_options = nullptr;
@@ -123,6 +135,14 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     user_keys.push_back(key);
     if (key == "rtsp_transport" && value == "auto") continue;  // FFmpeg's default: UDP, then TCP
     set(key, value);
+  }
+  if (options_.low_latency) {
+    // FFmpeg's low-delay demuxing (ffplay -fflags nobuffer -probesize ... -analyzeduration ...).
+    const std::pair<const char*, const char*> low_latency_defaults[] = {
+        {"fflags", "nobuffer"}, {"probesize", kLowLatencyProbeSize},
+        {"analyzeduration", kLowLatencyAnalyzeDuration}, {"max_delay", "0"}};
+    for (const auto& [key, value] : low_latency_defaults)
+      if (!has_option(options_.options, key)) set(key, value);
   }
   if (network) {
     if (!has_option(options_.options, "protocol_whitelist")) {

@@ -214,12 +214,19 @@ bool Player::hand_to_hook(FramePtr frame, bool realtime) {
   transport_.frame_taken(*frame, /*uses_permit=*/!realtime);
   mark_revisit_and_discontinuity(*frame);
   test_pause_point("frame_hook_call");  // seeded race: hooks being set from other threads
+  record_latency(*frame);
   if (hook_ && !hook_(frame)) stop();
   if (transport_.stop_requested()) hook_loop_.stopped_early = true;
   ++stats_.frames_processed;
   if (!transport_.stop_requested()) presentation_.show(frame, realtime);
   if (recorder_ && !recorder_->push(std::move(frame), cancel_.get())) return false;
   return !transport_.stop_requested();
+}
+
+void Player::record_latency(const Frame& frame) {
+  if (frame.capture_clock() == CaptureClock::None) return;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  stats_.latency.record(now - frame.capture_time(), frame.capture_clock());
 }
 
 void Player::mark_revisit_and_discontinuity(Frame& frame) {

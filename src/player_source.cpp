@@ -67,11 +67,27 @@ bool PlayerSource::release_when_due(FramePtr frame, uint64_t serial, BlockingQue
   return true;
 }
 
+bool PlayerSource::release_live(FramePtr frame, uint64_t serial, BlockingQueue<FramePtr>& decoded,
+                                PlayerTransport& transport) {
+  if (transport.paused()) {  // a live source does not wait: what plays while paused is lost
+    ++stats_.frames_dropped;
+    return true;
+  }
+  const int dropped = decoded.push_replacing(std::move(frame), serial);
+  if (dropped < 0) return false;
+  stats_.frames_dropped += dropped;
+  return true;
+}
+
 void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transport, PlayerRecorder* recorder,
                        PlayerPresentation& presentation) {
   try {
     install_packet_sink(transport, recorder);
     const bool realtime = options_.mode == PlayerMode::Realtime;
+    // Live in real time: newest frame wins at every stage (decode thread, decoded_), nothing
+    // between the network and the hook waits for Python (docs/architecture.md, "Live sources").
+    const bool live_realtime = realtime && source_->demuxer().live() && !source_->indexed();
+    source_->set_newest_wins(live_realtime);
     uint64_t serial = 0;
     if (options_.start > 0) source_->seek_to_time(options_.start);
     bool ended = false;
@@ -85,6 +101,10 @@ void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transp
         ended = false;
       }
       FramePtr frame = next_frame();
+      if (const int64_t superseded = source_->take_superseded()) {
+        stats_.frames_decoded += superseded;
+        stats_.frames_dropped += superseded;
+      }
       if (!frame) {
         if (options_.loop && source_->indexed() && stats_.frames_decoded.load() > 0) {
           // Loop: start over (at `start`), frame-exact like any seek, as a new timeline; the
@@ -98,8 +118,13 @@ void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transp
       }
       ++stats_.frames_decoded;
       frame->set_serial(static_cast<int64_t>(serial));
-      const bool handed_over = realtime ? release_when_due(std::move(frame), serial, decoded, transport, presentation)
-                                        : decoded.push(std::move(frame), serial, cancel_.get());
+      bool handed_over;
+      if (live_realtime)
+        handed_over = release_live(std::move(frame), serial, decoded, transport);
+      else if (realtime)
+        handed_over = release_when_due(std::move(frame), serial, decoded, transport, presentation);
+      else
+        handed_over = decoded.push(std::move(frame), serial, cancel_.get());
       if (!handed_over) break;
     }
   } catch (...) {

@@ -1,6 +1,8 @@
 #include "vistream/video_source.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <string>
 
@@ -33,7 +35,11 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
   set_packet_sink(nullptr);
   stream_time_base_ = stream->time_base;
-  decoder_ = std::make_unique<VideoDecoder>(stream, options.decoder);
+  DecoderOptions decoder_options = options.decoder;
+  decoder_options.low_delay = decoder_options.low_delay || options.low_latency;
+  decoder_ = std::make_unique<VideoDecoder>(stream, decoder_options);
+  for (const auto& [key, value] : options.input_options)
+    if (key == "use_wallclock_as_timestamps" && value != "0" && value != "false") wallclock_timestamps_ = true;
   orientation_ = stream_orientation(stream);
   filter_ = std::make_unique<VideoFilter>(options.vfilter, output_format, options.decoder.threads,
                                           options.autorotate ? orientation_.filters : std::string());
@@ -179,6 +185,7 @@ bool VideoSource::feed_decoder() {
     }
     ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
+      note_arrival(packet_.get());
       if (landing_) {
         const Landing where = compare_to_keyframe(*packet_, *landing_);
         if (where == Landing::Before) {
@@ -224,6 +231,7 @@ bool VideoSource::next_decoded(AVFrame* frame) {
       }
     }
     ++frames_decoded_;
+    stamp_arrival(frame);
     frame->pts = frame->best_effort_timestamp;
     if (cache_enabled_ && frame->pts != AV_NOPTS_VALUE) {
       const int64_t index = index_->index_of(frame->pts);
@@ -287,7 +295,9 @@ FramePtr VideoSource::next() {
       double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
       if (out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
         time = time_of_index(index);  // the index knows when it is shown
-      return std::make_shared<Frame>(std::move(out), index, time);
+      auto made = std::make_shared<Frame>(std::move(out), index, time);
+      set_capture_time(*made);
+      return made;
     }
     if (filter_eof_sent_) return nullptr;
     UniqueFrame decoded;
@@ -359,9 +369,48 @@ bool VideoSource::advance_to(int64_t target_pts) {
   }
 }
 
+void VideoSource::note_arrival(const AVPacket* packet) {
+  last_arrival_micros_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  arrivals_[next_arrival_] = Arrival{packet->pts, last_arrival_micros_};
+  next_arrival_ = (next_arrival_ + 1) % arrivals_.size();
+  const int64_t origin = demuxer_->context()->start_time_realtime;
+  if (origin != AV_NOPTS_VALUE && origin > 0) wallclock_origin_micros_.store(origin);
+}
+
+void VideoSource::stamp_arrival(AVFrame* frame) const {
+  // The packet that carried this picture; frames the ring forgot (or without pts) get the
+  // newest arrival, which errs toward less latency.
+  int64_t micros = last_arrival_micros_;
+  if (frame->pts != AV_NOPTS_VALUE) {
+    for (const Arrival& arrival : arrivals_)
+      if (arrival.pts == frame->pts && arrival.micros) micros = arrival.micros;
+  }
+  frame->opaque = reinterpret_cast<void*>(static_cast<intptr_t>(micros));
+}
+
+void VideoSource::set_capture_time(Frame& frame) const {
+  if (index_) return;  // an indexed file has no capture moment
+  const AVFrame* av = frame.av_frame();
+  const bool has_pts = av->pts != AV_NOPTS_VALUE && filter_->preserves_timestamps();
+  if (wallclock_timestamps_ && has_pts) {
+    frame.set_capture(frame.time(), CaptureClock::WallclockTimestamps);
+    return;
+  }
+  const int64_t origin = wallclock_origin_micros_.load();
+  if (origin != AV_NOPTS_VALUE && has_pts) {
+    // RTP: pts 0 is the stream's base timestamp, which start_time_realtime puts on the sender's clock.
+    frame.set_capture(static_cast<double>(origin) / 1e6 + frame.time(), CaptureClock::SenderWallclock);
+    return;
+  }
+  const auto micros = static_cast<int64_t>(reinterpret_cast<intptr_t>(av->opaque));
+  if (micros > 0) frame.set_capture(static_cast<double>(micros) / 1e6, CaptureClock::PacketArrival);
+}
+
 void VideoSource::start_prefetch() {
   if (prefetch_thread_.joinable()) return;
-  decoded_queue_ = std::make_unique<BlockingQueue<UniqueFrame>>(4);
+  decoded_queue_ = std::make_unique<BlockingQueue<UniqueFrame>>(newest_wins_ ? 1 : 4);
   prefetch_stop_.store(false);
   prefetch_ended_.store(false);
   prefetch_error_ = nullptr;
@@ -387,7 +436,13 @@ void VideoSource::prefetch_loop() {
         prefetch_ended_.store(true);
         break;
       }
-      if (!decoded_queue_->push(std::move(frame), cancel_.get())) break;
+      if (newest_wins_) {
+        const int replaced = decoded_queue_->push_replacing(std::move(frame), 0);
+        if (replaced < 0) break;
+        superseded_ += replaced;
+      } else if (!decoded_queue_->push(std::move(frame), cancel_.get())) {
+        break;
+      }
     }
   } catch (...) {
     prefetch_error_ = std::current_exception();
@@ -571,6 +626,7 @@ SourceStats VideoSource::stats() const {
   s.frames_converted = frames_converted_;
   s.frames_output = frames_output_;
   s.seeks = seeks_;
+  s.frames_superseded = superseded_.load();
   s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();
   s.decode_errors = decoder_->errors() + s.read_errors;
   s.device_to_host_bytes = decoder_->device_to_host_bytes();

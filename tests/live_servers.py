@@ -318,3 +318,34 @@ def self_signed_certificate(directory: Path) -> tuple:
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+# --------------------------------------------------------------------------- pixel-clock feed (latency)
+
+def load_latency_bench():
+    """bench/latency.py as a module: its pixel clock (paint_clock/read_clock) and ClockSender."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "latency.py"
+    spec = importlib.util.spec_from_file_location("bench_latency", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_latency", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def clock_udp_feed(tmp_path):
+    """udp://127.0.0.1:PORT carrying MPEG-TS H.264 (320x240, 30 fps, x264 zerolatency) whose every
+    frame shows the sender's wallclock as a pixel code (bench/latency.py's read_clock reads it)."""
+    require_program("ffmpeg", "ffmpeg")
+    bench = load_latency_bench()
+    port = free_port(socket.SOCK_DGRAM)
+    url = f"udp://127.0.0.1:{port}"
+    sender = bench.ClockSender(["-f", "mpegts", f"{url}?pkt_size=1316"], width=320, height=240, fps=30,
+                               log=tmp_path / "clock-sender.log")
+    try:
+        yield url
+    finally:
+        sender.close()

@@ -135,6 +135,9 @@ PLAYER_FIELDS = {
     "decode_errors": int, "read_errors": int, "seeks": int, "elapsed": float, "fps": float,
     "encoder": str, "audio": str, "hwaccel": str, "audio_device": type(None), "av_drift_max": float,
     "av_drift_samples": int, "display_fps": float, "cache": CacheStats, "output": str,
+    # A file has no capture moment: no latency (live sources: floats and a clock name).
+    "latency_p50": type(None), "latency_p95": type(None), "latency_max": type(None), "latency_samples": int,
+    "latency_clock": type(None),
 }
 
 

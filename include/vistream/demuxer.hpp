@@ -48,7 +48,14 @@ struct DemuxerOptions {
   // "rtsp_transport": "auto" means FFmpeg's default (UDP, falling back to TCP).
   std::vector<std::pair<std::string, std::string>> options;
   IoTimeouts timeouts;
+  // Low latency: unless given in `options`, fflags=nobuffer, probesize=kLowLatencyProbeSize,
+  // analyzeduration=kLowLatencyAnalyzeDuration, max_delay=0 (RTP/RTSP: no reorder wait).
+  bool low_latency = false;
 };
+
+// What low_latency probes: enough for one keyframe of a typical camera stream, not seconds.
+inline constexpr const char* kLowLatencyProbeSize = "500000";       // bytes
+inline constexpr const char* kLowLatencyAnalyzeDuration = "500000";  // microseconds
 
 // The protocols a network source may open (itself and everything it refers to).
 extern const char* const kNetworkProtocolWhitelist;
@@ -75,6 +82,9 @@ class Demuxer {
   bool seekable() const;
   const std::shared_ptr<CancelToken>& cancel_token() const { return cancel_; }
   const IoTimeouts& timeouts() const { return timeouts_; }  // resolved for this source
+  // A live source: a network stream (rtsp, rtmp, udp, rtp, srt, ...) or a capture device. Its
+  // frames come at the sender's pace, so real-time playback hands them on as they arrive.
+  bool live() const { return live_; }
   const DemuxerOptions& options() const { return options_; }  // as given (for a reopen)
   // Names of the caller's options that nothing consumed (misspelt, or not for this source).
   const std::vector<std::string>& unused_options() const { return unused_options_; }
@@ -125,6 +135,7 @@ class Demuxer {
   // Reading thread only: to tell a file cut before its first video sample from an empty one.
   int64_t video_packets_ = 0;
   bool seeked_ = false;
+  bool live_ = false;  // immutable after construction
 };
 
 }  // namespace vistream

@@ -2,6 +2,7 @@
 // so handing a Frame around never copies pixels; views (numpy, DLPack) keep a shared_ptr to it.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -22,6 +23,14 @@ struct TensorLayout {
   int ndim = 0;
   int64_t shape[3] = {};
   int64_t strides[3] = {};
+};
+
+// Which clock a frame's capture time was read from (best first).
+enum class CaptureClock {
+  None,                 // unknown (files read offline have no capture moment)
+  SenderWallclock,      // the stream's wallclock: RTCP sender reports (AVFormatContext::start_time_realtime)
+  WallclockTimestamps,  // pts are the receiver's wallclock (input option use_wallclock_as_timestamps)
+  PacketArrival,        // when the demuxer handed over the frame's packet
 };
 
 // Ownership: a Frame is filled by the thread that decoded it; from the moment it is handed on
@@ -80,6 +89,14 @@ class Frame {
   // real time is not a new generation). Written by the run() thread before the hook sees it.
   bool discontinuity() const { return discontinuity_; }
   void set_discontinuity(bool discontinuity) { discontinuity_ = discontinuity; }
+  // When the picture was captured, seconds since the Unix epoch (NaN: unknown), by `clock`.
+  // Written by the thread that made the frame, before it is shared.
+  double capture_time() const { return capture_time_; }
+  CaptureClock capture_clock() const { return capture_clock_; }
+  void set_capture(double seconds, CaptureClock clock) {
+    capture_time_ = seconds;
+    capture_clock_ = clock;
+  }
 
  private:
   UniqueFrame frame_;
@@ -89,6 +106,8 @@ class Frame {
   bool writable_ = false;
   int64_t serial_ = -1;
   bool discontinuity_ = false;
+  double capture_time_ = NAN;
+  CaptureClock capture_clock_ = CaptureClock::None;
 };
 
 }  // namespace vistream

@@ -140,6 +140,8 @@ class Player {
   void hand_frames_to_hook();
   bool hand_to_hook(FramePtr frame, bool realtime);
   void mark_revisit_and_discontinuity(Frame& frame);
+  // The frame's capture -> now (the hook starts) into stats_.latency.
+  void record_latency(const Frame& frame);
   void stop_threads_and_close_window(std::thread& source_thread, std::thread& encode_thread);
   void finalize_file();
   void publish_final_stats(std::chrono::steady_clock::time_point started);

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "vistream/display.hpp"
+#include "vistream/latency_stats.hpp"
 #include "vistream/video_encoder.hpp"
 #include "vistream/video_source.hpp"
 
@@ -81,6 +82,8 @@ struct PlayerStats {
   // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
   std::atomic<double> av_drift_max{0.0};   // largest |drift|, seconds
   std::atomic<int64_t> av_drift_samples{0};
+  // Capture -> callback start of every frame handed to the hook (sources with a capture time).
+  LatencyStats latency;  // internally locked
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

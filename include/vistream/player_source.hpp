@@ -58,6 +58,9 @@ class PlayerSource {
   // taken). False when the queue was aborted.
   bool release_when_due(FramePtr frame, uint64_t serial, BlockingQueue<FramePtr>& decoded,
                         PlayerTransport& transport, PlayerPresentation& presentation);
+  // Real-time mode, live source: hands the frame over at once (the sender paces it; waiting for
+  // its pts would keep whatever backlog probing or a network hiccup built). Paused: dropped.
+  bool release_live(FramePtr frame, uint64_t serial, BlockingQueue<FramePtr>& decoded, PlayerTransport& transport);
 
   // Immutable after construction.
   const PlayerOptions& options_;

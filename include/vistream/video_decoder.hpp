@@ -17,6 +17,9 @@ struct DecoderOptions {
   // Where decoded frames live: "cpu" (downloaded, converted by the filter graph) or "cuda[:N]"
   // (NVDEC frames stay in that device's memory; implies hwaccel cuda on it).
   std::string device = "cpu";
+  // Low latency (SourceOptions::low_latency): AV_CODEC_FLAG_LOW_DELAY, and slice threads only:
+  // frame threads hold back one frame per extra thread before the first comes out.
+  bool low_delay = false;
 };
 
 class VideoDecoder {

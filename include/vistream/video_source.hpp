@@ -21,6 +21,7 @@
 //    decoded frames before it are dropped before the filter graph (never converted).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <exception>
@@ -59,8 +60,11 @@ struct SourceOptions {
   // Turn frames upright as the stream's rotation metadata asks (display matrix, or a legacy
   // "rotate" tag), like the ffmpeg CLI; false: frames as stored (MediaInfo::rotation tells).
   bool autorotate = true;
+  // FFmpeg's low-delay flags: demuxer (DemuxerOptions::low_latency) and decoder
+  // (DecoderOptions::low_delay: no frame threads, so no frames held back).
+  bool low_latency = false;
 
-  DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts}; }
+  DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts, low_latency}; }
 };
 
 struct SourceStats {
@@ -73,6 +77,7 @@ struct SourceStats {
   int64_t seeks = 0;          // demuxer repositionings (a target reached by decoding forward is none)
   int64_t device_to_host_bytes = 0;   // hardware frames the decoder downloaded (hwaccel without device=)
   int64_t device_to_host_copies = 0;
+  int64_t frames_superseded = 0;  // decoded frames replaced by a newer one before conversion (newest wins)
 };
 
 class VideoSource {
@@ -128,6 +133,19 @@ class VideoSource {
   // Stops and joins the decode thread (no more packet-sink calls after this returns).
   // next() would start it again.
   void halt() { stop_prefetch(); }
+
+  // Live sources in real time ("newest frame wins"): the decode thread never waits for the
+  // consumer; it keeps one decoded frame, a newer one replaces it (counted, see
+  // take_superseded()). So a slow consumer never backs decoding, and with it the network
+  // buffers, up. Consumer thread, before the first next().
+  void set_newest_wins(bool on) { newest_wins_ = on; }
+  // Frames superseded since the last call (consumer thread).
+  int64_t take_superseded() {
+    const int64_t total = superseded_.load();
+    const int64_t fresh = total - superseded_reported_;
+    superseded_reported_ = total;
+    return fresh;
+  }
 
  private:
   void fill_info();       // constructor only
@@ -218,6 +236,26 @@ class VideoSource {
   std::atomic<bool> prefetch_ended_{false};  // the thread stopped because decoding ended or failed
   bool prefetch_done_ = false;         // consumer only: decoding ended (no thread will deliver more)
   std::deque<UniqueFrame> pending_frames_;  // consumer only: decoded ahead by a stopped thread
+
+  // Capture time (see Frame::capture_time). The decode side remembers when each recent video
+  // packet arrived (by pts) and stamps decoded frames with it (AVFrame::opaque, microseconds
+  // since the epoch; av_frame_copy_props carries it through the filter graph); it also
+  // publishes the stream's wallclock origin once RTCP gives one. The consumer picks the clock.
+  struct Arrival {
+    int64_t pts = AV_NOPTS_VALUE;
+    int64_t micros = 0;
+  };
+  void note_arrival(const AVPacket* packet);  // decode side
+  void stamp_arrival(AVFrame* frame) const;   // decode side
+  void set_capture_time(Frame& frame) const;  // consumer
+  std::array<Arrival, 64> arrivals_{};  // decode side only (ring)
+  size_t next_arrival_ = 0;             // decode side only
+  int64_t last_arrival_micros_ = 0;     // decode side only
+  std::atomic<int64_t> wallclock_origin_micros_{AV_NOPTS_VALUE};  // epoch time of pts 0
+  bool wallclock_timestamps_ = false;   // immutable after construction
+  bool newest_wins_ = false;            // consumer, before the decode thread starts
+  std::atomic<int64_t> superseded_{0};  // written by the decode thread
+  int64_t superseded_reported_ = 0;     // consumer only
 };
 
 }  // namespace vistream

@@ -44,3 +44,38 @@ def seek_target(time: "float | None", index: "int | None") -> "tuple[str, float 
     if math.isinf(seconds):
         raise ValueError(f"time must be a finite number of seconds, got {seconds}")
     return "time", max(0.0, seconds)
+
+
+def input_option(text: str) -> "tuple[str, str]":
+    """``--input-option KEY=VALUE`` as ``(key, value)``; ValueError names what is wrong.
+
+    The value may contain ``=`` (only the first one splits); the key must not be empty."""
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ValueError(f"--input-option needs KEY=VALUE (an FFmpeg option name, '=', its value), got {text!r}")
+    return key, value
+
+
+def capture_size(text: str) -> "tuple[int, int]":
+    """``--capture-size WxH`` (``1280x720``) as ``(width, height)``."""
+    width, separator, height = text.lower().partition("x")
+    if separator and width.strip().isdigit() and height.strip().isdigit():
+        size = int(width), int(height)
+        if size[0] > 0 and size[1] > 0:
+            return size
+    raise ValueError(f"--capture-size needs WIDTHxHEIGHT such as 1280x720, got {text!r}")
+
+
+def capture_fps(text: str) -> "float | str":
+    """``--capture-fps`` as a number, or an FFmpeg rate such as ``30000/1001`` (kept as text)."""
+    numerator, slash, denominator = text.partition("/")
+    try:
+        if slash:
+            if float(numerator) > 0 and float(denominator) > 0:
+                return text.strip()
+        elif float(text) > 0:
+            return float(text)
+    except ValueError:
+        pass
+    raise ValueError(f"--capture-fps needs a rate > 0 such as 30 or 30000/1001, got {text!r}")

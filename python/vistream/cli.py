@@ -35,6 +35,7 @@ import warnings
 from collections import Counter
 from typing import Iterator, List, Optional, Sequence
 
+from . import _arguments
 from ._output_file import check_folder_writable, is_url, same_file
 from .errors import VistreamError
 from .player import MAX_SPEED, MIN_SPEED, Player, _resolve_display
@@ -131,7 +132,8 @@ def _report_command(args: argparse.Namespace) -> int:
 
 def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``vistream play`` (shared with python/play.py)."""
-    parser.add_argument("source", help="file or URL to play ('-' reads standard input)")
+    parser.add_argument("source", nargs="?",
+                        help="file or URL to play ('-' reads standard input); omit with --camera")
     parser.add_argument("--vfilter", help="FFmpeg video filter graph, e.g. 'scale=1280:-2'")
     parser.add_argument("--afilter", help="FFmpeg audio filter graph for the output file, e.g. 'volume=0.5'")
     parser.add_argument("--no-audio", action="store_true", help="leave the audio out of --output")
@@ -159,6 +161,19 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused (needs a window)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or progress lines")
+    inputs = parser.add_argument_group("input (how the source is opened; see 'Live sources' in docs/api.md)")
+    inputs.add_argument("--input-format", metavar="NAME",
+                        help="FFmpeg demuxer or device instead of probing: v4l2, lavfi, mpegts, rawvideo, ...")
+    inputs.add_argument("--input-option", metavar="KEY=VALUE", action="append", default=[],
+                        help="FFmpeg option for opening the source (repeatable), e.g. probesize=32768, "
+                             "tls_verify=0, use_wallclock_as_timestamps=1")
+    inputs.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"),
+                        help="RTSP transport (auto: UDP, then TCP; FFmpeg's default)")
+    inputs.add_argument("--camera", type=int, metavar="N", help="open V4L2 camera N (/dev/videoN) instead of a source")
+    inputs.add_argument("--capture-size", metavar="WxH", help="size to ask a camera/device for, e.g. 1280x720")
+    inputs.add_argument("--capture-fps", metavar="RATE", help="frame rate to ask a camera/device for, e.g. 30")
+    inputs.add_argument("--low-latency", action="store_true",
+                        help="FFmpeg's low-delay flags (nobuffer, small probe, no decoder frame delay)")
     plugins = parser.add_argument_group("analysis plugins")
     plugins.add_argument("--detector", choices=_DETECTORS, default="none",
                          help="detector run on every frame (motion/hog/mtcnn need no download; "
@@ -190,6 +205,7 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     """Every check that needs no file opened: conflicting flags, ranges, extensions, folders,
     plugin options, detector/tracker/results combinations. Raises ``UsageError``."""
     headless = args.headless or args.no_video
+    _check_input_arguments(args)
     source = _source_url(args.source)
     if headless and args.fullscreen:
         raise UsageError("--fullscreen needs a window: drop --headless/--no-video or --fullscreen")
@@ -255,6 +271,38 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     args.plugin_options = _plugin_options(args)
 
 
+def _check_input_arguments(args: argparse.Namespace) -> None:
+    """--camera / source, and the input flags parsed into ``args.input_options`` (a dict)."""
+    if args.camera is not None:
+        if args.source is not None:
+            raise UsageError(f"give either a source or --camera, not both (got {args.source!r} and --camera "
+                             f"{args.camera})")
+        if args.camera < 0:
+            raise UsageError(f"--camera must be a device number >= 0, got {args.camera}")
+        args.source = f"/dev/video{args.camera}"
+    elif args.source is None:
+        raise UsageError("play needs a source (file, URL, '-' for standard input) or --camera N")
+    options = {}
+    try:
+        for text in args.input_option:
+            key, value = _arguments.input_option(text)
+            options[key] = value
+        args.capture_size_pair = (_arguments.capture_size(args.capture_size)
+                                  if args.capture_size is not None else None)
+        args.capture_rate = _arguments.capture_fps(args.capture_fps) if args.capture_fps is not None else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.rtsp_transport is not None:
+        if "rtsp_transport" in options and options["rtsp_transport"] != args.rtsp_transport:
+            raise UsageError("--rtsp-transport and --input-option rtsp_transport=... disagree: give one")
+        options["rtsp_transport"] = args.rtsp_transport
+    for flag, key, given in (("--capture-size", "video_size", args.capture_size),
+                             ("--capture-fps", "framerate", args.capture_fps)):
+        if given is not None and key in options:
+            raise UsageError(f"{flag} and --input-option {key}=... set the same thing: give one")
+    args.input_options = options
+
+
 def _check_writable(path: str, flag: str) -> None:
     try:
         check_folder_writable(path, flag)
@@ -307,6 +355,11 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         osd=not args.no_osd,
         loop=args.loop,
         paused=args.paused,
+        input_format=getattr(args, "input_format", None),
+        input_options=getattr(args, "input_options", None) or None,
+        capture_size=getattr(args, "capture_size_pair", None),
+        capture_fps=getattr(args, "capture_rate", None),
+        low_latency=getattr(args, "low_latency", False),
     )
 
 
@@ -411,6 +464,9 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
     if interrupted:
         line += f" ({interrupted})"
     lines = [line]
+    if stats.latency_samples and stats.latency_p50 is not None and stats.latency_p95 is not None:
+        lines.append(f"latency (capture to callback, {stats.latency_clock}): p50 {stats.latency_p50 * 1000:.0f} ms, "
+                     f"p95 {stats.latency_p95 * 1000:.0f} ms")
     if track_lengths is not None and track_lengths.pipeline.tracker is not None:
         lengths = list(track_lengths.frames_per_track.values())
         median = f", median length {statistics.median(lengths):g} frames" if lengths else ""

@@ -111,6 +111,8 @@ class Player:
             how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
         autorotate: turn frames upright as the source's rotation metadata asks (as ``Reader``);
             the callback, the window and ``output`` get upright frames. False: as stored.
+        low_latency: FFmpeg's low-delay flags (see ``Reader``). Live sources in "realtime"
+            mode are always handed over newest-first, whatever this says (docs/api.md, "Latency").
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -165,6 +167,7 @@ class Player:
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
         autorotate: bool = _DEFAULTS.source.autorotate,
+        low_latency: bool = _DEFAULTS.source.low_latency,
     ) -> None:
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
@@ -185,7 +188,8 @@ class Player:
             source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
                                        read_timeout=read_timeout, input_format=demuxer or None,
-                                       input_options=demuxer_options, autorotate=autorotate),
+                                       input_options=demuxer_options, autorotate=autorotate,
+                                       low_latency=low_latency),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),

@@ -197,6 +197,9 @@ class Reader:
             display matrix, or a legacy ``rotate`` tag), like the ffmpeg CLI: a 90° video comes
             with width and height swapped. False: frames as stored. ``info.rotation`` gives the
             stored rotation either way, ``info.autorotated`` whether it was applied.
+        low_latency: FFmpeg's low-delay flags for live sources (fflags nobuffer, small
+            probesize/analyzeduration, max_delay 0, decoder low_delay with slice threads, so
+            no frame is held back); ``input_options`` given override the demuxer ones.
 
     Example::
 
@@ -232,6 +235,7 @@ class Reader:
         capture_format: Optional[str] = None,
         autorotate: bool = _DEFAULTS.autorotate,
         device: str = _DEFAULTS.device,
+        low_latency: bool = _DEFAULTS.low_latency,
     ) -> None:
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                      capture_fps, capture_format)
@@ -240,7 +244,7 @@ class Reader:
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                       open_timeout=open_timeout, read_timeout=read_timeout,
                                       input_format=demuxer or None, input_options=input_pairs,
-                                      autorotate=autorotate, device=device)
+                                      autorotate=autorotate, low_latency=low_latency, device=device)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
         self.source = url

@@ -91,6 +91,27 @@ class PlayerStats(_Subscriptable):
     #: the file written once ``run()`` ended: ``output``, the partial file of a failed run,
     #: or None (no output, nothing encoded, or still running)
     output: Optional[str] = None
+    #: End-to-end latency of this run, seconds: the median over frames of a frame's capture
+    #: time to the start of the callback it is handed to (percentiles within 2%). Sources read
+    #: as they arrive (network streams, devices, pipes) only: None for local files, and before
+    #: the first frame. ``latency_clock`` names the capture clock used.
+    latency_p50: Optional[float] = None
+    #: the 95th percentile of the same latency, seconds
+    latency_p95: Optional[float] = None
+    #: the largest latency seen, seconds (exact)
+    latency_max: Optional[float] = None
+    #: frames the latency was measured on
+    latency_samples: int = 0
+    #: the capture clock, the best the source offers: ``"sender_wallclock"`` (the stream's
+    #: own wallclock: RTSP/RTP's RTCP sender reports; network and sender buffering are
+    #: included, and a sender's mapping error too: FFmpeg's RTP muxer stamps the send time of
+    #: its first packet, so latencies can even come out negative), ``"wallclock_timestamps"``
+    #: (pts stamped with our wallclock on arrival: input option
+    #: ``use_wallclock_as_timestamps=1``), or ``"packet_arrival"`` (when the demuxer handed
+    #: over the frame's packet: everything after the socket). When a better clock appears
+    #: mid-run (the first RTCP report), the samples of the worse one are discarded. None
+    #: without samples.
+    latency_clock: Optional[str] = None
 
 
 @dataclass(frozen=True)

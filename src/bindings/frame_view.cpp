@@ -1,6 +1,9 @@
 #include "frame_view.hpp"
 
 #include <cstring>
+#include <optional>
+
+#include <pybind11/stl.h>
 
 #include "../cuda/color_convert.hpp"
 #include "dlpack.hpp"
@@ -276,6 +279,14 @@ Example::
       .def_property_readonly("index", [](const PyFrame& f) { return f.frame->index(); }, "0-based index in display order")
       .def_property_readonly("pts", [](const PyFrame& f) { return f.frame->pts(); }, "timestamp in the stream time base")
       .def_property_readonly("time", [](const PyFrame& f) { return f.frame->time(); }, "timestamp in seconds")
+      .def_property_readonly(
+          "capture_time",
+          [](const PyFrame& f) -> std::optional<double> {
+            if (f.frame->capture_clock() == CaptureClock::None) return std::nullopt;
+            return f.frame->capture_time();
+          },
+          "live sources: when the frame was captured, seconds since the Unix epoch (see "
+          "PlayerStats.latency_clock for the clock); None for files")
       .def_property_readonly("width", [](const PyFrame& f) { return f.frame->width(); })
       .def_property_readonly("height", [](const PyFrame& f) { return f.frame->height(); })
       .def_property_readonly("format", [](const PyFrame& f) { return std::string(f.frame->pixel_format_name()); })

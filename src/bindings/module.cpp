@@ -349,6 +349,14 @@ class PyPlayer {
                           py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
                           py::arg("frames") = cache.frames, py::arg("bytes") = cache.bytes,
                           py::arg("budget_frames") = cache.budget_frames, py::arg("max_bytes") = cache.max_bytes);
+    const LatencyStats::Summary latency = s.latency.summary();
+    auto seconds_or_none = [](double value) { return std::isnan(value) ? py::object(py::none()) : py::object(py::float_(value)); };
+    d["latency_p50"] = seconds_or_none(latency.p50);
+    d["latency_p95"] = seconds_or_none(latency.p95);
+    d["latency_max"] = seconds_or_none(latency.max);
+    d["latency_samples"] = latency.samples;
+    const std::string clock = capture_clock_name(latency.clock);
+    d["latency_clock"] = clock.empty() ? py::object(py::none()) : py::object(py::str(clock));
     return d;
   }
 

@@ -206,6 +206,9 @@ void register_source_options(py::module_& m) {
           "device", "'cpu', 'cuda' or 'cuda:N' (str)", [](const SourceOptions& o) { return o.decoder.device; },
           [](SourceOptions& o, const std::string& device) { o.decoder.device = device; },
           "Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).")
+      .member("low_latency", "a bool", &SourceOptions::low_latency,
+              "FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 "
+              "(unless input_options set them), decoder flag low_delay and slice threads only.")
       .finish();
 }
 

@@ -1,0 +1,147 @@
+"""Live sources in real time: newest frame wins, latency stays bounded and is reported.
+
+The true latency is measured without trusting any clock of the engine: the sender paints its
+wallclock into every frame (bench/latency.py's pixel clock) and the callback reads it back from
+the pixels it got."""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from live_servers import clock_udp_feed, load_latency_bench, rtsp_server  # noqa: F401  (fixtures)
+
+bench = load_latency_bench()
+
+
+@pytest.mark.parametrize("width, height", [(320, 240), (1280, 720)])
+def test_pixel_clock_encodes_and_decodes_exactly(width, height):
+    now = int(time.time() * 1000)
+    for milliseconds in (now, now - 1, now + 123_456, 0, (1 << 40) - 1, 1 << 40, 2**41 + 7):
+        gray = np.full((height, width), 128, np.uint8)
+        bench.paint_clock(gray, milliseconds)
+        assert bench.read_clock(gray, now_ms=milliseconds) == milliseconds
+        bgr = np.repeat(gray[..., None], 3, axis=2)
+        assert bench.read_clock(bgr, now_ms=milliseconds + 5000) == milliseconds  # unwrapped to the nearest
+    # A damaged code is refused, not misread: flip one block of the timestamp.
+    gray = np.full((height, width), 128, np.uint8)
+    bench.paint_clock(gray, now)
+    side = bench.block_size(width)
+    block = gray[side:2 * side, 5 * side:6 * side]
+    block[...] = 255 - block
+    assert bench.read_clock(gray, now_ms=now) is None
+
+
+def test_pixel_clock_survives_h264(tmp_path, vs):
+    # Through the encoder the bench uses, and back through vistream's decoder: exact.
+    stamps = [int(time.time() * 1000) + 37 * k for k in range(10)]
+    raw = b""
+    for stamp in stamps:
+        gray = np.tile(np.linspace(0, 255, 320, dtype=np.uint8), (240, 1))
+        bench.paint_clock(gray, stamp)
+        raw += gray.tobytes()
+    out = tmp_path / "clock.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-video_size", "320x240",
+                    "-framerate", "30", "-i", "pipe:0", "-c:v", "libx264", "-preset", "ultrafast", "-tune",
+                    "zerolatency", "-pix_fmt", "yuv420p", str(out)], input=raw, check=True)
+    with vs.Reader(out) as reader:
+        assert [bench.read_clock(frame.array, now_ms=stamps[0]) for frame in reader] == stamps
+
+
+def run_live(vs, url: str, seconds: float, work: float, **options):
+    """Real-time Player on `url` for `seconds` with a callback taking `work` seconds per frame.
+    Returns (stats, [(seconds since the first frame, true latency)])."""
+    player = vs.Player(url, mode="realtime", display=False, play_audio=False, timeout=(20, 10), **options)
+    samples = []
+    first = []
+
+    @player.on_frame
+    def on_frame(frame):
+        now = time.time()
+        painted = bench.read_clock(frame.array, now_ms=int(now * 1000))
+        if painted is not None:
+            if not first:
+                first.append(now)
+            samples.append((now - first[0], now - painted / 1000.0))
+        time.sleep(work)
+
+    stopper = threading.Timer(seconds, player.stop)
+    stopper.start()
+    try:
+        stats = player.run()
+    finally:
+        stopper.cancel()
+    return stats, samples
+
+
+def test_slow_callback_on_a_live_source_gets_the_newest_frame_and_latency_stays_bounded(vs, clock_udp_feed):
+    # 30 s of a 30 fps stream, a callback that needs 100 ms per frame (3 frames' time): two of
+    # three frames must be dropped, and what the callback gets must stay fresh the whole time.
+    stats, samples = run_live(vs, clock_udp_feed, seconds=32, work=0.100)
+    assert samples and samples[-1][0] > 25, samples[-3:]
+    latencies = [latency for _, latency in samples]
+    third = len(latencies) // 3
+    early, late = statistics.median(latencies[:third]), statistics.median(latencies[-third:])
+    assert late - early < 0.100, (early, late)  # does not build up over the run
+    steady = sorted(latency for at, latency in samples if at > 2)
+    # The newest frame is at most one callback (100 ms) plus the pipeline old; percentiles,
+    # not the maximum, since a loaded CI machine may stall this process once in a while.
+    assert steady[int(0.95 * len(steady))] < 0.450, steady[-10:]
+    assert steady[-1] < 1.500, steady[-10:]
+    assert statistics.median(latencies) < 0.300
+    # Drops are counted, and every decoded frame is either processed or dropped (the one
+    # waiting when stop() came is neither).
+    assert stats.frames_processed == pytest.approx(len(samples), abs=2)
+    assert stats.frames_dropped > stats.frames_processed
+    assert 0 <= stats.frames_decoded - stats.frames_processed - stats.frames_dropped <= 2
+    # The engine's own measure: packet arrival -> callback start, every processed frame.
+    assert stats.latency_clock == "packet_arrival"
+    assert stats.latency_samples == stats.frames_processed
+    assert 0 < stats.latency_p50 <= stats.latency_p95 < 0.450 and stats.latency_p95 <= stats.latency_max
+    # It starts after the sender's encoding and the network, so it is at most the true latency.
+    assert stats.latency_p50 <= statistics.median(latencies) + 0.010
+
+
+def test_low_latency_removes_the_decoders_frame_delay(vs, clock_udp_feed):
+    # Three frame threads hold back two frames (67 ms at 30 fps) before the first comes out;
+    # low_latency decodes with slice threads, holding back none.
+    _, default = run_live(vs, clock_udp_feed, seconds=7, work=0.0, threads=3)
+    stats, low = run_live(vs, clock_udp_feed, seconds=7, work=0.0, threads=3, low_latency=True)
+    default_p50 = statistics.median(latency for at, latency in default if at > 1)
+    low_p50 = statistics.median(latency for at, latency in low if at > 1)
+    assert default_p50 - low_p50 > 0.030, (default_p50, low_p50)
+    assert stats.latency_samples > 100
+
+
+def test_files_have_no_capture_latency(vs, test_mp4):
+    player = vs.Player(test_mp4, mode="offline", display=False, end=0.5)
+    seen = []
+    player.on_frame(lambda frame: seen.append(frame.capture_time))
+    stats = player.run()
+    assert seen and all(value is None for value in seen)
+    assert stats.latency_samples == 0 and stats.latency_p50 is None and stats.latency_clock is None
+
+
+def test_rtsp_latency_uses_the_senders_rtcp_wallclock(vs, rtsp_server):
+    # GStreamer's RTSP server sends RTCP sender reports: once the first arrives, capture times
+    # come from the stream's wallclock (start_time_realtime), and earlier arrival-based samples
+    # are discarded so that every sample used one clock.
+    player = vs.Player(rtsp_server, mode="realtime", display=False, play_audio=False,
+                       input_options={"rtsp_transport": "tcp"}, timeout=(20, 10))
+    clocks = []
+    player.on_frame(lambda frame: clocks.append(frame.capture_time))
+    stopper = threading.Timer(8, player.stop)
+    stopper.start()
+    try:
+        stats = player.run()
+    finally:
+        stopper.cancel()
+    assert stats.latency_clock == "sender_wallclock"
+    assert 0 < stats.latency_samples <= stats.frames_processed
+    # Sender and receiver share this machine's clock: the mapping is sane (not off by hours).
+    assert abs(stats.latency_p50) < 2.0
+    assert all(value is not None for value in clocks)
