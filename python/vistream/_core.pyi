@@ -76,6 +76,11 @@ class Frame:
         uint8 numpy view, zero-copy: HxWxC (HxW for gray; (H*3/2)xW for yuv420p/nv12)
         """
     @property
+    def capture_time(self) -> float | None:
+        """
+        live sources: when the frame was captured, seconds since the Unix epoch (see PlayerStats.latency_clock for the clock); None for files
+        """
+    @property
     def color_matrix(self) -> int:
         """
         the stream's YUV matrix as FFmpeg's AVColorSpace number (1 bt709, 5/6 bt601, 9 bt2020, 2 unspecified)
@@ -202,6 +207,14 @@ class SourceOptions:
         """
     @input_options.setter
     def input_options(self, arg1: collections.abc.Sequence[tuple[str, str]]) -> None:
+        ...
+    @property
+    def low_latency(self) -> bool:
+        """
+        FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 (unless input_options set them), decoder flag low_delay and slice threads only.
+        """
+    @low_latency.setter
+    def low_latency(self, arg0: bool) -> None:
         ...
     @property
     def open_timeout(self) -> float | None:
