@@ -116,6 +116,13 @@ void FrameBatch::visit(OnFrame&& on_frame) {
   // seeks otherwise.
   bool positioned = false;
   int64_t next_index = 0;
+  // The source decodes only what the targets need (see VideoSource::begin_targets) and, when
+  // the batch ends (or fails), goes back to plain reading.
+  source_.begin_targets(targets_);
+  struct EndTargets {
+    VideoSource& source;
+    ~EndTargets() { source.end_targets(); }
+  } end_targets{source_};
   for (size_t position = 0; position < targets_.size(); ++position) {
     const int64_t target = targets_[position];
     if (!positioned || target != next_index) source_.seek_to_index(target);

@@ -195,13 +195,27 @@ bool VideoSource::feed_decoder() {
         next_packet_order_.store(landing_->decode_order);
         landing_.reset();
       }
-      const int64_t wanted_from = skip_nonref_before_pts_.load();
-      const bool unwanted =
-          wanted_from != AV_NOPTS_VALUE && packet_->pts != AV_NOPTS_VALUE && packet_->pts < wanted_from;
+      bool unwanted = false;
+      if (!target_pts_.empty()) {
+        // Targeted access: only the targets are wanted (and whatever references they need).
+        unwanted = packet_->pts != AV_NOPTS_VALUE &&
+                   !std::binary_search(target_pts_.begin(), target_pts_.end(), packet_->pts);
+      } else {
+        const int64_t wanted_from = skip_nonref_before_pts_.load();
+        unwanted = wanted_from != AV_NOPTS_VALUE && packet_->pts != AV_NOPTS_VALUE && packet_->pts < wanted_from;
+      }
       decoder_->send(packet_.get(), unwanted);
       const int64_t order = next_packet_order_.load();
       if (order >= 0) next_packet_order_.store(order + 1);
       av_packet_unref(packet_.get());
+      if (order >= 0 && order == feed_limit_order_) {
+        // Every packet the run's targets need is in: drain now. A frame-threaded decoder holds
+        // ~threads packets (and the reorder delay) before it outputs anything; feeding more
+        // would only decode frames that the next seek flushes away.
+        fed_to_limit_.store(true);
+        demux_eof_ = true;
+        decoder_->send(nullptr);
+      }
       return true;
     }
     if (packet_sink_) packet_sink_(packet_.get());
@@ -395,9 +409,19 @@ void VideoSource::prefetch_loop() {
   decoded_queue_->close();
 }
 
+void VideoSource::discard_filtered() {
+  if (!options_.vfilter.empty() || filter_eof_sent_) {
+    filter_->reset();
+    return;
+  }
+  UniqueFrame stale = make_frame();
+  while (filter_->pull(stale.get())) av_frame_unref(stale.get());
+}
+
 void VideoSource::reset_decoding() {
   decoder_->flush();
-  filter_->reset();
+  discard_filtered();
+  fed_to_limit_.store(false);
   demux_eof_ = false;
   filter_eof_sent_ = false;
   landed_late_ = false;
@@ -443,6 +467,8 @@ bool VideoSource::can_reach_by_decoding(int64_t index) const {
   if (pipeline_next_index_ < 0 || index < pipeline_next_index_) return false;
   if (filter_eof_sent_ || landed_late_ || landing_) return false;
   if (prefetch_done_ && pending_frames_.empty()) return false;  // decoding has ended
+  // The decoder is (or will be) drained after the run's last packet: later packets need a seek.
+  if (feed_limit_order_ >= 0 && index_->decode_order_at(index) > feed_limit_order_) return false;
   // Seeking would start decoding at this keyframe; when its packet has been read already (or
   // is the next one), decoding on from here does the same work or less, and skips the seek.
   const int64_t next_packet = next_packet_order_.load();
@@ -459,7 +485,7 @@ void VideoSource::seek_to_index(int64_t index) {
     // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
     // reading continues past it (next()).
     stop_prefetch();
-    filter_->reset();
+    discard_filtered();
     filter_eof_sent_ = false;
     cached_target_ = index;
     return;
@@ -483,8 +509,9 @@ void VideoSource::seek_to_index(int64_t index) {
   // back-steps, worth decoding once now.
   const bool stepping_back = cache_enabled_ && (pipeline_next_index_ < 0 || index < pipeline_next_index_);
   if (can_reach_by_decoding(index)) {
-    filter_->reset();  // frames converted for an earlier target are not wanted now
+    discard_filtered();  // frames converted for an earlier target are not wanted now
     skip_nonref_before_pts_.store(target_pts);
+    if (feed_limit_order_ < 0) feed_limit_order_ = run_limit(index);  // a run that started without a seek
     if (advance_to(target_pts)) {
       next_sequential_index_ = index;
       return;
@@ -496,6 +523,7 @@ void VideoSource::seek_to_index(int64_t index) {
   prefetch_done_ = false;
   prefetch_error_ = nullptr;
   skip_nonref_before_pts_.store(stepping_back ? AV_NOPTS_VALUE : target_pts);
+  feed_limit_order_ = run_limit(index);
   size_t keyframe_pos = table.start_keyframe(index);
   // Seeking by the keyframe's pts lands exactly in containers indexed by display time (mkv
   // cues, mp4's shifted sample times); by its dts, there, a GOP early (harmless: skipped
@@ -514,6 +542,13 @@ void VideoSource::seek_to_index(int64_t index) {
       next_sequential_index_ = index;
       return;
     }
+    if (fed_to_limit_.load() && !landed_late_) {
+      // The run stopped feeding where the index said the target's packet was, yet the target
+      // did not come (damaged data): decode this run again without the limit.
+      feed_limit_order_ = -1;
+      --attempt;
+      continue;
+    }
     if (!landed_late_ || keyframe_pos == 0) {
       next_sequential_index_ = index;
       return;  // nothing decodable from here on: next() reports the end
@@ -524,6 +559,83 @@ void VideoSource::seek_to_index(int64_t index) {
     } else {
       keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
     }
+  }
+}
+
+int64_t VideoSource::run_limit(int64_t index) const {
+  auto target = std::lower_bound(target_indices_.begin(), target_indices_.end(), index);
+  if (target == target_indices_.end() || *target != index) return -1;
+  const FrameIndex& table = *index_;
+  int64_t limit = table.decode_order_at(index);
+  for (++target; target != target_indices_.end(); ++target) {
+    // Decoding on to a target whose start keyframe lies beyond the run's next packet would
+    // decode the frames in between for nothing: a seek to that keyframe is cheaper.
+    const FrameIndex::Keyframe& start = table.keyframes()[table.start_keyframe(*target)];
+    if (start.decode_order > limit + 1) break;
+    limit = std::max(limit, table.decode_order_at(*target));
+  }
+  return limit;
+}
+
+void VideoSource::begin_targets(std::vector<int64_t> indices) {
+  const FrameIndex& table = frame_index();
+  stop_prefetch();  // the decode side reads the targets: set them with no decode thread running
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  indices.erase(std::remove_if(indices.begin(), indices.end(),
+                               [&](int64_t i) { return i < 0 || i >= table.size(); }),
+                indices.end());
+  target_pts_.clear();
+  for (const int64_t i : indices) target_pts_.push_back(table.pts_at(i));
+  std::sort(target_pts_.begin(), target_pts_.end());
+  target_indices_ = std::move(indices);
+}
+
+void VideoSource::end_targets() {
+  stop_prefetch();
+  if (target_indices_.empty()) return;
+  target_indices_.clear();
+  target_pts_.clear();
+  feed_limit_order_ = -1;
+  // Targeted decoding skipped non-targets and drained after a run's last target: what it
+  // decoded beyond the last target may have gaps. Reading on repositions to the frame after it.
+  pending_frames_.clear();
+  prefetch_done_ = false;
+  prefetch_error_ = nullptr;
+  pipeline_next_index_ = -1;  // not a place to decode on from
+  reposition_to_ = next_sequential_index_;
+}
+
+FramePtr VideoSource::frame_at(int64_t index) {
+  const FrameIndex& table = frame_index();
+  // Targeted access drains the decoder after the target, so a later target ahead in the GOP
+  // needs a seek. A plain seek keeps the decoder's pipeline full for a caller walking forward,
+  // which then decodes on without seeking; but for a keyframe target that pipeline is ~threads
+  // + reorder-delay frames decoded ahead of it. So a keyframe reached by a jump is decoded
+  // alone (one frame's decode; a walk on from it re-decodes just that keyframe), every other
+  // target, and a keyframe reached while walking forward, by a plain seek.
+  const int64_t previous = last_frame_at_;
+  const bool in_range = index < table.size();
+  const bool walking = previous >= 0 && index > previous && in_range && previous < table.size() &&
+                       table.keyframes()[table.start_keyframe(index)].decode_order <=
+                           table.decode_order_at(previous) + 1;
+  const bool keyframe = in_range && table.keyframes()[table.start_keyframe(index)].pts == table.pts_at(index);
+  const bool plain = !keyframe || walking || (last_frame_at_walked_ && index > previous);
+  last_frame_at_ = index;
+  last_frame_at_walked_ = walking;
+  if (plain) {
+    seek_to_index(index);
+    return next();
+  }
+  begin_targets({index});
+  try {
+    seek_to_index(index);
+    FramePtr frame = next();
+    end_targets();
+    return frame;
+  } catch (...) {
+    end_targets();
+    throw;
   }
 }
 

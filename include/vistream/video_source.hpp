@@ -96,6 +96,17 @@ class VideoSource {
 
   // After these, next() returns exactly that frame (or nullptr if past the end).
   void seek_to_index(int64_t index);
+  // Targeted random access (FrameBatch, Reader.frame_at): the caller will read exactly these
+  // frames (display indices, in range), each through seek_to_index() or, for the one right
+  // after the previous, next(). Until end_targets(): non-reference frames that are not targets
+  // are never decoded, and each decode run stops feeding the decoder after the last packet its
+  // targets need and drains it, so a keyframe target costs one frame's decode and no frames in
+  // flight are decoded only to be flushed. After end_targets(), next() continues after the
+  // last frame read (repositioning by a seek when the run was cut short).
+  void begin_targets(std::vector<int64_t> indices);
+  void end_targets();
+  // Frame `index` by targeted access (nullptr past the end); next() continues after it.
+  FramePtr frame_at(int64_t index);
   // The frame on screen at `seconds` (see index_at_time); past the end of the last frame,
   // next() returns nullptr. A non-finite time is Error(InvalidArgument).
   void seek_to_time(double seconds);
@@ -150,6 +161,13 @@ class VideoSource {
   bool position_at_keyframe(size_t keyframe_pos, bool by_pts);
   void reset_decoding();  // flush decoder + filter after a demuxer repositioning
   void reopen();
+  // Drops frames the filter graph holds for an earlier target; keeps the graph itself when it
+  // is a stateless pixel conversion (rebuilding it costs a scaler set-up per seek).
+  void discard_filtered();
+  // Decode order of the last packet the decode run that starts at target `index` needs: the
+  // targets reached by decoding on without a seek (their start keyframe is inside the run or
+  // its very next packet). -1 when `index` is not a target.
+  int64_t run_limit(int64_t index) const;
   double time_tolerance() const;  // seconds a container's rounding may put a frame late
 
   std::string url_;
@@ -177,6 +195,17 @@ class VideoSource {
   bool landed_late_ = false;
   std::atomic<int64_t> skip_nonref_before_pts_{AV_NOPTS_VALUE};
   bool seek_by_pts_ = true;  // consumer only: see seek_to_index()
+  // Targeted access (begin_targets): the targets' display indices and pts, sorted. Written by
+  // the consumer only while no decode thread runs; read by the decode side.
+  std::vector<int64_t> target_indices_;
+  std::vector<int64_t> target_pts_;
+  // After sending the packet of this decode order the decoder is drained (-1: never). Written
+  // by the consumer with no decode thread running; fed_to_limit_ by the decode side.
+  std::atomic<int64_t> feed_limit_order_{-1};
+  std::atomic<bool> fed_to_limit_{false};
+  // frame_at(): the previous target, and whether it continued a forward walk. Consumer only.
+  int64_t last_frame_at_ = -1;
+  bool last_frame_at_walked_ = false;
   // Decode-order ordinal of the next video packet the demuxer delivers (-1: unknown, e.g. after
   // an inexact landing). Written by the decode side, read by the consumer.
   std::atomic<int64_t> next_packet_order_{0};

@@ -201,10 +201,7 @@ class PyReader {
   }
   // seek + next as one operation, so another thread's next() cannot come in between.
   py::object frame_at(int64_t index) {
-    FramePtr frame = locked([&](VideoSource& s) {
-      s.seek_to_index(index);
-      return s.next();
-    });
+    FramePtr frame = locked([&](VideoSource& s) { return s.frame_at(index); });
     if (!frame) return py::none();
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
