@@ -261,14 +261,16 @@ void VideoSource::throw_if_nothing_decoded() const {
 }
 
 int64_t VideoSource::index_for(int64_t pts) {
+  // Between seeks, indexes only go up. A damaged stream can decode frames whose pts the index
+  // lacks or already gave out (a repeated or backward timestamp): such a frame is the next one,
+  // so frames keep coming with increasing indexes, past the index's count when it falls short.
+  int64_t index = next_sequential_index_;
   if (index_ && filter_->preserves_timestamps()) {
     const int64_t found = index_->index_of(pts);
-    if (found >= 0) {
-      next_sequential_index_ = found + 1;
-      return found;
-    }
+    if (found > index) index = found;  // frames the decoder could not produce are skipped
   }
-  return next_sequential_index_++;
+  next_sequential_index_ = index + 1;
+  return index;
 }
 
 void VideoSource::note_delivered(const AVFrame* frame) {
@@ -297,6 +299,14 @@ FramePtr VideoSource::next() {
       ++frames_output_;
       const AVRational tb = filter_->output_time_base();
       const int64_t index = index_for(out->pts);
+      if (out->pts != AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps()) {
+        if (last_output_pts_ != AV_NOPTS_VALUE && out->pts <= last_output_pts_) {
+          // A damaged timestamp (repeated, or behind the frames already out): the frame is
+          // shown where its index says, so times keep increasing and a recording keeps it.
+          out->pts = std::max(listed_pts(index), last_output_pts_ + 1);
+        }
+        last_output_pts_ = out->pts;
+      }
       double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
       if (out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
         time = time_of_index(index);  // the index knows when it is shown
@@ -476,8 +486,19 @@ bool VideoSource::can_reach_by_decoding(int64_t index) const {
   return next_packet >= 0 && start.decode_order <= next_packet;
 }
 
+int64_t VideoSource::listed_pts(int64_t index) const {
+  const int64_t count = index_->size();
+  if (count == 0) return 0;
+  if (index < count) return index_->pts_at(index);
+  // Past the end of the index: one mean frame interval per frame.
+  const int64_t first = index_->pts_at(0);
+  const int64_t step = std::max<int64_t>(1, (index_->end_pts() - first) / count);
+  return index_->end_pts() + (index - count) * step;
+}
+
 void VideoSource::seek_to_index(int64_t index) {
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
+  last_output_pts_ = AV_NOPTS_VALUE;
   const FrameIndex& table = frame_index();
   cached_target_.reset();
   reposition_to_.reset();

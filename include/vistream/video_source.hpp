@@ -155,6 +155,7 @@ class VideoSource {
   void prefetch_loop();
   VideoFormat filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
+  int64_t listed_pts(int64_t index) const;  // the index's pts of frame `index`, extrapolated past its end
   bool can_reach_by_decoding(int64_t index) const;
   // Seeks the demuxer to the keyframe (no check yet: the first packet read tells the landing).
   // `by_pts`: use the keyframe's pts as the seek timestamp rather than its dts.
@@ -211,6 +212,7 @@ class VideoSource {
   std::atomic<int64_t> next_packet_order_{0};
 
   int64_t next_sequential_index_ = 0;
+  int64_t last_output_pts_ = AV_NOPTS_VALUE;  // consumer only: pts of the last frame out since a seek
   // Display index of the next frame the decode pipeline (decoder, decode thread, pending
   // frames) delivers to the consumer; -1 unknown. Consumer only.
   int64_t pipeline_next_index_ = 0;
