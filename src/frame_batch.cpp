@@ -12,7 +12,7 @@ namespace vistream {
 namespace {
 
 std::vector<int64_t> checked_indices(VideoSource& source, const std::vector<int64_t>& indices) {
-  const int64_t count = source.frame_table().size();
+  const int64_t count = source.count_frames();  // the filtered frames when a vfilter changes the timeline
   std::vector<int64_t> checked;
   checked.reserve(indices.size());
   for (const int64_t index : indices) {
@@ -67,6 +67,21 @@ FrameBatch::FrameBatch(VideoSource& source, const std::vector<int64_t>& slot_ind
 FrameBatch FrameBatch::played_at(VideoSource& source, const std::vector<double>& seconds) {
   for (const double t : seconds) {
     if (!std::isfinite(t)) throw Error(ErrorKind::InvalidArgument, "time must be a finite number of seconds, got " + std::to_string(t));
+  }
+  if (source.count_frames() > 0 && source.timeline_filtered()) {
+    // A vfilter that changes the timeline (fps=...): the filtered frames' times decide.
+    std::vector<int64_t> indices;
+    indices.reserve(seconds.size());
+    const int64_t count = source.count_frames();
+    for (const double t : seconds) {
+      const int64_t index = source.index_at_time(t, /*clamp_to_last=*/false);
+      if (index >= count || t < source.time_of_index(0) - 0.0005) {
+        throw OutOfRangeError("time " + std::to_string(t) + " s is outside the filtered video: its frames are on screen from " +
+                              std::to_string(source.time_of_index(0)) + " s");
+      }
+      indices.push_back(index);
+    }
+    return FrameBatch(source, indices, Checked{});
   }
   const FrameIndex& table = source.frame_table();
   const AVRational time_base = source.demuxer().video_stream()->time_base;

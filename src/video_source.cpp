@@ -1,6 +1,7 @@
 #include "vistream/video_source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -51,7 +52,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
-  cache_enabled_ = index_.has_value() && options.cache_bytes > 0;
+  if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
+  cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
   settle_hwaccel();
   fill_info();
 }
@@ -111,8 +113,11 @@ void VideoSource::fill_info() {
     info.duration = ctx->duration / static_cast<double>(AV_TIME_BASE);
   }
   if (stream->start_time != AV_NOPTS_VALUE) info.start_time = to_seconds(stream->start_time, stream->time_base);
-  if (index_) {
-    info.frame_count = index_->size();
+  if (timeline_unknown_) {
+    info.frame_count = 0;  // count_frames() says why
+    info.frame_count_exact = false;
+  } else if (index_) {
+    info.frame_count = indexed_frame_count();
     info.frame_count_exact = true;
   } else if (stream->nb_frames > 0) {
     info.frame_count = stream->nb_frames;
@@ -152,7 +157,82 @@ const FrameIndex& VideoSource::frame_index() {
   return *index_;
 }
 
-int64_t VideoSource::count_frames() { return frame_index().size(); }
+int64_t VideoSource::count_frames() {
+  frame_index();
+  throw_if_timeline_unknown();
+  return indexed_frame_count();
+}
+
+namespace {
+
+// Filters that drop, repeat or time frames by what the frames show: their output timeline
+// cannot be known without decoding everything.
+bool depends_on_content(const std::string& filters) {
+  static const char* const kWords[] = {"mpdecimate", "decimate", "freezeframes", "scene", "pict_type",
+                                       "key", "interlace_type", "pos"};
+  std::string word;
+  for (size_t at = 0; at <= filters.size(); ++at) {
+    const char c = at < filters.size() ? filters[at] : ' ';
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      word += c;
+      continue;
+    }
+    for (const char* known : kWords) {
+      if (word == known) return true;
+    }
+    word.clear();
+  }
+  return false;
+}
+
+}  // namespace
+
+void VideoSource::throw_if_timeline_unknown() const {
+  if (timeline_unknown_)
+    throw Error(ErrorKind::Filter, "vfilter '" + options_.vfilter +
+                                       "' drops or times frames by their content: its frames cannot be counted or "
+                                       "indexed before they are decoded (iterate them instead)");
+}
+
+void VideoSource::probe_filtered_timeline(const VideoFormat& input) {
+  if (depends_on_content(options_.vfilter)) {
+    timeline_unknown_ = true;
+    return;
+  }
+  // Timing filters (fps, select/setpts/trim on t or n, framestep...) decide from timestamps
+  // alone, so blank frames with the real timestamps give the real output timeline. The probe
+  // graph keeps the decoder's pixel format: no conversion, and fps-like filters only pass
+  // references, so this costs little even for long videos.
+  VideoFilter probe(options_.vfilter, input.format, 1);
+  probe.configure(input);
+  UniqueFrame blank = make_frame();
+  blank->format = input.format;
+  blank->width = input.width;
+  blank->height = input.height;
+  blank->sample_aspect_ratio = input.sample_aspect_ratio;
+  VS_CHECK(av_frame_get_buffer(blank.get(), 0), ErrorKind::Filter, "allocating the filter probe frame");
+  FilteredTimeline timeline;
+  UniqueFrame out = make_frame();
+  const FrameIndex& table = *index_;
+  auto collect = [&](int64_t producer) {
+    while (probe.pull(out.get())) {
+      timeline.pts.push_back(out->pts);
+      timeline.producer.push_back(producer);
+      av_frame_unref(out.get());
+    }
+  };
+  for (int64_t i = 0; i < table.size(); ++i) {
+    blank->pts = table.pts_at(i);
+    probe.push(blank.get());
+    collect(i);
+  }
+  probe.push(nullptr);
+  collect(std::max<int64_t>(0, table.size() - 1));
+  bool same = av_cmp_q(probe.output_time_base(), stream_time_base_) == 0 &&
+              static_cast<int64_t>(timeline.pts.size()) == table.size();
+  for (int64_t i = 0; same && i < table.size(); ++i) same = timeline.pts[static_cast<size_t>(i)] == table.pts_at(i);
+  if (!same) filtered_ = std::move(timeline);
+}
 
 namespace {
 
@@ -265,10 +345,15 @@ int64_t VideoSource::index_for(int64_t pts) {
   // lacks or already gave out (a repeated or backward timestamp): such a frame is the next one,
   // so frames keep coming with increasing indexes, past the index's count when it falls short.
   int64_t index = next_sequential_index_;
-  if (index_ && filter_->preserves_timestamps()) {
-    const int64_t found = index_->index_of(pts);
-    if (found > index) index = found;  // frames the decoder could not produce are skipped
+  int64_t found = -1;
+  if (filtered_) {
+    const std::vector<int64_t>& listed = filtered_->pts;
+    auto at = std::lower_bound(listed.begin(), listed.end(), pts);
+    if (pts != AV_NOPTS_VALUE && at != listed.end() && *at == pts) found = at - listed.begin();
+  } else if (index_ && filter_->preserves_timestamps()) {
+    found = index_->index_of(pts);
   }
+  if (found > index) index = found;  // frames the decoder could not produce are skipped
   next_sequential_index_ = index + 1;
   return index;
 }
@@ -293,24 +378,30 @@ void VideoSource::push_decoded(AVFrame* frame) {
 }
 
 FramePtr VideoSource::next() {
+  UniqueFrame out = held_output_ ? std::move(held_output_) : pull_output();
+  if (!out) return nullptr;
+  ++frames_output_;
+  const AVRational tb = filter_->output_time_base();
+  const int64_t index = index_for(out->pts);
+  if (!filtered_ && out->pts != AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps()) {
+    if (last_output_pts_ != AV_NOPTS_VALUE && out->pts <= last_output_pts_) {
+      // A damaged timestamp (repeated, or behind the frames already out): the frame is
+      // shown where its index says, so times keep increasing and a recording keeps it.
+      out->pts = std::max(listed_pts(index), last_output_pts_ + 1);
+    }
+    last_output_pts_ = out->pts;
+  }
+  double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
+  if (!filtered_ && out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
+    time = time_of_index(index);  // the index knows when it is shown
+  return std::make_shared<Frame>(std::move(out), index, time);
+}
+
+UniqueFrame VideoSource::pull_output() {
   for (;;) {
     UniqueFrame out = make_frame();
     if (filter_->pull(out.get())) {
-      ++frames_output_;
-      const AVRational tb = filter_->output_time_base();
-      const int64_t index = index_for(out->pts);
-      if (out->pts != AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps()) {
-        if (last_output_pts_ != AV_NOPTS_VALUE && out->pts <= last_output_pts_) {
-          // A damaged timestamp (repeated, or behind the frames already out): the frame is
-          // shown where its index says, so times keep increasing and a recording keeps it.
-          out->pts = std::max(listed_pts(index), last_output_pts_ + 1);
-        }
-        last_output_pts_ = out->pts;
-      }
-      double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
-      if (out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
-        time = time_of_index(index);  // the index knows when it is shown
-      return std::make_shared<Frame>(std::move(out), index, time);
+      return out;
     }
     if (filter_eof_sent_) return nullptr;
     UniqueFrame decoded;
@@ -498,7 +589,52 @@ int64_t VideoSource::listed_pts(int64_t index) const {
 
 void VideoSource::seek_to_index(int64_t index) {
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
+  frame_index();
+  throw_if_timeline_unknown();
+  held_output_.reset();
   last_output_pts_ = AV_NOPTS_VALUE;
+  if (filtered_) {
+    seek_to_filtered_index(index);
+    return;
+  }
+  seek_to_raw_index(index);
+}
+
+void VideoSource::seek_to_filtered_index(int64_t index) {
+  const FilteredTimeline& timeline = *filtered_;
+  if (index >= static_cast<int64_t>(timeline.pts.size())) {
+    seek_to_raw_index(index_->size());  // past the end
+    return;
+  }
+  const int64_t wanted = timeline.pts[static_cast<size_t>(index)];
+  // The filter restarts two decoded frames before the one whose arrival made the wanted frame
+  // come out (fps= shows the frame before it), from that frame's keyframe. Filters whose output
+  // depends on more history, or on counting from the start (setpts=N, select on n), would land
+  // elsewhere: that is checked, and then everything is filtered again from the start.
+  const int64_t restart = std::max<int64_t>(0, timeline.producer[static_cast<size_t>(index)] - 2);
+  for (const bool from_start : {false, true}) {
+    const int64_t raw = from_start ? 0 : restart;
+    if (from_start || !can_reach_by_decoding(raw) || next_sequential_index_ > index) {
+      filter_->reset();
+      filter_eof_sent_ = false;
+      seek_to_raw_index(raw);
+      // Raw seeking skips non-reference frames before `raw`; from there on, every decoded
+      // frame goes through the filter.
+      skip_nonref_before_pts_.store(AV_NOPTS_VALUE);
+    }
+    UniqueFrame out = pull_output();
+    while (out && (out->pts == AV_NOPTS_VALUE || out->pts < wanted)) out = pull_output();
+    if (out && out->pts == wanted) {
+      held_output_ = std::move(out);
+      next_sequential_index_ = index;
+      return;
+    }
+  }
+  throw Error(ErrorKind::Filter, "vfilter '" + options_.vfilter + "' did not produce frame " + std::to_string(index) +
+                                     " again when decoding from the start (a filter that is not deterministic?)");
+}
+
+void VideoSource::seek_to_raw_index(int64_t index) {
   const FrameIndex& table = frame_index();
   cached_target_.reset();
   reposition_to_.reset();
@@ -600,6 +736,7 @@ int64_t VideoSource::run_limit(int64_t index) const {
 
 void VideoSource::begin_targets(std::vector<int64_t> indices) {
   const FrameIndex& table = frame_index();
+  if (filtered_ || timeline_unknown_) return;  // a filter needs every decoded frame
   stop_prefetch();  // the decode side reads the targets: set them with no decode thread running
   std::sort(indices.begin(), indices.end());
   indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
@@ -636,12 +773,12 @@ FramePtr VideoSource::frame_at(int64_t index) {
   // alone (one frame's decode; a walk on from it re-decodes just that keyframe), every other
   // target, and a keyframe reached while walking forward, by a plain seek.
   const int64_t previous = last_frame_at_;
-  const bool in_range = index < table.size();
+  const bool in_range = index < table.size() && !filtered_;
   const bool walking = previous >= 0 && index > previous && in_range && previous < table.size() &&
                        table.keyframes()[table.start_keyframe(index)].decode_order <=
                            table.decode_order_at(previous) + 1;
   const bool keyframe = in_range && table.keyframes()[table.start_keyframe(index)].pts == table.pts_at(index);
-  const bool plain = !keyframe || walking || (last_frame_at_walked_ && index > previous);
+  const bool plain = !keyframe || walking || (last_frame_at_walked_ && index > previous) || filtered_;
   last_frame_at_ = index;
   last_frame_at_walked_ = walking;
   if (plain) {
@@ -671,6 +808,22 @@ int64_t VideoSource::index_at_time(double seconds, bool clamp_to_last) const {
     throw Error(ErrorKind::InvalidArgument,
                 "seek time must be a finite number of seconds, got " + std::to_string(seconds));
   if (!index_ || index_->size() == 0) return -1;
+  if (filtered_) {
+    const std::vector<int64_t>& listed = filtered_->pts;
+    const double output_tick = av_q2d(filter_->output_time_base());
+    // Only the millisecond rounding of containers: a filter's time base can be a whole frame.
+    const double at = seconds / output_tick + 0.0005 / output_tick;
+    const int64_t count = static_cast<int64_t>(listed.size());
+    int64_t found = std::upper_bound(listed.begin(), listed.end(), at,
+                                     [](double value, int64_t pts) { return value < static_cast<double>(pts); }) -
+                    listed.begin() - 1;
+    // After the last filtered frame's end (one output frame interval): past the end.
+    if (!clamp_to_last && found == count - 1 && count >= 1) {
+      const int64_t step = count >= 2 ? listed[count - 1] - listed[count - 2] : 1;
+      if (at >= static_cast<double>(listed[count - 1] + step)) return count;
+    }
+    return std::max<int64_t>(found, 0);
+  }
   const double tick = av_q2d(stream_time_base_);
   const double ticks = seconds / tick;
   const double tolerance = time_tolerance() / tick;
@@ -682,6 +835,10 @@ int64_t VideoSource::index_at_time(double seconds, bool clamp_to_last) const {
 }
 
 double VideoSource::time_of_index(int64_t index) const {
+  if (filtered_) {
+    if (index < 0 || index >= static_cast<int64_t>(filtered_->pts.size())) return 0.0;
+    return to_seconds(filtered_->pts[static_cast<size_t>(index)], filter_->output_time_base());
+  }
   if (!index_ || index < 0 || index >= index_->size()) return 0.0;
   return to_seconds(index_->pts_at(index), stream_time_base_);
 }

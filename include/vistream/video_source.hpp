@@ -124,7 +124,17 @@ class VideoSource {
   // The frame index, built now if needed (Error(Source) for a live source); FrameBatch plans
   // its seeks with its keyframes. Consumer thread only.
   const FrameIndex& frame_table() { return frame_index(); }
-  int64_t indexed_frame_count() const { return index_ ? index_->size() : 0; }
+  int64_t indexed_frame_count() const {
+    if (filtered_) return static_cast<int64_t>(filtered_->pts.size());
+    return index_ && !timeline_unknown_ ? index_->size() : 0;
+  }
+  // The user's vfilter changes the timeline (fps=, select=, setpts=...): indexes, the count,
+  // index_at_time() and seeks follow the filtered frames (see probe_filtered_timeline()).
+  bool timeline_filtered() const { return filtered_.has_value(); }
+  // The vfilter drops or times frames by their content (mpdecimate, select on scene...): the
+  // filtered frames cannot be counted or indexed ahead; count_frames() and index seeks raise
+  // Error(Filter), iteration works. Immutable after open.
+  bool timeline_unknown() const { return timeline_unknown_; }
   double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
@@ -139,6 +149,13 @@ class VideoSource {
   void fill_info();       // constructor only
   void settle_hwaccel();  // constructor only
   const FrameIndex& frame_index();
+  // Runs the user's filter over blank frames stamped with the index's timestamps (no
+  // decoding) and keeps the output timestamps when they differ from the input's. Constructor only.
+  void probe_filtered_timeline(const VideoFormat& input);
+  void seek_to_raw_index(int64_t index);   // seek_to_index on the decoded (unfiltered) frames
+  void seek_to_filtered_index(int64_t index);
+  void throw_if_timeline_unknown() const;
+  UniqueFrame pull_output();  // next filtered frame (decoding as needed); null at the end
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
   bool next_decoded(AVFrame* frame);  // next decoded frame (any thread that owns the decoder)
   void throw_if_nothing_decoded() const;
@@ -178,6 +195,15 @@ class VideoSource {
   std::unique_ptr<VideoDecoder> decoder_;
   std::unique_ptr<VideoFilter> filter_;
   std::optional<FrameIndex> index_;
+  // The filtered timeline: output pts (filter output time base) of every filtered frame, and
+  // the display index of the decoded frame whose arrival made it come out. Immutable after open.
+  struct FilteredTimeline {
+    std::vector<int64_t> pts;
+    std::vector<int64_t> producer;
+  };
+  std::optional<FilteredTimeline> filtered_;
+  bool timeline_unknown_ = false;  // immutable after open
+  UniqueFrame held_output_;  // consumer only: a filtered frame a seek landed on, next() returns it
   MediaInfo info_;  // immutable after open (written by the constructor only)
   std::vector<std::string> unused_input_options_;  // immutable after open
   PacketSink packet_sink_;

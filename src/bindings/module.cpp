@@ -471,7 +471,7 @@ PYBIND11_MODULE(_core, m) {
       .def("_info", [](PyReader& r) {
         MediaInfo info = r.locked([](VideoSource& s) {
           MediaInfo opened = s.info();
-          if (s.indexed()) {  // indexed since open (first seek on a remote file): now exact
+          if (s.indexed() && !s.timeline_unknown()) {  // indexed since open (first seek on a remote file): now exact
             opened.frame_count = s.indexed_frame_count();
             opened.frame_count_exact = true;
           }
