@@ -645,6 +645,7 @@ void VideoSource::seek_to_raw_index(int64_t index) {
     discard_filtered();
     filter_eof_sent_ = false;
     cached_target_ = index;
+    next_sequential_index_ = index;
     return;
   }
   if (index >= table.size()) {
