@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 
 #include "vistream/error.hpp"
@@ -167,9 +168,7 @@ namespace {
 
 // Filters that drop, repeat or time frames by what the frames show: their output timeline
 // cannot be known without decoding everything.
-bool depends_on_content(const std::string& filters) {
-  static const char* const kWords[] = {"mpdecimate", "decimate", "freezeframes", "scene", "pict_type",
-                                       "key", "interlace_type", "pos"};
+bool mentions_any(const std::string& filters, std::initializer_list<const char*> words) {
   std::string word;
   for (size_t at = 0; at <= filters.size(); ++at) {
     const char c = at < filters.size() ? filters[at] : ' ';
@@ -177,12 +176,27 @@ bool depends_on_content(const std::string& filters) {
       word += c;
       continue;
     }
-    for (const char* known : kWords) {
+    for (const char* known : words) {
       if (word == known) return true;
     }
     word.clear();
   }
   return false;
+}
+
+bool depends_on_content(const std::string& filters) {
+  return mentions_any(filters, {"mpdecimate", "decimate", "freezeframes", "scene", "pict_type", "key",
+                                "interlace_type", "pos"});
+}
+
+// Filters that may add, drop or retime frames. Only a graph naming one is probed (the probe
+// runs the whole graph once per frame: a scale-only graph on a long video would pay for it
+// and learn nothing).
+bool may_change_timeline(const std::string& filters) {
+  return mentions_any(filters, {"fps", "framerate", "select", "setpts", "settb", "trim", "framestep", "minterpolate",
+                                "tpad", "loop", "reverse", "tinterlace", "interlace", "telecine", "detelecine",
+                                "fieldmatch", "pullup", "yadif", "bwdif", "w3fdif", "estdif", "random",
+                                "shuffleframes", "tblend", "framepack", "deflicker"});
 }
 
 }  // namespace
@@ -199,6 +213,7 @@ void VideoSource::probe_filtered_timeline(const VideoFormat& input) {
     timeline_unknown_ = true;
     return;
   }
+  if (!may_change_timeline(options_.vfilter)) return;
   // Timing filters (fps, select/setpts/trim on t or n, framestep...) decide from timestamps
   // alone, so blank frames with the real timestamps give the real output timeline. The probe
   // graph keeps the decoder's pixel format: no conversion, and fps-like filters only pass
