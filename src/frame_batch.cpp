@@ -12,7 +12,7 @@ namespace vistream {
 namespace {
 
 std::vector<int64_t> checked_indices(VideoSource& source, const std::vector<int64_t>& indices) {
-  const int64_t count = source.frame_table().size();
+  const int64_t count = source.count_frames();  // the filtered frames when a vfilter changes the timeline
   std::vector<int64_t> checked;
   checked.reserve(indices.size());
   for (const int64_t index : indices) {
@@ -68,6 +68,21 @@ FrameBatch FrameBatch::played_at(VideoSource& source, const std::vector<double>&
   for (const double t : seconds) {
     if (!std::isfinite(t)) throw Error(ErrorKind::InvalidArgument, "time must be a finite number of seconds, got " + std::to_string(t));
   }
+  if (source.count_frames() > 0 && source.timeline_filtered()) {
+    // A vfilter that changes the timeline (fps=...): the filtered frames' times decide.
+    std::vector<int64_t> indices;
+    indices.reserve(seconds.size());
+    const int64_t count = source.count_frames();
+    for (const double t : seconds) {
+      const int64_t index = source.index_at_time(t, /*clamp_to_last=*/false);
+      if (index >= count || t < source.time_of_index(0) - 0.0005) {
+        throw OutOfRangeError("time " + std::to_string(t) + " s is outside the filtered video: its frames are on screen from " +
+                              std::to_string(source.time_of_index(0)) + " s");
+      }
+      indices.push_back(index);
+    }
+    return FrameBatch(source, indices, Checked{});
+  }
   const FrameIndex& table = source.frame_table();
   const AVRational time_base = source.demuxer().video_stream()->time_base;
   const double tick = av_q2d(time_base);
@@ -116,6 +131,13 @@ void FrameBatch::visit(OnFrame&& on_frame) {
   // seeks otherwise.
   bool positioned = false;
   int64_t next_index = 0;
+  // The source decodes only what the targets need (see VideoSource::begin_targets) and, when
+  // the batch ends (or fails), goes back to plain reading.
+  source_.begin_targets(targets_);
+  struct EndTargets {
+    VideoSource& source;
+    ~EndTargets() { source.end_targets(); }
+  } end_targets{source_};
   for (size_t position = 0; position < targets_.size(); ++position) {
     const int64_t target = targets_[position];
     if (!positioned || target != next_index) source_.seek_to_index(target);

@@ -1,9 +1,11 @@
 #include "vistream/video_source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 
 #include "vistream/error.hpp"
@@ -59,7 +61,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
-  cache_enabled_ = index_.has_value() && options.cache_bytes > 0;
+  if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
+  cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
   settle_hwaccel();
   fill_info();
 }
@@ -119,8 +122,11 @@ void VideoSource::fill_info() {
     info.duration = ctx->duration / static_cast<double>(AV_TIME_BASE);
   }
   if (stream->start_time != AV_NOPTS_VALUE) info.start_time = to_seconds(stream->start_time, stream->time_base);
-  if (index_) {
-    info.frame_count = index_->size();
+  if (timeline_unknown_) {
+    info.frame_count = 0;  // count_frames() says why
+    info.frame_count_exact = false;
+  } else if (index_) {
+    info.frame_count = indexed_frame_count();
     info.frame_count_exact = true;
   } else if (stream->nb_frames > 0) {
     info.frame_count = stream->nb_frames;
@@ -159,7 +165,96 @@ const FrameIndex& VideoSource::frame_index() {
   return *index_;
 }
 
-int64_t VideoSource::count_frames() { return frame_index().size(); }
+int64_t VideoSource::count_frames() {
+  frame_index();
+  throw_if_timeline_unknown();
+  return indexed_frame_count();
+}
+
+namespace {
+
+// Filters that drop, repeat or time frames by what the frames show: their output timeline
+// cannot be known without decoding everything.
+bool mentions_any(const std::string& filters, std::initializer_list<const char*> words) {
+  std::string word;
+  for (size_t at = 0; at <= filters.size(); ++at) {
+    const char c = at < filters.size() ? filters[at] : ' ';
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      word += c;
+      continue;
+    }
+    for (const char* known : words) {
+      if (word == known) return true;
+    }
+    word.clear();
+  }
+  return false;
+}
+
+bool depends_on_content(const std::string& filters) {
+  return mentions_any(filters, {"mpdecimate", "decimate", "freezeframes", "scene", "pict_type", "key",
+                                "interlace_type", "pos"});
+}
+
+// Filters that may add, drop or retime frames. Only a graph naming one is probed (the probe
+// runs the whole graph once per frame: a scale-only graph on a long video would pay for it
+// and learn nothing).
+bool may_change_timeline(const std::string& filters) {
+  return mentions_any(filters, {"fps", "framerate", "select", "setpts", "settb", "trim", "framestep", "minterpolate",
+                                "tpad", "loop", "reverse", "tinterlace", "interlace", "telecine", "detelecine",
+                                "fieldmatch", "pullup", "yadif", "bwdif", "w3fdif", "estdif", "random",
+                                "shuffleframes", "tblend", "framepack", "deflicker"});
+}
+
+}  // namespace
+
+void VideoSource::throw_if_timeline_unknown() const {
+  if (timeline_unknown_)
+    throw Error(ErrorKind::Filter, "vfilter '" + options_.vfilter +
+                                       "' drops or times frames by their content: its frames cannot be counted or "
+                                       "indexed before they are decoded (iterate them instead)");
+}
+
+void VideoSource::probe_filtered_timeline(const VideoFormat& input) {
+  if (depends_on_content(options_.vfilter)) {
+    timeline_unknown_ = true;
+    return;
+  }
+  if (!may_change_timeline(options_.vfilter)) return;
+  // Timing filters (fps, select/setpts/trim on t or n, framestep...) decide from timestamps
+  // alone, so blank frames with the real timestamps give the real output timeline. The probe
+  // graph keeps the decoder's pixel format: no conversion, and fps-like filters only pass
+  // references, so this costs little even for long videos.
+  VideoFilter probe(options_.vfilter, input.format, 1);
+  probe.configure(input);
+  UniqueFrame blank = make_frame();
+  blank->format = input.format;
+  blank->width = input.width;
+  blank->height = input.height;
+  blank->sample_aspect_ratio = input.sample_aspect_ratio;
+  VS_CHECK(av_frame_get_buffer(blank.get(), 0), ErrorKind::Filter, "allocating the filter probe frame");
+  FilteredTimeline timeline;
+  UniqueFrame out = make_frame();
+  const FrameIndex& table = *index_;
+  auto collect = [&](int64_t producer) {
+    while (probe.pull(out.get())) {
+      timeline.pts.push_back(out->pts);
+      timeline.producer.push_back(producer);
+      av_frame_unref(out.get());
+    }
+  };
+  for (int64_t i = 0; i < table.size(); ++i) {
+    blank->pts = table.pts_at(i);
+    probe.push(blank.get());
+    collect(i);
+  }
+  probe.push(nullptr);
+  collect(std::max<int64_t>(0, table.size() - 1));
+  bool same = av_cmp_q(probe.output_time_base(), stream_time_base_) == 0 &&
+              static_cast<int64_t>(timeline.pts.size()) == table.size();
+  for (int64_t i = 0; same && i < table.size(); ++i) same = timeline.pts[static_cast<size_t>(i)] == table.pts_at(i);
+  if (!same) filtered_ = std::move(timeline);
+}
 
 namespace {
 
@@ -203,13 +298,27 @@ bool VideoSource::feed_decoder() {
         next_packet_order_.store(landing_->decode_order);
         landing_.reset();
       }
-      const int64_t wanted_from = skip_nonref_before_pts_.load();
-      const bool unwanted =
-          wanted_from != AV_NOPTS_VALUE && packet_->pts != AV_NOPTS_VALUE && packet_->pts < wanted_from;
+      bool unwanted = false;
+      if (!target_pts_.empty()) {
+        // Targeted access: only the targets are wanted (and whatever references they need).
+        unwanted = packet_->pts != AV_NOPTS_VALUE &&
+                   !std::binary_search(target_pts_.begin(), target_pts_.end(), packet_->pts);
+      } else {
+        const int64_t wanted_from = skip_nonref_before_pts_.load();
+        unwanted = wanted_from != AV_NOPTS_VALUE && packet_->pts != AV_NOPTS_VALUE && packet_->pts < wanted_from;
+      }
       decoder_->send(packet_.get(), unwanted);
       const int64_t order = next_packet_order_.load();
       if (order >= 0) next_packet_order_.store(order + 1);
       av_packet_unref(packet_.get());
+      if (order >= 0 && order == feed_limit_order_) {
+        // Every packet the run's targets need is in: drain now. A frame-threaded decoder holds
+        // ~threads packets (and the reorder delay) before it outputs anything; feeding more
+        // would only decode frames that the next seek flushes away.
+        fed_to_limit_.store(true);
+        demux_eof_ = true;
+        decoder_->send(nullptr);
+      }
       return true;
     }
     if (packet_sink_) packet_sink_(packet_.get());
@@ -256,14 +365,21 @@ void VideoSource::throw_if_nothing_decoded() const {
 }
 
 int64_t VideoSource::index_for(int64_t pts) {
-  if (index_ && filter_->preserves_timestamps()) {
-    const int64_t found = index_->index_of(pts);
-    if (found >= 0) {
-      next_sequential_index_ = found + 1;
-      return found;
-    }
+  // Between seeks, indexes only go up. A damaged stream can decode frames whose pts the index
+  // lacks or already gave out (a repeated or backward timestamp): such a frame is the next one,
+  // so frames keep coming with increasing indexes, past the index's count when it falls short.
+  int64_t index = next_sequential_index_;
+  int64_t found = -1;
+  if (filtered_) {
+    const std::vector<int64_t>& listed = filtered_->pts;
+    auto at = std::lower_bound(listed.begin(), listed.end(), pts);
+    if (pts != AV_NOPTS_VALUE && at != listed.end() && *at == pts) found = at - listed.begin();
+  } else if (index_ && filter_->preserves_timestamps()) {
+    found = index_->index_of(pts);
   }
-  return next_sequential_index_++;
+  if (found > index) index = found;  // frames the decoder could not produce are skipped
+  next_sequential_index_ = index + 1;
+  return index;
 }
 
 void VideoSource::note_delivered(const AVFrame* frame) {
@@ -286,18 +402,32 @@ void VideoSource::push_decoded(AVFrame* frame) {
 }
 
 FramePtr VideoSource::next() {
+  UniqueFrame out = held_output_ ? std::move(held_output_) : pull_output();
+  if (!out) return nullptr;
+  ++frames_output_;
+  const AVRational tb = filter_->output_time_base();
+  const int64_t index = index_for(out->pts);
+  if (!filtered_ && out->pts != AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps()) {
+    if (last_output_pts_ != AV_NOPTS_VALUE && out->pts <= last_output_pts_) {
+      // A damaged timestamp (repeated, or behind the frames already out): the frame is
+      // shown where its index says, so times keep increasing and a recording keeps it.
+      out->pts = std::max(listed_pts(index), last_output_pts_ + 1);
+    }
+    last_output_pts_ = out->pts;
+  }
+  double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
+  if (!filtered_ && out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
+    time = time_of_index(index);  // the index knows when it is shown
+  auto made = std::make_shared<Frame>(std::move(out), index, time);
+  set_capture_time(*made);
+  return made;
+}
+
+UniqueFrame VideoSource::pull_output() {
   for (;;) {
     UniqueFrame out = make_frame();
     if (filter_->pull(out.get())) {
-      ++frames_output_;
-      const AVRational tb = filter_->output_time_base();
-      const int64_t index = index_for(out->pts);
-      double time = out->pts == AV_NOPTS_VALUE ? 0.0 : to_seconds(out->pts, tb);
-      if (out->pts == AV_NOPTS_VALUE && index_ && filter_->preserves_timestamps() && index < index_->size())
-        time = time_of_index(index);  // the index knows when it is shown
-      auto made = std::make_shared<Frame>(std::move(out), index, time);
-      set_capture_time(*made);
-      return made;
+      return out;
     }
     if (filter_eof_sent_) return nullptr;
     UniqueFrame decoded;
@@ -451,9 +581,19 @@ void VideoSource::prefetch_loop() {
   decoded_queue_->close();
 }
 
+void VideoSource::discard_filtered() {
+  if (!options_.vfilter.empty() || filter_eof_sent_) {
+    filter_->reset();
+    return;
+  }
+  UniqueFrame stale = make_frame();
+  while (filter_->pull(stale.get())) av_frame_unref(stale.get());
+}
+
 void VideoSource::reset_decoding() {
   decoder_->flush();
-  filter_->reset();
+  discard_filtered();
+  fed_to_limit_.store(false);
   demux_eof_ = false;
   filter_eof_sent_ = false;
   landed_late_ = false;
@@ -499,6 +639,8 @@ bool VideoSource::can_reach_by_decoding(int64_t index) const {
   if (pipeline_next_index_ < 0 || index < pipeline_next_index_) return false;
   if (filter_eof_sent_ || landed_late_ || landing_) return false;
   if (prefetch_done_ && pending_frames_.empty()) return false;  // decoding has ended
+  // The decoder is (or will be) drained after the run's last packet: later packets need a seek.
+  if (feed_limit_order_ >= 0 && index_->decode_order_at(index) > feed_limit_order_) return false;
   // Seeking would start decoding at this keyframe; when its packet has been read already (or
   // is the next one), decoding on from here does the same work or less, and skips the seek.
   const int64_t next_packet = next_packet_order_.load();
@@ -506,8 +648,64 @@ bool VideoSource::can_reach_by_decoding(int64_t index) const {
   return next_packet >= 0 && start.decode_order <= next_packet;
 }
 
+int64_t VideoSource::listed_pts(int64_t index) const {
+  const int64_t count = index_->size();
+  if (count == 0) return 0;
+  if (index < count) return index_->pts_at(index);
+  // Past the end of the index: one mean frame interval per frame.
+  const int64_t first = index_->pts_at(0);
+  const int64_t step = std::max<int64_t>(1, (index_->end_pts() - first) / count);
+  return index_->end_pts() + (index - count) * step;
+}
+
 void VideoSource::seek_to_index(int64_t index) {
   if (index < 0) throw Error(ErrorKind::InvalidArgument, "frame index must be >= 0");
+  frame_index();
+  throw_if_timeline_unknown();
+  held_output_.reset();
+  last_output_pts_ = AV_NOPTS_VALUE;
+  if (filtered_) {
+    seek_to_filtered_index(index);
+    return;
+  }
+  seek_to_raw_index(index);
+}
+
+void VideoSource::seek_to_filtered_index(int64_t index) {
+  const FilteredTimeline& timeline = *filtered_;
+  if (index >= static_cast<int64_t>(timeline.pts.size())) {
+    seek_to_raw_index(index_->size());  // past the end
+    return;
+  }
+  const int64_t wanted = timeline.pts[static_cast<size_t>(index)];
+  // The filter restarts two decoded frames before the one whose arrival made the wanted frame
+  // come out (fps= shows the frame before it), from that frame's keyframe. Filters whose output
+  // depends on more history, or on counting from the start (setpts=N, select on n), would land
+  // elsewhere: that is checked, and then everything is filtered again from the start.
+  const int64_t restart = std::max<int64_t>(0, timeline.producer[static_cast<size_t>(index)] - 2);
+  for (const bool from_start : {false, true}) {
+    const int64_t raw = from_start ? 0 : restart;
+    if (from_start || !can_reach_by_decoding(raw) || next_sequential_index_ > index) {
+      filter_->reset();
+      filter_eof_sent_ = false;
+      seek_to_raw_index(raw);
+      // Raw seeking skips non-reference frames before `raw`; from there on, every decoded
+      // frame goes through the filter.
+      skip_nonref_before_pts_.store(AV_NOPTS_VALUE);
+    }
+    UniqueFrame out = pull_output();
+    while (out && (out->pts == AV_NOPTS_VALUE || out->pts < wanted)) out = pull_output();
+    if (out && out->pts == wanted) {
+      held_output_ = std::move(out);
+      next_sequential_index_ = index;
+      return;
+    }
+  }
+  throw Error(ErrorKind::Filter, "vfilter '" + options_.vfilter + "' did not produce frame " + std::to_string(index) +
+                                     " again when decoding from the start (a filter that is not deterministic?)");
+}
+
+void VideoSource::seek_to_raw_index(int64_t index) {
   const FrameIndex& table = frame_index();
   cached_target_.reset();
   reposition_to_.reset();
@@ -515,9 +713,10 @@ void VideoSource::seek_to_index(int64_t index) {
     // A recently decoded frame: serve it from the cache; the decoder is repositioned only if
     // reading continues past it (next()).
     stop_prefetch();
-    filter_->reset();
+    discard_filtered();
     filter_eof_sent_ = false;
     cached_target_ = index;
+    next_sequential_index_ = index;
     return;
   }
   if (index >= table.size()) {
@@ -539,8 +738,9 @@ void VideoSource::seek_to_index(int64_t index) {
   // back-steps, worth decoding once now.
   const bool stepping_back = cache_enabled_ && (pipeline_next_index_ < 0 || index < pipeline_next_index_);
   if (can_reach_by_decoding(index)) {
-    filter_->reset();  // frames converted for an earlier target are not wanted now
+    discard_filtered();  // frames converted for an earlier target are not wanted now
     skip_nonref_before_pts_.store(target_pts);
+    if (feed_limit_order_ < 0) feed_limit_order_ = run_limit(index);  // a run that started without a seek
     if (advance_to(target_pts)) {
       next_sequential_index_ = index;
       return;
@@ -552,6 +752,7 @@ void VideoSource::seek_to_index(int64_t index) {
   prefetch_done_ = false;
   prefetch_error_ = nullptr;
   skip_nonref_before_pts_.store(stepping_back ? AV_NOPTS_VALUE : target_pts);
+  feed_limit_order_ = run_limit(index);
   size_t keyframe_pos = table.start_keyframe(index);
   // Seeking by the keyframe's pts lands exactly in containers indexed by display time (mkv
   // cues, mp4's shifted sample times); by its dts, there, a GOP early (harmless: skipped
@@ -570,6 +771,13 @@ void VideoSource::seek_to_index(int64_t index) {
       next_sequential_index_ = index;
       return;
     }
+    if (fed_to_limit_.load() && !landed_late_) {
+      // The run stopped feeding where the index said the target's packet was, yet the target
+      // did not come (damaged data): decode this run again without the limit.
+      feed_limit_order_ = -1;
+      --attempt;
+      continue;
+    }
     if (!landed_late_ || keyframe_pos == 0) {
       next_sequential_index_ = index;
       return;  // nothing decodable from here on: next() reports the end
@@ -580,6 +788,84 @@ void VideoSource::seek_to_index(int64_t index) {
     } else {
       keyframe_pos = keyframe_pos > 0 ? keyframe_pos - 1 : 0;
     }
+  }
+}
+
+int64_t VideoSource::run_limit(int64_t index) const {
+  auto target = std::lower_bound(target_indices_.begin(), target_indices_.end(), index);
+  if (target == target_indices_.end() || *target != index) return -1;
+  const FrameIndex& table = *index_;
+  int64_t limit = table.decode_order_at(index);
+  for (++target; target != target_indices_.end(); ++target) {
+    // Decoding on to a target whose start keyframe lies beyond the run's next packet would
+    // decode the frames in between for nothing: a seek to that keyframe is cheaper.
+    const FrameIndex::Keyframe& start = table.keyframes()[table.start_keyframe(*target)];
+    if (start.decode_order > limit + 1) break;
+    limit = std::max(limit, table.decode_order_at(*target));
+  }
+  return limit;
+}
+
+void VideoSource::begin_targets(std::vector<int64_t> indices) {
+  const FrameIndex& table = frame_index();
+  if (filtered_ || timeline_unknown_) return;  // a filter needs every decoded frame
+  stop_prefetch();  // the decode side reads the targets: set them with no decode thread running
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  indices.erase(std::remove_if(indices.begin(), indices.end(),
+                               [&](int64_t i) { return i < 0 || i >= table.size(); }),
+                indices.end());
+  target_pts_.clear();
+  for (const int64_t i : indices) target_pts_.push_back(table.pts_at(i));
+  std::sort(target_pts_.begin(), target_pts_.end());
+  target_indices_ = std::move(indices);
+}
+
+void VideoSource::end_targets() {
+  stop_prefetch();
+  if (target_indices_.empty()) return;
+  target_indices_.clear();
+  target_pts_.clear();
+  feed_limit_order_ = -1;
+  // Targeted decoding skipped non-targets and drained after a run's last target: what it
+  // decoded beyond the last target may have gaps. Reading on repositions to the frame after it.
+  pending_frames_.clear();
+  prefetch_done_ = false;
+  prefetch_error_ = nullptr;
+  pipeline_next_index_ = -1;  // not a place to decode on from
+  reposition_to_ = next_sequential_index_;
+}
+
+FramePtr VideoSource::frame_at(int64_t index) {
+  const FrameIndex& table = frame_index();
+  // Targeted access drains the decoder after the target, so a later target ahead in the GOP
+  // needs a seek. A plain seek keeps the decoder's pipeline full for a caller walking forward,
+  // which then decodes on without seeking; but for a keyframe target that pipeline is ~threads
+  // + reorder-delay frames decoded ahead of it. So a keyframe reached by a jump is decoded
+  // alone (one frame's decode; a walk on from it re-decodes just that keyframe), every other
+  // target, and a keyframe reached while walking forward, by a plain seek.
+  const int64_t previous = last_frame_at_;
+  const bool in_range = index < table.size() && !filtered_;
+  const bool walking = previous >= 0 && index > previous && in_range && previous < table.size() &&
+                       table.keyframes()[table.start_keyframe(index)].decode_order <=
+                           table.decode_order_at(previous) + 1;
+  const bool keyframe = in_range && table.keyframes()[table.start_keyframe(index)].pts == table.pts_at(index);
+  const bool plain = !keyframe || walking || (last_frame_at_walked_ && index > previous) || filtered_;
+  last_frame_at_ = index;
+  last_frame_at_walked_ = walking;
+  if (plain) {
+    seek_to_index(index);
+    return next();
+  }
+  begin_targets({index});
+  try {
+    seek_to_index(index);
+    FramePtr frame = next();
+    end_targets();
+    return frame;
+  } catch (...) {
+    end_targets();
+    throw;
   }
 }
 
@@ -594,6 +880,22 @@ int64_t VideoSource::index_at_time(double seconds, bool clamp_to_last) const {
     throw Error(ErrorKind::InvalidArgument,
                 "seek time must be a finite number of seconds, got " + std::to_string(seconds));
   if (!index_ || index_->size() == 0) return -1;
+  if (filtered_) {
+    const std::vector<int64_t>& listed = filtered_->pts;
+    const double output_tick = av_q2d(filter_->output_time_base());
+    // Only the millisecond rounding of containers: a filter's time base can be a whole frame.
+    const double at = seconds / output_tick + 0.0005 / output_tick;
+    const int64_t count = static_cast<int64_t>(listed.size());
+    int64_t found = std::upper_bound(listed.begin(), listed.end(), at,
+                                     [](double value, int64_t pts) { return value < static_cast<double>(pts); }) -
+                    listed.begin() - 1;
+    // After the last filtered frame's end (one output frame interval): past the end.
+    if (!clamp_to_last && found == count - 1 && count >= 1) {
+      const int64_t step = count >= 2 ? listed[count - 1] - listed[count - 2] : 1;
+      if (at >= static_cast<double>(listed[count - 1] + step)) return count;
+    }
+    return std::max<int64_t>(found, 0);
+  }
   const double tick = av_q2d(stream_time_base_);
   const double ticks = seconds / tick;
   const double tolerance = time_tolerance() / tick;
@@ -605,6 +907,10 @@ int64_t VideoSource::index_at_time(double seconds, bool clamp_to_last) const {
 }
 
 double VideoSource::time_of_index(int64_t index) const {
+  if (filtered_) {
+    if (index < 0 || index >= static_cast<int64_t>(filtered_->pts.size())) return 0.0;
+    return to_seconds(filtered_->pts[static_cast<size_t>(index)], filter_->output_time_base());
+  }
   if (!index_ || index < 0 || index >= index_->size()) return 0.0;
   return to_seconds(index_->pts_at(index), stream_time_base_);
 }

@@ -469,3 +469,40 @@ def test_a_frame_the_decoder_cannot_produce_is_a_decode_error(vs, media):
             reader.frames_at([0, missing[0]])
         fine = sorted(decoded)[::4]
         assert [md5(f.array) for f in reader.frames_at(fine[::-1])] == [decoded[i] for i in fine[::-1]]
+
+
+# --------------------------------------------------------------------------- targeted decoding
+
+def packets_read(reader) -> int:
+    return reader.stats.packets_read
+
+
+def test_a_keyframe_target_costs_one_packet_and_one_decoded_frame(vs, gop30):
+    """A keyframe reached by a jump is its own packet's decode: no frames in flight behind it
+    (a frame-threaded decoder otherwise reads ~threads + reorder-delay packets before the
+    keyframe comes out, and the next seek throws them away)."""
+    expected = sequential_md5s(vs, gop30["mp4"])
+    with vs.Reader(gop30["mp4"]) as reader:
+        for keyframe in (90, 30, 60):
+            before = (packets_read(reader), frames_decoded(reader))
+            [frame] = reader.frames_at([keyframe])
+            assert (packets_read(reader) - before[0], frames_decoded(reader) - before[1]) == (1, 1), keyframe
+            assert md5(frame.array) == expected[keyframe]
+        for keyframe in (90, 30):
+            before = (packets_read(reader), frames_decoded(reader))
+            frame = reader.frame_at(keyframe)
+            assert (packets_read(reader) - before[0], frames_decoded(reader) - before[1]) == (1, 1), keyframe
+            assert md5(frame.array) == expected[keyframe]
+
+
+def test_reading_on_after_a_targeted_batch_yields_the_sequential_frames(vs, clip):
+    """A batch skips non-targets and drains after its last target; reading on from there must
+    still give every following frame, exactly."""
+    expected = sequential_md5s(vs, clip)
+    last = len(expected) - 1
+    for asked in ([last // 2, 3], [last // 3], [min(last, 30)]):
+        with vs.Reader(clip) as reader:
+            reader.frames_at(asked)
+            following = [(frame.index, md5(frame.array)) for _, frame in zip(range(6), reader)]
+        start = max(asked) + 1
+        assert following == [(i, expected[i]) for i in range(start, min(start + 6, last + 1))], asked

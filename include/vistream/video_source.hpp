@@ -106,6 +106,17 @@ class VideoSource {
 
   // After these, next() returns exactly that frame (or nullptr if past the end).
   void seek_to_index(int64_t index);
+  // Targeted random access (FrameBatch, Reader.frame_at): the caller will read exactly these
+  // frames (display indices, in range), each through seek_to_index() or, for the one right
+  // after the previous, next(). Until end_targets(): non-reference frames that are not targets
+  // are never decoded, and each decode run stops feeding the decoder after the last packet its
+  // targets need and drains it, so a keyframe target costs one frame's decode and no frames in
+  // flight are decoded only to be flushed. After end_targets(), next() continues after the
+  // last frame read (repositioning by a seek when the run was cut short).
+  void begin_targets(std::vector<int64_t> indices);
+  void end_targets();
+  // Frame `index` by targeted access (nullptr past the end); next() continues after it.
+  FramePtr frame_at(int64_t index);
   // The frame on screen at `seconds` (see index_at_time); past the end of the last frame,
   // next() returns nullptr. A non-finite time is Error(InvalidArgument).
   void seek_to_time(double seconds);
@@ -123,7 +134,17 @@ class VideoSource {
   // The frame index, built now if needed (Error(Source) for a live source); FrameBatch plans
   // its seeks with its keyframes. Consumer thread only.
   const FrameIndex& frame_table() { return frame_index(); }
-  int64_t indexed_frame_count() const { return index_ ? index_->size() : 0; }
+  int64_t indexed_frame_count() const {
+    if (filtered_) return static_cast<int64_t>(filtered_->pts.size());
+    return index_ && !timeline_unknown_ ? index_->size() : 0;
+  }
+  // The user's vfilter changes the timeline (fps=, select=, setpts=...): indexes, the count,
+  // index_at_time() and seeks follow the filtered frames (see probe_filtered_timeline()).
+  bool timeline_filtered() const { return filtered_.has_value(); }
+  // The vfilter drops or times frames by their content (mpdecimate, select on scene...): the
+  // filtered frames cannot be counted or indexed ahead; count_frames() and index seeks raise
+  // Error(Filter), iteration works. Immutable after open.
+  bool timeline_unknown() const { return timeline_unknown_; }
   double time_of_index(int64_t index) const;
 
   SourceStats stats() const;
@@ -151,6 +172,13 @@ class VideoSource {
   void fill_info();       // constructor only
   void settle_hwaccel();  // constructor only
   const FrameIndex& frame_index();
+  // Runs the user's filter over blank frames stamped with the index's timestamps (no
+  // decoding) and keeps the output timestamps when they differ from the input's. Constructor only.
+  void probe_filtered_timeline(const VideoFormat& input);
+  void seek_to_raw_index(int64_t index);   // seek_to_index on the decoded (unfiltered) frames
+  void seek_to_filtered_index(int64_t index);
+  void throw_if_timeline_unknown() const;
+  UniqueFrame pull_output();  // next filtered frame (decoding as needed); null at the end
   bool feed_decoder();          // reads packets until one video packet was sent; false at EOF
   bool next_decoded(AVFrame* frame);  // next decoded frame (any thread that owns the decoder)
   void throw_if_nothing_decoded() const;
@@ -167,12 +195,20 @@ class VideoSource {
   void prefetch_loop();
   VideoFormat filter_input_for(const AVFrame* frame) const;
   int64_t index_for(int64_t pts);
+  int64_t listed_pts(int64_t index) const;  // the index's pts of frame `index`, extrapolated past its end
   bool can_reach_by_decoding(int64_t index) const;
   // Seeks the demuxer to the keyframe (no check yet: the first packet read tells the landing).
   // `by_pts`: use the keyframe's pts as the seek timestamp rather than its dts.
   bool position_at_keyframe(size_t keyframe_pos, bool by_pts);
   void reset_decoding();  // flush decoder + filter after a demuxer repositioning
   void reopen();
+  // Drops frames the filter graph holds for an earlier target; keeps the graph itself when it
+  // is a stateless pixel conversion (rebuilding it costs a scaler set-up per seek).
+  void discard_filtered();
+  // Decode order of the last packet the decode run that starts at target `index` needs: the
+  // targets reached by decoding on without a seek (their start keyframe is inside the run or
+  // its very next packet). -1 when `index` is not a target.
+  int64_t run_limit(int64_t index) const;
   double time_tolerance() const;  // seconds a container's rounding may put a frame late
 
   std::string url_;
@@ -182,6 +218,15 @@ class VideoSource {
   std::unique_ptr<VideoDecoder> decoder_;
   std::unique_ptr<VideoFilter> filter_;
   std::optional<FrameIndex> index_;
+  // The filtered timeline: output pts (filter output time base) of every filtered frame, and
+  // the display index of the decoded frame whose arrival made it come out. Immutable after open.
+  struct FilteredTimeline {
+    std::vector<int64_t> pts;
+    std::vector<int64_t> producer;
+  };
+  std::optional<FilteredTimeline> filtered_;
+  bool timeline_unknown_ = false;  // immutable after open
+  UniqueFrame held_output_;  // consumer only: a filtered frame a seek landed on, next() returns it
   MediaInfo info_;  // immutable after open (written by the constructor only)
   std::vector<std::string> unused_input_options_;  // immutable after open
   PacketSink packet_sink_;
@@ -201,11 +246,23 @@ class VideoSource {
   bool landed_late_ = false;
   std::atomic<int64_t> skip_nonref_before_pts_{AV_NOPTS_VALUE};
   bool seek_by_pts_ = true;  // consumer only: see seek_to_index()
+  // Targeted access (begin_targets): the targets' display indices and pts, sorted. Written by
+  // the consumer only while no decode thread runs; read by the decode side.
+  std::vector<int64_t> target_indices_;
+  std::vector<int64_t> target_pts_;
+  // After sending the packet of this decode order the decoder is drained (-1: never). Written
+  // by the consumer with no decode thread running; fed_to_limit_ by the decode side.
+  std::atomic<int64_t> feed_limit_order_{-1};
+  std::atomic<bool> fed_to_limit_{false};
+  // frame_at(): the previous target, and whether it continued a forward walk. Consumer only.
+  int64_t last_frame_at_ = -1;
+  bool last_frame_at_walked_ = false;
   // Decode-order ordinal of the next video packet the demuxer delivers (-1: unknown, e.g. after
   // an inexact landing). Written by the decode side, read by the consumer.
   std::atomic<int64_t> next_packet_order_{0};
 
   int64_t next_sequential_index_ = 0;
+  int64_t last_output_pts_ = AV_NOPTS_VALUE;  // consumer only: pts of the last frame out since a seek
   // Display index of the next frame the decode pipeline (decoder, decode thread, pending
   // frames) delivers to the consumer; -1 unknown. Consumer only.
   int64_t pipeline_next_index_ = 0;

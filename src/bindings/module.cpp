@@ -203,10 +203,7 @@ class PyReader {
   }
   // seek + next as one operation, so another thread's next() cannot come in between.
   py::object frame_at(int64_t index) {
-    FramePtr frame = locked([&](VideoSource& s) {
-      s.seek_to_index(index);
-      return s.next();
-    });
+    FramePtr frame = locked([&](VideoSource& s) { return s.frame_at(index); });
     if (!frame) return py::none();
     return py::cast(PyFrame{std::move(frame), py::object()});
   }
@@ -485,7 +482,7 @@ PYBIND11_MODULE(_core, m) {
       .def("_info", [](PyReader& r) {
         MediaInfo info = r.locked([](VideoSource& s) {
           MediaInfo opened = s.info();
-          if (s.indexed()) {  // indexed since open (first seek on a remote file): now exact
+          if (s.indexed() && !s.timeline_unknown()) {  // indexed since open (first seek on a remote file): now exact
             opened.frame_count = s.indexed_frame_count();
             opened.frame_count_exact = true;
           }
