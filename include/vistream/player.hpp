@@ -118,6 +118,8 @@ class Player {
   // the timeline generation it belongs to (-1 when none). Thread-safe.
   std::pair<double, int64_t> audio_clock() const { return transport_.audio_clock(); }
   bool audio_copied() const { return recorder_ && recorder_->audio_copied(); }
+  // Each output's state (empty without an output). Any thread.
+  std::vector<OutputStatus> outputs() const { return recorder_ ? recorder_->outputs() : std::vector<OutputStatus>{}; }
   const std::string& audio_device() const { return audio_device_; }
 
  private:

@@ -81,6 +81,10 @@ struct PlayerStats {
   // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
   std::atomic<double> av_drift_max{0.0};   // largest |drift|, seconds
   std::atomic<int64_t> av_drift_samples{0};
+  // The output's timestamp guard (Writer): frames not encoded because their pts did not grow,
+  // and frames without a pts that were given one.
+  std::atomic<int64_t> frames_dropped_timestamps{0};
+  std::atomic<int64_t> timestamps_filled{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.
