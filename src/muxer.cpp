@@ -149,12 +149,12 @@ bool Muxer::accepts(const AVCodecParameters* parameters, AVRational time_base) c
       const AVOutputFormat* inner = av_guess_format(nullptr, sink.target.url.c_str(), nullptr);
       if (strcmp(format->name, "hls") == 0 || !inner || is_segmenting(inner)) inner = av_guess_format("mpegts", nullptr, nullptr);
       if (strcmp(format->name, "rtsp") == 0) {
-        if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) != 1) return false;
+        if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
         continue;
       }
       format = inner;
     }
-    if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) != 1) return false;
+    if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
     // The header is where containers refuse what their tag table allows (Opus in .mov).
     AVFormatContext* raw = nullptr;
     if (avformat_alloc_output_context2(&raw, format, nullptr, nullptr) < 0 || !raw) return false;
@@ -281,7 +281,6 @@ void Muxer::open_sink(Sink& sink) {
   }
   sink.open = true;
   sink.status.connected = true;
-  sink.wait_keyframe = true;  // a stream joined (or rejoined) must start decodable
 }
 
 void Muxer::close_sink(Sink& sink, bool write_trailer) {
@@ -368,6 +367,7 @@ void Muxer::write_to_sink(Sink& sink, const AVPacket* packet, int stream_index, 
     }
     try {
       open_sink(sink);
+      sink.wait_keyframe = true;  // a stream rejoined mid-way must start decodable
       ++sink.status.reconnects;
       sink.backoff = 0.5;
       av_log(nullptr, AV_LOG_INFO, "vistream: output '%s' reconnected\n", sink.target.url.c_str());
