@@ -40,15 +40,20 @@ bool option_given(const OutputTarget& target, const char* name) {
   return false;
 }
 
-// "rec-%03d.mp4" numbers segments; any other '%' pattern ("rec-%Y%m%d-%H%M%S.mp4") is strftime.
+// "rec-%03d.mp4" numbers segments; a name with strftime fields other than %d
+// ("rec-%Y%m%d-%H%M%S.mp4") is expanded with the time instead.
 bool numbered_pattern(const std::string& url) {
-  for (size_t i = 0; i < url.size(); ++i) {
+  for (size_t i = 0; i + 1 < url.size(); ++i) {
     if (url[i] != '%') continue;
+    if (url[i + 1] == '%') {
+      ++i;
+      continue;
+    }
     size_t j = i + 1;
     while (j < url.size() && isdigit(static_cast<unsigned char>(url[j]))) ++j;
-    if (j < url.size() && url[j] == 'd') return true;
+    if (j < url.size() && url[j] != 'd' && isalpha(static_cast<unsigned char>(url[j]))) return false;
   }
-  return false;
+  return true;
 }
 
 bool is_segmenting(const AVOutputFormat* format) {
@@ -63,7 +68,9 @@ bool file_exists(const std::string& path) {
 
 void attach_rotation(AVStream* stream, double degrees) {
   int32_t matrix[9];
-  av_display_rotation_set(matrix, degrees);
+  // `degrees` is what av_display_rotation_get() (and ffprobe) reports; _set() takes the
+  // opposite sign: get(set(x)) == -x.
+  av_display_rotation_set(matrix, -degrees);
 #if VS_HAVE_CODECPAR_SIDE_DATA
   AVPacketSideData* data = av_packet_side_data_new(&stream->codecpar->coded_side_data,
                                                    &stream->codecpar->nb_coded_side_data,
