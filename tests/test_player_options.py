@@ -135,6 +135,7 @@ PLAYER_FIELDS = {
     "decode_errors": int, "read_errors": int, "seeks": int, "elapsed": float, "fps": float,
     "encoder": str, "audio": str, "hwaccel": str, "audio_device": type(None), "av_drift_max": float,
     "av_drift_samples": int, "display_fps": float, "cache": CacheStats, "output": str,
+    "frames_dropped_timestamps": int, "timestamps_filled": int, "outputs": tuple,
 }
 
 

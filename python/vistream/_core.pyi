@@ -3,9 +3,10 @@ vistream native engine (private; use the vistream package)
 """
 from __future__ import annotations
 import collections.abc
+import numpy
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level']
 class Frame:
     """
     A decoded video frame.
@@ -207,6 +208,14 @@ class EncoderOptions:
     def encoder(self, arg1: str) -> None:
         ...
     @property
+    def extra_outputs(self) -> list[str]:
+        """
+        More outputs written from the same encoding (several outputs at once).
+        """
+    @extra_outputs.setter
+    def extra_outputs(self, arg1: collections.abc.Sequence[str]) -> None:
+        ...
+    @property
     def gop(self) -> int | None:
         """
         Frames between keyframes (None: the encoder's default).
@@ -215,12 +224,52 @@ class EncoderOptions:
     def gop(self, arg1: int | None) -> None:
         ...
     @property
+    def output_format(self) -> str | None:
+        """
+        Container of every output (flv, mpegts, rtsp, hls, segment...); None: from each name.
+        """
+    @output_format.setter
+    def output_format(self, arg1: str | None) -> None:
+        ...
+    @property
+    def output_options(self) -> list[tuple[str, str]]:
+        """
+        Protocol and muxer options of every output (avio_open2/avformat_write_header), in order.
+        """
+    @output_options.setter
+    def output_options(self, arg1: collections.abc.Sequence[tuple[str, str]]) -> None:
+        ...
+    @property
     def preset(self) -> str | None:
         """
         Encoder preset (None: the encoder's default).
         """
     @preset.setter
     def preset(self, arg1: str | None) -> None:
+        ...
+    @property
+    def reconnect_delay_max(self) -> float | None:
+        """
+        Network outputs: longest wait between reconnect attempts (None: 10 s).
+        """
+    @reconnect_delay_max.setter
+    def reconnect_delay_max(self, arg1: float | None) -> None:
+        ...
+    @property
+    def rotation(self) -> float | None:
+        """
+        Display rotation written into the outputs (None: the source's, unless frames are upright).
+        """
+    @rotation.setter
+    def rotation(self, arg1: float | None) -> None:
+        ...
+    @property
+    def segment_time(self) -> float | None:
+        """
+        Segmented recording: a new file every this many seconds (HLS: the segment length).
+        """
+    @segment_time.setter
+    def segment_time(self, arg1: float | None) -> None:
         ...
 class DisplayOptions:
     """
@@ -391,6 +440,36 @@ class PlayerOptions:
     @start.setter
     def start(self, arg1: float) -> None:
         ...
+class Writer:
+    """
+    Encodes frames once and writes them to one or more outputs (use vistream.Writer).
+    """
+    def __init__(self, outputs: collections.abc.Sequence[str], options: EncoderOptions, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, pixel_format: str, fps: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    def _stats(self) -> dict:
+        ...
+    def close(self) -> None:
+        """
+        Flushes the encoder and finalizes every output. Idempotent.
+        """
+    def write_array(self, array: numpy.ndarray, time: typing.SupportsFloat | typing.SupportsIndex | None = None) -> bool:
+        """
+        Encodes an HxWxC uint8 array in the writer's pixel format (read in place).
+        """
+    def write_frame(self, frame: Frame, time: typing.SupportsFloat | typing.SupportsIndex | None = None) -> bool:
+        """
+        Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.
+        """
+    @property
+    def encoder(self) -> str:
+        """
+        The FFmpeg encoder in use.
+        """
+    @property
+    def size(self) -> tuple:
+        """
+        (width, height) of the frames written.
+        """
 class Reader:
     def __init__(self, source: str, options: SourceOptions) -> None:
         ...
