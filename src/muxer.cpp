@@ -86,6 +86,20 @@ void attach_rotation(AVStream* stream, double degrees) {
 
 }  // namespace
 
+bool has_name_pattern(const std::string& url) {
+  for (size_t i = 0; i + 1 < url.size(); ++i) {
+    if (url[i] != '%') continue;
+    if (url[i + 1] == '%') {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < url.size() && isdigit(static_cast<unsigned char>(url[j]))) ++j;
+    if (j < url.size() && isalpha(static_cast<unsigned char>(url[j]))) return true;
+  }
+  return false;
+}
+
 bool is_network_output(const std::string& url) {
   const std::string scheme = scheme_of(url);
   return !scheme.empty() && scheme != "file";
@@ -271,7 +285,7 @@ void Muxer::open_sink(Sink& sink) {
   if (!(sink.format->flags & AVFMT_NOFILE)) {
     const int ret = avio_open2(&ctx->pb, url.c_str(), AVIO_FLAG_WRITE, &ctx->interrupt_callback, options.address());
     if (ret < 0) {
-      throw Error(sink.network ? ErrorKind::Source : ErrorKind::Source,
+      throw Error(ErrorKind::Source,
                   details.annotate("cannot open output '" + url + "': " + av_error_string(ret)));
     }
   }
@@ -281,7 +295,8 @@ void Muxer::open_sink(Sink& sink) {
     sink.ctx.reset();  // closes the file
     // Nothing useful is in it: a 0-byte (or header-less) file must not be left behind.
     if (!sink.network && !existed && !(sink.format->flags & AVFMT_NOFILE)) std::remove(url.c_str());
-    throw Error(ErrorKind::Encoder, reason);
+    // For a stream the header is the handshake with the server (rtsp: ANNOUNCE/RECORD).
+    throw Error(sink.network ? ErrorKind::Source : ErrorKind::Encoder, reason);
   }
   if (AVDictionaryEntry* unused = av_dict_get(options.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX)) {
     av_log(nullptr, AV_LOG_WARNING, "vistream: output '%s' ignored option '%s'\n", url.c_str(), unused->key);

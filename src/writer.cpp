@@ -8,16 +8,27 @@ std::vector<OutputTarget> output_targets(const std::vector<std::string>& urls, c
   std::vector<std::string> all = urls;
   all.insert(all.end(), options.extra_outputs.begin(), options.extra_outputs.end());
   std::vector<OutputTarget> targets;
+  bool segmented = false;
   for (const std::string& url : all) {
     if (url.empty()) throw Error(ErrorKind::InvalidArgument, "an output name is empty");
     OutputTarget target;
     target.url = url;
     target.format = options.output_format;
     target.options = options.output_options;
-    // Segments are for files; a stream pushed beside a segmented recording is not cut.
-    if (!is_network_output(url)) target.segment_time = options.segment_time;
+    // Cut: outputs named for it (a pattern) and HLS playlists; "rec.mp4" beside "seg-%03d.mp4"
+    // stays whole, and so does a stream pushed beside a segmented recording.
+    const bool playlist = url.size() > 5 && url.compare(url.size() - 5, 5, ".m3u8") == 0;
+    if (options.segment_time > 0 && !is_network_output(url) && (has_name_pattern(url) || playlist)) {
+      target.segment_time = options.segment_time;
+      segmented = true;
+    }
     target.reconnect_delay_max = options.reconnect_delay_max;
     targets.push_back(std::move(target));
+  }
+  if (options.segment_time > 0 && !segmented) {
+    throw Error(ErrorKind::InvalidArgument,
+                "segment_time needs an output named with a pattern, such as 'rec-%03d.mp4' (numbered) or "
+                "'rec-%Y%m%d-%H%M%S.mp4' (dated), or an .m3u8 playlist");
   }
   return targets;
 }

@@ -20,16 +20,19 @@ def ffmpeg(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory, test_mp4):
+def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("output-files")
     odd = folder / "odd.mkv"  # lossless FFV1 keeps the odd size (testsrc2 itself makes even ones)
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=1", "-vf", "format=yuv444p,crop=319:179:0:0", "-c:v", "ffv1", str(odd))
     vp9 = folder / "vp9.webm"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=1", "-f", "lavfi", "-i", "sine=d=1",
            "-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus", str(vp9))
+    small = folder / "small.mp4"  # 8 s, 240 frames like the test clip, at 320x240 (cheap to re-encode)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=8", "-f", "lavfi", "-i", "sine=d=8",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(small))
     rotated = folder / "rotated.mp4"  # a phone video: stored landscape, shown portrait
-    ffmpeg("-i", str(test_mp4), "-t", "1", "-c", "copy", "-metadata:s:v", "rotate=90", str(rotated))
-    return {"odd": odd, "vp9": vp9, "rotated": rotated, "test": test_mp4}
+    ffmpeg("-i", str(small), "-t", "1", "-c", "copy", "-metadata:s:v", "rotate=90", str(rotated))
+    return {"odd": odd, "vp9": vp9, "rotated": rotated, "test": small}
 
 
 def rotation_of(path) -> float:
@@ -83,7 +86,7 @@ def test_rotation_is_carried_into_outputs(clips, tmp_path):
     upright = tmp_path / "upright.mp4"
     vistream.Player(str(clips["rotated"]), output=str(upright), audio=False, vfilter="transpose=clock").run()
     stream = ffprobe_stream(upright)
-    assert (stream["width"], stream["height"]) == (720, 1280) and rotation_of(upright) == 0.0
+    assert (stream["width"], stream["height"]) == (240, 320) and rotation_of(upright) == 0.0
     # An explicit rotation wins.
     explicit = tmp_path / "explicit.mp4"
     vistream.Player(str(clips["test"]), output=str(explicit), end=0.2, rotation=180).run()
@@ -131,3 +134,19 @@ def test_unknown_output_names_fail_before_anything_is_written(clips, tmp_path):
     with pytest.raises(ValueError, match="output_format 'nosuchmuxer'"):
         vistream.Writer(tmp_path / "x.bin", fps=25, size=(64, 48), output_format="nosuchmuxer")
     assert os.listdir(tmp_path) == []
+
+
+def test_cli_records_a_file_and_a_second_output_in_segments(clips, tmp_path):
+    import sys
+
+    first, second = tmp_path / "main.mp4", tmp_path / "part-%02d.ts"
+    result = subprocess.run([sys.executable, "-m", "vistream", "play", str(clips["test"]), "--headless", "-q",
+                             "--end", "2", "--output", str(first), "--also-output", str(second),
+                             "--segment-time", "1", "--gop", "30", "--output-option", "reset_timestamps=1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # --segment-time cuts the output named with a pattern; main.mp4 stays whole.
+    assert ffprobe_count(first) == 60
+    parts = sorted(n for n in os.listdir(tmp_path) if n.startswith("part-"))
+    assert parts == ["part-00.ts", "part-01.ts"]
+    assert sum(ffprobe_count(tmp_path / n) for n in parts) == 60

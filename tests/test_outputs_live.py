@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -126,15 +127,19 @@ def test_srt_output_through_srt_live_transmit_reads_back(tmp_path):
     assert stats.outputs[0].format == "mpegts" and stats.outputs[0].packets_written > 0
 
 
-def test_file_and_stream_at_once_survive_the_server_dying(tmp_path, test_mp4):
+def test_file_and_stream_at_once_survive_the_server_dying(tmp_path):
     """Record a file and push RTMP from one encoding; nginx is killed at frame 60 and restarted
     at frame 120: the file has every frame and plays, the stream failed, was counted and came back."""
+    clip = tmp_path / "clip.mp4"  # 240 frames + sound at 320x240: cheap to re-encode
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=8", "-f", "lavfi",
+                    "-i", "sine=d=8", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(clip)],
+                   check=True, timeout=120)
     server_dir = tmp_path / "nginx"
     server_dir.mkdir()
     server, port = start_nginx_rtmp(server_dir)
     url = f"rtmp://127.0.0.1:{port}/live/rec"
     recording = tmp_path / "rec.mp4"
-    player = vistream.Player(str(test_mp4), output=[str(recording), url], reconnect_delay_max=0.3)
+    player = vistream.Player(str(clip), output=[str(recording), url], reconnect_delay_max=0.3)
     servers = [server]
 
     @player.on_frame
@@ -177,3 +182,24 @@ def test_recording_an_rtsp_source_gives_strictly_increasing_timestamps(tmp_path,
     assert frames["count"] == len(times) == stats.frames_encoded
     assert None not in times
     assert all(b > a for a, b in zip(times, times[1:])), "output timestamps must grow strictly"
+
+
+def test_a_stream_that_cannot_connect_fails_clearly_when_it_is_the_only_output(tmp_path):
+    port = free_port()  # nothing listens there
+    writer = vistream.Writer(f"rtmp://127.0.0.1:{port}/live/x", fps=25)
+    started = time.monotonic()
+    with pytest.raises(vistream.SourceError, match=f"127.0.0.1:{port}"):
+        writer.write(RED_BGR)
+    assert time.monotonic() - started < 6  # bounded, never a hang
+    writer.close()
+    # Beside a file, the same stream is retried while the file is written in full.
+    recording = tmp_path / "rec.mkv"
+    with vistream.Writer([recording, f"rtmp://127.0.0.1:{port}/live/x"], fps=25, reconnect_delay_max=0.2) as writer:
+        for _ in range(50):
+            writer.write(RED_BGR)
+            time.sleep(0.01)
+    file_output, stream_output = writer.stats.outputs
+    assert file_output.packets_written == 50 and file_output.failures == 0
+    assert stream_output.failures >= 2 and stream_output.packets_written == 0 and not stream_output.connected
+    with vistream.Reader(str(recording)) as reader:
+        assert sum(1 for _ in reader) == 50

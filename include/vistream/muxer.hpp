@@ -130,6 +130,8 @@ class Muxer {
 // (rtmp -> flv, rtsp -> rtsp, srt/udp/tcp -> mpegts) or its extension; segmented recordings
 // use FFmpeg's segment muxer. Throws Error(InvalidArgument) when it cannot be told.
 const AVOutputFormat* output_format_for(const OutputTarget& target);
+// True for names with a segment pattern: a number (%03d) or strftime fields (%Y%m%d).
+bool has_name_pattern(const std::string& url);
 // True for URLs pushed to a server (reconnected on failure) rather than files.
 bool is_network_output(const std::string& url);
 

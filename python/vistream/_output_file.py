@@ -153,9 +153,10 @@ def writes_many_files(name: str, segment_time: Optional[float], output_format: O
     """True for outputs FFmpeg writes as several files (HLS, segmented recording)."""
     if is_url(name):
         return False
-    if output_format in ("hls", "segment", "stream_segment"):
+    if output_format in ("hls", "segment", "stream_segment") or name.lower().endswith(".m3u8"):
         return True
-    return segment_time is not None or name.lower().endswith(".m3u8")
+    # The engine cuts only names with a pattern ("rec-%03d.mp4", "rec-%Y%m%d.mp4").
+    return segment_time is not None and re.search(r"%\d*[A-Za-z]", name) is not None
 
 
 def output_option_pairs(options: Optional[OutputOptions]) -> List[Tuple[str, str]]:

@@ -147,6 +147,8 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record in segments of this length (name them with %%03d or strftime fields "
                              "such as %%Y%%m%%d-%%H%%M%%S); for .m3u8 the HLS segment length")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
+    parser.add_argument("--gop", type=int, metavar="FRAMES",
+                        help="frames between keyframes of the output (segments and stream joins start at one)")
     parser.add_argument("--hwaccel", default="none", help="decoding device: none, auto, cuda, vaapi, ...")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
     parser.add_argument("--paused", action="store_true", help="start paused (needs a window)")
@@ -303,6 +305,7 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         output_format=args.output_format,
         output_options=args.output_options,
         segment_time=args.segment_time,
+        gop=args.gop,
         encoder=args.encoder,
         hwaccel=args.hwaccel,
         display=window,
