@@ -65,10 +65,10 @@ class Writer:
         output_format: FFmpeg muxer for every output (None: from each name or protocol).
         output_options: FFmpeg protocol/muxer options, e.g. ``{"rtsp_transport": "tcp"}``,
             ``{"hls_list_size": 0}``.
-        segment_time: seconds: a new file every ``segment_time`` seconds (at the next keyframe;
-            set ``gop`` to a multiple of it for exact cuts). Name the files with a number
-            (``"rec-%03d.mp4"``) or strftime fields (``"rec-%Y%m%d-%H%M%S.mp4"``). For ``.m3u8``
-            it is the HLS segment length.
+        segment_time: seconds: outputs named with a pattern get a new file every
+            ``segment_time`` seconds (at the next keyframe; set ``gop`` to fps times it for
+            exact cuts), numbered (``"rec-%03d.mp4"``) or dated (``"rec-%Y%m%d-%H%M%S.mp4"``);
+            for ``.m3u8`` it is the HLS segment length; other outputs stay whole.
         rotation: display rotation written into the output, degrees (None: none).
         reconnect_delay_max: longest wait between reconnect attempts of a stream (None: 10 s).
 
