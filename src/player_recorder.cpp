@@ -24,8 +24,10 @@ VideoFormat encoder_input_for(VideoSource& source, const std::string& pixel_form
 }
 
 // The rotation written into the outputs: the one asked for, else the source's display matrix
-// unless the frames reaching the encoder are already upright (autorotated: a quarter turn
-// swapped their width and height).
+// unless the frames reaching the encoder are already upright (a quarter turn swapped their
+// width and height). When the source learns to autorotate (SourceOptions::autorotate, issue 10's
+// faults work), its "frames were turned" flag must also return 0 here: a 180-degree turn swaps
+// nothing.
 double output_rotation(const PlayerOptions& options, VideoSource& source) {
   if (options.encoder.rotation) return *options.encoder.rotation;
   const AVStream* stream = source.demuxer().video_stream();

@@ -75,18 +75,25 @@ def test_vp9_opus_into_mov_picks_an_audio_codec_mov_takes(clips, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.mov"]  # no 0-byte or partial leftovers
 
 
+def displayed_size(path) -> tuple:
+    """(width, height) as a player shows the video: stored size turned by the display matrix."""
+    stream = ffprobe_stream(path)
+    size = (stream["width"], stream["height"])
+    return size[::-1] if abs(rotation_of(path)) % 180 == 90 else size
+
+
 def test_rotation_is_carried_into_outputs(clips, tmp_path):
-    source_rotation = rotation_of(clips["rotated"])
-    assert abs(source_rotation) == 90
+    assert abs(rotation_of(clips["rotated"])) == 90 and displayed_size(clips["rotated"]) == (240, 320)
     for name in ("rot.mp4", "rot.mov"):
         output = tmp_path / name
         vistream.Player(str(clips["rotated"]), output=str(output), audio=False).run()
-        assert rotation_of(output) == source_rotation, name
-    # Frames already turned upright (here by a filter): the rotation must not be applied twice.
+        # Plays upright like the source (either the rotation carried, or upright pixels without one).
+        assert displayed_size(output) == (240, 320), name
+    # Frames turned upright before the encoder (here by a filter; autorotation does the same):
+    # the rotation must not be applied a second time.
     upright = tmp_path / "upright.mp4"
     vistream.Player(str(clips["rotated"]), output=str(upright), audio=False, vfilter="transpose=clock").run()
-    stream = ffprobe_stream(upright)
-    assert (stream["width"], stream["height"]) == (240, 320) and rotation_of(upright) == 0.0
+    assert rotation_of(upright) == 0.0
     # An explicit rotation wins.
     explicit = tmp_path / "explicit.mp4"
     vistream.Player(str(clips["test"]), output=str(explicit), end=0.2, rotation=180).run()
