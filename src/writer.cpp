@@ -55,6 +55,36 @@ Writer::~Writer() {
   }
 }
 
+void Writer::add_audio_from(const std::string& url) {
+  if (started_) throw Error(ErrorKind::Generic, "audio must be added before the first frame is written");
+  audio_source_ = std::make_unique<Demuxer>(url);
+  const AVStream* stream = audio_source_->audio_stream();
+  if (!stream) throw Error(ErrorKind::InvalidArgument, "'" + url + "' has no audio stream");
+  if (AVStream* video = audio_source_->video_stream()) video->discard = AVDISCARD_ALL;  // only its sound
+  audio_ = std::make_unique<AudioOutput>(stream, *muxer_, "");
+}
+
+void Writer::release_audio(double up_to_seconds) {
+  if (!audio_) return;
+  const AVStream* stream = audio_source_->audio_stream();
+  for (;;) {
+    if (!next_audio_) {
+      if (audio_ended_) return;
+      UniquePacket packet = make_packet();
+      if (!audio_source_->read(packet.get())) {
+        audio_ended_ = true;
+        return;
+      }
+      if (packet->stream_index != stream->index) continue;
+      next_audio_ = std::move(packet);
+    }
+    const int64_t ts = next_audio_->pts != AV_NOPTS_VALUE ? next_audio_->pts : next_audio_->dts;
+    if (ts != AV_NOPTS_VALUE && ts * av_q2d(stream->time_base) >= up_to_seconds) return;
+    audio_->write(next_audio_.get(), 0, INT64_MIN, -1);
+    next_audio_.reset();
+  }
+}
+
 void Writer::start() {
   if (started_) return;
   muxer_->start();
@@ -84,6 +114,8 @@ bool Writer::write(AVFrame* frame) {
   encoder_->encode(frame, packets_);
   ++stats_.frames_written;
   write_packets();
+  video_end_ = (pts + frame_duration_) * av_q2d(frames_.time_base);
+  release_audio(video_end_);
   return true;
 }
 
@@ -99,6 +131,10 @@ void Writer::flush() {
   if (!started_) return;  // nothing was encoded
   encoder_->encode(nullptr, packets_);
   write_packets();
+  if (audio_) {
+    release_audio(video_end_);  // no sound over a picture that has ended
+    audio_->finish();
+  }
 }
 
 void Writer::finish() {
@@ -115,6 +151,7 @@ void Writer::finish() {
 
 WriterStats Writer::stats() const {
   WriterStats stats = stats_;
+  if (audio_) stats.audio = audio_->copying() ? "copy" : "transcode";
   stats.outputs = muxer_->status();
   return stats;
 }

@@ -160,3 +160,21 @@ def test_writer_to_several_outputs_and_hls(tmp_path):
     assert len(frames_of(hls)) == 75  # the playlist plays end to end
     for name in segments:
         assert len(frames_of(hls.parent / name)) == 25  # and each segment on its own
+
+
+def test_audio_of_the_source_goes_along_and_stops_with_the_video(tmp_path, test_mp4):
+    output = tmp_path / "with-sound.mp4"
+    with vistream.Reader(str(test_mp4)) as reader, vistream.Writer(output, 30, audio=test_mp4) as writer:
+        for frame in reader:
+            if frame.index >= 90:
+                break
+            writer.write(frame)
+    assert writer.stats.audio == "copy" and writer.stats.frames_written == 90
+    audio = ffprobe_stream(output, "a:0")
+    assert audio["codec_name"] == "aac"
+    assert float(audio["duration"]) == pytest.approx(3.0, abs=0.05)  # cut where the last frame ends
+    with pytest.raises(ValueError, match="no audio stream"):
+        silent = tmp_path / "silent.mkv"
+        with vistream.Writer(silent, 25) as writer:
+            writer.write(solid((0, 0, 255)))
+        vistream.Writer(tmp_path / "x.mp4", 25, size=(64, 48), audio=silent)

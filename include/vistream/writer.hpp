@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "vistream/audio_output.hpp"
+#include "vistream/demuxer.hpp"
 #include "vistream/muxer.hpp"
 #include "vistream/video_encoder.hpp"
 #include "vistream/video_format.hpp"
@@ -26,6 +28,7 @@ struct WriterStats {
   int64_t frames_written = 0;     // frames handed to the encoder
   int64_t frames_dropped = 0;     // frames whose timestamp did not grow (not encoded)
   int64_t timestamps_filled = 0;  // frames without a timestamp, given one
+  std::string audio;              // "copy", "transcode", or "" (no audio)
   std::vector<OutputStatus> outputs;
 };
 
@@ -44,6 +47,11 @@ class Writer {
   const VideoFormat& frame_format() const { return frames_; }
   Muxer& muxer() { return *muxer_; }
 
+  // Adds the audio of a media file (its best audio stream) to the outputs: copied when every
+  // container takes its codec, else AAC. It is written along the video by time (the audio up to
+  // the end of each frame), and cut at the end of the last frame. Before start() only.
+  // Throws Error(InvalidArgument) when the file has no audio, Error(Source...) when it cannot open.
+  void add_audio_from(const std::string& url);
   // Writes the headers (after every stream was added). Called by the first write() if not before.
   void start();
   // Encodes one frame (pts in frame_format().time_base, or AV_NOPTS_VALUE). False when the
@@ -61,6 +69,7 @@ class Writer {
 
  private:
   void write_packets();
+  void release_audio(double up_to_seconds);  // audio packets with a time before this, in order
 
   VideoFormat frames_;
   std::unique_ptr<Muxer> muxer_;
@@ -72,6 +81,11 @@ class Writer {
   bool flushed_ = false;
   bool finished_ = false;
   std::vector<UniquePacket> packets_;
+  std::unique_ptr<Demuxer> audio_source_;  // null: no audio
+  std::unique_ptr<AudioOutput> audio_;
+  UniquePacket next_audio_;  // read, not written yet (later than the video so far)
+  bool audio_ended_ = false;
+  double video_end_ = 0.0;   // seconds: end of the last frame written
   WriterStats stats_;
 };
 

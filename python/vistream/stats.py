@@ -165,6 +165,8 @@ class WriterStats(_Subscriptable):
     outputs: Tuple[OutputStats, ...]
     #: where the output is once closed (the final name, or the partial file of a failed run)
     output: Optional[str] = None
+    #: how ``audio=`` reaches the outputs: "copy", "transcode", or None (no audio)
+    audio: Optional[str] = None
 
 
 __all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]

@@ -58,7 +58,9 @@ class Writer:
         size: ``(width, height)``; None takes it from the first frame. Odd sizes are padded to
             even ones for H.264 (a warning is logged), never silently re-coded as MPEG-4.
         encoder: "auto" (hardware encoders first, then libx264...) or an FFmpeg encoder name.
-        audio: no audio track is written; only None is accepted for now.
+        audio: a media file (path or URL) whose sound goes into the outputs (copied when every
+            container takes its codec, else AAC), along the video by time: frame n's sound is
+            written with it, and the sound stops where the last frame ends. None: video only.
         pixel_format: the layout of numpy/DLPack frames: "bgr24" (OpenCV's order, the default),
             "rgb24" (torchvision, PIL), "bgra", "rgba", "gray". vistream Frames carry their own.
         codec / bitrate / crf / preset / gop: encoder settings, as for ``Player``.
@@ -86,7 +88,7 @@ class Writer:
         fps: float,
         size: Optional[Tuple[int, int]] = None,
         encoder: str = _DEFAULTS.encoder,
-        audio: None = None,
+        audio: "str | os.PathLike[str] | None" = None,
         *,
         pixel_format: str = "bgr24",
         codec: str = _DEFAULTS.codec,
@@ -101,9 +103,9 @@ class Writer:
         reconnect_delay_max: Optional[float] = None,
     ) -> None:
         names = output_names(path_or_url)
-        if audio is not None:
-            raise ValueError("Writer(audio=...) is not supported yet: the Writer writes video only "
-                             "(use Player(output=...) to carry a source's audio)")
+        from . import _arguments
+
+        self._audio = _arguments.source_string(audio) if audio is not None else None
         if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)):
             raise TypeError(f"fps must be a number of frames per second, not {type(fps).__name__}")
         if not float(fps) > 0 or float(fps) == float("inf"):
@@ -138,7 +140,7 @@ class Writer:
     def _open(self, size: Tuple[int, int], pixel_format: str) -> "_core.Writer":
         try:
             self._core = _core.Writer([p.partial for p in self._pending], self._options, size[0], size[1],
-                                      pixel_format, self.fps)
+                                      pixel_format, self.fps, self._audio)
         except Exception as error:
             message = str(error)
             for pending in self._pending:

@@ -50,7 +50,7 @@ py::dict output_dict(const OutputStatus& s) {
 class PyWriter {
  public:
   PyWriter(const std::vector<std::string>& urls, EncoderOptions options, int width, int height,
-           const std::string& pixel_format, double fps) {
+           const std::string& pixel_format, double fps, const std::optional<std::string>& audio) {
     std::transform(options.codec.begin(), options.codec.end(), options.codec.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     validate(options);
@@ -66,6 +66,7 @@ class PyWriter {
     format.sample_aspect_ratio = AVRational{1, 1};
     py::gil_scoped_release release;
     writer_ = std::make_unique<Writer>(urls, options, format);
+    if (audio) writer_->add_audio_from(*audio);
   }
 
   bool write_frame(const PyFrame& view, std::optional<double> seconds) {
@@ -116,6 +117,7 @@ class PyWriter {
     d["frames_written"] = stats.frames_written;
     d["frames_dropped"] = stats.frames_dropped;
     d["timestamps_filled"] = stats.timestamps_filled;
+    d["audio"] = stats.audio.empty() ? py::object(py::none()) : py::object(py::str(stats.audio));
     py::list outputs;
     for (const OutputStatus& output : stats.outputs) outputs.append(output_dict(output));
     d["outputs"] = outputs;
@@ -141,9 +143,10 @@ py::dict output_status_dict(const OutputStatus& status) { return output_dict(sta
 
 void register_writer(py::module_& m) {
   py::class_<PyWriter>(m, "Writer", "Encodes frames once and writes them to one or more outputs (use vistream.Writer).")
-      .def(py::init<const std::vector<std::string>&, EncoderOptions, int, int, const std::string&, double>(),
+      .def(py::init<const std::vector<std::string>&, EncoderOptions, int, int, const std::string&, double,
+                    const std::optional<std::string>&>(),
            py::arg("outputs"), py::arg("options"), py::arg("width"), py::arg("height"), py::arg("pixel_format"),
-           py::arg("fps"))
+           py::arg("fps"), py::arg("audio") = py::none())
       .def("write_frame", &PyWriter::write_frame, py::arg("frame"), py::arg("time") = py::none(),
            "Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.")
       .def("write_array", &PyWriter::write_array, py::arg("array"), py::arg("time") = py::none(),
