@@ -269,7 +269,7 @@ void Muxer::open_sink(Sink& sink) {
   if (name == "segment") {
     const AVOutputFormat* inner = av_guess_format(nullptr, url.c_str(), nullptr);
     set_default("segment_format", inner && !is_segmenting(inner) ? inner->name : "mpegts");
-    set_default("segment_time", std::to_string(target.segment_time));
+    if (target.segment_time > 0) set_default("segment_time", std::to_string(target.segment_time));
     set_default("reset_timestamps", "1");  // each segment starts at 0: plays on its own
     if (!numbered_pattern(url)) set_default("strftime", "1");
     if (inner && (strstr(inner->name, "mp4") || strstr(inner->name, "mov")))
