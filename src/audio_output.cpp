@@ -8,9 +8,8 @@ namespace vistream {
 
 AudioOutput::AudioOutput(const AVStream* input, Muxer& muxer, const std::string& afilter)
     : input_time_base_(input->time_base), muxer_(muxer), frame_(make_frame()) {
-  const AVCodecID codec_id = input->codecpar->codec_id;
   copy_ = afilter.empty() &&
-          avformat_query_codec(muxer.format(), codec_id, FF_COMPLIANCE_NORMAL) == 1;
+          muxer.accepts(input->codecpar, input->time_base);
   if (copy_) {
     stream_index_ = muxer.add_copy_stream(input);
     return;

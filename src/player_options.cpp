@@ -98,6 +98,12 @@ void validate(const EncoderOptions& options) {
                                    std::to_string(options.bit_rate));
   check_optional_count(options.crf, "crf");
   check_optional_count(options.gop, "gop");
+  if (options.segment_time != -1.0 && !(options.segment_time > 0 && std::isfinite(options.segment_time)))
+    refuse("segment_time must be a number of seconds > 0, got " + number(options.segment_time));
+  if (options.rotation && !std::isfinite(*options.rotation))
+    refuse("rotation must be a finite number of degrees, got " + number(*options.rotation));
+  if (options.reconnect_delay_max != -1.0 && !(options.reconnect_delay_max > 0))
+    refuse("reconnect_delay_max must be > 0 seconds, got " + number(options.reconnect_delay_max));
 }
 
 void validate(const PlayerOptions& options) {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "vistream/ffmpeg.hpp"
+
 #include "vistream/error.hpp"
 #include "vistream/player.hpp"
 #include "vistream/test_hooks.hpp"
@@ -21,27 +23,42 @@ VideoFormat encoder_input_for(VideoSource& source, const std::string& pixel_form
   return input;
 }
 
+// The rotation written into the outputs: the one asked for, else the source's display matrix
+// unless the frames reaching the encoder are already upright (a quarter turn swapped their
+// width and height). When the source learns to autorotate (SourceOptions::autorotate, issue 10's
+// faults work), its "frames were turned" flag must also return 0 here: a 180-degree turn swaps
+// nothing.
+double output_rotation(const PlayerOptions& options, VideoSource& source) {
+  if (options.encoder.rotation) return *options.encoder.rotation;
+  // Frames the source turned upright (autorotate) must not be turned again by the player.
+  if (source.info().autorotated) return 0.0;
+  const int32_t* matrix = compat::display_matrix(source.demuxer().video_stream());
+  if (!matrix) return 0.0;
+  const double degrees = av_display_rotation_get(matrix);
+  return std::isnan(degrees) ? 0.0 : degrees;
+}
+
 int64_t timestamp_of(const AVPacket* packet) { return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts; }
 
 }  // namespace
 
 PlayerRecorder::PlayerRecorder(const PlayerOptions& options, VideoSource& source, PlayerStats& stats)
     : options_(options), stats_(stats) {
-  muxer_ = std::make_unique<Muxer>(options.output);
-  encoder_ = std::make_unique<VideoEncoder>(options.encoder, encoder_input_for(source, options.source.output_format),
-                                            muxer_->needs_global_header());
-  video_stream_ = muxer_->add_stream(encoder_->context());
+  EncoderOptions encoder = options.encoder;
+  encoder.rotation = output_rotation(options, source);
+  writer_ = std::make_unique<Writer>(std::vector<std::string>{options.output}, encoder,
+                                     encoder_input_for(source, options.source.output_format));
   video_time_base_ = source.demuxer().video_stream()->time_base;
   const Rational rate = source.info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
   if (options.start > 0) ts_offset_ = static_cast<int64_t>(std::llround(options.start / av_q2d(video_time_base_)));
   if (const AVStream* audio = source.demuxer().audio_stream(); audio && options.audio) {
     audio_time_base_ = audio->time_base;
-    audio_ = std::make_unique<AudioOutput>(audio, *muxer_, options.afilter);
+    audio_ = std::make_unique<AudioOutput>(audio, writer_->muxer(), options.afilter);
   }
 }
 
-void PlayerRecorder::start() { muxer_->start(); }
+void PlayerRecorder::start() { writer_->start(); }
 
 void PlayerRecorder::hold_audio(AVPacket* packet, uint64_t serial) {
   UniquePacket held = make_packet();
@@ -58,7 +75,6 @@ void PlayerRecorder::drop_audio_before(uint64_t serial) {
 }
 
 void PlayerRecorder::encode_loop() {
-  std::vector<UniquePacket> packets;
   // The encoder's own reference to each frame's buffers: the Frame itself is shared with
   // Python and the display thread and is never written here (only this reference's pts).
   UniqueFrame encoder_reference = make_frame();
@@ -67,29 +83,32 @@ void PlayerRecorder::encode_loop() {
     // The file is a forward timeline: frames shown again after a backward seek or step are
     // not written twice.
     if (pts != AV_NOPTS_VALUE && pts <= last_video_pts_) continue;
-    last_video_pts_ = pts;
-    encode_frame(**frame, encoder_reference.get(), packets);
-    ++stats_.frames_encoded;
+    // A frame without a timestamp must not reset the forward rule (the Writer's guard gives
+    // it one); resetting it let repeated timestamps through after a live join.
+    if (pts != AV_NOPTS_VALUE) last_video_pts_ = pts;
+    encode_frame(**frame, encoder_reference.get());
     video_end_time_ = (*frame)->time() + frame_duration_;
     release_audio(video_end_time_);
   }
-  encoder_->encode(nullptr, packets);
-  write_video_packets(packets);
+  writer_->flush();
 }
 
-void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference, std::vector<UniquePacket>& packets) {
+void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference) {
   VS_CHECK(av_frame_ref(encoder_reference, frame.av_frame()), ErrorKind::Encoder, "referencing a frame to encode");
   if (encoder_reference->pts != AV_NOPTS_VALUE) encoder_reference->pts -= ts_offset_;
   test_pause_point("encode_frame");  // seeded race: the hook and the display hold `frame` now
-  encoder_->encode(encoder_reference, packets);
+  bool written = false;
+  try {
+    written = writer_->write(encoder_reference);
+  } catch (...) {
+    av_frame_unref(encoder_reference);
+    throw;
+  }
   av_frame_unref(encoder_reference);
-  write_video_packets(packets);
-}
-
-void PlayerRecorder::write_video_packets(std::vector<UniquePacket>& packets) {
-  const AVRational encoder_time_base = encoder_->context()->time_base;
-  for (UniquePacket& packet : packets) muxer_->write(packet.get(), video_stream_, encoder_time_base);
-  packets.clear();
+  if (written) ++stats_.frames_encoded;
+  const WriterStats& counts = writer_->counters();
+  stats_.frames_dropped_timestamps = counts.frames_dropped;
+  stats_.timestamps_filled = counts.timestamps_filled;
 }
 
 void PlayerRecorder::release_audio(double up_to_seconds) {

@@ -1,6 +1,7 @@
 #include "vistream/video_encoder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "vistream/cuda_device.hpp"
@@ -178,12 +179,16 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
   }
   UniqueCodecContext ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
-  ctx->width = input_.width;
-  ctx->height = input_.height;
   ctx->pix_fmt = pick_pixel_format(codec);
+  const AVHWDeviceType device_type = hardware_frames_device(codec);
+  // What the frames are converted to in memory (uploaded afterwards for VAAPI/QSV) decides
+  // whether an odd size must be padded.
+  const AVPixelFormat memory_format = device_type != AV_HWDEVICE_TYPE_NONE ? kDeviceUploadFormat : ctx->pix_fmt;
+  ctx->width = even_dimension(input_.width, memory_format, false);
+  ctx->height = even_dimension(input_.height, memory_format, true);
   UniqueBufferRef device_frames;  // VAAPI/QSV: converted frames are uploaded into this pool
-  if (const AVHWDeviceType device_type = hardware_frames_device(codec); device_type != AV_HWDEVICE_TYPE_NONE) {
-    device_frames = make_device_frame_pool(device_type, input_.width, input_.height, reason);
+  if (device_type != AV_HWDEVICE_TYPE_NONE) {
+    device_frames = make_device_frame_pool(device_type, ctx->width, ctx->height, reason);
     if (!device_frames) return false;
     ctx->pix_fmt = reinterpret_cast<AVHWFramesContext*>(device_frames->data)->format;
     ctx->hw_frames_ctx = av_buffer_ref(device_frames.get());
@@ -202,6 +207,14 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
   name_ = name;
   av_log(nullptr, AV_LOG_INFO, "vistream: encoding video with %s (%s, %dx%d)\n", name.c_str(),
          av_get_pix_fmt_name(ctx_->pix_fmt), ctx_->width, ctx_->height);
+  if (ctx_->width != input_.width || ctx_->height != input_.height) {
+    // Silently falling back to an encoder that takes odd sizes (MPEG-4 Part 2) would change
+    // the codec under the user's feet; one edge row/column repeated keeps H.264.
+    av_log(nullptr, AV_LOG_WARNING,
+           "vistream: frame size %dx%d is odd; %s needs even dimensions, so the output is padded to %dx%d "
+           "(edge pixels repeated)\n",
+           input_.width, input_.height, name.c_str(), ctx_->width, ctx_->height);
+  }
   hw_frames_ = std::move(device_frames);
   prepare_conversion(hw_frames_ ? kDeviceUploadFormat : ctx_->pix_fmt);
   return true;
@@ -212,7 +225,8 @@ void VideoEncoder::prepare_conversion(AVPixelFormat target) {
   converted_->width = ctx_->width;
   converted_->height = ctx_->height;
   VS_CHECK(av_frame_get_buffer(converted_.get(), 0), ErrorKind::Encoder, "cannot allocate encoder frame");
-  sws_.reset(sws_getContext(input_.width, input_.height, input_.format, ctx_->width, ctx_->height,
+  // Converted at the input's size into the top-left of the (possibly padded) encoder frame.
+  sws_.reset(sws_getContext(input_.width, input_.height, input_.format, input_.width, input_.height,
                             target, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!sws_) throw Error(ErrorKind::Encoder, "cannot convert frames to " + std::string(av_get_pix_fmt_name(target)));
 }
@@ -225,8 +239,16 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
   }
   // The encoder may still hold the previous picture (lookahead); only then is a new buffer made.
   VS_CHECK(av_frame_make_writable(converted_.get()), ErrorKind::Encoder, "cannot allocate encoder frame");
+  if (frame->width != input_.width || frame->height != input_.height || frame->format != input_.format) {
+    throw Error(ErrorKind::InvalidArgument,
+                "frame of " + std::to_string(frame->width) + "x" + std::to_string(frame->height) + " " +
+                    (av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)) ?: "?") + " handed to encoder " +
+                    name_ + " opened for " + std::to_string(input_.width) + "x" + std::to_string(input_.height) + " " +
+                    av_get_pix_fmt_name(input_.format));
+  }
   sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, converted_->data,
             converted_->linesize);
+  pad_edges();
   int64_t pts = av_rescale_q(frame->pts, input_.time_base, ctx_->time_base);
   if (pts <= last_pts_) pts = last_pts_ + 1;  // a coarser time base must not merge frames
   last_pts_ = pts;
@@ -247,6 +269,28 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
   VS_CHECK(avcodec_send_frame(ctx_.get(), to_send), ErrorKind::Encoder,
            "encoder " + name_ + " rejected a frame");
   drain(out);
+}
+
+void VideoEncoder::pad_edges() {
+  // Chroma planes already cover the padded size (ceil(w/2) == padded w / 2); only luma (plane
+  // 0 of yuv420p and nv12) has the extra column/row.
+  AVFrame* out = converted_.get();
+  uint8_t* luma = out->data[0];
+  const int stride = out->linesize[0];
+  if (out->width > input_.width) {
+    for (int y = 0; y < input_.height; ++y) luma[y * stride + input_.width] = luma[y * stride + input_.width - 1];
+  }
+  if (out->height > input_.height) {
+    memcpy(luma + static_cast<ptrdiff_t>(input_.height) * stride,
+           luma + static_cast<ptrdiff_t>(input_.height - 1) * stride, out->width);
+  }
+}
+
+int even_dimension(int size, AVPixelFormat format, bool vertical) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+  if (!descriptor) return size;
+  const int shift = vertical ? descriptor->log2_chroma_h : descriptor->log2_chroma_w;
+  return shift > 0 && size % 2 ? size + 1 : size;
 }
 
 void VideoEncoder::drain(std::vector<UniquePacket>& out) {

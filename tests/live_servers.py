@@ -349,3 +349,51 @@ def clock_udp_feed(tmp_path):
         yield url
     finally:
         sender.close()
+
+
+# --------------------------------------------------------------------------- servers vistream publishes to
+# (tests/test_outputs_live.py): the same programs with no feed of their own.
+
+def start_nginx_rtmp(directory: Path, port: Optional[int] = None) -> "tuple[Service, int]":
+    """nginx-rtmp accepting publishers at rtmp://127.0.0.1:PORT/live/NAME; (service, port).
+    Pass `port` to restart a server killed earlier on the same address."""
+    nginx = require_program("nginx", "nginx")
+    module = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+    if not module.exists():
+        pytest.fail(f"{module} missing (Debian package libnginx-mod-rtmp)")
+    port = port or free_port()
+    (directory / "nginx.conf").write_text(textwrap.dedent(f"""\
+        load_module {module};
+        daemon off;
+        pid {directory}/nginx.pid;
+        error_log {directory}/error.log;
+        events {{}}
+        rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record off; }} }} }}
+        """))
+    server = Service("nginx", [nginx, "-c", str(directory / "nginx.conf"), "-p", str(directory)], directory)
+    wait_until(lambda: tcp_listening(port), 15, "nginx-rtmp", server)
+    return server, port
+
+
+def start_perl_rtsp(directory: Path) -> "tuple[Service, int, int]":
+    """rtsp-server-perl with no publisher yet; (service, client port, source port). Publishers
+    ANNOUNCE/RECORD to rtsp://127.0.0.1:SOURCE/NAME over UDP; players read the client port (UDP)."""
+    program = require_program("rtsp-server-perl", "rtsp-server-perl")
+    client_port, source_port = free_port(), free_port()
+    server = Service("rtsp-server-perl", [program, "-c", str(client_port), "-s", str(source_port),
+                                          "--client_listen_address", "127.0.0.1",
+                                          "--source_listen_address", "127.0.0.1"], directory)
+    wait_until(lambda: _listening(source_port) and _listening(client_port), 30, "rtsp-server-perl", server)
+    return server, client_port, source_port
+
+
+def start_srt_to_udp(directory: Path) -> "tuple[Service, int, int]":
+    """srt-live-transmit listening for an SRT caller and relaying to UDP; (service, srt port, udp port)."""
+    transmit = require_program("srt-live-transmit", "srt-tools")
+    srt_port, udp_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    server = Service("srt-live-transmit", [transmit, "-q", f"srt://127.0.0.1:{srt_port}?mode=listener",
+                                           f"udp://127.0.0.1:{udp_port}?pkt_size=1316"], directory)
+    time.sleep(0.3)
+    if not server.alive():
+        raise RuntimeError("srt-live-transmit exited:\n" + server.log_text())
+    return server, srt_port, udp_port

@@ -138,6 +138,7 @@ PLAYER_FIELDS = {
     # A file has no capture moment: no latency (live sources: floats and a clock name).
     "latency_p50": type(None), "latency_p95": type(None), "latency_max": type(None), "latency_samples": int,
     "latency_clock": type(None),
+    "frames_dropped_timestamps": int, "timestamps_filled": int, "outputs": tuple,
 }
 
 

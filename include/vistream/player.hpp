@@ -121,6 +121,8 @@ class Player {
   // The output file is complete (trailer written, no write failed); false without an output
   // or before run() ended.
   bool output_finalized() const { return recorder_ && recorder_->file_finalized(); }
+  // Each output's state (empty without an output). Any thread.
+  std::vector<OutputStatus> outputs() const { return recorder_ ? recorder_->outputs() : std::vector<OutputStatus>{}; }
   const std::string& audio_device() const { return audio_device_; }
 
  private:

@@ -84,6 +84,10 @@ struct PlayerStats {
   std::atomic<int64_t> av_drift_samples{0};
   // Capture -> callback start of every frame handed to the hook (sources with a capture time).
   LatencyStats latency;  // internally locked
+  // The output's timestamp guard (Writer): frames not encoded because their pts did not grow,
+  // and frames without a pts that were given one.
+  std::atomic<int64_t> frames_dropped_timestamps{0};
+  std::atomic<int64_t> timestamps_filled{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

@@ -20,8 +20,7 @@
 #include "vistream/blocking_queue.hpp"
 #include "vistream/cancel_token.hpp"
 #include "vistream/frame.hpp"
-#include "vistream/muxer.hpp"
-#include "vistream/video_encoder.hpp"
+#include "vistream/writer.hpp"
 #include "vistream/video_source.hpp"
 
 namespace vistream {
@@ -35,7 +34,9 @@ class PlayerRecorder {
   // fails here, before any decoding. `options` and `stats` are the Player's (they outlive this).
   PlayerRecorder(const PlayerOptions& options, VideoSource& source, PlayerStats& stats);
 
-  const std::string& encoder_name() const { return encoder_->name(); }
+  const std::string& encoder_name() const { return writer_->encoder_name(); }
+  // Each output's state (any thread).
+  std::vector<OutputStatus> outputs() const { return writer_->muxer().status(); }
   bool has_audio_output() const { return audio_ != nullptr; }
   bool audio_copied() const { return audio_ && audio_->copying(); }
 
@@ -62,22 +63,19 @@ class PlayerRecorder {
   // run() thread, after the encode thread ended: writes the held audio (all of it when
   // `complete`, else only up to the last video frame written), then finalizes the file.
   void finish_audio(bool complete);
-  void finish_file() { muxer_->finish(); }  // always, even after a failure: a playable file
-  bool file_finalized() const { return muxer_->finalized(); }  // see Muxer::finalized()
+  void finish_file() { writer_->finish(); }  // always, even after a failure: a playable file
+  bool file_finalized() const { return writer_->muxer().finalized(); }  // see Muxer::finalized()
 
  private:
-  void encode_frame(const Frame& frame, AVFrame* encoder_reference, std::vector<UniquePacket>& packets);
-  void write_video_packets(std::vector<UniquePacket>& packets);
+  void encode_frame(const Frame& frame, AVFrame* encoder_reference);
   // Writes the held audio up to `up_to_seconds` (media time). Encode thread, or run() after it.
   void release_audio(double up_to_seconds);
 
   // Immutable after construction (any thread may read them).
   const PlayerOptions& options_;
   PlayerStats& stats_;  // atomics
-  std::unique_ptr<Muxer> muxer_;  // internally locked
-  std::unique_ptr<VideoEncoder> encoder_;
+  std::unique_ptr<Writer> writer_;  // encoder + outputs; written by the encode thread, its muxer by both
   std::unique_ptr<AudioOutput> audio_;  // null: no audio track, or not asked for
-  int video_stream_ = -1;
   AVRational video_time_base_{1, 1};
   AVRational audio_time_base_{1, 1};
   int64_t ts_offset_ = 0;        // subtracted from video pts (video time base): trimmed output starts at 0

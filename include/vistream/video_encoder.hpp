@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vistream/av_ptr.hpp"
@@ -19,6 +21,15 @@ struct EncoderOptions {
   int crf = -1;
   std::string preset;
   int gop = -1;
+  // Outputs (see Muxer / OutputTarget): container and its options, applied to every output.
+  std::string output_format;                                        // "": from each URL
+  std::vector<std::pair<std::string, std::string>> output_options;  // protocol + muxer options
+  double segment_time = -1.0;  // seconds > 0: segmented recording / HLS segment length; -1: unset
+  // Display matrix written into the outputs, degrees counter-clockwise. Unset: the Player
+  // carries the source's (unless its frames are already upright); the Writer writes none.
+  std::optional<double> rotation;
+  double reconnect_delay_max = -1.0;  // network outputs: longest wait between retries (-1: 10 s)
+  std::vector<std::string> extra_outputs;  // written too, from the same encoding (several outputs)
 };
 
 class VideoEncoder {
@@ -43,6 +54,7 @@ class VideoEncoder {
   // frames to `target` (the encoder's format, or the one uploaded to its device).
   void prepare_conversion(AVPixelFormat target);
   void drain(std::vector<UniquePacket>& out);
+  void pad_edges();  // repeats the last column/row of a frame padded to an even size
 
   VideoFormat input_;
   bool global_header_;
@@ -53,5 +65,9 @@ class VideoEncoder {
   std::string name_;
   int64_t last_pts_ = INT64_MIN;
 };
+
+// The frame size an encoder is opened with: odd sizes are padded to even ones for pixel
+// formats with subsampled chroma (yuv420p, nv12), which H.264 and most encoders require.
+int even_dimension(int size, AVPixelFormat format, bool vertical);
 
 }  // namespace vistream

@@ -41,7 +41,8 @@ from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
-from .stats import CacheStats, PlayerStats, ReaderStats
+from .stats import CacheStats, OutputStats, PlayerStats, ReaderStats, WriterStats
+from .writer import Writer
 
 __version__ = "0.1.0"
 
@@ -62,6 +63,9 @@ def transfer_stats() -> dict:
 __all__ = [
     "Reader",
     "Player",
+    "Writer",
+    "WriterStats",
+    "OutputStats",
     "Position",
     "PlayerStats",
     "CacheStats",

@@ -15,7 +15,9 @@ rename is atomic; the extension is kept because FFmpeg picks the container from 
   without its index is unplayable, and keeping it would only leave debris behind.
 
 Outputs that are not plain local files (URLs such as ``rtmp://...``, ``pipe:1``, devices,
-FIFOs) are written directly.
+FIFOs) are written directly, and so are outputs made of many files (HLS playlists ``.m3u8``
+with their segments, segmented recordings): each of their files is finished by FFmpeg when
+it is closed, and a playlist renamed afterwards would point at segments of another name.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from typing import Optional
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 # FFmpeg protocol prefix ("rtmp://", "pipe:1", "udp://"); one letter is a Windows drive, not a protocol.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
@@ -76,9 +78,9 @@ class PendingOutput:
     ``final`` and :meth:`finish` does nothing.
     """
 
-    def __init__(self, name: str, what: str = "output") -> None:
+    def __init__(self, name: str, what: str = "output", many_files: bool = False) -> None:
         self.name = name
-        self.direct = is_url(name) or (os.path.exists(name) and not os.path.isfile(name))
+        self.direct = many_files or is_url(name) or (os.path.exists(name) and not os.path.isfile(name))
         if self.direct:
             self.final = self.partial = name
             return
@@ -126,3 +128,62 @@ def note_partial(error: BaseException, partial: Optional[str], final: str) -> No
         except (AttributeError, TypeError):
             return
     notes.append(note)
+
+
+OutputName = Union[str, "os.PathLike[str]"]
+OutputOptions = Mapping[str, Union[str, int, float, bool]]
+
+
+def output_names(output: "OutputName | Sequence[OutputName]") -> List[str]:
+    """``output=`` as a list of names: one path/URL, or several (a file and a stream at once)."""
+    from . import _arguments
+
+    if isinstance(output, (str, os.PathLike)):
+        items: Sequence[OutputName] = [output]
+    elif isinstance(output, (list, tuple)):
+        items = output
+    else:
+        raise TypeError(f"output must be a path or URL, or a list of them, not {type(output).__name__}")
+    if not items:
+        raise ValueError("output must name at least one path or URL")
+    names = [_arguments.source_string(item) for item in items]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the same output is named twice in {names!r}")
+    return names
+
+
+def writes_many_files(name: str, segment_time: Optional[float], output_format: Optional[str]) -> bool:
+    """True for outputs FFmpeg writes as several files (HLS, segmented recording)."""
+    if is_url(name):
+        return False
+    if output_format in ("hls", "segment", "stream_segment") or name.lower().endswith(".m3u8"):
+        return True
+    # The engine cuts only names with a pattern ("rec-%03d.mp4", "rec-%Y%m%d.mp4").
+    return segment_time is not None and re.search(r"%\d*[A-Za-z]", name) is not None
+
+
+def output_option_pairs(options: Optional[OutputOptions]) -> List[Tuple[str, str]]:
+    """``output_options={...}`` as the (name, value) string pairs the engine takes."""
+    if options is None:
+        return []
+    if not isinstance(options, Mapping):
+        raise TypeError("output_options must be a dict of FFmpeg option names to values")
+    pairs = []
+    for key, value in options.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError("output_options keys must be non-empty strings (FFmpeg option names)")
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, (str, int, float)):
+            text = str(value)
+        else:
+            raise TypeError(f"output_options[{key!r}] must be a string or a number, not {type(value).__name__}")
+        pairs.append((key, text))
+    return pairs
+
+
+def pending_outputs(names: Sequence[str], segment_time: Optional[float], output_format: Optional[str],
+                    what: str = "output") -> List[PendingOutput]:
+    """One ``PendingOutput`` per name (files under a temporary name, the rest direct)."""
+    return [PendingOutput(name, what, many_files=writes_many_files(name, segment_time, output_format))
+            for name in names]

@@ -44,7 +44,7 @@ from .sample_media import sample_video
 from .stats import PlayerStats
 
 # Containers the H.264 + AAC/copied-audio output can go into (FFmpeg picks the muxer from the extension).
-OUTPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts", ".m2ts", ".avi", ".flv", ".nut")
+OUTPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts", ".m2ts", ".avi", ".flv", ".nut", ".m3u8")
 
 _DETECTORS = ("none", "motion", "hog", "mtcnn", "yolox")
 _TRACKERS = ("none", "bytetrack", "botsort", "sort")
@@ -155,7 +155,20 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(mode=None)
     parser.add_argument("--output", help="write the processed video (with the source audio) to this file "
                                          f"({', '.join(OUTPUT_EXTENSIONS)}) or URL")
+    parser.add_argument("--also-output", action="append", default=[], metavar="PATH_OR_URL",
+                        help="another output written from the same encoding, e.g. a stream beside the "
+                             "--output recording (repeatable); a failing stream is retried, the file goes on")
+    parser.add_argument("--output-format", metavar="MUXER",
+                        help="FFmpeg muxer of the outputs (flv, mpegts, rtsp, hls...; default: from the "
+                             "name or protocol: rtmp:// flv, srt:// and udp:// mpegts, rtsp:// rtsp)")
+    parser.add_argument("--output-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="FFmpeg protocol/muxer option of the outputs, e.g. rtsp_transport=tcp (repeatable)")
+    parser.add_argument("--segment-time", type=float, metavar="SECONDS",
+                        help="record in segments of this length (name them with %%03d or strftime fields "
+                             "such as %%Y%%m%%d-%%H%%M%%S); for .m3u8 the HLS segment length")
     parser.add_argument("--encoder", default="auto", help="FFmpeg encoder name or 'auto'")
+    parser.add_argument("--gop", type=int, metavar="FRAMES",
+                        help="frames between keyframes of the output (segments and stream joins start at one)")
     parser.add_argument("--hwaccel", default="auto",
                         help="decoding device: auto (NVDEC, VAAPI, else the CPU; the default), none, cuda, cuda:N, vaapi")
     parser.add_argument("--loop", action="store_true", help="start over at the end")
@@ -241,8 +254,21 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     if unknown:
         raise UsageError(f"--annotate: unknown {', '.join(unknown)}; valid: {', '.join(sorted(_ANNOTATORS))}")
 
+    if args.segment_time is not None and not args.segment_time > 0:
+        raise UsageError(f"--segment-time must be > 0 seconds, got {args.segment_time:g}")
+    args.output_options = {}
+    for item in args.output_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--output-option {item!r}: expected KEY=VALUE")
+        args.output_options[key.strip()] = value
+    if args.also_output and args.output is None:
+        raise UsageError("--also-output needs --output (the first output)")
+    for extra in args.also_output:
+        if same_file(extra, source):
+            raise UsageError(f"--also-output {extra!r} is the source file: writing it would destroy the input")
     if args.output is not None:
-        if not is_url(args.output):
+        if not is_url(args.output) and args.output_format is None and args.segment_time is None:
             extension = os.path.splitext(args.output)[1].lower()
             if extension not in OUTPUT_EXTENSIONS and not (os.path.exists(args.output)
                                                            and not os.path.isfile(args.output)):
@@ -342,7 +368,11 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         _source_url(args.source),
         vfilter=args.vfilter,
         afilter=args.afilter,
-        output=args.output,
+        output=[args.output, *args.also_output] if args.output is not None else None,
+        output_format=args.output_format,
+        output_options=args.output_options,
+        segment_time=args.segment_time,
+        gop=args.gop,
         encoder=args.encoder,
         hwaccel=args.hwaccel,
         display=window,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from . import _arguments, _core, _logging
-from ._output_file import PendingOutput, note_partial, same_file
+from ._output_file import (OutputName, OutputOptions, PendingOutput, note_partial, output_names,
+                           output_option_pairs, pending_outputs, same_file)
 from .errors import EncoderError, VistreamError
 from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
-from .stats import CacheStats, PlayerStats
+from .stats import CacheStats, OutputStats, PlayerStats
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
@@ -76,7 +77,14 @@ class Player:
             (an exception), ``output`` is left as it was and the partial file is kept; the
             exception's note (``__notes__``) names it. A run that encodes no frame writes
             nothing. The source itself is refused as output (ValueError). URLs (``rtmp://``,
-            ``pipe:1``) and devices are written directly.
+            ``pipe:1``) and devices are written directly. A list writes several outputs from
+            one encoding (``["rec.mp4", "rtmp://server/live/key"]``): a stream that fails is
+            retried with backoff while the files go on (``stats.outputs``). Streams:
+            ``rtmp://`` (FLV), ``rtsp://`` (publish), ``srt://``/``udp://`` (MPEG-TS); HLS
+            (``.m3u8``) and segmented recordings are written in place. See docs/api.md "Outputs".
+        output_format / output_options / segment_time / rotation / reconnect_delay_max: how
+            the outputs are written, as for ``Writer``; rotation None carries the source's
+            display rotation into the outputs (unless the frames are already upright).
         encoder: "auto" (h264_nvenc, then libx264, libopenh264, mpeg4) or an FFmpeg encoder name.
         codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
@@ -135,7 +143,7 @@ class Player:
         *,
         vfilter: Optional[str] = _DEFAULTS.source.vfilter,
         afilter: Optional[str] = _DEFAULTS.afilter,
-        output: "str | os.PathLike[str] | None" = None,
+        output: "OutputName | Sequence[OutputName] | None" = None,
         encoder: str = _DEFAULTS.encoder.encoder,
         hwaccel: Optional[str] = _DEFAULTS.source.hwaccel,
         display: "bool | str | None" = _DEFAULTS.display,
@@ -168,19 +176,27 @@ class Player:
         capture_format: Optional[str] = None,
         autorotate: bool = _DEFAULTS.source.autorotate,
         low_latency: bool = _DEFAULTS.source.low_latency,
+        output_format: Optional[str] = None,
+        output_options: Optional[OutputOptions] = None,
+        segment_time: Optional[float] = None,
+        rotation: Optional[float] = None,
+        reconnect_delay_max: Optional[float] = None,
     ) -> None:
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
         show_window = _resolve_display(display)
         self._pending: Optional[PendingOutput] = None
+        self._pending_all: "list[PendingOutput]" = []
         self._written: Optional[str] = None
         self._output_finished = False
         if output is not None:
-            name = _arguments.source_string(output)
-            if same_file(name, url):
-                raise ValueError(f"output {name!r} is the source file: writing it would destroy the input; "
-                                 "choose another name")
-            self._pending = PendingOutput(name)
+            names = output_names(output)
+            for name in names:
+                if same_file(name, url):
+                    raise ValueError(f"output {name!r} is the source file: writing it would destroy the input; "
+                                     "choose another name")
+            self._pending_all = pending_outputs(names, segment_time, output_format)
+            self._pending = self._pending_all[0]
         # Forwarded as given: the engine converts (TypeError naming the option) and checks
         # (ValueError naming the option) every value, and decides what is left unset.
         open_timeout, read_timeout = _timeout_pair(timeout)
@@ -191,7 +207,11 @@ class Player:
                                        input_options=demuxer_options, autorotate=autorotate,
                                        low_latency=low_latency),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
-                                         gop=gop),
+                                         gop=gop, output_format=output_format,
+                                         output_options=output_option_pairs(output_options),
+                                         segment_time=segment_time, rotation=rotation,
+                                         reconnect_delay_max=reconnect_delay_max,
+                                         extra_outputs=[p.partial for p in self._pending_all[1:]]),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),
             output=self._pending.partial if self._pending else None,
             afilter=afilter, audio=audio, start=start, end=end, mode=mode, speed=speed, paused=paused,
@@ -249,32 +269,35 @@ class Player:
         return self.stats
 
     def _finish_output(self, error: Optional[BaseException]) -> None:
-        pending = self._pending
-        if pending is None or self._output_finished:
+        if not self._pending_all or self._output_finished:
             return  # run() called again: it raised before touching the output
         self._output_finished = True
         encoded = self._core._stats()["frames_encoded"]  # the native snapshot is a dict
-        try:
-            self._written = pending.finish(error, wrote_anything=encoded > 0,
-                                           finalized=self._core._output_finalized())
-        except OSError as rename_error:
-            if error is None:
-                raise
-            note_partial(error, pending.partial, pending.final)  # the run's own error is the one to raise
-            logging.getLogger("vistream").warning("could not move %s into place: %s", pending.partial, rename_error)
-            return
-        if error is not None:
-            note_partial(error, self._written, pending.final)
-            if self._written is None and encoded > 0 and hasattr(error, "add_note"):
-                error.add_note(f"the output could not be completed and was removed; {pending.final} "
-                               "was left as it was")
-        elif self._written is None and encoded > 0:
-            # Frames were written, yet there is no file: the partial file (or its folder) was
-            # removed under the run. Returning normally would report a success that lost them.
-            raise EncoderError(f"{encoded} frames were encoded into {pending.partial}, but it is gone (removed, "
-                               f"or its folder was); {pending.final} was not written")
-        elif self._written is None:
-            logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
+        finalized = self._core._output_finalized()
+        for number, pending in enumerate(self._pending_all):
+            try:
+                written = pending.finish(error, wrote_anything=encoded > 0, finalized=finalized)
+            except OSError as rename_error:
+                if error is None:
+                    raise
+                note_partial(error, pending.partial, pending.final)  # the run's own error is the one to raise
+                logging.getLogger("vistream").warning("could not move %s into place: %s", pending.partial,
+                                                      rename_error)
+                continue
+            if number == 0:
+                self._written = written
+            if error is not None:
+                note_partial(error, written, pending.final)
+                if written is None and encoded > 0 and hasattr(error, "add_note"):
+                    error.add_note(f"the output could not be completed and was removed; {pending.final} "
+                                   "was left as it was")
+            elif written is None and encoded > 0 and not pending.direct:
+                # Frames were written, yet there is no file: the partial file (or its folder) was
+                # removed under the run. Returning normally would report a success that lost them.
+                raise EncoderError(f"{encoded} frames were encoded into {pending.partial}, but it is gone "
+                                   f"(removed, or its folder was); {pending.final} was not written")
+            elif written is None:
+                logging.getLogger("vistream").warning("no frame was encoded: %s not written", pending.name)
 
     def stop(self) -> None:
         """Asks ``run()`` to finish early (thread-safe, callable from the callback).
@@ -339,7 +362,11 @@ class Player:
         """The counters now (see ``PlayerStats``); ``output`` is set once ``run()`` ended."""
         counters = self._core._stats()
         counters["cache"] = CacheStats(**counters["cache"])
-        return PlayerStats(**counters, output=self._written)
+        outputs = []
+        for status, pending in zip(counters.pop("outputs"), self._pending_all):
+            status["url"] = pending.name  # the user's name, not the temporary one
+            outputs.append(OutputStats(**status))
+        return PlayerStats(**counters, output=self._written, outputs=tuple(outputs))
 
     @property
     def frames_shown(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 
 class _Subscriptable:
@@ -112,6 +112,13 @@ class PlayerStats(_Subscriptable):
     #: mid-run (the first RTCP report), the samples of the worse one are discarded. None
     #: without samples.
     latency_clock: Optional[str] = None
+    #: frames not encoded because their timestamp did not grow (a live source joined
+    #: mid-GOP can repeat timestamps); outputs always get strictly increasing timestamps
+    frames_dropped_timestamps: int = 0
+    #: frames without a timestamp that were given one (the previous + one frame)
+    timestamps_filled: int = 0
+    #: each output's state (``OutputStats``), in the order given
+    outputs: Tuple["OutputStats", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,4 +150,50 @@ class ReaderStats(_Subscriptable):
     device_to_host_copies: int = 0
 
 
-__all__ = ["CacheStats", "PlayerStats", "ReaderStats"]
+@dataclass(frozen=True)
+class OutputStats(_Subscriptable):
+    """One output of a Player or Writer (a file, a segmented recording, a stream pushed to a server)."""
+
+    #: the path or URL written
+    url: str
+    #: the FFmpeg muxer writing it (mp4, flv, mpegts, rtsp, hls, segment...)
+    format: str
+    #: pushed to a server: failures are retried with backoff instead of ending the run
+    network: bool
+    #: header written and no failure since (False once closed)
+    connected: bool
+    #: packets written to it
+    packets_written: int
+    #: packets it missed: down, reconnecting, or waiting for the next keyframe after (re)connecting
+    packets_dropped: int
+    #: failed connects/writes (network outputs)
+    failures: int
+    #: successful reconnections after a failure
+    reconnects: int
+    #: the last failure's message, None if none
+    last_error: Optional[str]
+
+
+@dataclass(frozen=True)
+class WriterStats(_Subscriptable):
+    """A ``Writer``'s counters (``Writer.stats``)."""
+
+    #: frames encoded
+    frames_written: int
+    #: frames not encoded because their time did not grow
+    frames_dropped: int
+    #: frames given a time (one frame after the previous) because none was passed
+    timestamps_filled: int
+    #: the FFmpeg encoder in use (None before the first frame)
+    encoder: Optional[str]
+    #: (width, height) of the frames written (None before the first frame)
+    size: Optional[Tuple[int, int]]
+    #: each output's state
+    outputs: Tuple[OutputStats, ...]
+    #: where the output is once closed (the final name, or the partial file of a failed run)
+    output: Optional[str] = None
+    #: how ``audio=`` reaches the outputs: "copy", "transcode", or None (no audio)
+    audio: Optional[str] = None
+
+
+__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]

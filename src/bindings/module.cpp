@@ -12,6 +12,7 @@
 
 #include "frame_view.hpp"
 #include "options.hpp"
+#include "writer.hpp"
 #include "vistream/cancel_token.hpp"
 #include "vistream/error.hpp"
 #include "vistream/frame_batch.hpp"
@@ -341,6 +342,11 @@ class PyPlayer {
     d["av_drift_max"] = s.av_drift_max.load();
     d["av_drift_samples"] = s.av_drift_samples.load();
     d["display_fps"] = player_->display_fps();
+    d["frames_dropped_timestamps"] = s.frames_dropped_timestamps.load();
+    d["timestamps_filled"] = s.timestamps_filled.load();
+    py::list outputs;
+    for (const OutputStatus& output : player_->outputs()) outputs.append(vistream::bindings::output_status_dict(output));
+    d["outputs"] = outputs;
     const DecodedFrameCache::Stats cache = player_->cache_stats();
     d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
                           py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
@@ -456,6 +462,7 @@ PYBIND11_MODULE(_core, m) {
   vistream::bindings::register_frame(m);
   vistream::bindings::register_capabilities(m);
   vistream::bindings::register_options(m);
+  vistream::bindings::register_writer(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
       .def_property_readonly(

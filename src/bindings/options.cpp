@@ -239,6 +239,42 @@ void register_encoder_options(py::module_& m) {
           "gop", "an int or None", [](const EncoderOptions& o) { return unless_unset(o.gop, -1); },
           [](EncoderOptions& o, std::optional<Number<int>> gop) { o.gop = gop ? gop->value : -1; },
           "Frames between keyframes (None: the encoder's default).")
+      .field(
+          "output_format", "an FFmpeg muxer name (str) or None",
+          [](const EncoderOptions& o) { return unless_empty(o.output_format); },
+          [](EncoderOptions& o, const std::optional<std::string>& name) { o.output_format = name.value_or(""); },
+          "Container of every output (flv, mpegts, rtsp, hls, segment...); None: from each name.")
+      .field(
+          "output_options", "a list of (name, value) string pairs",
+          [](const EncoderOptions& o) { return o.output_options; },
+          [](EncoderOptions& o, const std::vector<std::pair<std::string, std::string>>& pairs) {
+            o.output_options = pairs;
+          },
+          "Protocol and muxer options of every output (avio_open2/avformat_write_header), in order.")
+      .field(
+          "segment_time", "seconds (float) or None",
+          [](const EncoderOptions& o) { return unless_unset(o.segment_time, -1.0); },
+          [](EncoderOptions& o, std::optional<Number<double>> seconds) {
+            o.segment_time = seconds ? seconds->value : -1.0;
+          },
+          "Segmented recording: a new file every this many seconds (HLS: the segment length).")
+      .field(
+          "rotation", "degrees (float) or None", [](const EncoderOptions& o) { return o.rotation; },
+          [](EncoderOptions& o, std::optional<Number<double>> degrees) {
+            o.rotation = degrees ? std::optional<double>(degrees->value) : std::nullopt;
+          },
+          "Display rotation written into the outputs (None: the source's, unless frames are upright).")
+      .field(
+          "reconnect_delay_max", "seconds (float) or None",
+          [](const EncoderOptions& o) { return unless_unset(o.reconnect_delay_max, -1.0); },
+          [](EncoderOptions& o, std::optional<Number<double>> seconds) {
+            o.reconnect_delay_max = seconds ? seconds->value : -1.0;
+          },
+          "Network outputs: longest wait between reconnect attempts (None: 10 s).")
+      .field(
+          "extra_outputs", "a list of paths or URLs (str)", [](const EncoderOptions& o) { return o.extra_outputs; },
+          [](EncoderOptions& o, const std::vector<std::string>& urls) { o.extra_outputs = urls; },
+          "More outputs written from the same encoding (several outputs at once).")
       .finish();
 }
 

@@ -1,0 +1,159 @@
+#include "vistream/writer.hpp"
+
+#include "vistream/error.hpp"
+
+namespace vistream {
+
+std::vector<OutputTarget> output_targets(const std::vector<std::string>& urls, const EncoderOptions& options) {
+  std::vector<std::string> all = urls;
+  all.insert(all.end(), options.extra_outputs.begin(), options.extra_outputs.end());
+  std::vector<OutputTarget> targets;
+  bool segmented = false;
+  for (const std::string& url : all) {
+    if (url.empty()) throw Error(ErrorKind::InvalidArgument, "an output name is empty");
+    OutputTarget target;
+    target.url = url;
+    target.format = options.output_format;
+    target.options = options.output_options;
+    // Cut: outputs named for it (a pattern) and HLS playlists; "rec.mp4" beside "seg-%03d.mp4"
+    // stays whole, and so does a stream pushed beside a segmented recording.
+    const bool playlist = url.size() > 5 && url.compare(url.size() - 5, 5, ".m3u8") == 0;
+    if (options.segment_time > 0 && !is_network_output(url) && (has_name_pattern(url) || playlist)) {
+      target.segment_time = options.segment_time;
+      segmented = true;
+    }
+    target.reconnect_delay_max = options.reconnect_delay_max;
+    targets.push_back(std::move(target));
+  }
+  if (options.segment_time > 0 && !segmented) {
+    throw Error(ErrorKind::InvalidArgument,
+                "segment_time needs an output named with a pattern, such as 'rec-%03d.mp4' (numbered) or "
+                "'rec-%Y%m%d-%H%M%S.mp4' (dated), or an .m3u8 playlist");
+  }
+  return targets;
+}
+
+Writer::Writer(std::vector<std::string> urls, const EncoderOptions& options, const VideoFormat& frames)
+    : frames_(frames) {
+  if (frames.width <= 0 || frames.height <= 0)
+    throw Error(ErrorKind::InvalidArgument, "frame size must be positive, got " + std::to_string(frames.width) +
+                                                "x" + std::to_string(frames.height));
+  muxer_ = std::make_unique<Muxer>(output_targets(urls, options));
+  encoder_ = std::make_unique<VideoEncoder>(options, frames, muxer_->needs_global_header());
+  if (options.rotation && *options.rotation != 0.0) muxer_->set_rotation(*options.rotation);
+  video_stream_ = muxer_->add_stream(encoder_->context());
+  if (frames.frame_rate.num > 0) {
+    frame_duration_ = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(frames.frame_rate), frames.time_base));
+  }
+}
+
+Writer::~Writer() {
+  try {
+    finish();
+  } catch (...) {
+    // The muxer's destructor still closes what it can.
+  }
+}
+
+void Writer::add_audio_from(const std::string& url) {
+  if (started_) throw Error(ErrorKind::Generic, "audio must be added before the first frame is written");
+  audio_source_ = std::make_unique<Demuxer>(url);
+  const AVStream* stream = audio_source_->audio_stream();
+  if (!stream) throw Error(ErrorKind::InvalidArgument, "'" + url + "' has no audio stream");
+  if (AVStream* video = audio_source_->video_stream()) video->discard = AVDISCARD_ALL;  // only its sound
+  audio_ = std::make_unique<AudioOutput>(stream, *muxer_, "");
+}
+
+void Writer::release_audio(double up_to_seconds) {
+  if (!audio_) return;
+  const AVStream* stream = audio_source_->audio_stream();
+  for (;;) {
+    if (!next_audio_) {
+      if (audio_ended_) return;
+      UniquePacket packet = make_packet();
+      if (!audio_source_->read(packet.get())) {
+        audio_ended_ = true;
+        return;
+      }
+      if (packet->stream_index != stream->index) continue;
+      next_audio_ = std::move(packet);
+    }
+    const int64_t ts = next_audio_->pts != AV_NOPTS_VALUE ? next_audio_->pts : next_audio_->dts;
+    if (ts != AV_NOPTS_VALUE && ts * av_q2d(stream->time_base) >= up_to_seconds) return;
+    audio_->write(next_audio_.get(), 0, INT64_MIN, -1);
+    next_audio_.reset();
+  }
+}
+
+void Writer::start() {
+  if (started_) return;
+  muxer_->start();
+  started_ = true;
+}
+
+bool Writer::write(AVFrame* frame) {
+  if (flushed_) throw Error(ErrorKind::Generic, "the writer is closed");
+  start();
+  int64_t pts = frame->pts != AV_NOPTS_VALUE ? frame->pts : frame->best_effort_timestamp;
+  if (pts == AV_NOPTS_VALUE) {
+    pts = last_pts_ == INT64_MIN ? 0 : last_pts_ + frame_duration_;
+    ++stats_.timestamps_filled;
+  } else if (pts <= last_pts_) {
+    ++stats_.frames_dropped;
+    return false;
+  }
+  if (frame->width != frames_.width || frame->height != frames_.height || frame->format != frames_.format) {
+    const char* format = av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format));
+    throw Error(ErrorKind::InvalidArgument,
+                "frame is " + std::to_string(frame->width) + "x" + std::to_string(frame->height) + " " +
+                    (format ? format : "?") + "; this writer was opened for " + std::to_string(frames_.width) +
+                    "x" + std::to_string(frames_.height) + " " + av_get_pix_fmt_name(frames_.format));
+  }
+  last_pts_ = pts;
+  frame->pts = pts;
+  encoder_->encode(frame, packets_);
+  ++stats_.frames_written;
+  write_packets();
+  video_end_ = (pts + frame_duration_) * av_q2d(frames_.time_base);
+  release_audio(video_end_);
+  return true;
+}
+
+void Writer::write_packets() {
+  const AVRational time_base = encoder_->context()->time_base;
+  for (UniquePacket& packet : packets_) muxer_->write(packet.get(), video_stream_, time_base);
+  packets_.clear();
+}
+
+void Writer::flush() {
+  if (flushed_) return;
+  flushed_ = true;
+  if (!started_) return;  // nothing was encoded
+  encoder_->encode(nullptr, packets_);
+  write_packets();
+  if (audio_) {
+    release_audio(video_end_);  // no sound over a picture that has ended
+    audio_->finish();
+  }
+}
+
+void Writer::finish() {
+  if (finished_) return;
+  finished_ = true;
+  try {
+    flush();
+  } catch (...) {
+    muxer_->finish();  // the trailer still goes out: a playable file up to the failure
+    throw;
+  }
+  muxer_->finish();
+}
+
+WriterStats Writer::stats() const {
+  WriterStats stats = stats_;
+  if (audio_) stats.audio = audio_->copying() ? "copy" : "transcode";
+  stats.outputs = muxer_->status();
+  return stats;
+}
+
+}  // namespace vistream
