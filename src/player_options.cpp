@@ -84,6 +84,7 @@ void validate(const SourceOptions& options) {
   if (options.decoder.hwaccel.empty()) refuse("hwaccel must be 'none', 'auto' or a device type such as 'cuda'");
   check_timeout(options.timeouts.open, "open_timeout");
   check_timeout(options.timeouts.read, "read_timeout");
+  validate(options.reconnect);
 }
 
 void validate(const EncoderOptions& options) {

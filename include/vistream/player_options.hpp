@@ -81,6 +81,11 @@ struct PlayerStats {
   // A/V sync, measured when a frame is shown (released, headless): video pts - audio clock.
   std::atomic<double> av_drift_max{0.0};   // largest |drift|, seconds
   std::atomic<int64_t> av_drift_samples{0};
+  // Live sources (SourceOptions::reconnect): restored connections, seconds without one, and
+  // the frames the source would have sent meanwhile (estimate).
+  std::atomic<int64_t> reconnects{0};
+  std::atomic<double> reconnect_downtime{0.0};
+  std::atomic<int64_t> frames_lost{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -37,6 +38,7 @@
 #include "vistream/frame.hpp"
 #include "vistream/frame_index.hpp"
 #include "vistream/media_info.hpp"
+#include "vistream/reconnect_policy.hpp"
 #include "vistream/video_decoder.hpp"
 #include "vistream/video_filter.hpp"
 
@@ -56,6 +58,9 @@ struct SourceOptions {
   // avformat_open_input options, e.g. {"rtsp_transport", "tcp"}.
   std::string input_format;
   std::vector<std::pair<std::string, std::string>> input_options;
+  // What to do when a live source is lost (read error, stall, end of stream): see
+  // reconnect_policy.hpp and VideoSource's "Reconnecting" below.
+  ReconnectOptions reconnect;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts}; }
 };
@@ -68,6 +73,23 @@ struct SourceStats {
   int64_t decode_errors = 0;  // corrupt packets/frames skipped + read errors
   int64_t read_errors = 0;    // failed demuxer reads (a truncated end, damaged data, I/O errors)
   int64_t seeks = 0;          // demuxer repositionings (a target reached by decoding forward is none)
+  int64_t reconnects = 0;     // live source connections restored after a loss
+  double downtime = 0.0;      // seconds without a connection, summed over the restored outages
+  int64_t frames_lost = 0;    // estimate: frames the source would have sent while it was down
+};
+
+// A live source lost or restored (VideoSource's connection listener).
+struct ConnectionEvent {
+  enum class Kind {
+    Disconnected,   // the connection was lost (reason: why); reconnecting starts
+    AttemptFailed,  // one reconnect attempt failed (reason: its error)
+    Reconnected,    // the source delivers again (reason: why it had been lost)
+  };
+  Kind kind = Kind::Disconnected;
+  std::string reason;
+  int64_t attempt = 0;    // 1-based attempt of this outage (0 for Disconnected)
+  double downtime = 0.0;  // seconds since the loss
+  int64_t frames_lost = 0;  // Reconnected: estimate of the frames missed (downtime x frame rate)
 };
 
 class VideoSource {
@@ -85,7 +107,11 @@ class VideoSource {
   // frame_count is the count known at open (exact for indexed local files; indexed_frame_count()
   // tells the exact count of a source indexed later).
   const MediaInfo& info() const { return info_; }
-  Demuxer& demuxer() { return *demuxer_; }
+  // Error(Source) while a lost live source is not connected (see "Reconnecting").
+  Demuxer& demuxer() {
+    if (!demuxer_) throw not_connected();
+    return *demuxer_;
+  }
   // input_options nothing used when the source was opened (immutable after open).
   const std::vector<std::string>& unused_input_options() const { return unused_input_options_; }
   // Non-video packets are discarded at the demuxer unless a sink is set.
@@ -124,6 +150,18 @@ class VideoSource {
   // next() would start it again.
   void halt() { stop_prefetch(); }
 
+  // Reconnecting (options.reconnect): when a live source fails to read (I/O error, stall past
+  // the read timeout) or ends, next() reopens it with backoff and goes on; the frames after a
+  // reconnect continue the index and the timestamps of the frames before (the new stream's
+  // timeline is mapped after the last one, so time never goes back). The listener is called on
+  // the consumer thread, inside next(), with the decode thread halted: on Reconnected before
+  // any packet of the new connection reaches the packet sink. An exception it throws leaves
+  // next(). When the attempts run out next() throws the last failure's kind (SourceError or
+  // SourceTimeoutError), naming the attempts; stop (the token) ends a wait or an attempt at once.
+  using ConnectionListener = std::function<void(const ConnectionEvent&)>;
+  void set_connection_listener(ConnectionListener listener) { connection_listener_ = std::move(listener); }
+  bool reconnects() const { return reconnect_enabled_; }
+
  private:
   void fill_info();       // constructor only
   void settle_hwaccel();  // constructor only
@@ -150,7 +188,15 @@ class VideoSource {
   bool position_at_keyframe(size_t keyframe_pos, bool by_pts);
   void reset_decoding();  // flush decoder + filter after a demuxer repositioning
   void reopen();
-  double time_tolerance() const;  // seconds a container's rounding may put a frame late
+  double time_tolerance() const;
+  // Reconnecting (video_source.cpp, "Reconnecting a live source").
+  Error not_connected() const;
+  bool is_connection_loss(const Error& error) const;
+  void reconnect(const std::string& reason, ErrorKind kind);  // throws when given up or stopped
+  void open_new_connection();
+  void notify(ConnectionEvent::Kind kind, const std::string& reason, int64_t attempt, double downtime,
+              int64_t frames_lost = 0);
+  void map_timeline(AVPacket* packet);  // decode side: every packet read  // seconds a container's rounding may put a frame late
 
   std::string url_;
   SourceOptions options_;
@@ -212,6 +258,26 @@ class VideoSource {
   std::atomic<bool> prefetch_ended_{false};  // the thread stopped because decoding ended or failed
   bool prefetch_done_ = false;         // consumer only: decoding ended (no thread will deliver more)
   std::deque<UniqueFrame> pending_frames_;  // consumer only: decoded ahead by a stopped thread
+
+  // Reconnecting. Set once in the constructor: reconnect_enabled_, live_, the original time
+  // bases. The timeline state is written by the decode side (map_timeline) and by the consumer
+  // only while no decode thread runs (reconnect()).
+  bool reconnect_enabled_ = false;
+  bool live_ = false;               // a network URL or a device: its end is an outage too
+  AVRational audio_time_base_{1, 1};  // of the first connection's audio: what consumers expect
+  ConnectionListener connection_listener_;  // consumer only
+  struct Timeline {
+    int connection = 0;            // 0: the first connection (timestamps untouched)
+    bool offset_known = true;      // false until the new connection's first timestamp
+    int64_t offset_us = 0;         // added to the new connection's timestamps (AV_TIME_BASE)
+    double end = -INFINITY;        // seconds: end of the latest packet delivered (mapped)
+    double last_video_dts = -INFINITY;  // seconds (mapped): spots a live stream jumping back
+    double lost_downtime = 0.0;    // seconds of the outage being mapped (own clock may go on)
+  } timeline_;
+  int64_t earlier_decode_errors_ = 0;  // of decoders replaced by a reconnect
+  int64_t reconnects_ = 0;             // consumer only
+  double downtime_ = 0.0;              // consumer only
+  int64_t frames_lost_ = 0;            // consumer only
 };
 
 }  // namespace vistream

@@ -40,6 +40,7 @@ from .media_info import MediaInfo
 from .player import Player, Position
 from .reader import Frame, Reader
 from .stats import CacheStats, PlayerStats, ReaderStats
+from .connection import ConnectionEvent
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "PlayerStats",
     "CacheStats",
     "ReaderStats",
+    "ConnectionEvent",
     "Frame",
     "MediaInfo",
     "Detections",

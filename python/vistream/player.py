@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from . import _arguments, _core, _logging
+from .connection import ConnectionCallback, connection_dispatcher
 from ._output_file import PendingOutput, note_partial, same_file
 from .errors import VistreamError
 from .media_info import MediaInfo
@@ -109,6 +110,14 @@ class Player:
             ``SourceTimeoutError`` (the output is finalized); see ``Reader``.
         camera / input_format / input_options / capture_size / capture_fps / capture_format:
             how to open the source (cameras, devices, RTSP transport, TLS...), as for ``Reader``.
+        reconnect / reconnect_delay / reconnect_delay_max / reconnect_attempts: what to do when a
+            live source is lost, as for ``Reader``. Across a reconnect the callback's frames
+            start a new ``serial`` (``discontinuity`` is True on the first), their index and
+            time continue after the last frame, and ``output`` keeps being written (one
+            forward timeline). When the attempts run out, ``run()`` raises the last failure
+            after finalizing ``output``.
+        on_disconnect / on_reconnect / on_error: callables getting a ``ConnectionEvent`` (see
+            ``vistream.connection``), called on the engine's source thread.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -162,7 +171,15 @@ class Player:
         capture_size: Optional[CaptureSize] = None,
         capture_fps: Optional[float] = None,
         capture_format: Optional[str] = None,
+        reconnect: "str | bool" = _DEFAULTS.source.reconnect,
+        reconnect_delay: float = _DEFAULTS.source.reconnect_delay,
+        reconnect_delay_max: float = _DEFAULTS.source.reconnect_delay_max,
+        reconnect_attempts: Optional[int] = _DEFAULTS.source.reconnect_attempts,
+        on_disconnect: Optional[ConnectionCallback] = None,
+        on_reconnect: Optional[ConnectionCallback] = None,
+        on_error: Optional[ConnectionCallback] = None,
     ) -> None:
+        dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
         show_window = _resolve_display(display)
@@ -182,7 +199,9 @@ class Player:
             source=_core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
                                        read_timeout=read_timeout, input_format=demuxer or None,
-                                       input_options=demuxer_options),
+                                       input_options=demuxer_options, reconnect=reconnect,
+                                       reconnect_delay=reconnect_delay, reconnect_delay_max=reconnect_delay_max,
+                                       reconnect_attempts=reconnect_attempts),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop),
             display_options=_core.DisplayOptions(fullscreen=fullscreen, osd=osd, title=title),
@@ -195,6 +214,8 @@ class Player:
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
         self._core = _open_engine(self._pending, url, options)
+        if dispatch is not None:
+            self._core._set_connection_callback(dispatch)
         _warn_unused(self._core, url)
         self.display = show_window
 

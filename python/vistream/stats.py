@@ -91,6 +91,12 @@ class PlayerStats(_Subscriptable):
     #: the file written once ``run()`` ended: ``output``, the partial file of a failed run,
     #: or None (no output, nothing encoded, or still running)
     output: Optional[str] = None
+    #: live source connections restored after a loss (``reconnect=``)
+    reconnects: int = 0
+    #: seconds the source was down, summed over the restored outages
+    downtime: float = 0.0
+    #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
+    frames_lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,12 @@ class ReaderStats(_Subscriptable):
     #: demuxer repositionings; a target reached by decoding forward, or served from the
     #: back-step cache, is none
     seeks: int
+    #: live source connections restored after a loss (``reconnect=``)
+    reconnects: int = 0
+    #: seconds the source was down, summed over the restored outages
+    downtime: float = 0.0
+    #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
+    frames_lost: int = 0
 
 
 __all__ = ["CacheStats", "PlayerStats", "ReaderStats"]
