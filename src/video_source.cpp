@@ -232,6 +232,10 @@ bool VideoSource::next_decoded(AVFrame* frame) {
     }
     ++frames_decoded_;
     frame->pts = frame->best_effort_timestamp;
+    if (reconnect_enabled_ && live_ && !in_live_order(frame)) {
+      av_frame_unref(frame);
+      continue;
+    }
     if (cache_enabled_ && frame->pts != AV_NOPTS_VALUE) {
       const int64_t index = index_->index_of(frame->pts);
       if (index >= 0) cache_.insert(index, frame);
@@ -608,6 +612,8 @@ constexpr double kLiveJumpBack = 1.0;
 // A new connection whose own clock continues after the last one within the outage plus this
 // keeps its timestamps (HLS, an RTSP server's running clock); otherwise it is mapped after.
 constexpr double kOwnClockSlack = 2.0;
+// Frames a decoder may hold back for B-frame reordering (H.264/HEVC streams rarely use more).
+constexpr double kReorderAllowance = 3.0;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -714,6 +720,29 @@ void VideoSource::open_new_connection() {
   timeline_.last_video_dts = -INFINITY;
 }
 
+double VideoSource::frame_duration() const {
+  const AVStream* video = demuxer_ ? demuxer_->video_stream() : nullptr;
+  AVRational rate = info_.frame_rate.num > 0 ? AVRational{info_.frame_rate.num, info_.frame_rate.den} : AVRational{0, 1};
+  if (rate.num <= 0 && video) rate = video->avg_frame_rate.num > 0 ? video->avg_frame_rate : video->r_frame_rate;
+  return rate.num > 0 && rate.den > 0 ? av_q2d(av_inv_q(rate)) : 0.04;
+}
+
+// Decode side, live sources that reconnect: frames leave in time order. A frame without a
+// timestamp (the first of an RTP session may have none) follows the last one by a frame; one
+// at or before the last one (a leading picture whose reference came before the reconnect, or
+// a sender's clock stepping back) is dropped.
+bool VideoSource::in_live_order(AVFrame* frame) {
+  const int64_t step = std::max<int64_t>(1, std::llround(frame_duration() / av_q2d(stream_time_base_)));
+  if (frame->pts == AV_NOPTS_VALUE) {
+    // The first frame of an RTP session may have none: the timeline starts there.
+    frame->pts = last_live_pts_ == AV_NOPTS_VALUE ? 0 : last_live_pts_ + step;
+  } else if (last_live_pts_ != AV_NOPTS_VALUE && frame->pts <= last_live_pts_) {
+    return false;
+  }
+  last_live_pts_ = frame->pts;
+  return true;
+}
+
 // Every packet: into the first connection's time bases, shifted so that a later connection's
 // timeline starts after the end of everything delivered before (a frame is never older than
 // the one before it), and the end of what was delivered is tracked. Packets of the first
@@ -743,7 +772,10 @@ void VideoSource::map_timeline(AVPacket* packet) {
   if (!timeline_.offset_known) {
     const int64_t first = earliest(packet);
     if (first == AV_NOPTS_VALUE) return;  // placed by the next packet that has a time
-    const double start = to_seconds(first, from);
+    double start = to_seconds(first, from);
+    // Only a presentation time (RTP): the packets after it may decode earlier by the B-frame
+    // reorder depth. Room for that, so none of them lands before the end of the last timeline.
+    if (video && packet->dts == AV_NOPTS_VALUE) start -= kReorderAllowance * frame_duration();
     const bool own_clock_continues =
         start > timeline_.end && start - timeline_.end <= timeline_.lost_downtime + kOwnClockSlack;
     const double offset = std::isfinite(timeline_.end) && !own_clock_continues ? timeline_.end - start : 0.0;
@@ -760,7 +792,7 @@ void VideoSource::map_timeline(AVPacket* packet) {
   if (last == AV_NOPTS_VALUE) return;
   // Without a duration, a video packet lasts a frame: the next timeline starts a frame later.
   double duration = packet->duration > 0 ? to_seconds(packet->duration, to) : 0.0;
-  if (duration <= 0 && video && info_.frame_rate.num > 0) duration = av_q2d({info_.frame_rate.den, info_.frame_rate.num});
+  if (duration <= 0 && video) duration = frame_duration();
   timeline_.end = std::max(timeline_.end, to_seconds(last, to) + duration);
   if (video && packet->dts != AV_NOPTS_VALUE)
     timeline_.last_video_dts = std::max(timeline_.last_video_dts, to_seconds(packet->dts, to));

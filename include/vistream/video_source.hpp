@@ -196,7 +196,9 @@ class VideoSource {
   void open_new_connection();
   void notify(ConnectionEvent::Kind kind, const std::string& reason, int64_t attempt, double downtime,
               int64_t frames_lost = 0);
-  void map_timeline(AVPacket* packet);  // decode side: every packet read  // seconds a container's rounding may put a frame late
+  void map_timeline(AVPacket* packet);  // decode side: every packet read
+  bool in_live_order(AVFrame* frame);   // decode side: every decoded frame of a live source
+  double frame_duration() const;        // seconds, from the stream's rate (0.04 when unknown)  // seconds a container's rounding may put a frame late
 
   std::string url_;
   SourceOptions options_;
@@ -274,6 +276,7 @@ class VideoSource {
     double last_video_dts = -INFINITY;  // seconds (mapped): spots a live stream jumping back
     double lost_downtime = 0.0;    // seconds of the outage being mapped (own clock may go on)
   } timeline_;
+  int64_t last_live_pts_ = AV_NOPTS_VALUE;  // decode side: the last frame's pts (live order)
   int64_t earlier_decode_errors_ = 0;  // of decoders replaced by a reconnect
   int64_t reconnects_ = 0;             // consumer only
   double downtime_ = 0.0;              // consumer only
