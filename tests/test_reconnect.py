@@ -126,10 +126,16 @@ def test_rtsp_gstreamer_udp_server_restart(tmp_path):
                    input_options={"rtsp_transport": "udp"})
 
 
-def test_rtsp_perl_udp_feeder_restart(tmp_path):
+def test_rtsp_perl_udp_server_and_feeder_restart(tmp_path):
+    # rtsp-server-perl keeps a killed publisher's mount (clients then wait forever and a new
+    # ANNOUNCE is not served), so the outage is the server and its feeder going down together.
     rig = perl_rtsp_rig(tmp_path, vs_test_clip())
-    outage_through(rig, rig.kill_feed, rig.start_feed, tmp_path, timeout=(8, 2),
-                   input_options={"rtsp_transport": "udp"})
+
+    def lose() -> None:
+        rig.kill_feed()
+        rig.kill_server()
+
+    outage_through(rig, lose, rig.start, tmp_path, timeout=(8, 2), input_options={"rtsp_transport": "udp"})
 
 
 def test_rtmp_feeder_restart(tmp_path):
