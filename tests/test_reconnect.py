@@ -271,3 +271,52 @@ def test_reconnect_options_are_checked():
     assert vs._core.SourceOptions(reconnect=True).reconnect == "always"
     assert vs._core.SourceOptions(reconnect=False).reconnect == "never"
     assert vs._core.SourceOptions().reconnect == "auto"
+
+
+# --------------------------------------------------------------------------- the tracker across an outage
+
+def test_pipeline_tracker_keeps_its_ids_across_a_reconnect(tmp_path, test_mp4):
+    """The Pipeline is not reset by a reconnect: track ids go on. A detector keyed on the
+    timeline: before the outage objects A and B (B leaves after the first frames), after it A
+    and a newcomer C. Kept state: C gets a new id (3) and A keeps 1; a tracker started afresh
+    would hand out 2 again."""
+    from vistream.track import ByteTrack
+
+    box_a, box_b, box_c = [100, 100, 200, 300], [400, 100, 500, 300], [700, 100, 800, 300]
+    seen = {"serial": 0, "frames": 0}
+
+    def detector(image):
+        if seen["serial"] == 0:
+            boxes = [box_a, box_b] if seen["frames"] < 10 else [box_a]
+        else:
+            boxes = [box_a, box_c]
+        return vs.Detections(xyxy=boxes, confidence=[0.9] * len(boxes))
+
+    pipeline = vs.Pipeline(detector, ByteTrack(frame_rate=30))
+    ids: List[tuple] = []
+
+    rig = udp_rig(tmp_path, test_mp4).start()
+    session = Session(rig.url, None, timeout=(6, 1.0), **FAST)
+
+    def on_frame(frame):
+        seen["serial"] = frame.serial
+        seen["frames"] += 1
+        pipeline(frame)
+        ids.append((frame.serial, sorted(int(i) for i in pipeline.last.tracker_id)))
+
+    session.player.on_frame(on_frame)
+    try:
+        wait_until(lambda: len(ids) >= 20, 30, "the first tracked frames")
+        rig.kill_feed()
+        session.wait_event("disconnect", 20)
+        rig.start_feed()
+        session.wait_event("reconnect", 30)
+        wait_until(lambda: sum(1 for serial, _ in ids if serial) >= 10, 30, "tracked frames after the reconnect")
+    finally:
+        session.finish()
+        rig.close()
+    before = [tracked for serial, tracked in ids if serial == 0]
+    after = [tracked for serial, tracked in ids if serial]
+    assert before[0] == [1, 2] and before[-1] == [1]
+    assert after[0][0] == 1, "track A lost its id across the reconnect"
+    assert after[-1] == [1, 3], f"the tracker started afresh after the reconnect: {after[-1]}"
