@@ -149,6 +149,38 @@ class SourceOptions:
     def read_timeout(self, arg1: float | None) -> None:
         ...
     @property
+    def reconnect(self) -> str:
+        """
+        When a source is lost, reopen it: 'auto' (live sources: network URLs and devices; files never), 'always' (True), 'never' (False).
+        """
+    @reconnect.setter
+    def reconnect(self, arg1: bool | str) -> None:
+        ...
+    @property
+    def reconnect_attempts(self) -> int | None:
+        """
+        Reconnect attempts per outage before the error is raised (None: forever).
+        """
+    @reconnect_attempts.setter
+    def reconnect_attempts(self, arg1: int | None) -> None:
+        ...
+    @property
+    def reconnect_delay(self) -> float:
+        """
+        Seconds before the first reconnect attempt; each further wait doubles (with 10% jitter).
+        """
+    @reconnect_delay.setter
+    def reconnect_delay(self, arg1: float) -> None:
+        ...
+    @property
+    def reconnect_delay_max(self) -> float:
+        """
+        The longest wait between reconnect attempts.
+        """
+    @reconnect_delay_max.setter
+    def reconnect_delay_max(self, arg1: float) -> None:
+        ...
+    @property
     def threads(self) -> int:
         """
         Decoder threads, 0 = one per core.
@@ -404,6 +436,8 @@ class Reader:
         ...
     def _info(self) -> dict:
         ...
+    def _set_connection_callback(self, callback: typing.Any) -> None:
+        ...
     def _stats(self) -> dict:
         ...
     def _unused_input_options(self) -> list[str]:
@@ -425,6 +459,8 @@ class Player:
     def _audio_clock(self) -> tuple[typing.Any, int]:
         ...
     def _info(self) -> dict:
+        ...
+    def _set_connection_callback(self, callback: typing.Any) -> None:
         ...
     def _stats(self) -> dict:
         ...
