@@ -54,8 +54,13 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
   cache_enabled_ = index_.has_value() && options.cache_bytes > 0;
-  live_ = is_live_source(url, options.input_format);
-  reconnect_enabled_ = vistream::reconnects(options.reconnect, url, options.input_format);
+  // A network URL with a known duration is a recording served over the network (an mp4 over
+  // http, an HLS VOD playlist): its end is the end, and reopening it would start over.
+  live_ = is_live_source(url, options.input_format) &&
+          !(url.find("://") != std::string::npos && demuxer_->context()->duration > 0 &&
+            demuxer_->context()->duration != AV_NOPTS_VALUE);
+  reconnect_enabled_ = vistream::reconnects(options.reconnect, url, options.input_format) &&
+                       (live_ || options.reconnect.mode == ReconnectMode::Always);
   if (AVStream* audio = demuxer_->audio_stream()) audio_time_base_ = audio->time_base;
   settle_hwaccel();
   fill_info();

@@ -135,6 +135,8 @@ PLAYER_FIELDS = {
     "decode_errors": int, "read_errors": int, "seeks": int, "elapsed": float, "fps": float,
     "encoder": str, "audio": str, "hwaccel": str, "audio_device": type(None), "av_drift_max": float,
     "av_drift_samples": int, "display_fps": float, "cache": CacheStats, "output": str,
+    # live sources (reconnect=)
+    "reconnects": int, "downtime": float, "frames_lost": int,
 }
 
 
