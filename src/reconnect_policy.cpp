@@ -23,10 +23,11 @@ std::string lower(std::string text) {
   return text;
 }
 
-// Input formats that capture from a device (libavdevice) or generate live (lavfi).
+// Input formats that capture from a device (libavdevice). Not lavfi: a generated source that
+// ends (duration=) ends on purpose.
 constexpr const char* kDeviceFormats[] = {"v4l2", "video4linux2", "x11grab", "kmsgrab", "fbdev", "alsa",
                                           "pulse", "jack", "oss", "dshow", "avfoundation", "gdigrab",
-                                          "decklink", "lavfi", "libcdio", "openal", "xcbgrab"};
+                                          "decklink", "libcdio", "openal", "xcbgrab"};
 
 }  // namespace
 

@@ -37,7 +37,7 @@ void validate(const ReconnectOptions& options);
 
 // Whether a source opened as `url` with `input_format` ("" = probed) is live: a network URL
 // (scheme://, except file:) or a capture device (/dev/video*, or a device input format such as
-// v4l2, x11grab, alsa, lavfi). Files and pipes ("-", pipe:) are not.
+// v4l2, x11grab, alsa). Files, pipes and lavfi graphs ("-", pipe:) are not.
 bool is_live_source(const std::string& url, const std::string& input_format);
 // Whether this source reconnects under `options.mode`. Pipes never do (they cannot be reopened).
 bool reconnects(const ReconnectOptions& options, const std::string& url, const std::string& input_format);

@@ -82,7 +82,7 @@ TEST(ReconnectPolicy, AutoReconnectsLiveSourcesOnly) {
   EXPECT_TRUE(reconnects(options, "udp://127.0.0.1:5000", ""));
   EXPECT_TRUE(reconnects(options, "https://cam.example/stream.m3u8", ""));
   EXPECT_TRUE(reconnects(options, "/dev/video0", ""));
-  EXPECT_TRUE(reconnects(options, "testsrc2", "lavfi"));
+  EXPECT_FALSE(reconnects(options, "testsrc2=duration=1", "lavfi"));  // generated: its end is the end
   EXPECT_FALSE(reconnects(options, "clip.mp4", ""));
   EXPECT_FALSE(reconnects(options, "/data/clip.mp4", ""));
   EXPECT_FALSE(reconnects(options, "file:///data/clip.mp4", ""));
