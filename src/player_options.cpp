@@ -89,6 +89,7 @@ void validate(const SourceOptions& options) {
   check_timeout(options.timeouts.read, "read_timeout");
   if (options.decoder.device != "cpu" && parse_cuda_ordinal(options.decoder.device) < 0)
     refuse("device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.decoder.device + "'");
+  validate(options.reconnect);
 }
 
 void validate(const EncoderOptions& options) {

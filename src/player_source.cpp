@@ -79,8 +79,32 @@ bool PlayerSource::release_live(FramePtr frame, uint64_t serial, BlockingQueue<F
   return true;
 }
 
+void PlayerSource::on_connection_event(const ConnectionEvent& event, uint64_t& serial, PlayerTransport& transport,
+                                       PlayerPresentation& presentation) {
+  if (event.kind == ConnectionEvent::Kind::Reconnected) {
+    // The decode thread is halted: no packet of the new connection has reached the sink yet.
+    // Frames queued from before the outage still play (no floor), like a loop restart's.
+    serial = transport.start_reconnect_generation();
+    packet_serial_.store(serial);
+    if (AudioPlayback* sound = transport.sound()) sound->start_generation(serial, -1.0, /*discard_queued=*/false);
+    presentation.restart_drift_measure();
+    ++stats_.reconnects;
+    stats_.reconnect_downtime.store(stats_.reconnect_downtime.load() + event.downtime);
+    stats_.frames_lost += event.frames_lost;
+  }
+  if (connection_hook_) connection_hook_(event);
+}
+
 void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transport, PlayerRecorder* recorder,
                        PlayerPresentation& presentation) {
+  uint64_t serial = 0;
+  struct ClearListener {
+    VideoSource& source;
+    ~ClearListener() { source.set_connection_listener(nullptr); }
+  } clear_listener{*source_};
+  source_->set_connection_listener([this, &serial, &transport, &presentation](const ConnectionEvent& event) {
+    on_connection_event(event, serial, transport, presentation);
+  });
   try {
     install_packet_sink(transport, recorder);
     const bool realtime = options_.mode == PlayerMode::Realtime;
@@ -88,7 +112,6 @@ void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transp
     // between the network and the hook waits for Python (docs/architecture.md, "Live sources").
     const bool live_realtime = realtime && source_->demuxer().live() && !source_->indexed();
     source_->set_newest_wins(live_realtime);
-    uint64_t serial = 0;
     if (options_.start > 0) source_->seek_to_time(options_.start);
     bool ended = false;
     PlayerTransport::SeekOrder seek;

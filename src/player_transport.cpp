@@ -133,6 +133,11 @@ void PlayerTransport::request_loop_restart(int64_t index) {
   control_.seek_is_loop = true;
 }
 
+uint64_t PlayerTransport::start_reconnect_generation() {
+  std::lock_guard lock(mutex_);
+  return ++control_.serial;
+}
+
 PlayerTransport::Release PlayerTransport::wait_for_release(const FramePtr& frame, double lead) {
   std::unique_lock lock(mutex_);
   for (;;) {

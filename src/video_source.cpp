@@ -63,6 +63,14 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   if (local_file && demuxer_->seekable()) frame_index();
   if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
   cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
+  // A network URL with a known duration is a recording served over the network (an mp4 over
+  // http, an HLS VOD playlist): its end is the end, and reopening it would start over.
+  live_ = is_live_source(url, options.input_format) &&
+          !(url.find("://") != std::string::npos && demuxer_->context()->duration > 0 &&
+            demuxer_->context()->duration != AV_NOPTS_VALUE);
+  reconnect_enabled_ = vistream::reconnects(options.reconnect, url, options.input_format) &&
+                       (live_ || options.reconnect.mode == ReconnectMode::Always);
+  if (AVStream* audio = demuxer_->audio_stream()) audio_time_base_ = audio->time_base;
   settle_hwaccel();
   fill_info();
 }
@@ -74,7 +82,7 @@ VideoSource::~VideoSource() {
 
 void VideoSource::set_packet_sink(PacketSink sink) {
   packet_sink_ = std::move(sink);
-  if (AVStream* audio = demuxer_->audio_stream())
+  if (AVStream* audio = demuxer_ ? demuxer_->audio_stream() : nullptr)
     audio->discard = packet_sink_ ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
   std::vector<UniquePacket> early = std::move(early_packets_);
   early_packets_.clear();
@@ -155,6 +163,7 @@ void VideoSource::fill_info() {
 }
 
 const FrameIndex& VideoSource::frame_index() {
+  if (!demuxer_) throw not_connected();
   if (!index_) {
     if (!demuxer_->seekable())
       throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
@@ -273,11 +282,13 @@ Landing compare_to_keyframe(const AVPacket& packet, const FrameIndex::Keyframe& 
 }  // namespace
 
 bool VideoSource::feed_decoder() {
+  if (!demuxer_) throw not_connected();
   while (!demux_eof_) {
     if (!demuxer_->read(packet_.get())) {
       demux_eof_ = true;
       break;
     }
+    map_timeline(packet_.get());
     ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
       note_arrival(packet_.get());
@@ -342,6 +353,10 @@ bool VideoSource::next_decoded(AVFrame* frame) {
     ++frames_decoded_;
     stamp_arrival(frame);
     frame->pts = frame->best_effort_timestamp;
+    if (reconnect_enabled_ && live_ && !in_live_order(frame)) {
+      av_frame_unref(frame);
+      continue;
+    }
     if (cache_enabled_ && frame->pts != AV_NOPTS_VALUE) {
       const int64_t index = index_->index_of(frame->pts);
       if (index >= 0) cache_.insert(index, frame);
@@ -429,7 +444,13 @@ UniqueFrame VideoSource::pull_output() {
     if (filter_->pull(out.get())) {
       return out;
     }
-    if (filter_eof_sent_) return nullptr;
+    if (filter_eof_sent_) {
+      // A live source that ends (the sender stopped, the server closed the stream) is an
+      // outage: everything decoded has been delivered, now reconnect. A file's end is the end.
+      if (!(reconnect_enabled_ && live_ && !index_)) return nullptr;
+      reconnect("the stream ended", ErrorKind::Source);
+      continue;
+    }
     UniqueFrame decoded;
     if (cached_target_) {
       decoded = cache_.get(*cached_target_);
@@ -440,7 +461,13 @@ UniqueFrame VideoSource::pull_output() {
       seek_to_index(resume);  // served from the cache again when possible
       continue;
     } else {
-      decoded = pop_decoded();
+      try {
+        decoded = pop_decoded();
+      } catch (const Error& error) {
+        if (!is_connection_loss(error)) throw;
+        reconnect(error.what(), error.kind());  // what the decoder held of the old connection is lost
+        continue;
+      }
       if (decoded) note_delivered(decoded.get());
     }
     if (decoded) {
@@ -933,11 +960,212 @@ SourceStats VideoSource::stats() const {
   s.frames_output = frames_output_;
   s.seeks = seeks_;
   s.frames_superseded = superseded_.load();
-  s.read_errors = earlier_read_errors_.load() + demuxer_->read_errors();
-  s.decode_errors = decoder_->errors() + s.read_errors;
+  s.read_errors = earlier_read_errors_.load() + (demuxer_ ? demuxer_->read_errors() : 0);
+  s.decode_errors = decoder_->errors() + earlier_decode_errors_ + s.read_errors;
   s.device_to_host_bytes = decoder_->device_to_host_bytes();
   s.device_to_host_copies = decoder_->device_to_host_copies();
+  s.reconnects = reconnects_;
+  s.downtime = downtime_;
+  s.frames_lost = frames_lost_;
   return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconnecting a live source. The policy (whether, how long to wait) is reconnect_policy.cpp;
+// here the waiting, the reopening and the timeline. Seeking code above does not use any of it.
+
+namespace {
+
+// Beyond this much of a jump back in a live stream's video timestamps, the sender restarted
+// (a camera rebooted, an encoder restarted its clock) without the connection dropping.
+constexpr double kLiveJumpBack = 1.0;
+// A new connection whose own clock continues after the last one within the outage plus this
+// keeps its timestamps (HLS, an RTSP server's running clock); otherwise it is mapped after.
+constexpr double kOwnClockSlack = 2.0;
+// Frames a decoder may hold back for B-frame reordering (H.264/HEVC streams rarely use more).
+constexpr double kReorderAllowance = 3.0;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Error VideoSource::not_connected() const {
+  return Error(ErrorKind::Source, "'" + url_ + "': not connected (the source was lost and reconnecting gave up)");
+}
+
+bool VideoSource::is_connection_loss(const Error& error) const {
+  if (!reconnect_enabled_) return false;
+  // Stopping, Ctrl-C, a refused protocol or certificate are answers, not outages.
+  return error.kind() == ErrorKind::Source || error.kind() == ErrorKind::SourceTimeout;
+}
+
+void VideoSource::notify(ConnectionEvent::Kind kind, const std::string& reason, int64_t attempt, double downtime,
+                         int64_t frames_lost) {
+  if (kind == ConnectionEvent::Kind::Disconnected)
+    av_log(nullptr, AV_LOG_WARNING, "vistream: lost '%s': %s; reconnecting\n", url_.c_str(), reason.c_str());
+  else if (kind == ConnectionEvent::Kind::Reconnected)
+    av_log(nullptr, AV_LOG_INFO, "vistream: reconnected to '%s' (attempt %lld, %.1f s down)\n", url_.c_str(),
+           static_cast<long long>(attempt), downtime);
+  if (!connection_listener_) return;
+  ConnectionEvent event;
+  event.kind = kind;
+  event.reason = reason;
+  event.attempt = attempt;
+  event.downtime = downtime;
+  event.frames_lost = frames_lost;
+  connection_listener_(event);
+}
+
+void VideoSource::reconnect(const std::string& reason, ErrorKind kind) {
+  const auto lost_at = std::chrono::steady_clock::now();
+  // The decode thread has ended (its read failed or the input ended); whatever it had decoded
+  // ahead was delivered or belongs to the lost connection.
+  stop_prefetch();
+  pending_frames_.clear();
+  prefetch_done_ = false;
+  prefetch_error_ = nullptr;
+  // The old connection goes first: the new one may need what it holds (a bound UDP port, a
+  // capture device). Until a new one opens, reads fail with not_connected() (a reconnect that
+  // gives up leaves the source so).
+  if (demuxer_) earlier_read_errors_ += demuxer_->read_errors();
+  demuxer_.reset();
+  notify(ConnectionEvent::Kind::Disconnected, reason, 0, 0.0);
+  const auto seed = static_cast<uint64_t>(lost_at.time_since_epoch().count()) ^ reinterpret_cast<uintptr_t>(this);
+  ReconnectBackoff backoff(options_.reconnect, seed);
+  std::string last_failure = reason;
+  ErrorKind last_kind = kind;
+  for (;;) {
+    if (!backoff.may_retry()) {
+      throw Error(last_kind, "'" + url_ + "': connection lost (" + reason + "); gave up after " +
+                                 std::to_string(backoff.attempt()) + " reconnect attempt(s), last: " + last_failure);
+    }
+    const double delay = backoff.next_delay();
+    if (!cancel_->sleep_for(std::chrono::duration_cast<CancelToken::Clock::duration>(
+            std::chrono::duration<double>(delay))))
+      throw Error(ErrorKind::Cancelled, "'" + url_ + "': reconnect cancelled");
+    try {
+      open_new_connection();
+      break;
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::Cancelled || error.kind() == ErrorKind::Interrupted ||
+          error.kind() == ErrorKind::InvalidArgument)
+        throw;
+      last_failure = error.what();
+      last_kind = error.kind() == ErrorKind::SourceTimeout ? ErrorKind::SourceTimeout : ErrorKind::Source;
+      notify(ConnectionEvent::Kind::AttemptFailed, last_failure, backoff.attempt(), seconds_since(lost_at));
+    }
+  }
+  const double downtime = seconds_since(lost_at);
+  const Rational rate = info_.frame_rate;
+  const int64_t lost = rate.num > 0 && rate.den > 0 ? std::llround(downtime * rate.num / rate.den) : 0;
+  ++reconnects_;
+  downtime_ += downtime;
+  frames_lost_ += lost;
+  timeline_.lost_downtime = downtime;
+  notify(ConnectionEvent::Kind::Reconnected, reason, backoff.attempt(), downtime, lost);
+}
+
+void VideoSource::open_new_connection() {
+  // Probed afresh: a restarted server may number its streams differently.
+  auto fresh = std::make_unique<Demuxer>(url_, -1, cancel_, options_.demuxer_options());
+  AVStream* video = fresh->video_stream();
+  if (!video) throw Error(ErrorKind::Source, "'" + url_ + "' has no video stream after reconnecting");
+  // The new connection's codec parameters (SPS/PPS of an RTSP session's SDP) go to a new
+  // decoder, on the device settled at open.
+  DecoderOptions decoding = options_.decoder;
+  if (!info_.hwaccel.empty()) decoding.hwaccel = info_.hwaccel;
+  auto decoder = std::make_unique<VideoDecoder>(video, decoding);
+  earlier_decode_errors_ += decoder_->errors();
+  demuxer_ = std::move(fresh);
+  decoder_ = std::move(decoder);
+  reset_decoding();
+  set_packet_sink(packet_sink_);  // the new demuxer's audio: kept only when someone takes it
+  pipeline_next_index_ = -1;
+  next_packet_order_.store(-1);
+  skip_nonref_before_pts_.store(AV_NOPTS_VALUE);
+  ++timeline_.connection;
+  timeline_.offset_known = false;
+  timeline_.last_video_dts = -INFINITY;
+}
+
+double VideoSource::frame_duration() const {
+  const AVStream* video = demuxer_ ? demuxer_->video_stream() : nullptr;
+  AVRational rate = info_.frame_rate.num > 0 ? AVRational{info_.frame_rate.num, info_.frame_rate.den} : AVRational{0, 1};
+  if (rate.num <= 0 && video) rate = video->avg_frame_rate.num > 0 ? video->avg_frame_rate : video->r_frame_rate;
+  return rate.num > 0 && rate.den > 0 ? av_q2d(av_inv_q(rate)) : 0.04;
+}
+
+// Decode side, live sources that reconnect: frames leave in time order. A frame without a
+// timestamp (the first of an RTP session may have none) follows the last one by a frame; one
+// at or before the last one (a leading picture whose reference came before the reconnect, or
+// a sender's clock stepping back) is dropped.
+bool VideoSource::in_live_order(AVFrame* frame) {
+  const int64_t step = std::max<int64_t>(1, std::llround(frame_duration() / av_q2d(stream_time_base_)));
+  if (frame->pts == AV_NOPTS_VALUE) {
+    // The first frame of an RTP session may have none: the timeline starts there.
+    frame->pts = last_live_pts_ == AV_NOPTS_VALUE ? 0 : last_live_pts_ + step;
+  } else if (last_live_pts_ != AV_NOPTS_VALUE && frame->pts <= last_live_pts_) {
+    return false;
+  }
+  last_live_pts_ = frame->pts;
+  return true;
+}
+
+// Every packet: into the first connection's time bases, shifted so that a later connection's
+// timeline starts after the end of everything delivered before (a frame is never older than
+// the one before it), and the end of what was delivered is tracked. Packets of the first
+// connection keep their timestamps, unless a live stream's clock jumps back.
+void VideoSource::map_timeline(AVPacket* packet) {
+  AVFormatContext* ctx = demuxer_->context();
+  if (packet->stream_index < 0 || packet->stream_index >= static_cast<int>(ctx->nb_streams)) return;
+  const AVRational from = ctx->streams[packet->stream_index]->time_base;
+  const bool video = packet->stream_index == demuxer_->video_stream_index();
+  const AVRational to = video ? stream_time_base_ : (demuxer_->audio_stream() &&
+                                                     packet->stream_index == demuxer_->audio_stream_index()
+                                                         ? audio_time_base_
+                                                         : from);
+  auto earliest = [](const AVPacket* p) {
+    if (p->dts == AV_NOPTS_VALUE) return p->pts;
+    if (p->pts == AV_NOPTS_VALUE) return p->dts;
+    return std::min(p->pts, p->dts);
+  };
+  if (reconnect_enabled_ && live_ && video && timeline_.offset_known && packet->dts != AV_NOPTS_VALUE) {
+    const double dts = to_seconds(packet->dts, from) + timeline_.offset_us / 1e6;
+    if (dts < timeline_.last_video_dts - kLiveJumpBack) {
+      // Same connection, new clock: map it after what was delivered, as after a reconnect.
+      timeline_.offset_known = false;
+      timeline_.lost_downtime = 0.0;
+    }
+  }
+  if (!timeline_.offset_known) {
+    const int64_t first = earliest(packet);
+    if (first == AV_NOPTS_VALUE) return;  // placed by the next packet that has a time
+    double start = to_seconds(first, from);
+    // Only a presentation time (RTP): the packets after it may decode earlier by the B-frame
+    // reorder depth. Room for that, so none of them lands before the end of the last timeline.
+    if (video && packet->dts == AV_NOPTS_VALUE) start -= kReorderAllowance * frame_duration();
+    const bool own_clock_continues =
+        start > timeline_.end && start - timeline_.end <= timeline_.lost_downtime + kOwnClockSlack;
+    const double offset = std::isfinite(timeline_.end) && !own_clock_continues ? timeline_.end - start : 0.0;
+    timeline_.offset_us = static_cast<int64_t>(std::llround(offset * 1e6));
+    timeline_.offset_known = true;
+  }
+  if (timeline_.connection > 0 || timeline_.offset_us != 0 || av_cmp_q(from, to) != 0) {
+    const int64_t shift = av_rescale_q(timeline_.offset_us, AV_TIME_BASE_Q, to);
+    if (packet->pts != AV_NOPTS_VALUE) packet->pts = av_rescale_q(packet->pts, from, to) + shift;
+    if (packet->dts != AV_NOPTS_VALUE) packet->dts = av_rescale_q(packet->dts, from, to) + shift;
+    if (packet->duration > 0) packet->duration = av_rescale_q(packet->duration, from, to);
+  }
+  const int64_t last = packet->pts != AV_NOPTS_VALUE ? std::max(packet->pts, packet->dts) : packet->dts;
+  if (last == AV_NOPTS_VALUE) return;
+  // Without a duration, a video packet lasts a frame: the next timeline starts a frame later.
+  double duration = packet->duration > 0 ? to_seconds(packet->duration, to) : 0.0;
+  if (duration <= 0 && video) duration = frame_duration();
+  timeline_.end = std::max(timeline_.end, to_seconds(last, to) + duration);
+  if (video && packet->dts != AV_NOPTS_VALUE)
+    timeline_.last_video_dts = std::max(timeline_.last_video_dts, to_seconds(packet->dts, to));
 }
 
 }  // namespace vistream

@@ -397,3 +397,209 @@ def start_srt_to_udp(directory: Path) -> "tuple[Service, int, int]":
     if not server.alive():
         raise RuntimeError("srt-live-transmit exited:\n" + server.log_text())
     return server, srt_port, udp_port
+
+
+
+# --------------------------------------------------------------------------- restartable rigs (reconnect tests)
+
+class LiveRig:
+    """A live server and its feeder that a test can kill and start again on the same ports
+    (tests/test_reconnect.py). `start_server` may be None (the feeder is the sender itself, as
+    for UDP). Every part is stopped by close(), whatever the test did."""
+
+    def __init__(self, url: str, start_server: Optional[Callable[[], object]], start_feed: Callable[[], Service],
+                 server_ready: Callable[[], None] = lambda: None, feed_ready: Callable[[], None] = lambda: None):
+        self.url = url
+        self._start_server, self._start_feed = start_server, start_feed
+        self._server_ready, self._feed_ready = server_ready, feed_ready
+        self.server = None
+        self.feed: Optional[Service] = None
+
+    def start_server(self) -> None:
+        if self._start_server is not None:
+            self.server = self._start_server()
+            self._server_ready()
+
+    def kill_server(self) -> None:
+        """The server dies at once (SIGKILL, or a closed listening socket for in-process servers)."""
+        if self.server is not None:
+            if isinstance(self.server, Service):
+                self.server.process.kill()
+                self.server.process.wait(timeout=10)
+            else:
+                self.server.close()
+            self.server = None
+
+    def start_feed(self) -> None:
+        self.feed = self._start_feed()
+        self._feed_ready()
+
+    def kill_feed(self) -> None:
+        if self.feed is not None:
+            self.feed.process.kill()
+            self.feed.process.wait(timeout=10)
+            self.feed = None
+
+    def start(self) -> "LiveRig":
+        self.start_server()
+        self.start_feed()
+        return self
+
+    def close(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+        if isinstance(self.server, Service):
+            self.server.stop()
+        elif self.server is not None:
+            self.server.close()
+
+
+def gst_rtsp_rig(directory: Path, source: Path) -> LiveRig:
+    """GStreamer's RTSP server (UDP and TCP transport) fed MPEG-TS over UDP by ffmpeg."""
+    reason = gst_rtsp_available()
+    if reason:
+        pytest.fail(reason)
+    script = directory / "gst_rtsp_server.py"
+    script.write_text(_GST_RTSP_SERVER)
+    rtsp_port, feed_port = free_port(), free_port(socket.SOCK_DGRAM)
+    rig = LiveRig(f"rtsp://127.0.0.1:{rtsp_port}/live", None, lambda: ffmpeg_push(
+        source, ["-an", "-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{feed_port}?pkt_size=1316"], directory))
+
+    def start_server() -> Service:
+        (directory / "gst-rtsp-server.log").write_text("")  # "ready" of this run, not of the last
+        return Service("gst-rtsp-server", [SYSTEM_PYTHON, str(script), str(rtsp_port), str(feed_port)], directory)
+
+    rig._start_server = start_server
+    rig._server_ready = lambda: wait_until(lambda: "ready" in rig.server.log_text() and tcp_listening(rtsp_port),
+                                           30, "the RTSP server", rig.server)
+    return rig
+
+
+def perl_rtsp_rig(directory: Path, source: Path) -> LiveRig:
+    """rtsp-server-perl (UDP transport only) published to over RTSP/UDP by ffmpeg."""
+    program = require_program("rtsp-server-perl", "rtsp-server-perl")
+    client_port, source_port = free_port(), free_port()
+
+    def start_server() -> Service:
+        return Service("rtsp-server-perl", [program, "-c", str(client_port), "-s", str(source_port),
+                                            "--client_listen_address", "127.0.0.1",
+                                            "--source_listen_address", "127.0.0.1"], directory)
+
+    rig = LiveRig(f"rtsp://127.0.0.1:{client_port}/live", start_server, lambda: ffmpeg_push(
+        source, ["-c", "copy", "-rtsp_transport", "udp", "-f", "rtsp", f"rtsp://127.0.0.1:{source_port}/live"],
+        directory))
+    rig._server_ready = lambda: wait_until(lambda: _listening(source_port) and _listening(client_port), 30,
+                                           "rtsp-server-perl", rig.server)
+    rig._feed_ready = lambda: time.sleep(1.5)  # ANNOUNCE/RECORD: the mount exists only then
+    return rig
+
+
+def rtmp_rig(directory: Path, source: Path) -> LiveRig:
+    """nginx + libnginx-mod-rtmp, published to by ffmpeg (flv)."""
+    nginx = require_program("nginx", "nginx")
+    module = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+    if not module.exists():
+        pytest.fail(f"{module} missing (Debian package libnginx-mod-rtmp)")
+    port = free_port()
+    (directory / "nginx.conf").write_text(textwrap.dedent(f"""\
+        load_module {module};
+        daemon off;
+        pid {directory}/nginx.pid;
+        error_log {directory}/error.log;
+        events {{}}
+        rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record off; }} }} }}
+        """))
+    url = f"rtmp://127.0.0.1:{port}/live/s"
+    rig = LiveRig(url, lambda: Service("nginx", [nginx, "-c", str(directory / "nginx.conf"), "-p", str(directory)],
+                                       directory),
+                  lambda: ffmpeg_push(source, ["-c", "copy", "-f", "flv", url], directory))
+    rig._server_ready = lambda: wait_until(lambda: tcp_listening(port), 15, "nginx-rtmp", rig.server)
+    rig._feed_ready = lambda: time.sleep(1.0)
+    return rig
+
+
+def srt_rig(directory: Path, source: Path) -> LiveRig:
+    """srt-live-transmit listening for SRT callers, fed MPEG-TS over UDP by ffmpeg."""
+    transmit = require_program("srt-live-transmit", "srt-tools")
+    srt_port, feed_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    rig = LiveRig(f"srt://127.0.0.1:{srt_port}",
+                  lambda: Service("srt-live-transmit", [transmit, "-q", f"udp://127.0.0.1:{feed_port}",
+                                                        f"srt://127.0.0.1:{srt_port}?mode=listener"], directory),
+                  lambda: ffmpeg_push(source, ["-c", "copy", "-f", "mpegts",
+                                               f"udp://127.0.0.1:{feed_port}?pkt_size=1316"], directory))
+    rig._server_ready = lambda: time.sleep(0.5)
+    return rig
+
+
+def udp_rig(directory: Path, source: Path) -> LiveRig:
+    """ffmpeg sending MPEG-TS to udp://127.0.0.1:PORT (the sender is the server)."""
+    port = free_port(socket.SOCK_DGRAM)
+    return LiveRig(f"udp://127.0.0.1:{port}", None, lambda: ffmpeg_push(
+        source, ["-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"], directory))
+
+
+class _PortHttpServer(HttpServer):
+    """HttpServer on a given port (a restarted server comes back where clients knew it)."""
+
+    def __init__(self, directory: Path, port: int) -> None:  # noqa: super().__init__ binds port 0
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.scheme = "http"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+
+def hls_rig(directory: Path, source: Path) -> LiveRig:
+    """A live HLS playlist written by ffmpeg (1 s segments, a sliding window) served over HTTP
+    by http.server; the server is what a test kills and restarts."""
+    serve = directory / "hls"
+    serve.mkdir(exist_ok=True)
+    port = free_port()
+    playlist = serve / "live.m3u8"
+    rig = LiveRig(f"http://127.0.0.1:{port}/live.m3u8", lambda: _PortHttpServer(serve, port), lambda: ffmpeg_push(
+        source, ["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags",
+                 "delete_segments", str(playlist)], directory))
+    rig._feed_ready = lambda: wait_until(lambda: playlist.exists() and playlist.read_text().count("#EXTINF") >= 2,
+                                         20, "the HLS playlist", rig.feed)
+    return rig
+
+
+class StallingTcpServer:
+    """tcp://127.0.0.1:PORT serving MPEG-TS that stops flowing: the first connection gets
+    `first_bytes` of `ts_file`, then nothing (the socket stays open); later connections are
+    accepted and get nothing at all. `connections` counts the accepts."""
+
+    def __init__(self, ts_file: Path, first_bytes: int) -> None:
+        self.data = ts_file.read_bytes()[:first_bytes]
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"tcp://127.0.0.1:{self.port}"
+        self.connections = 0
+        self._open: List[socket.socket] = []
+        self._closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(connection)
+            if self.connections == 1:
+                try:
+                    connection.sendall(self.data)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed.set()
+        self.listener.close()
+        for connection in self._open:
+            connection.close()

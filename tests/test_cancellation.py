@@ -170,7 +170,8 @@ def test_timeout_argument_is_checked(vs, test_mp4):
 def test_reader_read_timeout_fires_when_nobody_stops_it(vs, server):
     url = server("stalled")
     frames, last_frame_at = 0, None
-    with vs.Reader(url, timeout=1) as reader:
+    # reconnect=False: an HTTP source is a network source, which would reconnect by default.
+    with vs.Reader(url, timeout=1, reconnect=False) as reader:
         with pytest.raises(vs.SourceTimeoutError) as error:
             for _ in reader:
                 frames += 1
@@ -255,7 +256,7 @@ def test_player_stop_when_paused_from_the_start(vs, test_mp4):
 
 def test_player_read_timeout_ends_run_with_a_finalized_file(vs, server, tmp_path):
     out = tmp_path / "timeout.mkv"
-    player = vs.Player(server("stalled"), output=str(out), timeout=1)
+    player = vs.Player(server("stalled"), output=str(out), timeout=1, reconnect=False)
     seen = []
     player.on_frame(lambda frame: seen.append(frame.index))
     started = time.monotonic()
@@ -275,7 +276,7 @@ def test_a_broken_transfer_is_a_read_error_not_the_end(vs, server, tmp_path):
     reader reported a normal end of stream and the player a complete run."""
     url = server("dropped")
     frames = 0
-    with vs.Reader(url, timeout=5) as reader:
+    with vs.Reader(url, timeout=5, reconnect=False) as reader:
         with pytest.raises(vs.SourceError) as error:
             for _ in reader:
                 frames += 1
@@ -283,7 +284,7 @@ def test_a_broken_transfer_is_a_read_error_not_the_end(vs, server, tmp_path):
     assert not isinstance(error.value, vs.SourceTimeoutError)
     assert url in str(error.value) and frames > 100
     out = tmp_path / "dropped.mkv"
-    player = vs.Player(url, output=str(out), timeout=5)
+    player = vs.Player(url, output=str(out), timeout=5, reconnect=False)
     with pytest.raises(vs.SourceError):
         player.run()
     assert player.stats.read_errors >= 1

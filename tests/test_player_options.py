@@ -139,6 +139,8 @@ PLAYER_FIELDS = {
     "latency_p50": type(None), "latency_p95": type(None), "latency_max": type(None), "latency_samples": int,
     "latency_clock": type(None),
     "frames_dropped_timestamps": int, "timestamps_filled": int, "outputs": tuple,
+    # live sources (reconnect=)
+    "reconnects": int, "downtime": float, "frames_lost": int,
 }
 
 
@@ -167,7 +169,8 @@ def test_reader_stats_is_a_frozen_dataclass(vs, test_mp4):
         stats = reader.stats
     assert isinstance(stats, vs.ReaderStats)
     assert dataclasses.asdict(stats).keys() == {"packets_read", "frames_decoded", "frames_converted",
-                                                "frames_output", "decode_errors", "read_errors", "seeks"}
+                                                "frames_output", "decode_errors", "read_errors", "seeks",
+                                                "reconnects", "downtime", "frames_lost"}
     assert stats.frames_output == frames == TEST_MP4_FRAMES
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.seeks = 1

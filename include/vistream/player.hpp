@@ -89,6 +89,9 @@ class Player {
   // run() has started.
   void set_frame_hook(FrameHook hook);
   void set_key_hook(KeyHook hook);
+  // Called on the source thread when a live source is lost or restored (see VideoSource's
+  // "Reconnecting"); set before run(), like the other hooks.
+  void set_connection_hook(VideoSource::ConnectionListener hook) { source_.set_connection_hook(std::move(hook)); }
   void run();
 
   // Control, thread-safe.

@@ -88,6 +88,11 @@ struct PlayerStats {
   // and frames without a pts that were given one.
   std::atomic<int64_t> frames_dropped_timestamps{0};
   std::atomic<int64_t> timestamps_filled{0};
+  // Live sources (SourceOptions::reconnect): restored connections, seconds without one, and
+  // the frames the source would have sent meanwhile (estimate).
+  std::atomic<int64_t> reconnects{0};
+  std::atomic<double> reconnect_downtime{0.0};
+  std::atomic<int64_t> frames_lost{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

@@ -47,6 +47,9 @@ class PlayerSource {
            PlayerPresentation& presentation);
   // After the source thread ended: what decoding and reading counted.
   SourceStats stats() const { return source_->stats(); }
+  // Called on the source thread when a live source is lost or restored (after the Player has
+  // started the new timeline generation of a reconnect). Set before run().
+  void set_connection_hook(VideoSource::ConnectionListener hook) { connection_hook_ = std::move(hook); }
 
  private:
   void install_packet_sink(PlayerTransport& transport, PlayerRecorder* recorder);
@@ -61,6 +64,9 @@ class PlayerSource {
   // Real-time mode, live source: hands the frame over at once (the sender paces it; waiting for
   // its pts would keep whatever backlog probing or a network hiccup built). Paused: dropped.
   bool release_live(FramePtr frame, uint64_t serial, BlockingQueue<FramePtr>& decoded, PlayerTransport& transport);
+  // Source thread, inside next(): a reconnect starts a new timeline generation (`serial`).
+  void on_connection_event(const ConnectionEvent& event, uint64_t& serial, PlayerTransport& transport,
+                           PlayerPresentation& presentation);
 
   // Immutable after construction.
   const PlayerOptions& options_;
@@ -73,6 +79,7 @@ class PlayerSource {
   // the source thread only while the decode thread is halted, so no packet read before a seek
   // can carry the generation after it.
   std::atomic<uint64_t> packet_serial_{0};
+  VideoSource::ConnectionListener connection_hook_;  // set before run(); source thread only then
 };
 
 }  // namespace vistream

@@ -80,6 +80,9 @@ class PlayerTransport {
   // Source thread, at the end with looping on: start over at `index` as a new generation,
   // unless the user asked for a seek meanwhile.
   void request_loop_restart(int64_t index);
+  // Source thread, when a live source reconnected: a new generation for the frames of the new
+  // connection (what is queued from before the outage still plays). Returns its serial.
+  uint64_t start_reconnect_generation();
   // Source thread, real-time mode: waits until the clock reaches `frame` minus `lead` seconds,
   // following the audio clock while it plays the frame's generation.
   Release wait_for_release(const FramePtr& frame, double lead);

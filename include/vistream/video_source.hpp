@@ -23,6 +23,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -38,6 +39,7 @@
 #include "vistream/frame.hpp"
 #include "vistream/frame_index.hpp"
 #include "vistream/media_info.hpp"
+#include "vistream/reconnect_policy.hpp"
 #include "vistream/video_decoder.hpp"
 #include "vistream/video_filter.hpp"
 
@@ -63,6 +65,9 @@ struct SourceOptions {
   // FFmpeg's low-delay flags: demuxer (DemuxerOptions::low_latency) and decoder
   // (DecoderOptions::low_delay: no frame threads, so no frames held back).
   bool low_latency = false;
+  // What to do when a live source is lost (read error, stall, end of stream): see
+  // reconnect_policy.hpp and VideoSource's "Reconnecting" below.
+  ReconnectOptions reconnect;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts, low_latency}; }
 };
@@ -78,6 +83,23 @@ struct SourceStats {
   int64_t device_to_host_bytes = 0;   // hardware frames the decoder downloaded (hwaccel without device=)
   int64_t device_to_host_copies = 0;
   int64_t frames_superseded = 0;  // decoded frames replaced by a newer one before conversion (newest wins)
+  int64_t reconnects = 0;     // live source connections restored after a loss
+  double downtime = 0.0;      // seconds without a connection, summed over the restored outages
+  int64_t frames_lost = 0;    // estimate: frames the source would have sent while it was down
+};
+
+// A live source lost or restored (VideoSource's connection listener).
+struct ConnectionEvent {
+  enum class Kind {
+    Disconnected,   // the connection was lost (reason: why); reconnecting starts
+    AttemptFailed,  // one reconnect attempt failed (reason: its error)
+    Reconnected,    // the source delivers again (reason: why it had been lost)
+  };
+  Kind kind = Kind::Disconnected;
+  std::string reason;
+  int64_t attempt = 0;    // 1-based attempt of this outage (0 for Disconnected)
+  double downtime = 0.0;  // seconds since the loss
+  int64_t frames_lost = 0;  // Reconnected: estimate of the frames missed (downtime x frame rate)
 };
 
 class VideoSource {
@@ -95,7 +117,11 @@ class VideoSource {
   // frame_count is the count known at open (exact for indexed local files; indexed_frame_count()
   // tells the exact count of a source indexed later).
   const MediaInfo& info() const { return info_; }
-  Demuxer& demuxer() { return *demuxer_; }
+  // Error(Source) while a lost live source is not connected (see "Reconnecting").
+  Demuxer& demuxer() {
+    if (!demuxer_) throw not_connected();
+    return *demuxer_;
+  }
   // input_options nothing used when the source was opened (immutable after open).
   const std::vector<std::string>& unused_input_options() const { return unused_input_options_; }
   // Non-video packets are discarded at the demuxer unless a sink is set.
@@ -167,6 +193,17 @@ class VideoSource {
     superseded_reported_ = total;
     return fresh;
   }
+  // Reconnecting (options.reconnect): when a live source fails to read (I/O error, stall past
+  // the read timeout) or ends, next() reopens it with backoff and goes on; the frames after a
+  // reconnect continue the index and the timestamps of the frames before (the new stream's
+  // timeline is mapped after the last one, so time never goes back). The listener is called on
+  // the consumer thread, inside next(), with the decode thread halted: on Reconnected before
+  // any packet of the new connection reaches the packet sink. An exception it throws leaves
+  // next(). When the attempts run out next() throws the last failure's kind (SourceError or
+  // SourceTimeoutError), naming the attempts; stop (the token) ends a wait or an attempt at once.
+  using ConnectionListener = std::function<void(const ConnectionEvent&)>;
+  void set_connection_listener(ConnectionListener listener) { connection_listener_ = std::move(listener); }
+  bool reconnects() const { return reconnect_enabled_; }
 
  private:
   void fill_info();       // constructor only
@@ -210,6 +247,16 @@ class VideoSource {
   // its very next packet). -1 when `index` is not a target.
   int64_t run_limit(int64_t index) const;
   double time_tolerance() const;  // seconds a container's rounding may put a frame late
+  // Reconnecting (video_source.cpp, "Reconnecting a live source").
+  Error not_connected() const;
+  bool is_connection_loss(const Error& error) const;
+  void reconnect(const std::string& reason, ErrorKind kind);  // throws when given up or stopped
+  void open_new_connection();
+  void notify(ConnectionEvent::Kind kind, const std::string& reason, int64_t attempt, double downtime,
+              int64_t frames_lost = 0);
+  void map_timeline(AVPacket* packet);  // decode side: every packet read
+  bool in_live_order(AVFrame* frame);   // decode side: every decoded frame of a live source
+  double frame_duration() const;        // seconds, from the stream's rate (0.04 when unknown)
 
   std::string url_;
   SourceOptions options_;
@@ -313,6 +360,26 @@ class VideoSource {
   bool newest_wins_ = false;            // consumer, before the decode thread starts
   std::atomic<int64_t> superseded_{0};  // written by the decode thread
   int64_t superseded_reported_ = 0;     // consumer only
+  // Reconnecting. Set once in the constructor: reconnect_enabled_, live_, the original time
+  // bases. The timeline state is written by the decode side (map_timeline) and by the consumer
+  // only while no decode thread runs (reconnect()).
+  bool reconnect_enabled_ = false;
+  bool live_ = false;               // a network URL or a device: its end is an outage too
+  AVRational audio_time_base_{1, 1};  // of the first connection's audio: what consumers expect
+  ConnectionListener connection_listener_;  // consumer only
+  struct Timeline {
+    int connection = 0;            // 0: the first connection (timestamps untouched)
+    bool offset_known = true;      // false until the new connection's first timestamp
+    int64_t offset_us = 0;         // added to the new connection's timestamps (AV_TIME_BASE)
+    double end = -INFINITY;        // seconds: end of the latest packet delivered (mapped)
+    double last_video_dts = -INFINITY;  // seconds (mapped): spots a live stream jumping back
+    double lost_downtime = 0.0;    // seconds of the outage being mapped (own clock may go on)
+  } timeline_;
+  int64_t last_live_pts_ = AV_NOPTS_VALUE;  // decode side: the last frame's pts (live order)
+  int64_t earlier_decode_errors_ = 0;  // of decoders replaced by a reconnect
+  int64_t reconnects_ = 0;             // consumer only
+  double downtime_ = 0.0;              // consumer only
+  int64_t frames_lost_ = 0;            // consumer only
 };
 
 }  // namespace vistream

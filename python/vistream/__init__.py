@@ -43,6 +43,7 @@ from .player import Player, Position
 from .reader import Frame, Reader
 from .stats import CacheStats, OutputStats, PlayerStats, ReaderStats, WriterStats
 from .writer import Writer
+from .connection import ConnectionEvent
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "PlayerStats",
     "CacheStats",
     "ReaderStats",
+    "ConnectionEvent",
     "Frame",
     "MediaInfo",
     "Detections",

@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import numpy as np
 
 from . import _arguments, _core, _logging
+from .connection import ConnectionCallback, connection_dispatcher
 from ._output_file import (OutputName, OutputOptions, PendingOutput, note_partial, output_names,
                            output_option_pairs, pending_outputs, same_file)
 from .errors import EncoderError, VistreamError
@@ -85,6 +86,8 @@ class Player:
         output_format / output_options / segment_time / rotation / reconnect_delay_max: how
             the outputs are written, as for ``Writer``; rotation None carries the source's
             display rotation into the outputs (unless the frames are already upright).
+            ``reconnect_delay_max`` caps the waits of both the source's and the network
+            outputs' reconnects.
         encoder: "auto" (h264_nvenc, then libx264, libopenh264, mpeg4) or an FFmpeg encoder name.
         codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
@@ -121,6 +124,14 @@ class Player:
             the callback, the window and ``output`` get upright frames. False: as stored.
         low_latency: FFmpeg's low-delay flags (see ``Reader``). Live sources in "realtime"
             mode are always handed over newest-first, whatever this says (docs/api.md, "Latency").
+        reconnect / reconnect_delay / reconnect_delay_max / reconnect_attempts: what to do when a
+            live source is lost, as for ``Reader``. Across a reconnect the callback's frames
+            start a new ``serial`` (``discontinuity`` is True on the first), their index and
+            time continue after the last frame, and ``output`` keeps being written (one
+            forward timeline). When the attempts run out, ``run()`` raises the last failure
+            after finalizing ``output``.
+        on_disconnect / on_reconnect / on_error: callables getting a ``ConnectionEvent`` (see
+            ``vistream.connection``), called on the engine's source thread.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -180,8 +191,15 @@ class Player:
         output_options: Optional[OutputOptions] = None,
         segment_time: Optional[float] = None,
         rotation: Optional[float] = None,
-        reconnect_delay_max: Optional[float] = None,
+        reconnect: "str | bool" = _DEFAULTS.source.reconnect,
+        reconnect_delay: float = _DEFAULTS.source.reconnect_delay,
+        reconnect_delay_max: float = _DEFAULTS.source.reconnect_delay_max,
+        reconnect_attempts: Optional[int] = _DEFAULTS.source.reconnect_attempts,
+        on_disconnect: Optional[ConnectionCallback] = None,
+        on_reconnect: Optional[ConnectionCallback] = None,
+        on_error: Optional[ConnectionCallback] = None,
     ) -> None:
+        dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
         show_window = _resolve_display(display)
@@ -205,7 +223,9 @@ class Player:
                                        cache_bytes=cache_bytes, open_timeout=open_timeout,
                                        read_timeout=read_timeout, input_format=demuxer or None,
                                        input_options=demuxer_options, autorotate=autorotate,
-                                       low_latency=low_latency),
+                                       low_latency=low_latency, reconnect=reconnect,
+                                       reconnect_delay=reconnect_delay, reconnect_delay_max=reconnect_delay_max,
+                                       reconnect_attempts=reconnect_attempts),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop, output_format=output_format,
                                          output_options=output_option_pairs(output_options),
@@ -222,6 +242,8 @@ class Player:
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
         self._core = _open_engine(self._pending, url, options)
+        if dispatch is not None:
+            self._core._set_connection_callback(dispatch)
         _warn_unused(self._core, url)
         self.display = show_window
 

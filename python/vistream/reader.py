@@ -12,6 +12,7 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Tuple, Union, ov
 import numpy as np
 
 from . import _arguments, _core, _logging
+from .connection import ConnectionCallback, connection_dispatcher
 from .errors import FrameIndexError, UnusedInputOptionWarning
 from .media_info import MediaInfo
 from .stats import ReaderStats
@@ -200,6 +201,18 @@ class Reader:
         low_latency: FFmpeg's low-delay flags for live sources (fflags nobuffer, small
             probesize/analyzeduration, max_delay 0, decoder low_delay with slice threads, so
             no frame is held back); ``input_options`` given override the demuxer ones.
+        reconnect: when the source is lost (read error, a stall past the read timeout, the
+            stream ending), reopen it and go on: "auto" (live sources: network URLs and
+            devices; files and pipes never), "always"/True, "never"/False. Iteration continues
+            across a reconnect; frame indices and times continue after the last frame (times
+            never go back). When ``reconnect_attempts`` run out, iteration raises the last
+            failure (``SourceError``/``SourceTimeoutError``). See "Live sources: reconnect" in
+            docs/api.md.
+        reconnect_delay / reconnect_delay_max: seconds before the first attempt, and the cap of
+            the waits, which double per attempt (with 10% jitter).
+        reconnect_attempts: attempts per outage before giving up (None: forever).
+        on_disconnect / on_reconnect / on_error: callables getting a ``ConnectionEvent`` when
+            the source is lost, restored, or an attempt fails (see ``vistream.connection``).
 
     Example::
 
@@ -236,7 +249,15 @@ class Reader:
         autorotate: bool = _DEFAULTS.autorotate,
         device: str = _DEFAULTS.device,
         low_latency: bool = _DEFAULTS.low_latency,
+        reconnect: "str | bool" = _DEFAULTS.reconnect,
+        reconnect_delay: float = _DEFAULTS.reconnect_delay,
+        reconnect_delay_max: float = _DEFAULTS.reconnect_delay_max,
+        reconnect_attempts: Optional[int] = _DEFAULTS.reconnect_attempts,
+        on_disconnect: Optional[ConnectionCallback] = None,
+        on_reconnect: Optional[ConnectionCallback] = None,
+        on_error: Optional[ConnectionCallback] = None,
     ) -> None:
+        dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                      capture_fps, capture_format)
         open_timeout, read_timeout = _timeout_pair(timeout)
@@ -244,9 +265,14 @@ class Reader:
         options = _core.SourceOptions(format=format, vfilter=vfilter, hwaccel=hwaccel, threads=threads,
                                       open_timeout=open_timeout, read_timeout=read_timeout,
                                       input_format=demuxer or None, input_options=input_pairs,
-                                      autorotate=autorotate, low_latency=low_latency, device=device)
+                                      autorotate=autorotate, low_latency=low_latency, device=device,
+                                      reconnect=reconnect, reconnect_delay=reconnect_delay,
+                                      reconnect_delay_max=reconnect_delay_max,
+                                      reconnect_attempts=reconnect_attempts)
         _logging.sync_level()
         self._core = _core.Reader(url, options)
+        if dispatch is not None:
+            self._core._set_connection_callback(dispatch)
         self.source = url
         _warn_unused(self._core, url)
 

@@ -119,6 +119,12 @@ class PlayerStats(_Subscriptable):
     timestamps_filled: int = 0
     #: each output's state (``OutputStats``), in the order given
     outputs: Tuple["OutputStats", ...] = ()
+    #: live source connections restored after a loss (``reconnect=``)
+    reconnects: int = 0
+    #: seconds the source was down, summed over the restored outages
+    downtime: float = 0.0
+    #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
+    frames_lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,12 @@ class ReaderStats(_Subscriptable):
     #: ``frame.download()``: ``vistream.transfer_stats()``.
     device_to_host_bytes: int = 0
     device_to_host_copies: int = 0
+    #: live source connections restored after a loss (``reconnect=``)
+    reconnects: int = 0
+    #: seconds the source was down, summed over the restored outages
+    downtime: float = 0.0
+    #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
+    frames_lost: int = 0
 
 
 @dataclass(frozen=True)

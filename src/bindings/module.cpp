@@ -160,6 +160,21 @@ auto interruptible(CancelToken& token, Fn&& fn) {
   }
 }
 
+// A live source's connection events to a Python callable fn(kind, reason, attempt, downtime,
+// frames_lost), kind "disconnect", "error" or "reconnect". Called on the thread that met the
+// event (the Reader's iterating thread, the Player's source thread) with the GIL taken here;
+// what the callable raises leaves the call in progress (iteration, run()).
+void call_connection_callback(const py::object& holder, const ConnectionEvent& event) {
+  py::gil_scoped_acquire gil;
+  flush_logs();
+  py::object callback = holder;  // our reference: the callable may replace itself
+  if (callback.is_none()) return;
+  const char* kind = event.kind == ConnectionEvent::Kind::Disconnected ? "disconnect"
+                     : event.kind == ConnectionEvent::Kind::Reconnected ? "reconnect"
+                                                                        : "error";
+  callback(kind, event.reason, event.attempt, event.downtime, event.frames_lost);
+}
+
 // A Reader may be used from any thread. Every native operation runs under operation_mutex_
 // (VideoSource itself is single-threaded); the lock is taken with the GIL released, so a
 // thread waiting for it never blocks the one holding it from getting the GIL back.
@@ -216,6 +231,21 @@ class PyReader {
   py::object frames_played_at(const std::vector<double>& seconds, bool stack) {
     return fetch(stack, [&](VideoSource& s) { return FrameBatch::played_at(s, seconds); });
   }
+  void set_connection_callback(py::object fn) {
+    connection_callback_ = std::move(fn);
+    locked([this](VideoSource& s) {
+      s.set_connection_listener([this](const ConnectionEvent& event) {
+        call_connection_callback(connection_callback_, event);
+      });
+      return 0;
+    });
+  }
+  int visit_callbacks(visitproc visit, void* arg) {
+    Py_VISIT(connection_callback_.ptr());
+    return 0;
+  }
+  void clear_callbacks() { connection_callback_ = py::none(); }
+
   void close() {
     if (closing_.exchange(true)) return;
     cancel_->cancel();  // a call blocked in another thread returns now
@@ -259,6 +289,8 @@ class PyReader {
   std::mutex operation_mutex_;
   std::unique_ptr<VideoSource> source_;  // protected by operation_mutex_; null once closed
   std::atomic<bool> closing_{false};     // set once by close()
+  // GIL-protected; called by the thread iterating (inside the operation lock, GIL taken).
+  py::object connection_callback_ = py::none();
 };
 
 class PyPlayer {
@@ -274,6 +306,7 @@ class PyPlayer {
   // hooks call them: on_frame/on_key may be changed at any time, even while running.
   void set_callback(py::object fn) { callback_ = std::move(fn); }
   void set_key_callback(py::object fn) { key_callback_ = std::move(fn); }
+  void set_connection_callback(py::object fn) { connection_callback_ = std::move(fn); }
 
   void run() {
     if (ran_) throw py::value_error("Player.run() can only be called once");
@@ -307,6 +340,8 @@ class PyPlayer {
       if (Py_REFCNT(py_frame.ptr()) > 1) frame->ensure_writable();
       return true;
     });
+    player_->set_connection_hook(
+        [this](const ConnectionEvent& event) { call_connection_callback(connection_callback_, event); });
     try {
       interruptible(*cancel_, [&] { player_->run(); return 0; });
     } catch (...) {
@@ -347,6 +382,9 @@ class PyPlayer {
     py::list outputs;
     for (const OutputStatus& output : player_->outputs()) outputs.append(vistream::bindings::output_status_dict(output));
     d["outputs"] = outputs;
+    d["reconnects"] = s.reconnects.load();
+    d["downtime"] = s.reconnect_downtime.load();
+    d["frames_lost"] = s.frames_lost.load();
     const DecodedFrameCache::Stats cache = player_->cache_stats();
     d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
                           py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
@@ -390,6 +428,7 @@ class PyPlayer {
   void release_callbacks() {
     callback_ = py::none();
     key_callback_ = py::none();
+    connection_callback_ = py::none();
   }
 
  public:
@@ -398,6 +437,7 @@ class PyPlayer {
   int visit_callbacks(visitproc visit, void* arg) {
     Py_VISIT(callback_.ptr());
     Py_VISIT(key_callback_.ptr());
+    Py_VISIT(connection_callback_.ptr());
     return 0;
   }
 
@@ -407,6 +447,7 @@ class PyPlayer {
   bool ran_ = false;  // GIL-protected
   py::object callback_ = py::none();      // GIL-protected; called by the run() thread
   py::object key_callback_ = py::none();  // GIL-protected; called by the display thread
+  py::object connection_callback_ = py::none();  // GIL-protected; called by the source thread
 };
 
 }  // namespace
@@ -478,7 +519,22 @@ PYBIND11_MODULE(_core, m) {
           "frame, after a seek, a backward step, a loop restart); False for the next frame in order "
           "and after frames dropped in real time. Always False for Reader frames.");
 
-  py::class_<PyReader>(m, "Reader")
+  // The connection callback may reference its Reader (a cycle through native code): the
+  // garbage collector sees it through traverse/clear, as for the Player below.
+  py::class_<PyReader>(m, "Reader", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+                         PyTypeObject* type = &heap_type->ht_type;
+                         type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+                         type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
+                           Py_VISIT(Py_TYPE(self));
+                           if (!py::detail::is_holder_constructed(self)) return 0;
+                           return py::cast<PyReader&>(py::handle(self)).visit_callbacks(visit, arg);
+                         };
+                         type->tp_clear = [](PyObject* self) -> int {
+                           if (py::detail::is_holder_constructed(self))
+                             py::cast<PyReader&>(py::handle(self)).clear_callbacks();
+                           return 0;
+                         };
+                       }))
       .def(py::init<const std::string&, const SourceOptions&>(), py::arg("source"), py::arg("options"))
       .def("_unused_input_options",
            [](PyReader& r) { return r.locked([](VideoSource& s) { return s.unused_input_options(); }); })
@@ -518,8 +574,12 @@ PYBIND11_MODULE(_core, m) {
         d["seeks"] = s.seeks;
         d["device_to_host_bytes"] = s.device_to_host_bytes;
         d["device_to_host_copies"] = s.device_to_host_copies;
+        d["reconnects"] = s.reconnects;
+        d["downtime"] = s.downtime;
+        d["frames_lost"] = s.frames_lost;
         return d;
       })
+      .def("_set_connection_callback", &PyReader::set_connection_callback, py::arg("callback"))
       .def("close", &PyReader::close);
 
   // A callback that references its Player (p.stop() in a closure) forms a cycle through
@@ -537,6 +597,7 @@ PYBIND11_MODULE(_core, m) {
                              PyPlayer& player = py::cast<PyPlayer&>(py::handle(self));
                              player.set_callback(py::none());
                              player.set_key_callback(py::none());
+                             player.set_connection_callback(py::none());
                            }
                            return 0;
                          };
@@ -546,6 +607,7 @@ PYBIND11_MODULE(_core, m) {
       .def("_output_finalized", [](PyPlayer& p) { return p.core().output_finalized(); })
       .def("set_callback", &PyPlayer::set_callback)
       .def("set_key_callback", &PyPlayer::set_key_callback)
+      .def("_set_connection_callback", &PyPlayer::set_connection_callback, py::arg("callback"))
       .def("frames_shown", [](PyPlayer& p) { return p.core().frames_shown(); })
       .def_static("display_available", [] {
         std::string reason;

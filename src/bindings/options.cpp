@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "vistream/error.hpp"
@@ -209,6 +210,32 @@ void register_source_options(py::module_& m) {
       .member("low_latency", "a bool", &SourceOptions::low_latency,
               "FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 "
               "(unless input_options set them), decoder flag low_delay and slice threads only.")
+      .field(
+          "reconnect", "'auto', 'always', 'never' or a bool",
+          [](const SourceOptions& o) { return std::string(reconnect_mode_name(o.reconnect.mode)); },
+          [](SourceOptions& o, const std::variant<bool, std::string>& mode) {
+            if (const bool* on = std::get_if<bool>(&mode))
+              o.reconnect.mode = *on ? ReconnectMode::Always : ReconnectMode::Never;
+            else
+              o.reconnect.mode = parse_reconnect_mode(std::get<std::string>(mode));
+          },
+          "When a source is lost, reopen it: 'auto' (live sources: network URLs and devices; files never), "
+          "'always' (True), 'never' (False).")
+      .field(
+          "reconnect_delay", "seconds (float)", [](const SourceOptions& o) { return o.reconnect.initial_delay; },
+          [](SourceOptions& o, Number<double> seconds) { o.reconnect.initial_delay = seconds.value; },
+          "Seconds before the first reconnect attempt; each further wait doubles (with 10% jitter).")
+      .field(
+          "reconnect_delay_max", "seconds (float)", [](const SourceOptions& o) { return o.reconnect.max_delay; },
+          [](SourceOptions& o, Number<double> seconds) { o.reconnect.max_delay = seconds.value; },
+          "The longest wait between reconnect attempts.")
+      .field(
+          "reconnect_attempts", "an int or None",
+          [](const SourceOptions& o) { return unless_unset<int64_t>(o.reconnect.attempts, -1); },
+          [](SourceOptions& o, std::optional<Number<int64_t>> attempts) {
+            o.reconnect.attempts = attempts ? attempts->value : -1;
+          },
+          "Reconnect attempts per outage before the error is raised (None: forever).")
       .finish();
 }
 
