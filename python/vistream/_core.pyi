@@ -3,9 +3,10 @@ vistream native engine (private; use the vistream package)
 """
 from __future__ import annotations
 import collections.abc
+import numpy
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'av_log_level', 'capabilities', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level', 'transfer_stats']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level', 'transfer_stats']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -233,6 +234,38 @@ class SourceOptions:
     def read_timeout(self, arg1: float | None) -> None:
         ...
     @property
+    def reconnect(self) -> str:
+        """
+        When a source is lost, reopen it: 'auto' (live sources: network URLs and devices; files never), 'always' (True), 'never' (False).
+        """
+    @reconnect.setter
+    def reconnect(self, arg1: bool | str) -> None:
+        ...
+    @property
+    def reconnect_attempts(self) -> int | None:
+        """
+        Reconnect attempts per outage before the error is raised (None: forever).
+        """
+    @reconnect_attempts.setter
+    def reconnect_attempts(self, arg1: int | None) -> None:
+        ...
+    @property
+    def reconnect_delay(self) -> float:
+        """
+        Seconds before the first reconnect attempt; each further wait doubles (with 10% jitter).
+        """
+    @reconnect_delay.setter
+    def reconnect_delay(self, arg1: float) -> None:
+        ...
+    @property
+    def reconnect_delay_max(self) -> float:
+        """
+        The longest wait between reconnect attempts.
+        """
+    @reconnect_delay_max.setter
+    def reconnect_delay_max(self, arg1: float) -> None:
+        ...
+    @property
     def threads(self) -> int:
         """
         Decoder threads, 0 = one per core.
@@ -291,6 +324,14 @@ class EncoderOptions:
     def encoder(self, arg1: str) -> None:
         ...
     @property
+    def extra_outputs(self) -> list[str]:
+        """
+        More outputs written from the same encoding (several outputs at once).
+        """
+    @extra_outputs.setter
+    def extra_outputs(self, arg1: collections.abc.Sequence[str]) -> None:
+        ...
+    @property
     def gop(self) -> int | None:
         """
         Frames between keyframes (None: the encoder's default).
@@ -299,12 +340,52 @@ class EncoderOptions:
     def gop(self, arg1: int | None) -> None:
         ...
     @property
+    def output_format(self) -> str | None:
+        """
+        Container of every output (flv, mpegts, rtsp, hls, segment...); None: from each name.
+        """
+    @output_format.setter
+    def output_format(self, arg1: str | None) -> None:
+        ...
+    @property
+    def output_options(self) -> list[tuple[str, str]]:
+        """
+        Protocol and muxer options of every output (avio_open2/avformat_write_header), in order.
+        """
+    @output_options.setter
+    def output_options(self, arg1: collections.abc.Sequence[tuple[str, str]]) -> None:
+        ...
+    @property
     def preset(self) -> str | None:
         """
         Encoder preset (None: the encoder's default).
         """
     @preset.setter
     def preset(self, arg1: str | None) -> None:
+        ...
+    @property
+    def reconnect_delay_max(self) -> float | None:
+        """
+        Network outputs: longest wait between reconnect attempts (None: 10 s).
+        """
+    @reconnect_delay_max.setter
+    def reconnect_delay_max(self, arg1: float | None) -> None:
+        ...
+    @property
+    def rotation(self) -> float | None:
+        """
+        Display rotation written into the outputs (None: the source's, unless frames are upright).
+        """
+    @rotation.setter
+    def rotation(self, arg1: float | None) -> None:
+        ...
+    @property
+    def segment_time(self) -> float | None:
+        """
+        Segmented recording: a new file every this many seconds (HLS: the segment length).
+        """
+    @segment_time.setter
+    def segment_time(self, arg1: float | None) -> None:
         ...
 class DisplayOptions:
     """
@@ -475,6 +556,36 @@ class PlayerOptions:
     @start.setter
     def start(self, arg1: float) -> None:
         ...
+class Writer:
+    """
+    Encodes frames once and writes them to one or more outputs (use vistream.Writer).
+    """
+    def __init__(self, outputs: collections.abc.Sequence[str], options: EncoderOptions, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, pixel_format: str, fps: typing.SupportsFloat | typing.SupportsIndex, audio: str | None = None) -> None:
+        ...
+    def _stats(self) -> dict:
+        ...
+    def close(self) -> None:
+        """
+        Flushes the encoder and finalizes every output. Idempotent.
+        """
+    def write_array(self, array: numpy.ndarray, time: typing.SupportsFloat | typing.SupportsIndex | None = None) -> bool:
+        """
+        Encodes an HxWxC uint8 array in the writer's pixel format (read in place).
+        """
+    def write_frame(self, frame: Frame, time: typing.SupportsFloat | typing.SupportsIndex | None = None) -> bool:
+        """
+        Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.
+        """
+    @property
+    def encoder(self) -> str:
+        """
+        The FFmpeg encoder in use.
+        """
+    @property
+    def size(self) -> tuple:
+        """
+        (width, height) of the frames written.
+        """
 class Reader:
     def __init__(self, source: str, options: SourceOptions) -> None:
         ...
@@ -487,6 +598,8 @@ class Reader:
     def _frames_played_at(self, times: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], stack: bool) -> typing.Any:
         ...
     def _info(self) -> dict:
+        ...
+    def _set_connection_callback(self, callback: typing.Any) -> None:
         ...
     def _stats(self) -> dict:
         ...
@@ -511,6 +624,8 @@ class Player:
     def _info(self) -> dict:
         ...
     def _output_finalized(self) -> bool:
+        ...
+    def _set_connection_callback(self, callback: typing.Any) -> None:
         ...
     def _stats(self) -> dict:
         ...
