@@ -9,6 +9,14 @@ double MediaClock::now_locked(Clock::time_point wall) const {
   return base_media_ + std::chrono::duration<double>(wall - base_wall_).count() * speed_;
 }
 
+// Restarts the linear segment at this instant (same media time), so that a change of speed or
+// pause state applies only from now on.
+void MediaClock::rebase_locked() {
+  const auto wall = Clock::now();
+  base_media_ = now_locked(wall);
+  base_wall_ = wall;
+}
+
 double MediaClock::now() const {
   std::lock_guard lock(mutex_);
   return now_locked(Clock::now());
@@ -40,9 +48,7 @@ double MediaClock::sync(double master_seconds, double tolerance) {
 void MediaClock::set_paused(bool paused) {
   std::lock_guard lock(mutex_);
   if (paused == paused_) return;
-  const auto wall = Clock::now();
-  base_media_ = now_locked(wall);
-  base_wall_ = wall;
+  rebase_locked();
   paused_ = paused;
 }
 
@@ -53,9 +59,7 @@ bool MediaClock::paused() const {
 
 void MediaClock::set_speed(double speed) {
   std::lock_guard lock(mutex_);
-  const auto wall = Clock::now();
-  base_media_ = now_locked(wall);
-  base_wall_ = wall;
+  rebase_locked();
   speed_ = speed;
 }
 

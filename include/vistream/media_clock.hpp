@@ -37,6 +37,7 @@ class MediaClock {
 
  private:
   double now_locked(Clock::time_point wall) const;
+  void rebase_locked();
 
   mutable std::mutex mutex_;  // guards all below
   double base_media_ = 0.0;
