@@ -137,10 +137,10 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
     set(key, value);
   }
   if (options_.low_latency) {
-    // FFmpeg's low-delay demuxing (ffplay -fflags nobuffer -probesize ... -analyzeduration ...).
-    const std::pair<const char*, const char*> low_latency_defaults[] = {
-        {"fflags", "nobuffer"}, {"probesize", kLowLatencyProbeSize},
-        {"analyzeduration", kLowLatencyAnalyzeDuration}, {"max_delay", "0"}};
+    // FFmpeg's low-delay demuxing. Probing is left at FFmpeg's defaults: a shorter probe only
+    // shortens the open, and fails it when no keyframe comes within it (a stream joined mid-GOP
+    // with keyframes a second or more apart), while the steady-state delay is set by these.
+    const std::pair<const char*, const char*> low_latency_defaults[] = {{"fflags", "nobuffer"}, {"max_delay", "0"}};
     for (const auto& [key, value] : low_latency_defaults)
       if (!has_option(options_.options, key)) set(key, value);
   }

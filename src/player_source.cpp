@@ -85,6 +85,7 @@ void PlayerSource::on_connection_event(const ConnectionEvent& event, uint64_t& s
     // The decode thread is halted: no packet of the new connection has reached the sink yet.
     // Frames queued from before the outage still play (no floor), like a loop restart's.
     serial = transport.start_reconnect_generation();
+    reconnect_serial_ = serial;
     packet_serial_.store(serial);
     if (AudioPlayback* sound = transport.sound()) sound->start_generation(serial, -1.0, /*discard_queued=*/false);
     presentation.restart_drift_measure();
@@ -141,6 +142,7 @@ void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transp
       }
       ++stats_.frames_decoded;
       frame->set_serial(static_cast<int64_t>(serial));
+      frame->set_reconnected(serial == reconnect_serial_);
       bool handed_over;
       if (live_realtime)
         handed_over = release_live(std::move(frame), serial, decoded, transport);

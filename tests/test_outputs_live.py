@@ -146,7 +146,7 @@ def test_file_and_stream_at_once_survive_the_server_dying(tmp_path):
     server, port = start_nginx_rtmp(server_dir)
     url = f"rtmp://127.0.0.1:{port}/live/rec"
     recording = tmp_path / "rec.mp4"
-    player = vistream.Player(str(clip), output=[str(recording), url], reconnect_delay_max=0.3)
+    player = vistream.Player(str(clip), output=[str(recording), url], reconnect_delay=0.2, reconnect_delay_max=0.3)
     servers = [server]
 
     @player.on_frame

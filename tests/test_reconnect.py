@@ -294,6 +294,7 @@ def test_pipeline_tracker_keeps_its_ids_across_a_reconnect(tmp_path, test_mp4):
 
     pipeline = vs.Pipeline(detector, ByteTrack(frame_rate=30))
     ids: List[tuple] = []
+    flags: List[tuple] = []
 
     rig = udp_rig(tmp_path, test_mp4).start()
     session = Session(rig.url, None, timeout=(6, 1.0), **FAST)
@@ -303,6 +304,7 @@ def test_pipeline_tracker_keeps_its_ids_across_a_reconnect(tmp_path, test_mp4):
         seen["frames"] += 1
         pipeline(frame)
         ids.append((frame.serial, sorted(int(i) for i in pipeline.last.tracker_id)))
+        flags.append((frame.serial, frame.reconnected))
 
     session.player.on_frame(on_frame)
     try:
@@ -320,3 +322,49 @@ def test_pipeline_tracker_keeps_its_ids_across_a_reconnect(tmp_path, test_mp4):
     assert before[0] == [1, 2] and before[-1] == [1]
     assert after[0][0] == 1, "track A lost its id across the reconnect"
     assert after[-1] == [1, 3], f"the tracker started afresh after the reconnect: {after[-1]}"
+    # The generation the reconnect started is marked on every one of its frames, and only there.
+    assert all(reconnected == (serial != 0) for serial, reconnected in flags), flags
+
+
+def test_pipeline_keeps_tracks_when_the_frames_before_a_reconnect_were_dropped():
+    """Real-time mode drops frames the callback could not take; when the last frames before an
+    outage were dropped, the first frame after the reconnect has no predecessor the Pipeline
+    saw. Its generation was started by the reconnect (``frame.reconnected``): a gap in time, so
+    the tracks go on (A keeps id 1, the newcomer C gets 3). The same frames as a forward seek
+    (no reconnect flag) start the tracker afresh (ids from 1 again): the flag is what decides.
+    Frames are plain objects with the Player frame's attributes (the Pipeline accepts any)."""
+    import types
+
+    import numpy as np
+    from vistream.track import ByteTrack
+
+    box_a, box_b, box_c = [100, 100, 200, 300], [400, 100, 500, 300], [700, 100, 800, 300]
+    image = np.zeros((480, 960, 3), np.uint8)
+
+    def run(reconnected: bool) -> List[List[int]]:
+        def detector(frame_image):
+            boxes = [box_a, box_b] if state["serial"] == 0 else [box_a, box_c]
+            return vs.Detections(xyxy=boxes, confidence=[0.9] * len(boxes))
+
+        state = {"serial": 0}
+        pipeline = vs.Pipeline(detector, ByteTrack(frame_rate=30))
+        tracked = []
+        # Frames 0-9 seen; 10-13 dropped in real time before the outage; after it the source's
+        # indices and times go on (frame 14 at 0.9 s, after 0.4 s down), as a new generation.
+        timeline = [(i, i / 30, 0) for i in range(10)] + [(i, 0.5 + i / 30, 1) for i in range(12, 20)]
+        previous_serial = None
+        for index, seconds, serial in timeline:
+            state["serial"] = serial
+            frame = types.SimpleNamespace(index=index, time=seconds, array=image.copy(), serial=serial,
+                                          discontinuity=serial != previous_serial,
+                                          reconnected=reconnected and serial == 1)
+            previous_serial = serial
+            pipeline(frame)
+            tracked.append(sorted(int(i) for i in pipeline.last.tracker_id))
+        return tracked
+
+    kept = run(reconnected=True)
+    assert kept[9] == [1, 2]
+    assert kept[-1] == [1, 3], f"the reconnect restarted the tracker: {kept[-1]}"
+    restarted = run(reconnected=False)
+    assert restarted[-1] == [1, 2], f"a forward seek kept the old tracks: {restarted[-1]}"

@@ -48,14 +48,10 @@ struct DemuxerOptions {
   // "rtsp_transport": "auto" means FFmpeg's default (UDP, falling back to TCP).
   std::vector<std::pair<std::string, std::string>> options;
   IoTimeouts timeouts;
-  // Low latency: unless given in `options`, fflags=nobuffer, probesize=kLowLatencyProbeSize,
-  // analyzeduration=kLowLatencyAnalyzeDuration, max_delay=0 (RTP/RTSP: no reorder wait).
+  // Low latency: unless given in `options`, fflags=nobuffer and max_delay=0 (RTP/RTSP: no
+  // reorder wait). Probing keeps FFmpeg's defaults (demuxer.cpp says why).
   bool low_latency = false;
 };
-
-// What low_latency probes: enough for one keyframe of a typical camera stream, not seconds.
-inline constexpr const char* kLowLatencyProbeSize = "500000";       // bytes
-inline constexpr const char* kLowLatencyAnalyzeDuration = "500000";  // microseconds
 
 // The protocols a network source may open (itself and everything it refers to).
 extern const char* const kNetworkProtocolWhitelist;

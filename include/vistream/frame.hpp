@@ -89,6 +89,11 @@ class Frame {
   // real time is not a new generation). Written by the run() thread before the hook sees it.
   bool discontinuity() const { return discontinuity_; }
   void set_discontinuity(bool discontinuity) { discontinuity_ = discontinuity; }
+  // The frame's generation was started by a reconnect of a live source: it continues the
+  // previous generation in time (a gap while the source was down, not a jump elsewhere), so
+  // consumers such as trackers carry their state across. Written by the source thread.
+  bool reconnected() const { return reconnected_; }
+  void set_reconnected(bool reconnected) { reconnected_ = reconnected; }
   // When the picture was captured, seconds since the Unix epoch (NaN: unknown), by `clock`.
   // Written by the thread that made the frame, before it is shared.
   double capture_time() const { return capture_time_; }
@@ -106,6 +111,7 @@ class Frame {
   bool writable_ = false;
   int64_t serial_ = -1;
   bool discontinuity_ = false;
+  bool reconnected_ = false;
   double capture_time_ = NAN;
   CaptureClock capture_clock_ = CaptureClock::None;
 };

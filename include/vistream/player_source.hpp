@@ -80,6 +80,9 @@ class PlayerSource {
   // can carry the generation after it.
   std::atomic<uint64_t> packet_serial_{0};
   VideoSource::ConnectionListener connection_hook_;  // set before run(); source thread only then
+  // The generation the last reconnect started (its frames are marked Frame::reconnected);
+  // source thread only.
+  uint64_t reconnect_serial_ = UINT64_MAX;
 };
 
 }  // namespace vistream

@@ -123,6 +123,11 @@ class Frame:
         timestamp in the stream time base
         """
     @property
+    def reconnected(self) -> bool:
+        """
+        True on the frames of a generation a live source's reconnect started: they continue the previous frames in time (a gap while the source was down, not a seek), so a Pipeline keeps its tracks across it. False otherwise and for Reader frames.
+        """
+    @property
     def revisit(self) -> bool:
         """
         True when the player shows this index again (seek/step back)
@@ -212,7 +217,7 @@ class SourceOptions:
     @property
     def low_latency(self) -> bool:
         """
-        FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 (unless input_options set them), decoder flag low_delay and slice threads only.
+        FFmpeg's low-delay flags: fflags=nobuffer, max_delay=0 (unless input_options set them), decoder flag low_delay and slice threads only.
         """
     @low_latency.setter
     def low_latency(self, arg0: bool) -> None:

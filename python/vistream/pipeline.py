@@ -108,7 +108,8 @@ class Pipeline:
 
     Discontinuities and gaps: a Player's frames carry their timeline generation
     (``frame.serial``) and ``frame.discontinuity`` (True on the first frame after a seek, a
-    backward step or a loop restart). Only a discontinuity replays the tracker (below). A gap
+    backward step or a loop restart). Only a discontinuity replays the tracker (below), except
+    the one a live source's reconnect starts (``frame.reconnected``): that is a gap. A gap
     in indices without one is frames the player dropped in real time (the callback was slower
     than the stream): the tracker is told how many frames passed (``frames_elapsed``, so
     ByteTrack/BoT-SORT predict across the gap and keep their ids) and ``interval`` counts
@@ -282,6 +283,11 @@ class Pipeline:
         serial = getattr(frame, "serial", None)
         if serial is None:  # not from a Player: only the next index continues
             return frame.index != self._last_index + 1
+        if getattr(frame, "reconnected", False) and frame.index > self._last_index:
+            # A live source came back: a gap in time (like frames dropped in real time), not a
+            # jump elsewhere. The tracker predicts across it and keeps its ids, even when the
+            # frames just before the outage were dropped and never seen here.
+            return False
         return (bool(getattr(frame, "discontinuity", False)) or serial != self._last_serial
                 or frame.index <= self._last_index)
 

@@ -198,9 +198,9 @@ class Reader:
             display matrix, or a legacy ``rotate`` tag), like the ffmpeg CLI: a 90° video comes
             with width and height swapped. False: frames as stored. ``info.rotation`` gives the
             stored rotation either way, ``info.autorotated`` whether it was applied.
-        low_latency: FFmpeg's low-delay flags for live sources (fflags nobuffer, small
-            probesize/analyzeduration, max_delay 0, decoder low_delay with slice threads, so
-            no frame is held back); ``input_options`` given override the demuxer ones.
+        low_latency: FFmpeg's low-delay flags for live sources (fflags nobuffer, max_delay 0,
+            decoder low_delay with slice threads, so no frame is held back); ``input_options``
+            given override the demuxer ones.
         reconnect: when the source is lost (read error, a stall past the read timeout, the
             stream ending), reopen it and go on: "auto" (live sources: network URLs and
             devices; files and pipes never), "always"/True, "never"/False. Iteration continues

@@ -517,7 +517,12 @@ PYBIND11_MODULE(_core, m) {
           "discontinuity", [](const PyFrame& f) { return f.frame->discontinuity(); },
           "True on the first frame the callback gets of a new timeline generation (the run's first "
           "frame, after a seek, a backward step, a loop restart); False for the next frame in order "
-          "and after frames dropped in real time. Always False for Reader frames.");
+          "and after frames dropped in real time. Always False for Reader frames.")
+      .def_property_readonly(
+          "reconnected", [](const PyFrame& f) { return f.frame->reconnected(); },
+          "True on the frames of a generation a live source's reconnect started: they continue the "
+          "previous frames in time (a gap while the source was down, not a seek), so a Pipeline keeps "
+          "its tracks across it. False otherwise and for Reader frames.");
 
   // The connection callback may reference its Reader (a cycle through native code): the
   // garbage collector sees it through traverse/clear, as for the Player below.

@@ -208,7 +208,7 @@ void register_source_options(py::module_& m) {
           [](SourceOptions& o, const std::string& device) { o.decoder.device = device; },
           "Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).")
       .member("low_latency", "a bool", &SourceOptions::low_latency,
-              "FFmpeg's low-delay flags: fflags=nobuffer, small probesize/analyzeduration, max_delay=0 "
+              "FFmpeg's low-delay flags: fflags=nobuffer, max_delay=0 "
               "(unless input_options set them), decoder flag low_delay and slice threads only.")
       .field(
           "reconnect", "'auto', 'always', 'never' or a bool",
