@@ -9,28 +9,19 @@
 #include <utility>
 
 #include "vistream/error.hpp"
+#include "vistream/option_text.hpp"
 
 namespace vistream {
 namespace {
+
+using option_text::lower;
+using option_text::number;
+using option_text::refuse;
 
 // The pixel formats a frame can be handed over in, and the loose spellings users type.
 constexpr const char* kOutputFormats[] = {"bgr24", "rgb24", "gray", "rgba", "bgra", "yuv420p", "nv12"};
 constexpr std::pair<const char*, const char*> kFormatAliases[] = {
     {"bgr", "bgr24"}, {"rgb", "rgb24"}, {"grey", "gray"}, {"gray8", "gray"}};
-
-// Numbers in messages as a user would type them (6 significant digits, no trailing zeros).
-std::string number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
-[[noreturn]] void refuse(const std::string& message) { throw Error(ErrorKind::InvalidArgument, message); }
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
 
 std::string trimmed(const std::string& text) {
   const char* blanks = " \t\r\n";

@@ -6,22 +6,14 @@
 #include <sstream>
 
 #include "vistream/error.hpp"
+#include "vistream/option_text.hpp"
 
 namespace vistream {
 namespace {
 
-std::string number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
-[[noreturn]] void refuse(const std::string& message) { throw Error(ErrorKind::InvalidArgument, message); }
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
+using option_text::lower;
+using option_text::number;
+using option_text::refuse;
 
 // Input formats that capture from a device (libavdevice). Not lavfi: a generated source that
 // ends (duration=) ends on purpose.
