@@ -61,6 +61,11 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
+  // A video track that lists no frame (an emptied sample table) is not an empty video: it is
+  // a damaged file, and "succeeding" with 0 frames would let a run write a video-less output.
+  if (index_ && index_->size() == 0)
+    throw Error(ErrorKind::Source, "'" + url + "' has a video stream but its track lists no video frames (damaged "
+                                   "or emptied sample table)");
   if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
   cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
   // A network URL with a known duration is a recording served over the network (an mp4 over
@@ -377,6 +382,9 @@ void VideoSource::throw_if_nothing_decoded() const {
   // Video data that yields no frame, or none at all where the container lists some: cut short.
   if (read_errors > 0 || demuxer_->video_packets() > 0)
     throw Error(ErrorKind::Source, "'" + url_ + "' ends before its first video frame (truncated or damaged)");
+  // Not one video packet in the whole input (an unindexed source: a pipe, a stream that ended
+  // at once): a video stream with nothing in it is a failure too, never an empty success.
+  throw Error(ErrorKind::Source, "'" + url_ + "' has a video stream but delivered no video packets");
 }
 
 int64_t VideoSource::index_for(int64_t pts) {
