@@ -9,6 +9,7 @@
 #include <string>
 
 #include "vistream/error.hpp"
+#include "vistream/test_hooks.hpp"
 
 namespace vistream {
 namespace {
@@ -16,6 +17,11 @@ namespace {
 // How many earlier keyframes to try when the demuxer lands after the one asked for
 // (inexact demuxer seeking, e.g. MPEG-TS), before reopening and decoding from the start.
 constexpr int kMaxSeekRetries = 3;
+
+// Live sources in real time: how far (seconds) the packets being read may fall behind the
+// stream's own pace before decoding skips to a keyframe (skip_late_packet). Above network
+// jitter and a frame-threaded decoder's delay; below what a viewer or an alarm tolerates.
+constexpr double kLiveBacklogLimit = 1.0;
 
 double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
 
@@ -37,9 +43,13 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
   set_packet_sink(nullptr);
   stream_time_base_ = stream->time_base;
-  DecoderOptions decoder_options = options.decoder;
-  decoder_options.low_delay = decoder_options.low_delay || options.low_latency;
-  decoder_ = std::make_unique<VideoDecoder>(stream, decoder_options);
+  decoder_options_ = options.decoder;
+  decoder_options_.low_delay = decoder_options_.low_delay || options.low_latency;
+  // Played in real time, a live source's latency is what counts: frame threads hold back one
+  // frame per extra thread (~65 ms at 30 fps with 2 cores); slice threads hold back none.
+  // Files and offline runs keep frame threads, which decode faster.
+  if (options.realtime && demuxer_->live()) decoder_options_.slice_threads = true;
+  decoder_ = std::make_unique<VideoDecoder>(stream, decoder_options_);
   for (const auto& [key, value] : options.input_options)
     if (key == "use_wallclock_as_timestamps" && value != "0" && value != "false") wallclock_timestamps_ = true;
   orientation_ = stream_orientation(stream);
@@ -76,6 +86,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   reconnect_enabled_ = vistream::reconnects(options.reconnect, url, options.input_format) &&
                        (live_ || options.reconnect.mode == ReconnectMode::Always);
   if (AVStream* audio = demuxer_->audio_stream()) audio_time_base_ = audio->time_base;
+  // HLS delivers a segment at a time, so its packets are never read at the stream's pace.
+  backlog_.applies = options.realtime && live_ && std::string(demuxer_->context()->iformat->name) != "hls";
   settle_hwaccel();
   fill_info();
 }
@@ -297,6 +309,10 @@ bool VideoSource::feed_decoder() {
     ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
       note_arrival(packet_.get());
+      if (backlog_.applies && newest_wins_ && skip_late_packet(packet_.get())) {
+        av_packet_unref(packet_.get());
+        continue;
+      }
       if (landing_) {
         const Landing where = compare_to_keyframe(*packet_, *landing_);
         if (where == Landing::Before) {
@@ -356,6 +372,7 @@ bool VideoSource::next_decoded(AVFrame* frame) {
       }
     }
     ++frames_decoded_;
+    test_pause_point("video_decode");  // tests: a decoder slower than the stream (CPU-starved)
     stamp_arrival(frame);
     frame->pts = frame->best_effort_timestamp;
     if (reconnect_enabled_ && live_ && !in_live_order(frame)) {
@@ -975,6 +992,7 @@ SourceStats VideoSource::stats() const {
   s.reconnects = reconnects_;
   s.downtime = downtime_;
   s.frames_lost = frames_lost_;
+  s.frames_late = frames_late_.load();
   return s;
 }
 
@@ -1082,7 +1100,7 @@ void VideoSource::open_new_connection() {
   if (!video) throw Error(ErrorKind::Source, "'" + url_ + "' has no video stream after reconnecting");
   // The new connection's codec parameters (SPS/PPS of an RTSP session's SDP) go to a new
   // decoder, on the device settled at open.
-  DecoderOptions decoding = options_.decoder;
+  DecoderOptions decoding = decoder_options_;
   if (!info_.hwaccel.empty()) decoding.hwaccel = info_.hwaccel;
   auto decoder = std::make_unique<VideoDecoder>(video, decoding);
   earlier_decode_errors_ += decoder_->errors();
@@ -1096,6 +1114,8 @@ void VideoSource::open_new_connection() {
   ++timeline_.connection;
   timeline_.offset_known = false;
   timeline_.last_video_dts = -INFINITY;
+  // The outage is not a backlog: the new connection sets the stream's pace afresh.
+  backlog_ = Backlog{backlog_.applies};
 }
 
 double VideoSource::frame_duration() const {
@@ -1174,6 +1194,30 @@ void VideoSource::map_timeline(AVPacket* packet) {
   timeline_.end = std::max(timeline_.end, to_seconds(last, to) + duration);
   if (video && packet->dts != AV_NOPTS_VALUE)
     timeline_.last_video_dts = std::max(timeline_.last_video_dts, to_seconds(packet->dts, to));
+}
+
+// Decode side, live sources in real time: is this video packet read so late that it should be
+// skipped? The stream's pace is the least (arrival - media time) seen; how far a packet's
+// (arrival - media time) lies above it is how long it waited to be read (in the socket, the
+// demuxer's FIFO): a backlog that only grows when decoding is slower than the stream. Past
+// kLiveBacklogLimit, packets are skipped (never decoded) up to a keyframe read with the backlog
+// under half the limit; skipping reads as fast as the buffers give, so the backlog drains.
+bool VideoSource::skip_late_packet(const AVPacket* packet) {
+  const int64_t stamp = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+  const bool keyframe = (packet->flags & AV_PKT_FLAG_KEY) != 0;
+  if (stamp != AV_NOPTS_VALUE) {
+    const double media = to_seconds(stamp, stream_time_base_);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    // A clock stepping back (a sender restarted without a reconnect) starts a new pace.
+    if (media < backlog_.last_media - kLiveBacklogLimit) backlog_.floor = INFINITY;
+    backlog_.last_media = media;
+    backlog_.floor = std::min(backlog_.floor, wall - media);
+    const double backlog = wall - media - backlog_.floor;
+    if (backlog_.skipping && keyframe && backlog < kLiveBacklogLimit / 2) backlog_.skipping = false;
+    else if (!backlog_.skipping && backlog > kLiveBacklogLimit) backlog_.skipping = true;
+  }
+  if (backlog_.skipping) ++frames_late_;
+  return backlog_.skipping;
 }
 
 }  // namespace vistream
