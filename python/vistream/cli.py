@@ -193,7 +193,7 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     inputs.add_argument("--reconnect-delay", type=float, metavar="SECONDS",
                         help="wait before the first reconnect attempt (doubles per attempt; default 0.5)")
     inputs.add_argument("--reconnect-delay-max", type=float, metavar="SECONDS",
-                        help="longest wait between reconnect attempts (default 30; also caps network outputs')")
+                        help="longest wait between reconnect attempts (default 10; also caps network outputs')")
     inputs.add_argument("--reconnect-attempts", type=int, metavar="N",
                         help="attempts per outage before giving up with the last error (default: forever)")
     plugins = parser.add_argument_group("analysis plugins")
