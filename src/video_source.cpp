@@ -232,6 +232,79 @@ bool may_change_timeline(const std::string& filters) {
                                 "shuffleframes", "tblend", "framepack", "deflicker"});
 }
 
+// The filters of a linear chain ("a=1,b=2:c=3"), split at the commas the graph parser splits
+// at (not inside quotes, not escaped). Empty when the graph is not one linear chain (labels,
+// several chains) or its quoting does not close.
+std::vector<std::string> linear_chain(const std::string& graph) {
+  std::vector<std::string> filters;
+  std::string current;
+  bool quoted = false;
+  for (size_t at = 0; at < graph.size(); ++at) {
+    const char c = graph[at];
+    if (c == '\\' && at + 1 < graph.size()) {
+      current += c;
+      current += graph[++at];
+      continue;
+    }
+    if (c == '\'') quoted = !quoted;
+    if (!quoted && (c == '[' || c == ';')) return {};
+    if (!quoted && c == ',') {
+      filters.push_back(current);
+      current.clear();
+      continue;
+    }
+    current += c;
+  }
+  if (quoted) return {};
+  filters.push_back(current);
+  return filters;
+}
+
+// A filter's name: what precedes its options ('=') or its instance name ('@'), trimmed.
+std::string filter_name(const std::string& filter) {
+  const size_t end = filter.find_first_of("=@");
+  std::string name = filter.substr(0, end);
+  const size_t first = name.find_first_not_of(" \t\n");
+  if (first == std::string::npos) return {};
+  const size_t last = name.find_last_not_of(" \t\n");
+  return name.substr(first, last - first + 1);
+}
+
+// Filters that turn one frame into one frame with the same timestamp, whatever their options:
+// the output timeline of a chain does not depend on them.
+bool keeps_each_frame(const std::string& name) {
+  static const char* const kPerFrame[] = {
+      "scale", "crop", "pad", "format", "hflip", "vflip", "transpose", "rotate", "eq", "hue", "drawtext",
+      "drawbox", "drawgrid", "boxblur", "gblur", "avgblur", "smartblur", "unsharp", "colorspace", "colorchannelmixer",
+      "colorlevels", "curves", "lut", "lutrgb", "lutyuv", "negate", "setsar", "setdar", "null", "copy", "zscale",
+      "vignette", "noise", "hqdn3d", "nlmeans", "deband", "sharpen", "convolution", "edgedetect",
+      "colorkey", "chromakey", "geq", "swapuv", "alphaextract", "fillborders", "delogo",
+      "removegrain", "median", "grayworld", "normalize", "histeq", "colorbalance", "colortemperature", "lenscorrection",
+      "perspective", "showinfo", "setfield", "setparams"};
+  for (const char* known : kPerFrame) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+// The part of the user's filter graph that decides its timeline: a linear chain without its
+// frame-for-frame filters (scale, crop, drawtext...). Probing runs over every frame of the
+// video, and a 1080p scale would make that seconds per minute of video, to learn nothing the
+// timing filters alone do not tell. Filters not known to keep each frame stay in; the whole
+// graph is probed when it is not one linear chain.
+std::string timeline_filters(const std::string& graph) {
+  const std::vector<std::string> chain = linear_chain(graph);
+  if (chain.empty()) return graph;
+  std::string kept;
+  for (const std::string& filter : chain) {
+    const std::string name = filter_name(filter);
+    if (name.empty()) return graph;
+    if (keeps_each_frame(name)) continue;
+    kept += (kept.empty() ? "" : ",") + filter;
+  }
+  return kept.empty() ? "null" : kept;
+}
+
 }  // namespace
 
 void VideoSource::throw_if_timeline_unknown() const {
@@ -251,7 +324,7 @@ void VideoSource::probe_filtered_timeline(const VideoFormat& input) {
   // alone, so blank frames with the real timestamps give the real output timeline. The probe
   // graph keeps the decoder's pixel format: no conversion, and fps-like filters only pass
   // references, so this costs little even for long videos.
-  VideoFilter probe(options_.vfilter, input.format, 1);
+  VideoFilter probe(timeline_filters(options_.vfilter), input.format, 1);
   probe.configure(input);
   UniqueFrame blank = make_frame();
   blank->format = input.format;
