@@ -1275,7 +1275,13 @@ void VideoSource::map_timeline(AVPacket* packet) {
 // demuxer's FIFO): a backlog that only grows when decoding is slower than the stream. Past
 // kLiveBacklogLimit, packets are skipped (never decoded) up to a keyframe read with the backlog
 // under half the limit; skipping reads as fast as the buffers give, so the backlog drains.
+// A sender's clock running slow against ours looks like a backlog too, but one that skipping
+// does not drain: the pace is allowed to drift by kPaceDrift, and a skip that drains nothing
+// over 2 limits of media means the timestamps do not keep the sender's pace at all: catching up
+// stops for this connection (it would skip for good).
 bool VideoSource::skip_late_packet(const AVPacket* packet) {
+  constexpr double kPaceDrift = 1e-3;  // seconds per second: 1000 ppm, far beyond crystal drift
+  if (backlog_.pace_unreliable && !backlog_.skipping) return false;
   const int64_t stamp = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
   const bool keyframe = (packet->flags & AV_PKT_FLAG_KEY) != 0;
   if (stamp != AV_NOPTS_VALUE) {
@@ -1284,10 +1290,24 @@ bool VideoSource::skip_late_packet(const AVPacket* packet) {
     // A clock stepping back (a sender restarted without a reconnect) starts a new pace.
     if (media < backlog_.last_media - kLiveBacklogLimit) backlog_.floor = INFINITY;
     backlog_.last_media = media;
-    backlog_.floor = std::min(backlog_.floor, wall - media);
-    const double backlog = wall - media - backlog_.floor;
-    if (backlog_.skipping && keyframe && backlog < kLiveBacklogLimit / 2) backlog_.skipping = false;
-    else if (!backlog_.skipping && backlog > kLiveBacklogLimit) backlog_.skipping = true;
+    const double lag = wall - media;
+    const double floor = backlog_.floor + (wall - backlog_.floor_wall) * kPaceDrift;
+    if (lag < floor) {
+      backlog_.floor = lag;
+      backlog_.floor_wall = wall;
+    }
+    const double backlog = lag - std::min(floor, lag);
+    if (backlog_.skipping) {
+      const bool drains_nothing = media - backlog_.skip_media > 2 * kLiveBacklogLimit &&
+                                  backlog > backlog_.skip_backlog - kLiveBacklogLimit / 2;
+      if (drains_nothing) backlog_.pace_unreliable = true;
+      // Decoding resumes at a keyframe only: a gap before anything else would corrupt frames.
+      if (keyframe && (backlog < kLiveBacklogLimit / 2 || backlog_.pace_unreliable)) backlog_.skipping = false;
+    } else if (backlog > kLiveBacklogLimit) {
+      backlog_.skipping = true;
+      backlog_.skip_media = media;
+      backlog_.skip_backlog = backlog;
+    }
   }
   if (backlog_.skipping) ++frames_late_;
   return backlog_.skipping;

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live_servers import clock_udp_feed, load_latency_bench, rtsp_server  # noqa: F401  (fixtures)
+from live_servers import clock_udp_feed, free_port, load_latency_bench, rtsp_server  # noqa: F401  (fixtures)
 
 bench = load_latency_bench()
 
@@ -216,3 +217,22 @@ def test_rtsp_latency_uses_the_senders_rtcp_wallclock(vs, rtsp_server):
     # Sender and receiver share this machine's clock: the mapping is sane (not off by hours).
     assert abs(stats.latency_p50) < 2.0
     assert all(value is not None for value in clocks)
+
+
+def test_a_sender_whose_timestamps_run_slow_is_not_skipped_for_good(vs, tmp_path):
+    # Frames sent 30 a second but stamped slower (setpts=0.8*PTS: media time runs at 0.8x the
+    # wallclock): the gap to the stream's pace grows 0.2 s a second with no backlog
+    # behind it. Catching up skips once (~2 s of media), sees that skipping drains nothing, and
+    # stops catching up for this connection, instead of skipping every frame from then on.
+    port = free_port(socket.SOCK_DGRAM)
+    url = f"udp://127.0.0.1:{port}"
+    sender = bench.ClockSender(["-vf", "setpts=0.8*PTS", "-f", "mpegts", f"{url}?pkt_size=1316"], width=320,
+                               height=240, fps=30, log=tmp_path / "slow-clock-sender.log")
+    try:
+        stats, samples = run_live(vs, url, seconds=16, work=0.0)
+    finally:
+        sender.close()
+    assert samples and samples[-1][0] > 12, samples[-3:]
+    last_seconds = [at for at, _ in samples if at > samples[-1][0] - 4]
+    assert len(last_seconds) > 4 * 30 * 0.7, len(last_seconds)  # frames flow at the end of the run
+    assert 0 < stats.frames_late < 5 * 30, stats.frames_late  # one skip, a few seconds at most

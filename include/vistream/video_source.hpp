@@ -382,8 +382,12 @@ class VideoSource {
   struct Backlog {
     bool applies = false;            // immutable after construction: a live, paced source (not HLS)
     double floor = INFINITY;         // least (wall - media) seconds seen: the stream's own pace
+    double floor_wall = 0.0;         // steady-clock seconds when the floor was set (it may drift up)
     double last_media = -INFINITY;   // media seconds of the last video packet
     bool skipping = false;           // skipping video packets up to a keyframe
+    double skip_media = 0.0;         // media seconds and backlog when the skipping started
+    double skip_backlog = 0.0;
+    bool pace_unreliable = false;    // timestamps do not follow the sender's pace: no catching up
   } backlog_;
   std::atomic<int64_t> frames_late_{0};
   int64_t late_reported_ = 0;  // consumer only
