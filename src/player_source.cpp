@@ -9,6 +9,12 @@ namespace {
 // callback and the hand-over to the display do not make the picture late; the display then
 // shows each at its time.
 constexpr double kDisplayLead = 0.040;
+
+SourceOptions realtime_source_options(const PlayerOptions& options) {
+  SourceOptions source = options.source;
+  source.realtime = options.mode == PlayerMode::Realtime;
+  return source;
+}
 }  // namespace
 
 PlayerSource::PlayerSource(const std::string& url, const PlayerOptions& options, std::shared_ptr<CancelToken> cancel,
@@ -16,7 +22,7 @@ PlayerSource::PlayerSource(const std::string& url, const PlayerOptions& options,
     : options_(options),
       stats_(stats),
       cancel_(std::move(cancel)),
-      source_(std::make_unique<VideoSource>(url, options.source, cancel_)) {}
+      source_(std::make_unique<VideoSource>(url, realtime_source_options(options), cancel_)) {}
 
 void PlayerSource::install_packet_sink(PlayerTransport& transport, PlayerRecorder* recorder) {
   AudioPlayback* sound = transport.sound();
@@ -129,6 +135,7 @@ void PlayerSource::run(BlockingQueue<FramePtr>& decoded, PlayerTransport& transp
         stats_.frames_decoded += superseded;
         stats_.frames_dropped += superseded;
       }
+      stats_.frames_late += source_->take_late();
       if (!frame) {
         if (options_.loop && source_->indexed() && stats_.frames_decoded.load() > 0) {
           // Loop: start over (at `start`), frame-exact like any seek, as a new timeline; the

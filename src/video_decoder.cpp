@@ -87,10 +87,8 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
   ctx_->pkt_timebase = stream->time_base;
   ctx_->thread_count = options.threads;  // 0 = auto
   ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-  if (options.low_delay) {
-    ctx_->flags |= AV_CODEC_FLAG_LOW_DELAY;
-    ctx_->thread_type = FF_THREAD_SLICE;
-  }
+  if (options.low_delay) ctx_->flags |= AV_CODEC_FLAG_LOW_DELAY;
+  if (options.low_delay || options.slice_threads) ctx_->thread_type = FF_THREAD_SLICE;
   hevc_length_size_ = hevc_single_layer_length_size(stream->codecpar);
   skips_nonref_ = honours_nonref_skip(codec->id) || hevc_length_size_ > 0;
 

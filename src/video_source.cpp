@@ -9,6 +9,7 @@
 #include <string>
 
 #include "vistream/error.hpp"
+#include "vistream/test_hooks.hpp"
 
 namespace vistream {
 namespace {
@@ -16,6 +17,11 @@ namespace {
 // How many earlier keyframes to try when the demuxer lands after the one asked for
 // (inexact demuxer seeking, e.g. MPEG-TS), before reopening and decoding from the start.
 constexpr int kMaxSeekRetries = 3;
+
+// Live sources in real time: how far (seconds) the packets being read may fall behind the
+// stream's own pace before decoding skips to a keyframe (skip_late_packet). Above network
+// jitter and a frame-threaded decoder's delay; below what a viewer or an alarm tolerates.
+constexpr double kLiveBacklogLimit = 1.0;
 
 double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
 
@@ -37,9 +43,13 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   if (!stream) throw Error(ErrorKind::Source, "'" + url + "' has no video stream");
   set_packet_sink(nullptr);
   stream_time_base_ = stream->time_base;
-  DecoderOptions decoder_options = options.decoder;
-  decoder_options.low_delay = decoder_options.low_delay || options.low_latency;
-  decoder_ = std::make_unique<VideoDecoder>(stream, decoder_options);
+  decoder_options_ = options.decoder;
+  decoder_options_.low_delay = decoder_options_.low_delay || options.low_latency;
+  // Played in real time, a live source's latency is what counts: frame threads hold back one
+  // frame per extra thread (~65 ms at 30 fps with 2 cores); slice threads hold back none.
+  // Files and offline runs keep frame threads, which decode faster.
+  if (options.realtime && demuxer_->live()) decoder_options_.slice_threads = true;
+  decoder_ = std::make_unique<VideoDecoder>(stream, decoder_options_);
   for (const auto& [key, value] : options.input_options)
     if (key == "use_wallclock_as_timestamps" && value != "0" && value != "false") wallclock_timestamps_ = true;
   orientation_ = stream_orientation(stream);
@@ -61,6 +71,11 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
   if (local_file && demuxer_->seekable()) frame_index();
+  // A video track that lists no frame (an emptied sample table) is not an empty video: it is
+  // a damaged file, and "succeeding" with 0 frames would let a run write a video-less output.
+  if (index_ && index_->size() == 0)
+    throw Error(ErrorKind::Source, "'" + url + "' has a video stream but its track lists no video frames (damaged "
+                                   "or emptied sample table)");
   if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
   cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
   // A network URL with a known duration is a recording served over the network (an mp4 over
@@ -71,6 +86,8 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   reconnect_enabled_ = vistream::reconnects(options.reconnect, url, options.input_format) &&
                        (live_ || options.reconnect.mode == ReconnectMode::Always);
   if (AVStream* audio = demuxer_->audio_stream()) audio_time_base_ = audio->time_base;
+  // HLS delivers a segment at a time, so its packets are never read at the stream's pace.
+  backlog_.applies = options.realtime && live_ && std::string(demuxer_->context()->iformat->name) != "hls";
   settle_hwaccel();
   fill_info();
 }
@@ -215,6 +232,79 @@ bool may_change_timeline(const std::string& filters) {
                                 "shuffleframes", "tblend", "framepack", "deflicker"});
 }
 
+// The filters of a linear chain ("a=1,b=2:c=3"), split at the commas the graph parser splits
+// at (not inside quotes, not escaped). Empty when the graph is not one linear chain (labels,
+// several chains) or its quoting does not close.
+std::vector<std::string> linear_chain(const std::string& graph) {
+  std::vector<std::string> filters;
+  std::string current;
+  bool quoted = false;
+  for (size_t at = 0; at < graph.size(); ++at) {
+    const char c = graph[at];
+    if (c == '\\' && at + 1 < graph.size()) {
+      current += c;
+      current += graph[++at];
+      continue;
+    }
+    if (c == '\'') quoted = !quoted;
+    if (!quoted && (c == '[' || c == ';')) return {};
+    if (!quoted && c == ',') {
+      filters.push_back(current);
+      current.clear();
+      continue;
+    }
+    current += c;
+  }
+  if (quoted) return {};
+  filters.push_back(current);
+  return filters;
+}
+
+// A filter's name: what precedes its options ('=') or its instance name ('@'), trimmed.
+std::string filter_name(const std::string& filter) {
+  const size_t end = filter.find_first_of("=@");
+  std::string name = filter.substr(0, end);
+  const size_t first = name.find_first_not_of(" \t\n");
+  if (first == std::string::npos) return {};
+  const size_t last = name.find_last_not_of(" \t\n");
+  return name.substr(first, last - first + 1);
+}
+
+// Filters that turn one frame into one frame with the same timestamp, whatever their options:
+// the output timeline of a chain does not depend on them.
+bool keeps_each_frame(const std::string& name) {
+  static const char* const kPerFrame[] = {
+      "scale", "crop", "pad", "format", "hflip", "vflip", "transpose", "rotate", "eq", "hue", "drawtext",
+      "drawbox", "drawgrid", "boxblur", "gblur", "avgblur", "smartblur", "unsharp", "colorspace", "colorchannelmixer",
+      "colorlevels", "curves", "lut", "lutrgb", "lutyuv", "negate", "setsar", "setdar", "null", "copy", "zscale",
+      "vignette", "noise", "hqdn3d", "nlmeans", "deband", "sharpen", "convolution", "edgedetect",
+      "colorkey", "chromakey", "geq", "swapuv", "alphaextract", "fillborders", "delogo",
+      "removegrain", "median", "grayworld", "normalize", "histeq", "colorbalance", "colortemperature", "lenscorrection",
+      "perspective", "showinfo", "setfield", "setparams"};
+  for (const char* known : kPerFrame) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+// The part of the user's filter graph that decides its timeline: a linear chain without its
+// frame-for-frame filters (scale, crop, drawtext...). Probing runs over every frame of the
+// video, and a 1080p scale would make that seconds per minute of video, to learn nothing the
+// timing filters alone do not tell. Filters not known to keep each frame stay in; the whole
+// graph is probed when it is not one linear chain.
+std::string timeline_filters(const std::string& graph) {
+  const std::vector<std::string> chain = linear_chain(graph);
+  if (chain.empty()) return graph;
+  std::string kept;
+  for (const std::string& filter : chain) {
+    const std::string name = filter_name(filter);
+    if (name.empty()) return graph;
+    if (keeps_each_frame(name)) continue;
+    kept += (kept.empty() ? "" : ",") + filter;
+  }
+  return kept.empty() ? "null" : kept;
+}
+
 }  // namespace
 
 void VideoSource::throw_if_timeline_unknown() const {
@@ -234,7 +324,7 @@ void VideoSource::probe_filtered_timeline(const VideoFormat& input) {
   // alone, so blank frames with the real timestamps give the real output timeline. The probe
   // graph keeps the decoder's pixel format: no conversion, and fps-like filters only pass
   // references, so this costs little even for long videos.
-  VideoFilter probe(options_.vfilter, input.format, 1);
+  VideoFilter probe(timeline_filters(options_.vfilter), input.format, 1);
   probe.configure(input);
   UniqueFrame blank = make_frame();
   blank->format = input.format;
@@ -292,6 +382,10 @@ bool VideoSource::feed_decoder() {
     ++packets_read_;
     if (packet_->stream_index == demuxer_->video_stream_index()) {
       note_arrival(packet_.get());
+      if (backlog_.applies && newest_wins_ && skip_late_packet(packet_.get())) {
+        av_packet_unref(packet_.get());
+        continue;
+      }
       if (landing_) {
         const Landing where = compare_to_keyframe(*packet_, *landing_);
         if (where == Landing::Before) {
@@ -351,6 +445,7 @@ bool VideoSource::next_decoded(AVFrame* frame) {
       }
     }
     ++frames_decoded_;
+    test_pause_point("video_decode");  // tests: a decoder slower than the stream (CPU-starved)
     stamp_arrival(frame);
     frame->pts = frame->best_effort_timestamp;
     if (reconnect_enabled_ && live_ && !in_live_order(frame)) {
@@ -377,6 +472,9 @@ void VideoSource::throw_if_nothing_decoded() const {
   // Video data that yields no frame, or none at all where the container lists some: cut short.
   if (read_errors > 0 || demuxer_->video_packets() > 0)
     throw Error(ErrorKind::Source, "'" + url_ + "' ends before its first video frame (truncated or damaged)");
+  // Not one video packet in the whole input (an unindexed source: a pipe, a stream that ended
+  // at once): a video stream with nothing in it is a failure too, never an empty success.
+  throw Error(ErrorKind::Source, "'" + url_ + "' has a video stream but delivered no video packets");
 }
 
 int64_t VideoSource::index_for(int64_t pts) {
@@ -967,6 +1065,7 @@ SourceStats VideoSource::stats() const {
   s.reconnects = reconnects_;
   s.downtime = downtime_;
   s.frames_lost = frames_lost_;
+  s.frames_late = frames_late_.load();
   return s;
 }
 
@@ -1074,7 +1173,7 @@ void VideoSource::open_new_connection() {
   if (!video) throw Error(ErrorKind::Source, "'" + url_ + "' has no video stream after reconnecting");
   // The new connection's codec parameters (SPS/PPS of an RTSP session's SDP) go to a new
   // decoder, on the device settled at open.
-  DecoderOptions decoding = options_.decoder;
+  DecoderOptions decoding = decoder_options_;
   if (!info_.hwaccel.empty()) decoding.hwaccel = info_.hwaccel;
   auto decoder = std::make_unique<VideoDecoder>(video, decoding);
   earlier_decode_errors_ += decoder_->errors();
@@ -1088,6 +1187,8 @@ void VideoSource::open_new_connection() {
   ++timeline_.connection;
   timeline_.offset_known = false;
   timeline_.last_video_dts = -INFINITY;
+  // The outage is not a backlog: the new connection sets the stream's pace afresh.
+  backlog_ = Backlog{backlog_.applies};
 }
 
 double VideoSource::frame_duration() const {
@@ -1166,6 +1267,50 @@ void VideoSource::map_timeline(AVPacket* packet) {
   timeline_.end = std::max(timeline_.end, to_seconds(last, to) + duration);
   if (video && packet->dts != AV_NOPTS_VALUE)
     timeline_.last_video_dts = std::max(timeline_.last_video_dts, to_seconds(packet->dts, to));
+}
+
+// Decode side, live sources in real time: is this video packet read so late that it should be
+// skipped? The stream's pace is the least (arrival - media time) seen; how far a packet's
+// (arrival - media time) lies above it is how long it waited to be read (in the socket, the
+// demuxer's FIFO): a backlog that only grows when decoding is slower than the stream. Past
+// kLiveBacklogLimit, packets are skipped (never decoded) up to a keyframe read with the backlog
+// under half the limit; skipping reads as fast as the buffers give, so the backlog drains.
+// A sender's clock running slow against ours looks like a backlog too, but one that skipping
+// does not drain: the pace is allowed to drift by kPaceDrift, and a skip that drains nothing
+// over 2 limits of media means the timestamps do not keep the sender's pace at all: catching up
+// stops for this connection (it would skip for good).
+bool VideoSource::skip_late_packet(const AVPacket* packet) {
+  constexpr double kPaceDrift = 1e-3;  // seconds per second: 1000 ppm, far beyond crystal drift
+  if (backlog_.pace_unreliable && !backlog_.skipping) return false;
+  const int64_t stamp = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+  const bool keyframe = (packet->flags & AV_PKT_FLAG_KEY) != 0;
+  if (stamp != AV_NOPTS_VALUE) {
+    const double media = to_seconds(stamp, stream_time_base_);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    // A clock stepping back (a sender restarted without a reconnect) starts a new pace.
+    if (media < backlog_.last_media - kLiveBacklogLimit) backlog_.floor = INFINITY;
+    backlog_.last_media = media;
+    const double lag = wall - media;
+    const double floor = backlog_.floor + (wall - backlog_.floor_wall) * kPaceDrift;
+    if (lag < floor) {
+      backlog_.floor = lag;
+      backlog_.floor_wall = wall;
+    }
+    const double backlog = lag - std::min(floor, lag);
+    if (backlog_.skipping) {
+      const bool drains_nothing = media - backlog_.skip_media > 2 * kLiveBacklogLimit &&
+                                  backlog > backlog_.skip_backlog - kLiveBacklogLimit / 2;
+      if (drains_nothing) backlog_.pace_unreliable = true;
+      // Decoding resumes at a keyframe only: a gap before anything else would corrupt frames.
+      if (keyframe && (backlog < kLiveBacklogLimit / 2 || backlog_.pace_unreliable)) backlog_.skipping = false;
+    } else if (backlog > kLiveBacklogLimit) {
+      backlog_.skipping = true;
+      backlog_.skip_media = media;
+      backlog_.skip_backlog = backlog;
+    }
+  }
+  if (backlog_.skipping) ++frames_late_;
+  return backlog_.skipping;
 }
 
 }  // namespace vistream

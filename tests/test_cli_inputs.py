@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ffprobe_count
-from live_servers import tcp_only_rtsp_server, udp_feed  # noqa: F401  (fixtures)
+from live_servers import gst_rtsp_rig, tcp_only_rtsp_server, udp_feed  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 PLAY = [sys.executable, str(REPO / "python" / "play.py")]
@@ -109,5 +109,61 @@ def test_bad_input_flags_are_usage_errors(test_mp4, arguments, message):
 def test_help_lists_the_input_flags():
     result = play("--help")
     for flag in ("--input-format", "--input-option", "--rtsp-transport", "--camera", "--capture-size",
-                 "--capture-fps", "--low-latency"):
+                 "--capture-fps", "--low-latency", "--reconnect", "--reconnect-delay", "--reconnect-delay-max",
+                 "--reconnect-attempts"):
         assert flag in result.stdout
+
+
+def start_play(*arguments: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.Popen([*PLAY, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_reconnect_flags_reach_the_source(tmp_path, test_mp4):
+    # GStreamer's RTSP server (TCP transport) killed mid-stream: the connection drops at once.
+    # --reconnect never: the run ends at the outage (the default, auto, would wait for the server
+    # forever). --reconnect always with short delays: the run survives the server's restart and
+    # the summary counts the reconnect.
+    rig = gst_rtsp_rig(tmp_path, test_mp4).start()
+    try:
+        never = start_play(rig.url, "--rtsp-transport", "tcp", "--reconnect", "never", "--headless", "--realtime",
+                           "-q")
+        try:
+            time.sleep(4)
+            assert never.poll() is None, never.communicate()[1][-2000:]
+            rig.kill_server()
+            stdout, stderr = never.communicate(timeout=30)  # ends by itself: no reconnect
+        finally:
+            never.kill()
+        assert "frames processed" in stdout + stderr and "reconnects" not in stdout, stdout + stderr
+        rig.start_server()
+        always = start_play(rig.url, "--rtsp-transport", "tcp", "--reconnect", "always", "--reconnect-delay", "0.2",
+                            "--reconnect-delay-max", "0.5", "--reconnect-attempts", "100", "--headless",
+                            "--realtime", "-q")
+        try:
+            time.sleep(4)
+            rig.kill_server()
+            time.sleep(1.5)
+            assert always.poll() is None, always.communicate()[1][-2000:]  # still trying
+            rig.start_server()
+            time.sleep(5)
+            always.send_signal(signal.SIGINT)
+            stdout, stderr = always.communicate(timeout=30)
+        finally:
+            always.kill()
+    finally:
+        rig.close()
+    assert always.returncode == 130, stderr[-2000:]
+    assert "source: 1 reconnects" in stdout, stdout + stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--reconnect", "sometimes"], "invalid choice"),
+    (["--reconnect-delay", "0"], "--reconnect-delay must be > 0"),
+    (["--reconnect-delay", "2", "--reconnect-delay-max", "1"], "must be >= --reconnect-delay"),
+    (["--reconnect-attempts", "-1"], "--reconnect-attempts must be >= 0"),
+])
+def test_bad_reconnect_flags_are_usage_errors(test_mp4, arguments, message):
+    result = play(str(test_mp4), "--headless", *arguments)
+    assert result.returncode == 2
+    assert message in result.stderr

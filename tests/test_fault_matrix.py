@@ -75,7 +75,40 @@ def damaged_media(tmp_path_factory) -> dict:
     write("huge_sample_entry.mp4", bytes(patched))
     # A codec FFmpeg has no decoder for: the AVI's fourcc (FMP4) replaced by an unknown one.
     write("unknown_codec.avi", avi.read_bytes().replace(b"FMP4", b"QZQZ"))
+    write("empty_video_track.mp4", without_video_samples(data))
     return made
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(offset, size, type) of the ISO-BMFF boxes between start and end."""
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, at)
+        yield at, size, kind
+        at += size
+
+
+def without_video_samples(mp4: bytes) -> bytes:
+    """The mp4 with its video track's sample table emptied (every entry count 0): the track and
+    its codec parameters are still there, the audio is intact, but the track lists no packet."""
+    data = bytearray(mp4)
+    moov = next(b for b in _boxes(data, 0, len(data)) if b[2] == b"moov")
+    for trak, size, kind in _boxes(data, moov[0] + 8, moov[0] + moov[1]):
+        if kind != b"trak":
+            continue
+        mdia = next(b for b in _boxes(data, trak + 8, trak + size) if b[2] == b"mdia")
+        hdlr = next(b for b in _boxes(data, mdia[0] + 8, mdia[0] + mdia[1]) if b[2] == b"hdlr")
+        if data[hdlr[0] + 16:hdlr[0] + 20] != b"vide":
+            continue
+        minf = next(b for b in _boxes(data, mdia[0] + 8, mdia[0] + mdia[1]) if b[2] == b"minf")
+        stbl = next(b for b in _boxes(data, minf[0] + 8, minf[0] + minf[1]) if b[2] == b"stbl")
+        for box, _, table in _boxes(data, stbl[0] + 8, stbl[0] + stbl[1]):
+            if table in (b"stts", b"ctts", b"stss", b"stsc", b"stco", b"co64"):
+                struct.pack_into(">I", data, box + 12, 0)  # entry_count
+            elif table == b"stsz":
+                struct.pack_into(">I", data, box + 16, 0)  # sample_count
+        return bytes(data)
+    raise AssertionError("no video track")
 
 
 def probe_frames(path: Path) -> int:
@@ -173,6 +206,8 @@ OPEN_ERRORS = {
     "truncated_moov_at_end.mp4": "SourceError",
     "huge_header.y4m": "SourceError",
     "unknown_codec.avi": "DecodeError",
+    # A video track listing no packet is a damaged file, not an empty video: no video-less output.
+    "empty_video_track.mp4": "SourceError",
 }
 
 

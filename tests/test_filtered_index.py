@@ -88,3 +88,44 @@ def test_a_timeline_preserving_filter_keeps_the_stream_index(vs, test_mp4):
     with vs.Reader(test_mp4, vfilter="hflip") as reader:
         assert len(reader) == 240
         assert reader.frame_at(100).index == 100
+
+
+def _open_cpu_seconds(vs, path, vfilter) -> float:
+    """CPU time of this process for opening a Reader (the timeline probe runs at open)."""
+    import resource
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    before = cpu()
+    with vs.Reader(path, vfilter=vfilter) as reader:
+        len(reader)
+        return cpu() - before
+
+
+def test_the_timeline_probe_skips_frame_for_frame_filters(vs, test_mp4, fps10):
+    # The probe runs the filter once per frame of the video: a 1080p lanczos scale in front of
+    # fps= took ~2 ms per frame (seconds per minute of video) at every open, for a timeline the
+    # fps filter alone decides. Now the probe leaves scale (and other frame-for-frame filters)
+    # out; CPU time (not wall time) so that a loaded machine does not decide the outcome.
+    chain = "scale=1920:1080:flags=lanczos,fps=10,drawbox=x=10:y=10:w=50:h=50"
+    plain = min(_open_cpu_seconds(vs, test_mp4, "fps=10") for _ in range(2))
+    scaled = min(_open_cpu_seconds(vs, test_mp4, chain) for _ in range(2))
+    assert scaled < plain + 0.15, (plain, scaled)
+    # ...and the timeline, seeks and batches are still the filtered frames'.
+    with vs.Reader(test_mp4, vfilter=chain) as reader:
+        assert len(reader) == 80
+        assert [(f.index, round(f.time, 6)) for f in reader.frames_at([20, 79, 3])] == \
+            [fps10[k][:2] for k in (20, 79, 3)]
+
+
+def test_quoted_commas_stay_inside_their_filter(vs, test_mp4):
+    # select's expression holds commas inside quotes: they do not split the chain in the probe.
+    vfilter = "scale=160:120,select='between(t,1,2)+between(t,5,5.5)',setpts=N/(30*TB)"
+    sequential = _sequential(vs, test_mp4, vfilter)
+    assert 40 <= len(sequential) <= 47  # frames within [1, 2] s and [5, 5.5] s of the clip
+    with vs.Reader(test_mp4, vfilter=vfilter) as reader:
+        assert len(reader) == len(sequential)
+        frames = reader.frames_at([40, 0, 31])
+        assert [(f.index, round(f.time, 6), _md5(f)) for f in frames] == [sequential[k] for k in (40, 0, 31)]

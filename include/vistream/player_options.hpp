@@ -93,6 +93,9 @@ struct PlayerStats {
   std::atomic<int64_t> reconnects{0};
   std::atomic<double> reconnect_downtime{0.0};
   std::atomic<int64_t> frames_lost{0};
+  // Live sources in real time: video packets skipped undecoded because decoding had fallen
+  // more than a second behind the stream (VideoSource::take_late()).
+  std::atomic<int64_t> frames_late{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

@@ -20,6 +20,10 @@ struct DecoderOptions {
   // Low latency (SourceOptions::low_latency): AV_CODEC_FLAG_LOW_DELAY, and slice threads only:
   // frame threads hold back one frame per extra thread before the first comes out.
   bool low_delay = false;
+  // Slice threads only (no frame threads, no held-back frames) without the LOW_DELAY flag: the
+  // default for live sources played in real time (VideoSource), where each frame held back by a
+  // frame thread is latency.
+  bool slice_threads = false;
 };
 
 class VideoDecoder {

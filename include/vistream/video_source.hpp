@@ -68,6 +68,11 @@ struct SourceOptions {
   // What to do when a live source is lost (read error, stall, end of stream): see
   // reconnect_policy.hpp and VideoSource's "Reconnecting" below.
   ReconnectOptions reconnect;
+  // Set by the Player from its mode, not a user option: the source is played in real time. A
+  // live source then decodes with slice threads (DecoderOptions::slice_threads) and, once the
+  // Player asks for newest-wins delivery, skips to the next keyframe when decoding falls more
+  // than kLiveBacklogLimit behind the stream (SourceStats::frames_late).
+  bool realtime = false;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts, low_latency}; }
 };
@@ -86,6 +91,7 @@ struct SourceStats {
   int64_t reconnects = 0;     // live source connections restored after a loss
   double downtime = 0.0;      // seconds without a connection, summed over the restored outages
   int64_t frames_lost = 0;    // estimate: frames the source would have sent while it was down
+  int64_t frames_late = 0;    // live, real time: video packets skipped undecoded to catch up (see realtime)
 };
 
 // A live source lost or restored (VideoSource's connection listener).
@@ -186,6 +192,16 @@ class VideoSource {
   // take_superseded()). So a slow consumer never backs decoding, and with it the network
   // buffers, up. Consumer thread, before the first next().
   void set_newest_wins(bool on) { newest_wins_ = on; }
+  // Live sources in real time also catch up when decoding itself is too slow for the stream
+  // (a CPU-starved machine): once the packets being read are more than kLiveBacklogLimit
+  // seconds behind the stream's pace, video packets are skipped undecoded up to a keyframe read
+  // with the backlog under half the limit. Frames skipped so since the last call (consumer).
+  int64_t take_late() {
+    const int64_t total = frames_late_.load();
+    const int64_t fresh = total - late_reported_;
+    late_reported_ = total;
+    return fresh;
+  }
   // Frames superseded since the last call (consumer thread).
   int64_t take_superseded() {
     const int64_t total = superseded_.load();
@@ -257,6 +273,7 @@ class VideoSource {
   void map_timeline(AVPacket* packet);  // decode side: every packet read
   bool in_live_order(AVFrame* frame);   // decode side: every decoded frame of a live source
   double frame_duration() const;        // seconds, from the stream's rate (0.04 when unknown)
+  bool skip_late_packet(const AVPacket* packet);  // decode side: live catch-up (take_late())
 
   std::string url_;
   SourceOptions options_;
@@ -360,6 +377,21 @@ class VideoSource {
   bool newest_wins_ = false;            // consumer, before the decode thread starts
   std::atomic<int64_t> superseded_{0};  // written by the decode thread
   int64_t superseded_reported_ = 0;     // consumer only
+  // Live catch-up (skip_late_packet). Decode side only, except frames_late_ (read by the
+  // consumer) and the reset by open_new_connection() (no decode thread running).
+  struct Backlog {
+    bool applies = false;            // immutable after construction: a live, paced source (not HLS)
+    double floor = INFINITY;         // least (wall - media) seconds seen: the stream's own pace
+    double floor_wall = 0.0;         // steady-clock seconds when the floor was set (it may drift up)
+    double last_media = -INFINITY;   // media seconds of the last video packet
+    bool skipping = false;           // skipping video packets up to a keyframe
+    double skip_media = 0.0;         // media seconds and backlog when the skipping started
+    double skip_backlog = 0.0;
+    bool pace_unreliable = false;    // timestamps do not follow the sender's pace: no catching up
+  } backlog_;
+  std::atomic<int64_t> frames_late_{0};
+  int64_t late_reported_ = 0;  // consumer only
+  DecoderOptions decoder_options_;  // immutable after construction: what every decoder is opened with
   // Reconnecting. Set once in the constructor: reconnect_enabled_, live_, the original time
   // bases. The timeline state is written by the decode side (map_timeline) and by the consumer
   // only while no decode thread runs (reconnect()).

@@ -187,6 +187,15 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     inputs.add_argument("--capture-fps", metavar="RATE", help="frame rate to ask a camera/device for, e.g. 30")
     inputs.add_argument("--low-latency", action="store_true",
                         help="FFmpeg's low-delay flags (nobuffer, small probe, no decoder frame delay)")
+    inputs.add_argument("--reconnect", choices=("auto", "always", "never"),
+                        help="when the source is lost (read error, stall, end of a stream): auto reconnects "
+                             "live sources (network, cameras) and never files (the default); always; never")
+    inputs.add_argument("--reconnect-delay", type=float, metavar="SECONDS",
+                        help="wait before the first reconnect attempt (doubles per attempt; default 0.5)")
+    inputs.add_argument("--reconnect-delay-max", type=float, metavar="SECONDS",
+                        help="longest wait between reconnect attempts (default 10; also caps network outputs')")
+    inputs.add_argument("--reconnect-attempts", type=int, metavar="N",
+                        help="attempts per outage before giving up with the last error (default: forever)")
     plugins = parser.add_argument_group("analysis plugins")
     plugins.add_argument("--detector", choices=_DETECTORS, default="none",
                          help="detector run on every frame (motion/hog/mtcnn need no download; "
@@ -327,6 +336,23 @@ def _check_input_arguments(args: argparse.Namespace) -> None:
         if given is not None and key in options:
             raise UsageError(f"{flag} and --input-option {key}=... set the same thing: give one")
     args.input_options = options
+    for flag, value in (("--reconnect-delay", args.reconnect_delay), ("--reconnect-delay-max", args.reconnect_delay_max)):
+        if value is not None and not value > 0:  # also refuses nan
+            raise UsageError(f"{flag} must be > 0 seconds, got {value}")
+    if args.reconnect_delay is not None and args.reconnect_delay_max is not None \
+            and args.reconnect_delay_max < args.reconnect_delay:
+        raise UsageError(f"--reconnect-delay-max ({args.reconnect_delay_max}) must be >= --reconnect-delay "
+                         f"({args.reconnect_delay})")
+    if args.reconnect_attempts is not None and args.reconnect_attempts < 0:
+        raise UsageError(f"--reconnect-attempts must be >= 0, got {args.reconnect_attempts}")
+
+
+def _reconnect_arguments(args: argparse.Namespace) -> dict:
+    """The --reconnect* flags given, as Player keywords (the Player's defaults for the others)."""
+    given = {"reconnect": getattr(args, "reconnect", None), "reconnect_delay": getattr(args, "reconnect_delay", None),
+             "reconnect_delay_max": getattr(args, "reconnect_delay_max", None),
+             "reconnect_attempts": getattr(args, "reconnect_attempts", None)}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _check_writable(path: str, flag: str) -> None:
@@ -390,6 +416,7 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         capture_size=getattr(args, "capture_size_pair", None),
         capture_fps=getattr(args, "capture_rate", None),
         low_latency=getattr(args, "low_latency", False),
+        **_reconnect_arguments(args),
     )
 
 
@@ -497,6 +524,9 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
     if stats.latency_samples and stats.latency_p50 is not None and stats.latency_p95 is not None:
         lines.append(f"latency (capture to callback, {stats.latency_clock}): p50 {stats.latency_p50 * 1000:.0f} ms, "
                      f"p95 {stats.latency_p95 * 1000:.0f} ms")
+    if stats.reconnects or stats.frames_late:
+        lines.append(f"source: {stats.reconnects} reconnects, {stats.downtime:.1f} s down, "
+                     f"{stats.frames_late} frames skipped to catch up with the stream")
     if track_lengths is not None and track_lengths.pipeline.tracker is not None:
         lengths = list(track_lengths.frames_per_track.values())
         median = f", median length {statistics.median(lengths):g} frames" if lengths else ""

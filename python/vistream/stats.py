@@ -125,6 +125,10 @@ class PlayerStats(_Subscriptable):
     downtime: float = 0.0
     #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
     frames_lost: int = 0
+    #: live sources in real time: frames skipped undecoded (up to a keyframe) because decoding
+    #: had fallen more than 1 s behind the stream (a CPU-starved machine); latency stays bounded.
+    #: Not counted in ``frames_decoded`` or ``frames_dropped``.
+    frames_late: int = 0
 
 
 @dataclass(frozen=True)

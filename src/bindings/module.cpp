@@ -385,6 +385,7 @@ class PyPlayer {
     d["reconnects"] = s.reconnects.load();
     d["downtime"] = s.reconnect_downtime.load();
     d["frames_lost"] = s.frames_lost.load();
+    d["frames_late"] = s.frames_late.load();
     const DecodedFrameCache::Stats cache = player_->cache_stats();
     d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
                           py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
