@@ -97,6 +97,24 @@ class Classifications:
         return cls(order, np.take_along_axis(array, order, axis=1), class_names)
 
     @classmethod
+    def from_ultralytics(cls, results: Any, k: int = 5) -> "Classifications":
+        """From an ultralytics classification ``Results`` (or a list holding one): its
+        probabilities' top-k, with the model's class names."""
+        if isinstance(results, (list, tuple)):
+            if len(results) != 1:
+                raise ValueError(f"from_ultralytics takes the Results of one image, got {len(results)}")
+            results = results[0]
+        probs = getattr(results, "probs", None)
+        if probs is None:
+            raise ValueError("from_ultralytics: the results hold no class probabilities (use "
+                             "vistream.Detections.from_ultralytics for boxes, masks and keypoints)")
+        data = getattr(probs, "data", probs)
+        if hasattr(data, "detach"):
+            data = data.detach().cpu().numpy()
+        names = getattr(results, "names", None)
+        return cls.from_scores(np.asarray(data, np.float32), k=k, class_names=dict(names) if names else None)
+
+    @classmethod
     def empty(cls, k: int = 1) -> "Classifications":
         """No items (to attach to empty Detections)."""
         return cls(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32))

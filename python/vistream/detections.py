@@ -501,8 +501,10 @@ class Detections:
     def _from_supervision_keypoints(cls, points: Any) -> "Detections":
         xy = np.asarray(points.xy, np.float32)
         n, k = xy.shape[:2]
-        scores = (np.ones((n, k), np.float32) if points.confidence is None
-                  else np.asarray(points.confidence, np.float32))
+        # supervision 0.29 renamed KeyPoints.confidence to keypoint_confidence (the old name warns)
+        scores = getattr(points, "keypoint_confidence", None) if hasattr(type(points), "__dataclass_fields__") and \
+            "keypoint_confidence" in type(points).__dataclass_fields__ else getattr(points, "confidence", None)
+        scores = np.ones((n, k), np.float32) if scores is None else np.asarray(scores, np.float32)
         keypoints = np.concatenate([xy, scores[:, :, None]], axis=2)
         xyxy = np.zeros((n, 4), np.float32)
         for i in range(n):
@@ -552,3 +554,19 @@ class Detections:
         if score_threshold > 0:
             detections = detections[detections.confidence >= score_threshold]
         return detections
+
+
+def as_detections(value: Any, owner: str = "tracker") -> Detections:
+    """What trackers accept as one frame's detections: ``Detections``, None (no detections), or
+    an (N, 5) ``[x1, y1, x2, y2, score]`` / (N, 6) ``[..., class_id]`` array (numpy, torch or
+    nested lists). Anything else raises TypeError/ValueError naming ``owner``."""
+    if isinstance(value, Detections):
+        return value
+    if value is None:
+        return Detections.empty()
+    if isinstance(value, (np.ndarray, list, tuple)) or type(value).__module__.startswith("torch"):
+        try:
+            return Detections.from_array(value)
+        except ValueError as error:
+            raise ValueError(f"{owner}: {error}") from None
+    raise TypeError(f"{owner}: expected vistream.Detections or an (N, 5)/(N, 6) array, got {type(value).__name__}")
