@@ -73,8 +73,8 @@ class Pipeline:
             is accepted too (converted with ``Detections.from_array``).
         tracker: a ``vistream.Tracker``: ``update(detections, frame=None)``, ``reset()``,
             ``state_dict()``, ``load_state_dict()`` (e.g. ``ByteTrack()``), or None.
-        annotators: ``vistream.Annotator`` objects (``annotate(image, detections)``), applied in order.
-        Plugins that do not satisfy their protocol raise a TypeError naming it.
+        annotators: ``vistream.Annotator`` objects (``annotate(image, detections)``), applied in
+            order. A plugin that does not satisfy its protocol raises a TypeError naming it.
         every_n_frames: run the detector only on frames whose index is a multiple of this.
         interval: run the detector only when at least this many seconds of media time
             (``frame.time``) have passed since its last run; the first frame always runs.
