@@ -236,3 +236,21 @@ def test_read_results_names_the_bad_line(vs, tmp_path):
     path.write_text('{"frame": 0, "time": 0, "detections": []}\n{"frame": 1, "time": 0.1, "detections": [{"xyxy": [1]}]}\n')
     with pytest.raises(ValueError, match=r"line 2 is not a results record"):
         list(read_results(path))
+
+
+def test_results_jsonl_writes_names_once_and_again_when_they_change(vs, tmp_path):
+    coco = {i: f"class {i}" for i in range(80)}
+    named = Detections(xyxy=[[0, 0, 4, 4]], class_id=[3], class_names=coco)
+    renamed = Detections(xyxy=[[0, 0, 4, 4]], class_id=[3], class_names={3: "truck"})
+    unnamed = Detections(xyxy=[[1, 1, 5, 5]], class_id=[3])
+    sequence = [named, named, named, renamed, unnamed, named]
+    path = tmp_path / "names.jsonl"
+    with ResultsWriter(path) as writer:
+        for index, detections in enumerate(sequence):
+            writer.write(index, index / 30, detections)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert ["class_names" in line for line in lines] == [True, False, False, True, True, True]
+    assert lines[3]["class_names"] == {"3": "truck"} and lines[4]["class_names"] is None
+    assert all(line["detections"][0].get("class_name") == name
+               for line, name in zip(lines, ["class 3"] * 3 + ["truck", None, "class 3"]))
+    assert [d for _, _, d in read_results(path)] == sequence
