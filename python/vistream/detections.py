@@ -30,6 +30,20 @@ def _to_numpy(value: Any) -> Any:
     return value
 
 
+def _ultralytics_masks(data: Any, image_size: Tuple[int, int], chunk: int = 8) -> InstanceMasks:
+    """ultralytics' (N, h, w) mask tensor → compact masks at the source image's size. Masks at
+    the network's letterboxed input size are un-padded and resized with ultralytics' own
+    ``scale_masks`` (> 0.5, as its plotting does), a few at a time: the full-size float stack of
+    100 masks of a 4K frame would take 3 GB."""
+    if tuple(data.shape[1:]) == tuple(image_size):  # retina_masks=True: already source-sized
+        return InstanceMasks.from_dense(np.asarray(_to_numpy(data)) > 0.5)
+    from ultralytics.utils import ops
+
+    parts = [InstanceMasks.from_dense(_to_numpy(ops.scale_masks(data[i:i + chunk][None].float(), image_size)[0] > 0.5))
+             for i in range(0, len(data), chunk)]
+    return InstanceMasks.concatenate(parts) if parts else InstanceMasks.empty(image_size)
+
+
 def _as_masks(mask: MaskInput, n: int) -> Optional[InstanceMasks]:
     if mask is None:
         return None
@@ -459,14 +473,7 @@ class Detections:
         mask = None
         masks = getattr(results, "masks", None)
         if masks is not None:
-            data = masks.data
-            if tuple(data.shape[1:]) != (orig_h, orig_w):
-                # masks at the network's letterboxed input size: un-pad and resize as ultralytics does
-                from ultralytics.utils import ops
-
-                data = ops.scale_masks(data[None].float(), (orig_h, orig_w))[0] > 0.5
-            mask = InstanceMasks.from_dense(np.asarray(_to_numpy(data)) > 0.5 if _to_numpy(data).dtype != bool
-                                            else _to_numpy(data))
+            mask = _ultralytics_masks(masks.data, (orig_h, orig_w))
         keypoints = None
         points = getattr(results, "keypoints", None)
         if points is not None and getattr(points, "data", None) is not None:

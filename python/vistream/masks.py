@@ -39,49 +39,56 @@ def _tight_crop(mask: np.ndarray) -> Tuple[int, int, np.ndarray]:
 def encode_counts(counts: Sequence[int]) -> str:
     """COCO's compressed string of RLE counts (what pycocotools stores in ``"counts"``):
     each count, from the third on as the difference to the count two before it, in
-    little-endian 5-bit groups with a continuation bit, offset into printable ASCII."""
-    out: List[str] = []
-    for i, count in enumerate(counts):
-        x = int(count) - (int(counts[i - 2]) if i > 2 else 0)
-        more = True
-        while more:
-            group = x & 0x1F
-            x >>= 5  # arithmetic shift: negative differences end at -1
-            more = (x != -1) if group & 0x10 else (x != 0)
-            if more:
-                group |= 0x20
-            out.append(chr(group + 48))
-    return "".join(out)
+    little-endian 5-bit groups (bit 5 set: another group follows; bit 4 of the last group is
+    the sign), each group + 48 as one ASCII character."""
+    counts = np.asarray(counts, np.int64)
+    values = counts.copy()
+    if values.size == 0:
+        return ""
+    values[3:] -= counts[1:-2]
+    rounds = []
+    active = np.ones(values.size, bool)
+    while active.any():  # one 5-bit group of every value per round, vectorised
+        group = values & 0x1F
+        values = values >> 5  # arithmetic shift: negative differences end at -1
+        more = np.where(group & 0x10, values != -1, values != 0) & active
+        rounds.append(np.where(active, (group | (more << 5)) + 48, 0).astype(np.uint8))
+        active = more
+    chars = np.stack(rounds, axis=1).reshape(-1)  # value by value, its groups in order
+    return chars[chars != 0].tobytes().decode("ascii")
 
 
 def decode_counts(text: str) -> List[int]:
     """Inverse of :func:`encode_counts`."""
-    counts: List[int] = []
-    position = 0
-    while position < len(text):
-        x, shift, more = 0, 0, True
-        while more:
-            if position >= len(text):
-                raise ValueError("RLE counts string ends inside a number")
-            group = ord(text[position]) - 48
-            x |= (group & 0x1F) << shift
-            more = bool(group & 0x20)
-            position += 1
-            shift += 5
-            if not more and group & 0x10:
-                x |= -1 << shift
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    return counts
+    if not text:
+        return []
+    groups = np.frombuffer(text.encode("ascii"), np.uint8).astype(np.int64) - 48
+    if (groups < 0).any() or (groups > 63).any():
+        raise ValueError("RLE counts string has characters outside COCO's alphabet")
+    last = (groups & 0x20) == 0  # the last group of a value
+    if not last[-1]:
+        raise ValueError("RLE counts string ends inside a number")
+    value_of = np.concatenate([[0], np.cumsum(last)[:-1]])  # which value each group belongs to
+    first = np.concatenate([[0], np.flatnonzero(last)[:-1] + 1])
+    shift = 5 * (np.arange(groups.size) - first[value_of])
+    # a value's groups are contiguous: one sum per value
+    values = np.add.reduceat((groups & 0x1F) << shift, first)
+    ends = np.flatnonzero(last)
+    negative = (groups[ends] & 0x10) != 0
+    values[negative] |= -1 << (shift[ends][negative] + 5)
+    # undo the differences: counts[i] = values[i] + counts[i - 2] for i > 2
+    values[1::2] = np.cumsum(values[1::2])
+    if values.size > 2:
+        values[2::2] = np.cumsum(values[2::2])
+    return values.tolist()
 
 
-def _crop_to_counts(y0: int, x0: int, crop: np.ndarray, height: int, width: int) -> List[int]:
+def _crop_to_counts(y0: int, x0: int, crop: np.ndarray, height: int, width: int) -> np.ndarray:
     """RLE counts over the whole (height, width) image of a mask given as a crop, without
     making the full-size mask."""
     h, w = crop.shape
     if crop.size == 0 or not crop.any():
-        return [height * width]
+        return np.array([height * width], np.int64)
     # One False row above and below every crop column, so no run crosses a column in the scan.
     padded = np.zeros((w, h + 2), np.int8)
     padded[:, 1:-1] = crop.T
@@ -102,10 +109,8 @@ def _crop_to_counts(y0: int, x0: int, crop: np.ndarray, height: int, width: int)
     bounds = np.empty(2 * len(starts) + 2, np.int64)
     bounds[0], bounds[-1] = 0, height * width
     bounds[1:-1:2], bounds[2:-1:2] = starts, ends
-    counts = np.diff(bounds).tolist()
-    if counts[-1] == 0:
-        counts.pop()
-    return counts
+    counts = np.diff(bounds)
+    return counts[:-1] if counts[-1] == 0 else counts
 
 
 def _counts_to_crop(counts: Sequence[int], height: int, width: int) -> Tuple[int, int, np.ndarray]:
@@ -119,15 +124,25 @@ def _counts_to_crop(counts: Sequence[int], height: int, width: int) -> Tuple[int
     starts, ends = starts[nonempty], ends[nonempty]
     if starts.size == 0:
         return 0, 0, _empty_crop()
-    x0, x1 = int(starts[0] // height), int((ends[-1] - 1) // height) + 1
-    # Only the columns the runs touch are made, as a column-major strip.
-    delta = np.zeros((x1 - x0) * height + 1, np.int8)
-    np.add.at(delta, starts - x0 * height, 1)
-    np.add.at(delta, ends - x0 * height, -1)
-    strip = np.cumsum(delta[:-1], dtype=np.int8).astype(bool).reshape(x1 - x0, height).T
-    rows = np.flatnonzero(strip.any(axis=1))
-    y0, y1 = int(rows[0]), int(rows[-1]) + 1
-    return y0, x0, np.ascontiguousarray(strip[y0:y1])
+    first_col, first_row = np.divmod(starts, height)
+    last_col, last_row = np.divmod(ends - 1, height)
+    x0, x1 = int(first_col.min()), int(last_col.max()) + 1
+    if (first_col == last_col).all():  # no run crosses a column: only the rows the runs touch
+        y0, y1 = int(first_row.min()), int(last_row.max()) + 1
+    else:
+        y0, y1 = 0, height
+    crop_height = y1 - y0
+    # the runs in the crop's own column-major positions, filled with one cumulative sum
+    # (runs are increasing and non-empty: no two starts, and no two ends, share a position)
+    rises = np.zeros((x1 - x0) * crop_height + 1, np.int32)
+    falls = np.zeros_like(rises)
+    rises[(first_col - x0) * crop_height + (first_row - y0)] = 1
+    falls[(last_col - x0) * crop_height + (last_row - y0) + 1] = 1
+    crop = np.cumsum(rises[:-1] - falls[:-1]).astype(bool).reshape(x1 - x0, crop_height).T
+    if y1 - y0 == height:  # trim the rows a column-crossing run left empty
+        rows = np.flatnonzero(crop.any(axis=1))
+        crop, y0 = crop[rows[0]:rows[-1] + 1], y0 + int(rows[0])
+    return y0, x0, np.ascontiguousarray(crop)
 
 
 class InstanceMasks:
