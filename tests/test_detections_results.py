@@ -193,7 +193,8 @@ def _detections(draw):
     return Detections(**kwargs)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no .hypothesis folder in the checkout
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_detections())
 def test_from_json_is_the_exact_inverse_of_to_json(vs, detections):
     text = detections.to_json()
