@@ -27,6 +27,8 @@ class TorchBoxAnnotator:
         TorchBoxAnnotator().annotate(image, detections)
     """
 
+    accepts = frozenset({"torch"})  # for Pipeline: draws on (H, W, 3) uint8 tensors only
+
     def __init__(self, thickness: Optional[int] = None) -> None:
         self.thickness = check_size("thickness", thickness)
 

@@ -25,7 +25,6 @@ from ...errors import MissingDependencyError
 __all__ = ["OnnxRuntimeModel", "require_onnxruntime", "select_providers"]
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
-_TORCH_TYPES = {np.float32: torch.float32, np.float16: torch.float16, np.float64: torch.float64}
 
 
 def require_onnxruntime():
@@ -112,7 +111,8 @@ class OnnxRuntimeModel:
     def _run_bound(self, images: torch.Tensor) -> torch.Tensor:
         """Runs on a CUDA input where it lies: an IO binding on the tensor's device pointer (no host
         copy of the network input). The output, (1, A, 5 + C) floats, comes back to the host."""
-        images = images.to(dtype=_TORCH_TYPES[self.input_dtype]).contiguous()
+        torch_type = {np.float32: torch.float32, np.float16: torch.float16, np.float64: torch.float64}
+        images = images.to(dtype=torch_type[self.input_dtype]).contiguous()
         binding = self.session.io_binding()
         binding.bind_input(self.input_name, "cuda", images.device.index or 0, self.input_dtype,
                            tuple(images.shape), images.data_ptr())
