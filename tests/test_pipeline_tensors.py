@@ -118,3 +118,61 @@ def test_declarations_are_checked():
         Pipeline(Odd())
     with pytest.raises(TypeError, match="tensors"):
         Pipeline(tensors="yes")
+
+
+def _calibrated_nano(path, test_mp4) -> None:
+    """A yolox_nano checkpoint (seeded random weights, BatchNorm statistics measured on the clip so
+    the head responds to the image: see tests/test_yolox_tensor.py) that finds boxes to track."""
+    from vistream.detect import YOLOX
+
+    torch.manual_seed(0)
+    detector = YOLOX("yolox_nano")
+    for module in detector.model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None
+    detector.model.train()
+    with vistream.Reader(test_mp4) as reader, torch.no_grad():
+        for index in range(6):
+            detector.model(detector.preprocess(np.array(reader.frame_at(index).array))[0])
+    torch.save(detector.model.state_dict(), path)
+
+
+def test_cli_chain_on_tensors_draws_the_numpy_chains_video(test_mp4, tmp_path):
+    """The headline chain (YOLOX -> ByteTrack -> box, label, trail) as the CLI builds it for frames
+    on the device, run here on CPU tensors, writes the video the numpy chain writes: same
+    detections and tracks, labels and boxes identical, trails within their antialiased rim."""
+    from vistream import cli
+    from vistream.annotate import TorchBoxAnnotator, TorchLabelAnnotator, TorchTraceAnnotator
+
+    checkpoint = tmp_path / "nano.pth"
+    _calibrated_nano(checkpoint, test_mp4)
+    args = cli._build_parser().parse_args(["play", str(test_mp4), "--bytetrack",
+                                           f"ckpt_file={checkpoint};model=yolox_nano;conf=0.1;track_thresh=0.2;classes=0+4+38+47+52"])
+    outputs = {}
+    for tensors in (False, True):
+        pipeline = cli.pipeline_from_arguments(args, 30.0, tensors=tensors)
+        if tensors:
+            assert [type(a) for a in pipeline.annotators] == [TorchBoxAnnotator, TorchLabelAnnotator,
+                                                              TorchTraceAnnotator]
+        output = tmp_path / f"tensors_{tensors}.mp4"
+        player = vistream.Player(str(test_mp4), output=str(output), display=False, mode="offline", end=0.2,
+                                 audio=False, crf=18)
+        tracked = []
+
+        def callback(frame, pipeline=pipeline, tracked=tracked):
+            pipeline(frame)
+            tracked.append(len(pipeline.last))
+
+        player.on_frame(callback)
+        player.run()
+        transfers = pipeline.transfers
+        assert transfers.tensor_frames == (transfers.frames if tensors else 0) and transfers.frames >= 6
+        assert transfers.host_copies == transfers.host_uploads == 0
+        assert sum(tracked) > 0, tracked  # tracks were drawn
+        with vistream.Reader(str(output)) as reader:
+            outputs[tensors] = [np.array(frame.array) for frame in reader]
+    assert len(outputs[False]) == len(outputs[True])
+    for numpy_frame, tensor_frame in zip(outputs[False], outputs[True]):
+        difference = np.abs(numpy_frame.astype(np.int16) - tensor_frame)
+        # measured: mean 0.0x grey levels (the trails' rim, then x264); bound 0.5
+        assert difference.mean() < 0.5
