@@ -42,17 +42,22 @@ def test_box_equals_numpy_at_one_pixel(image, device):
     np.testing.assert_array_equal(tensor.cpu().numpy(), expected)
 
 
-def test_thick_box_geometry():
-    image = torch.zeros((100, 100, 3), dtype=torch.uint8)
-    detections = Detections(xyxy=np.array([[20, 30, 60, 80]], np.float32), confidence=np.ones(1, np.float32),
-                            tracker_id=np.array([7]))
-    TorchBoxAnnotator(thickness=4).annotate(image, detections)
-    drawn = image.any(dim=2).numpy()
-    expected = np.zeros((100, 100), bool)
-    expected[28:82, 18:62] = True   # 2 px outside each edge ...
-    expected[32:78, 22:58] = False  # ... and 2 px inside
-    np.testing.assert_array_equal(drawn, expected)
-    assert tuple(image[28, 18].tolist()) == color_for(7)
+@pytest.mark.parametrize("thickness", [None, 2, 3, 4, 5, 9])
+def test_thick_box_equals_numpy(image, thickness):
+    """OpenCV's thick outline: 2 * ((t + 1) // 2) + 1 pixels wide with rounded outer corners (was
+    t pixels with square corners, which made the CLI's device output differ from the numpy one)."""
+    detections = _detections()
+    expected = BoxAnnotator(thickness).annotate(image.copy(), detections)
+    tensor = torch.from_numpy(image.copy())
+    TorchBoxAnnotator(thickness).annotate(tensor, detections)
+    np.testing.assert_array_equal(tensor.numpy(), expected)
+
+    canvas = torch.zeros((100, 100, 3), dtype=torch.uint8)
+    one = Detections(xyxy=np.array([[20, 30, 60, 80]], np.float32), confidence=np.ones(1, np.float32),
+                     tracker_id=np.array([7]))
+    TorchBoxAnnotator(thickness=4).annotate(canvas, one)
+    assert tuple(canvas[28, 20].tolist()) == color_for(7) and not canvas[27, 20].any()  # radius 2
+    assert not canvas[28, 18].any() and canvas[29, 19].any()  # the rounded corner
 
 
 def test_draws_on_a_decoded_frame_through_dlpack(test_mp4):

@@ -108,3 +108,18 @@ __all__ = [
     "CheckpointMismatchError",
     "UntrustedCheckpointError",
 ]
+
+# Plugins on device (issue 11): the Pipeline's transfer counters, and the torch annotators flat here.
+# torch is optional, so the annotators are imported on first use and stay out of __all__.
+from .pipeline import PipelineTransfers  # noqa: E402
+
+__all__ += ["PipelineTransfers"]
+_TORCH_ANNOTATORS = ("TorchBoxAnnotator", "TorchPixelateAnnotator", "TorchLabelAnnotator", "TorchTraceAnnotator")
+
+
+def __getattr__(name: str):
+    if name in _TORCH_ANNOTATORS:
+        from . import annotate
+
+        return getattr(annotate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -417,7 +417,28 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         capture_fps=getattr(args, "capture_rate", None),
         low_latency=getattr(args, "low_latency", False),
         **_reconnect_arguments(args),
+        **_device_frames(args),
     )
+
+
+def _device_frames(args: argparse.Namespace) -> dict:
+    """``device="auto"`` for ``--hwaccel auto``: NVDEC's frames stay on the GPU through the whole
+    chain (torch plugins, NVENC) when there is one; not with ``--vfilter`` (a CPU filter graph).
+    Empty where this Player has no ``device=`` keyword (it lands with the encoder's GPU path)."""
+    import inspect
+
+    if args.hwaccel != "auto" or args.vfilter or "device" not in inspect.signature(Player).parameters:
+        return {}
+    return {"device": "auto"}
+
+
+def _frames_on_device(player: Player) -> bool:
+    """Whether the callback gets frames in GPU memory (``stats.device`` "cuda:N")."""
+    return _device_of(player.stats) != "cpu"
+
+
+def _device_of(stats: PlayerStats) -> str:
+    return str(getattr(stats, "device", "cpu") or "cpu")
 
 
 _ANNOTATORS = {
@@ -425,6 +446,9 @@ _ANNOTATORS = {
     "dot": "DotAnnotator", "blur": "BlurAnnotator", "pixelate": "PixelateAnnotator",
     "mask": "MaskAnnotator", "keypoints": "KeypointAnnotator", "keypoint": "KeypointAnnotator",
 }
+# The same drawings on torch tensors, chosen when frames are on the device (no host copy for them)
+_TORCH_ANNOTATORS = {"BoxAnnotator": "TorchBoxAnnotator", "LabelAnnotator": "TorchLabelAnnotator",
+                     "TraceAnnotator": "TorchTraceAnnotator", "PixelateAnnotator": "TorchPixelateAnnotator"}
 
 
 def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetrack"):
@@ -466,8 +490,13 @@ def _default_device() -> str:
         return "cpu"
 
 
-def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
-    """The detector -> tracker -> annotators chain the (checked) options ask for (None when none)."""
+def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors: bool = False):
+    """The detector -> tracker -> annotators chain the (checked) options ask for (None when none).
+
+    ``tensors``: frames go to the plugins as torch tensors (device frames: the player's frames are
+    in GPU memory) and the annotators are the torch ones where there is one, so the frame stays
+    where it is; the numpy-only ones share one counted host copy (``pipeline.transfers``).
+    """
     if not hasattr(args, "plugin_options"):
         check_play_arguments(args)
     every = args.every or 1
@@ -494,9 +523,13 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float):
         if args.bytetrack is not None or args.botsort is not None:
             tracker = yolox_tracker
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
-    annotators = [getattr(annotate, _ANNOTATORS[n])() for n in names]
+    classes = [_ANNOTATORS[n] for n in names]
+    if tensors:
+        classes = [_TORCH_ANNOTATORS.get(name, name) for name in classes]
+    annotators = [getattr(annotate, name)() for name in classes]
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
-                    every_n_frames=every, interval=args.interval, results=args.results)
+                    every_n_frames=every, interval=args.interval, results=args.results,
+                    tensors=True if tensors else None)
 
 
 class _TrackLengths:
@@ -531,6 +564,10 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
         lengths = list(track_lengths.frames_per_track.values())
         median = f", median length {statistics.median(lengths):g} frames" if lengths else ""
         lines.append(f"tracks: {len(lengths)}{median}")
+    transfers = track_lengths.pipeline.transfers if track_lengths is not None else None
+    if transfers is not None and transfers.tensor_frames:
+        lines.append(f"plugins: {transfers.tensor_frames} frames as tensors on {_device_of(stats)}, "
+                     f"{transfers.host_copies} host copies, {transfers.host_uploads} uploads")
     for path in written:
         lines.append(f"wrote {path}")
     return "\n".join(lines)
@@ -542,7 +579,7 @@ def _play(args: argparse.Namespace) -> int:
     info = player.info
     if info.duration > 0 and args.start >= info.duration and not is_url(player.source):
         raise UsageError(f"--start {args.start:g} is at or past the end of {args.source} ({info.duration:.1f} s)")
-    pipeline = pipeline_from_arguments(args, info.fps)
+    pipeline = pipeline_from_arguments(args, info.fps, tensors=_frames_on_device(player))
     track_lengths = None
     if pipeline is not None:
         track_lengths = _TrackLengths(pipeline)

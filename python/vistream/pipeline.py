@@ -8,9 +8,10 @@ import bisect
 import copy
 import inspect
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -63,6 +64,137 @@ class _IndexRanges:
         self._ends[i:j] = [index]
 
 
+#: What a plugin that does not say (no ``accepts`` attribute) takes: numpy images.
+NUMPY_ONLY: FrozenSet[str] = frozenset({"numpy"})
+
+
+def image_kinds(plugin: Any) -> FrozenSet[str]:
+    """The image types a plugin takes: its ``accepts`` attribute (a set of "numpy" and/or
+    "torch"), else numpy only. A ``Schedule`` may say it itself or through its function."""
+    kinds = getattr(plugin, "accepts", None)
+    if kinds is None and isinstance(plugin, Schedule):
+        kinds = getattr(plugin.fn, "accepts", None)
+    if kinds is None:
+        return NUMPY_ONLY
+    kinds = frozenset(kinds)
+    if not kinds or not kinds <= {"numpy", "torch"}:
+        raise ValueError(f"Pipeline: {type(plugin).__name__}.accepts must hold 'numpy' and/or 'torch', "
+                         f"got {sorted(kinds)}")
+    return kinds
+
+
+@dataclass(frozen=True)
+class PipelineTransfers:
+    """How the Pipeline handed frames to its plugins (``pipeline.transfers``): "zero copy" measured.
+
+    A device frame (or any frame with ``tensors=True``) is handed to torch-capable plugins as the
+    frame's own tensor; a plugin that takes numpy only gets a host copy, made at most once per frame
+    and shared by every such plugin (``host_copies``). When a numpy annotator drew on that copy, it
+    is copied back to the device before a torch plugin or the encoder sees the frame
+    (``host_uploads``). CPU tensors and numpy arrays share memory: no copies, ever.
+    """
+
+    #: frames the pipeline processed
+    frames: int = 0
+    #: of those, frames handed to the plugins as torch tensors
+    tensor_frames: int = 0
+    #: full-frame device-to-host copies for numpy-only plugins, and their bytes
+    host_copies: int = 0
+    host_copy_bytes: int = 0
+    #: full-frame host-to-device copies of what numpy annotators drew, and their bytes
+    host_uploads: int = 0
+    host_upload_bytes: int = 0
+
+
+class _FrameImage:
+    """One frame's pixels in the forms its plugins take, made once per frame.
+
+    The frame's own memory is either a numpy view (host frames) or a torch tensor (device frames,
+    or ``tensors=True``). The other form is derived on demand: on the CPU it shares the memory; for a
+    device tensor it is one host copy, kept coherent with the tensor (``read``/``write`` say what a
+    plugin does with it; ``finish`` returns numpy edits to the device).
+    """
+
+    __slots__ = ("_array", "_tensor", "_host_valid", "_host_edited", "_counts")
+
+    def __init__(self, counts: Dict[str, int], array: Optional[np.ndarray] = None, tensor: Any = None) -> None:
+        self._array = array
+        self._tensor = tensor
+        self._counts = counts
+        # a device tensor's host copy: present and up to date / edited since the download
+        self._host_valid = tensor is None or tensor.device.type == "cpu"
+        self._host_edited = False
+
+    @classmethod
+    def of(cls, frame, tensors: Optional[bool], counts: Dict[str, int]) -> "_FrameImage":
+        device = getattr(frame, "device", "cpu")
+        on_device = isinstance(device, str) and device != "cpu"
+        counts["frames"] += 1
+        if not (on_device or tensors):
+            return cls(counts, array=frame.array)
+        import torch
+
+        # the frame's own memory: a device frame's BGR view on its GPU, a host frame's pixels
+        tensor = torch.from_dlpack(frame) if hasattr(frame, "__dlpack__") else torch.from_numpy(frame.array)
+        counts["tensor_frames"] += 1
+        return cls(counts, array=tensor.numpy() if tensor.device.type == "cpu" else None, tensor=tensor)
+
+    @property
+    def is_tensor(self) -> bool:
+        return self._tensor is not None
+
+    def read(self, kinds: FrozenSet[str]) -> Any:
+        """The image for a plugin that only looks at it."""
+        return self._numpy() if self._wants_numpy(kinds) else self._torch()
+
+    def write(self, kinds: FrozenSet[str]) -> Any:
+        """The image for a plugin that draws on it in place (an annotator)."""
+        if self._wants_numpy(kinds):
+            image = self._numpy()
+            self._host_edited = self._tensor is not None and self._tensor.device.type != "cpu"
+            return image
+        image = self._torch()
+        if self._tensor is not None and self._tensor.device.type != "cpu":
+            self._host_valid = False  # drawn on the device: the host copy is out of date
+        return image
+
+    def finish(self) -> None:
+        """Returns what numpy annotators drew on the host copy to the device frame."""
+        if self._host_edited:
+            self._upload()
+
+    def _wants_numpy(self, kinds: FrozenSet[str]) -> bool:
+        # the frame's own form when the plugin takes it; otherwise the one it takes
+        if self._tensor is not None:
+            return "torch" not in kinds
+        return "numpy" in kinds
+
+    def _numpy(self) -> np.ndarray:
+        if not self._host_valid:
+            host = self._tensor.cpu().numpy()  # the one download, shared by the numpy plugins after it
+            self._counts["host_copies"] += 1
+            self._counts["host_copy_bytes"] += host.nbytes
+            self._array, self._host_valid = host, True
+        return self._array
+
+    def _torch(self) -> Any:
+        if self._tensor is None:
+            import torch
+
+            self._tensor = torch.from_numpy(self._array)  # shares the frame's memory
+        elif self._host_edited:
+            self._upload()
+        return self._tensor
+
+    def _upload(self) -> None:
+        import torch
+
+        self._tensor.copy_(torch.from_numpy(self._array))
+        self._counts["host_uploads"] += 1
+        self._counts["host_upload_bytes"] += self._array.nbytes
+        self._host_edited = False
+
+
 class Pipeline:
     """The per-frame plugin chain, usable as a Player callback.
 
@@ -89,6 +221,16 @@ class Pipeline:
             camera motion, cadence decisions, snapshots): the most recently first-seen ones.
             Memory is bounded by it whatever the length of the stream (default 3000 frames,
             100 s at 30 fps).
+        tensors: None (default): frames in GPU memory (``frame.device`` "cuda:N") go to the
+            plugins as torch tensors, host frames as numpy arrays; True: every frame as a
+            tensor (``torch.from_dlpack(frame)``, sharing the frame's memory: on the CPU this
+            is the device path without a device); False: numpy for every plugin that takes it.
+
+    Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
+    "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it
+    takes numpy. A tensor frame goes as is to every plugin that takes torch (a CUDA frame stays
+    on the GPU); plugins that take only numpy share one host copy per frame, and what numpy
+    annotators draw on it is copied back. ``pipeline.transfers`` counts those copies.
 
     Frames the detector skips: the tracker is *not* updated, and the frame's output
     (``pipeline.last``, what annotators draw and what is exported) is the tracked result of
@@ -155,7 +297,7 @@ class Pipeline:
                  *, every_n_frames: int = 1, interval: Optional[float] = None,
                  plugins: Sequence[Schedule] = (), results: Optional[str] = None,
                  snapshot_every: int = 30, max_snapshots: int = 200,
-                 replay_window: int = DEFAULT_REPLAY_WINDOW) -> None:
+                 replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
@@ -195,6 +337,37 @@ class Pipeline:
         self._history: Optional[Deque[np.ndarray]] = deque(maxlen=depth) if depth > 1 else None
         self.results: Dict[str, Any] = {}                # plugin name -> latest value
         self.last: Detections = Detections.empty()
+        self._setup_image_kinds(tensors)
+
+    def _setup_image_kinds(self, tensors: Optional[bool]) -> None:
+        if tensors not in (None, True, False):
+            raise TypeError(f"Pipeline: tensors must be None, True or False, got {tensors!r}")
+        self.tensors = tensors
+
+        def takes(plugin) -> FrozenSet[str]:
+            kinds = image_kinds(plugin)
+            return NUMPY_ONLY if tensors is False and "numpy" in kinds else kinds
+
+        self._detector_takes = takes(self.detector) if self.detector is not None else NUMPY_ONLY
+        self._tracker_takes = takes(self.tracker) if self.tracker is not None else NUMPY_ONLY
+        self._annotator_takes = [takes(annotator) for annotator in self.annotators]
+        self._plugin_takes = {plugin.name: takes(plugin) for plugin in self.plugins}
+        # one form for the history ring: tensors only when every plugin takes them
+        self._history_takes = frozenset({"torch"}) if self.plugins and all(
+            "torch" in kinds for kinds in self._plugin_takes.values()) else NUMPY_ONLY
+        self._transfer_counts: Dict[str, int] = dict.fromkeys(
+            ("frames", "tensor_frames", "host_copies", "host_copy_bytes", "host_uploads", "host_upload_bytes"), 0)
+
+    @property
+    def transfers(self) -> PipelineTransfers:
+        """Frames handed over as tensors and the full-frame host copies that cost (see
+        ``PipelineTransfers``); all copy counts stay 0 when every plugin takes torch.
+
+        Example::
+
+            pipeline.transfers.host_copies   # 0: YOLOX, ByteTrack and torch annotators on device
+        """
+        return PipelineTransfers(**self._transfer_counts)
 
     @staticmethod
     def _check_plugins(plugins: Sequence[Schedule]) -> List[Schedule]:
@@ -231,7 +404,8 @@ class Pipeline:
     def __call__(self, frame) -> None:
         """Player callback: detect, track, run plugins, annotate ``frame.array`` in place, export."""
         started = perf_counter()  # the results' processing_ms: what this frame cost the pipeline
-        index, time, image = frame.index, frame.time, frame.array
+        index, time = frame.index, frame.time
+        image = _FrameImage.of(frame, self.tensors, self._transfer_counts)
         record = self._records.get(index)
         if self._starts_timeline(frame):
             if self._history is not None:
@@ -252,8 +426,12 @@ class Pipeline:
             elif self._history is not None:
                 self._history.clear()  # frames dropped: the ring would not hold the frames before
         if self._history is not None:
-            kept = image.copy()
-            kept.flags.writeable = False  # shared by all plugins: one must not alter another's past
+            kept = image.read(self._history_takes)
+            if isinstance(kept, np.ndarray):
+                kept = kept.copy()
+                kept.flags.writeable = False  # shared by all plugins: one must not alter another's past
+            else:
+                kept = kept.clone()  # on the frame's device
             self._history.append(kept)
         first_visit = record is None
         if first_visit:
@@ -265,12 +443,13 @@ class Pipeline:
         if detections is not None:
             if first_visit:
                 record.steps = self._tracker_steps(index, time)
-            self._held = self._track(record, detections, image)
+            self._held = self._track(record, detections, image.read(self._tracker_takes))
             self._last_run = (index, time)
         tracked = self._held
         produced = self._run_plugins(index, time, image, tracked, previous)
-        for annotator in self.annotators:
-            annotator.annotate(image, tracked)
+        for annotator, kinds in zip(self.annotators, self._annotator_takes):
+            annotator.annotate(image.write(kinds), tracked)
+        image.finish()
         if self._results is not None and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
             self._results.write(index, time, tracked, plugins=plugins,
@@ -302,12 +481,13 @@ class Pipeline:
             old, _ = self._records.popitem(last=False)
             self._snapshots.pop(old, None)
 
-    def _detect(self, index: int, time: float, image: np.ndarray, previous: Optional[int]) -> Optional[Detections]:
+    def _detect(self, index: int, time: float, image: _FrameImage, previous: Optional[int]) -> Optional[Detections]:
         """This frame's detections, or None if the detector is not due on it."""
         if self.detector is None:
             return Detections.empty()  # the tracker still sees every frame
         if self._detector_cadence.due(index, time, previous):
-            return self._checked_result(self.detector(image))
+            # a host copy only when due
+            return self._checked_result(self.detector(image.read(self._detector_takes)))
         return None
 
     def _checked_result(self, result: Any) -> Detections:
@@ -353,7 +533,7 @@ class Pipeline:
             record.warp = np.array(self.tracker.last_warp, np.float64)
         return tracked
 
-    def _run_plugins(self, index: int, time: float, image: np.ndarray, tracked: Detections,
+    def _run_plugins(self, index: int, time: float, image: _FrameImage, tracked: Detections,
                      previous: Optional[int]) -> Dict[str, Any]:
         """Runs the due plugins; returns {name: value} of those that ran."""
         produced: Dict[str, Any] = {}
@@ -368,10 +548,12 @@ class Pipeline:
             produced[plugin.name] = value
         return produced
 
-    def _frames_for(self, plugin: Schedule, image: np.ndarray) -> Optional[List[np.ndarray]]:
+    def _frames_for(self, plugin: Schedule, image: _FrameImage) -> Optional[List[Any]]:
         if self._history is None:
-            view = image.view()  # no plugin looks back: hand out the frame itself, read-only
-            view.flags.writeable = False
+            view = image.read(self._plugin_takes[plugin.name])  # no plugin looks back: the frame itself
+            if isinstance(view, np.ndarray):
+                view = view.view()
+                view.flags.writeable = False
             return [view]
         if len(self._history) < plugin.history:
             return None

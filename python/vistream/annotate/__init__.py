@@ -14,8 +14,9 @@ Example::
         for annotator in (traces, boxes, labels):
             annotator.annotate(frame.array, detections)
 
-``TorchBoxAnnotator`` and ``TorchPixelateAnnotator`` do the same on an (H, W, 3) uint8 torch
-tensor on any device (e.g. a CUDA frame), with identical results; torch is imported only then.
+``TorchBoxAnnotator``, ``TorchPixelateAnnotator``, ``TorchLabelAnnotator`` and
+``TorchTraceAnnotator`` do the same on an (H, W, 3) uint8 torch tensor on any device (e.g. a CUDA
+frame), with the same look; torch is imported only then.
 """
 
 from .blur import BlurAnnotator
@@ -39,6 +40,8 @@ __all__ = [
     "KeypointAnnotator",
     "TorchBoxAnnotator",
     "TorchPixelateAnnotator",
+    "TorchLabelAnnotator",
+    "TorchTraceAnnotator",
     "color_for",
     "text_color_for",
     "PALETTE",
@@ -55,4 +58,12 @@ def __getattr__(name: str):
         from .torch_pixelate import TorchPixelateAnnotator
 
         return TorchPixelateAnnotator
+    if name == "TorchLabelAnnotator":
+        from .torch_label import TorchLabelAnnotator
+
+        return TorchLabelAnnotator
+    if name == "TorchTraceAnnotator":
+        from .torch_trace import TorchTraceAnnotator
+
+        return TorchTraceAnnotator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,6 +24,8 @@ class TorchPixelateAnnotator:
         TorchPixelateAnnotator(block=12).annotate(image, faces)
     """
 
+    accepts = frozenset({"torch"})  # for Pipeline: draws on (H, W, 3) uint8 tensors only
+
     def __init__(self, block: Optional[int] = None) -> None:
         self.block = check_size("block", block)
 

@@ -59,6 +59,7 @@ class BoTSORT(ByteTrack):
 
     kalman_class = KalmanFilterXYWH
     frozen_when_lost = [6, 7]  # width and height velocities
+    accepts = frozenset({"numpy"})  # camera motion is estimated with OpenCV on the host image
 
     def __init__(self, frame_rate: float = 30, track_thresh: float = 0.6, match_thresh: float = 0.8,
                  track_buffer: int = 30, new_track_thresh: Optional[float] = None, low_thresh: float = 0.1,

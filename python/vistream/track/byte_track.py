@@ -65,6 +65,8 @@ class ByteTrack:
 
     kalman_class = KalmanFilterXYAH
     frozen_when_lost = [7]  # state velocities zeroed while a track is not matched (height)
+    # Pipeline may pass frame= as a torch tensor: ByteTrack never looks at it (no host copy for it)
+    accepts = frozenset({"numpy", "torch"})
 
     def __init__(self, frame_rate: float = 30, track_thresh: float = 0.5, match_thresh: float = 0.8,
                  track_buffer: int = 30, mot20: bool = False) -> None:

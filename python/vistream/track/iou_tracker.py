@@ -26,6 +26,8 @@ class IoUTracker:
         tracked = tracker.update(detections)   # tracked.tracker_id is filled
     """
 
+    accepts = frozenset({"numpy", "torch"})  # for Pipeline: frame= is never looked at
+
     def __init__(self, iou_threshold: float = 0.3, max_age: int = 30, min_hits: int = 1) -> None:
         self.iou_threshold = float(iou_threshold)
         self.max_age = int(max_age)

@@ -19,7 +19,7 @@ from .specs import DEFAULT_MODEL, MODEL_SPECS, canonical_name, checkpoint_archit
     resolve_num_classes
 
 __all__ = ["YOLOX", "COCO_CLASSES", "UntrustedCheckpointError", "CheckpointMismatchError", "letterbox",
-           "postprocess", "require_torch"]
+           "letterbox_tensor", "resize_like_opencv", "postprocess", "require_torch"]
 
 # What works from a source checkout (scripts/setup.sh pins these), and the extra for an installed package.
 TORCH_INSTALL_HINT = ('.venv/bin/python -m pip install torch==2.14.1 torchvision==0.29.1 (in a vistream checkout), '
@@ -63,6 +63,69 @@ def letterbox(image: np.ndarray, size: Tuple[int, int], pad_value: int = 114) ->
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (w, h) else image
     canvas[:new_h, :new_w] = resized
     return canvas, ratio
+
+
+def letterbox_tensor(image: "torch.Tensor", size: Tuple[int, int],
+                     pad_value: int = 114) -> Tuple["torch.Tensor", float]:
+    """:func:`letterbox` in torch, on the image's own device (a CUDA frame stays on the GPU).
+
+    ``image`` is an (H, W, 3) uint8 tensor (any strides, e.g. ``torch.from_dlpack(frame)``).
+    Returns ((1, 3, h, w) float32 tensor of whole numbers 0..255, ratio): :func:`letterbox`'s
+    canvas, channels first, pixel for pixel (the resize is :func:`resize_like_opencv`).
+    """
+    import torch
+
+    h, w = int(image.shape[0]), int(image.shape[1])
+    ratio = min(size[0] / h, size[1] / w)
+    new_w, new_h = int(w * ratio), int(h * ratio)
+    resized = resize_like_opencv(image, new_h, new_w) if (new_w, new_h) != (w, h) else image
+    canvas = torch.full((1, 3, size[0], size[1]), float(pad_value), dtype=torch.float32, device=image.device)
+    canvas[0, :, :new_h, :new_w] = resized.permute(2, 0, 1)
+    return canvas, ratio
+
+
+def resize_like_opencv(image: "torch.Tensor", height: int, width: int) -> "torch.Tensor":
+    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` for (H, W, C) uint8
+    tensors, with OpenCV's integer arithmetic, so CPU and GPU frames letterbox to the same bytes
+    as the numpy path (checked bit-exact against OpenCV 4.14 on x86, up- and downscaling).
+
+    OpenCV resizes 8-bit images in fixed point: 11-bit weights (``round(w * 2048)``), an exact
+    horizontal pass, then its SIMD vertical pass, ``((h0 >> 4) * b0 >> 16) + ((h1 >> 4) * b1 >> 16)``
+    rounded by ``(+ 2) >> 2``. Columns past the edges are clamped with their weight reset (the
+    edge pixel counts fully); rows keep their weights and clamp the row index.
+    """
+    import torch
+
+    source_h, source_w = int(image.shape[0]), int(image.shape[1])
+    x_low, x_high, a_low, a_high = _linear_taps(source_w, width, image.device, clamp_weights=True)
+    y_low, y_high, b_low, b_high = _linear_taps(source_h, height, image.device, clamp_weights=False)
+    pixels = image.to(torch.int32)
+    # in-place steps: at 1280x720 -> 1422x800 each temporary is 13 MB
+    across = pixels.index_select(1, x_low).mul_(a_low[None, :, None])
+    across.add_(pixels.index_select(1, x_high).mul_(a_high[None, :, None])).bitwise_right_shift_(4)
+    out = across.index_select(0, y_low).mul_(b_low[:, None, None]).bitwise_right_shift_(16)
+    out.add_(across.index_select(0, y_high).mul_(b_high[:, None, None]).bitwise_right_shift_(16))
+    return out.add_(2).bitwise_right_shift_(2).clamp_(0, 255).to(torch.uint8)
+
+
+def _linear_taps(source: int, target: int, device, clamp_weights: bool):
+    """OpenCV's INTER_LINEAR taps along one axis: (low index, high index, low weight, high weight),
+    weights in 1/2048ths (int32 tensors on ``device``)."""
+    import torch
+
+    scale = 1.0 / (target / source)  # as OpenCV: the inverse of dsize/ssize, in double
+    position = ((torch.arange(target, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).to(torch.float32)
+    low = torch.floor(position)
+    fraction = position - low
+    low = low.to(torch.int64)
+    if clamp_weights:
+        outside = (low < 0) | (low >= source - 1)
+        fraction = torch.where(outside, torch.zeros_like(fraction), fraction)
+        low = low.clamp(0, source - 1)
+    # float -> short rounds half to even in OpenCV (cvRound), as torch.round does
+    low_weight = torch.round((1.0 - fraction) * 2048.0).to(torch.int32)
+    high_weight = torch.round(fraction * 2048.0).to(torch.int32)
+    return low.clamp(0, source - 1), (low + 1).clamp(0, source - 1), low_weight, high_weight
 
 
 def postprocess(pred: "torch.Tensor", conf: float = 0.25, iou: float = 0.45,
@@ -292,9 +355,16 @@ class YOLOX:
         state_dict, source = load_state_dict(ckpt_file, DEFAULT_MODEL, trust_checkpoint)
         _load_strict(net, state_dict, source)
 
-    def preprocess(self, image: np.ndarray) -> Tuple["torch.Tensor", float]:
+    def preprocess(self, image: Union[np.ndarray, "torch.Tensor"]) -> Tuple["torch.Tensor", float]:
+        """The network input (1, 3, h, w) for a BGR (H, W, 3) image, and the letterbox ratio.
+
+        A numpy image is letterboxed with OpenCV on the CPU; a torch tensor in torch on its own
+        device (a CUDA frame never visits host memory), then moved to the model's device.
+        """
         import torch
 
+        if isinstance(image, torch.Tensor):
+            return self._preprocess_tensor(image)
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"YOLOX expects a BGR HxWx3 numpy array, got "
                              f"{getattr(image, 'shape', type(image))}")
@@ -315,6 +385,25 @@ class YOLOX:
         # ONNX Runtime / TensorRT models place and cast their input themselves
         return tensor, ratio
 
+    def _preprocess_tensor(self, image: "torch.Tensor") -> Tuple["torch.Tensor", float]:
+        import torch
+
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"YOLOX expects a BGR (H, W, 3) tensor, got shape {tuple(image.shape)}")
+        if image.dtype != torch.uint8:
+            image = image.clamp(0, 255).to(torch.uint8)
+        canvas, ratio = letterbox_tensor(image, self.input_size)
+        if self.is_mot:
+            mean = torch.tensor(_MOT_MEAN, device=canvas.device).view(1, 3, 1, 1)
+            std = torch.tensor(_MOT_STD, device=canvas.device).view(1, 3, 1, 1)
+            canvas = (canvas.flip(1) / 255.0 - mean) / std  # BGR -> RGB, then ByteTrack's normalisation
+        if self.backend == "torch":
+            dtype = torch.float16 if self.fp16 else torch.bfloat16 if self.bf16 else torch.float32
+            canvas = canvas.to(self.device, dtype)
+        # ONNX Runtime / TensorRT models place and cast their input themselves (ONNX Runtime binds a
+        # CUDA tensor where it lies)
+        return canvas, ratio
+
     def to_detections(self, result: "torch.Tensor", ratio: float, image_shape) -> Detections:
         result = result.detach().float().cpu().numpy()
         h, w = image_shape[:2]
@@ -326,7 +415,15 @@ class YOLOX:
             np.zeros(0, dtype=object)
         return Detections(xyxy=xyxy, confidence=result[:, 4], class_id=class_id, data={"class_name": names})
 
-    def __call__(self, image: np.ndarray) -> Detections:
+    #: what ``Pipeline`` may hand it: numpy images, or torch tensors on any device (preprocessed there)
+    accepts = frozenset({"numpy", "torch"})
+
+    def __call__(self, image: Union[np.ndarray, "torch.Tensor"]) -> Detections:
+        """Detect on a BGR (H, W, 3) uint8 image: a numpy array or a torch tensor on any device.
+
+        Both give the same network input byte for byte (the tensor path resizes with OpenCV's
+        integer arithmetic), hence the same detections; a tensor is preprocessed where it lies.
+        """
         import torch
 
         with torch.inference_mode():
