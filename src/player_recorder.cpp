@@ -106,7 +106,7 @@ void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference
   }
   av_frame_unref(encoder_reference);
   if (written) ++stats_.frames_encoded;
-  const WriterStats& counts = writer_->counters();
+  const WriterStats counts = writer_->counters();
   stats_.frames_dropped_timestamps = counts.frames_dropped;
   stats_.timestamps_filled = counts.timestamps_filled;
 }
