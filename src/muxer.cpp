@@ -271,6 +271,11 @@ void Muxer::open_sink(Sink& sink, const AVIOInterruptCB* interrupt) const {
     set_default("movflags", "+faststart");
   }
   if (scheme_of(url) == "udp") set_default("pkt_size", "1316");  // 7 TS packets: no IP fragmentation
+  // RTSP publishing over TCP (interleaved): a server that vanishes without closing the
+  // connection is noticed when the send buffer fills (the write deadline), and nothing is lost
+  // to the network. Over UDP (an explicit rtsp_transport=udp) RTP writes never fail: only a
+  // server that closes the control connection is noticed (FFmpeg polls it per packet).
+  if (name == "rtsp") set_default("rtsp_transport", "tcp");
   const bool existed = !sink.network && file_exists(url);
   log::ScopedCapture details;
   if (!(sink.format->flags & AVFMT_NOFILE)) {
@@ -374,12 +379,16 @@ class NetworkLink {
     if (queued) wake_.notify_all();
   }
 
-  // Sends what is queued, then the trailer, then ends (a pending attempt ends at once).
+  // Sends what is queued, then the trailer, then ends. A link that is down has nothing to send:
+  // its pending attempt (a connect blocked on a silent host) is cancelled at once.
   void request_finish() {
+    bool down = false;
     {
       std::lock_guard lock(mutex_);
       finishing_ = true;
+      down = !accepting_;
     }
+    if (down) cancel();
     wake_.notify_all();
   }
 
