@@ -161,21 +161,29 @@ bool Muxer::needs_global_header() const {
 
 const AVOutputFormat* Muxer::format() const { return sinks_.front().format; }
 
+const AVOutputFormat* Muxer::carried_format(const Sink& sink) {
+  const AVOutputFormat* format = sink.format;
+  if (!is_segmenting(format) && !(format->flags & AVFMT_NOFILE)) return format;
+  if (strcmp(format->name, "rtsp") == 0) return format;  // its own table: what RTP can carry
+  // Segments and HLS: the container of each piece.
+  const AVOutputFormat* inner = av_guess_format(nullptr, sink.target.url.c_str(), nullptr);
+  if (strcmp(format->name, "hls") == 0 || !inner || is_segmenting(inner)) inner = av_guess_format("mpegts", nullptr, nullptr);
+  return inner;
+}
+
+bool Muxer::accepts_codec(AVCodecID codec) const {
+  // avformat_query_codec: 1 listed, 0 refused, < 0 the container keeps no list (mpegts).
+  for (const Sink& sink : sinks_)
+    if (avformat_query_codec(carried_format(sink), codec, FF_COMPLIANCE_NORMAL) == 0) return false;
+  return true;
+}
+
 bool Muxer::accepts(const AVCodecParameters* parameters, AVRational time_base) const {
   for (const Sink& sink : sinks_) {
-    const AVOutputFormat* format = sink.format;
-    if (is_segmenting(format) || (format->flags & AVFMT_NOFILE)) {
-      // No trial header for these (they open files or connections): ask the codec table of
-      // the container they carry.
-      const AVOutputFormat* inner = av_guess_format(nullptr, sink.target.url.c_str(), nullptr);
-      if (strcmp(format->name, "hls") == 0 || !inner || is_segmenting(inner)) inner = av_guess_format("mpegts", nullptr, nullptr);
-      if (strcmp(format->name, "rtsp") == 0) {
-        if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
-        continue;
-      }
-      format = inner;
-    }
+    const AVOutputFormat* format = carried_format(sink);
     if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
+    // No trial header for these (they open files or connections): the codec table must do.
+    if (format == sink.format && ((format->flags & AVFMT_NOFILE) || is_segmenting(format))) continue;
     // The header is where containers refuse what their tag table allows (Opus in .mov).
     AVFormatContext* raw = nullptr;
     if (avformat_alloc_output_context2(&raw, format, nullptr, nullptr) < 0 || !raw) return false;

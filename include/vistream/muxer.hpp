@@ -80,6 +80,9 @@ class Muxer {
   // (checked by writing a trial header into memory: avformat_query_codec says yes to Opus in
   // .mov, whose header then fails).
   bool accepts(const AVCodecParameters* parameters, AVRational time_base) const;
+  // Whether every output's container lists `codec` (avformat_query_codec; a container without
+  // a list, such as mpegts, takes anything). For choosing an encoder.
+  bool accepts_codec(AVCodecID codec) const;
   // Adds a stream fed by an encoder; returns its index.
   int add_stream(const AVCodecContext* encoder);
   // Adds a stream whose packets are copied from an input stream; returns its index.
@@ -134,6 +137,8 @@ class Muxer {
     OutputStatus status;
   };
 
+  // The container whose codec list applies to `sink`: the pieces' container for segments/HLS.
+  static const AVOutputFormat* carried_format(const Sink& sink);
   // Opens `sink.ctx` (connects, writes the header) with the streams added so far. `interrupt`:
   // the AVIOInterruptCB of a network output (nullptr for files). Throws Error on failure.
   void open_sink(Sink& sink, const AVIOInterruptCB* interrupt) const;
