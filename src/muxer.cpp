@@ -548,6 +548,7 @@ class NetworkLink {
   }
 
   void end() {
+    const bool was_connected = sink_.open;
     // Errors closing a stream change nothing: it ends either way.
     if (sink_.open && !cancelled_) {
       deadline_ = Clock::now() + kNetworkCallTimeout;
@@ -569,6 +570,7 @@ class NetworkLink {
       s.packets_dropped += dropped;
       s.connected = false;
       s.state = "closed";
+      if (!was_connected && s.last_error.empty()) s.last_error = "closed while not connected";
     });
   }
 
