@@ -68,7 +68,7 @@ class Writer:
             "rgb24" (torchvision, PIL), "bgra", "rgba", "gray". vistream Frames carry their own.
         codec / bitrate / crf / preset / gop: encoder settings, as for ``Player``.
         output_format: FFmpeg muxer for every output (None: from each name or protocol).
-        output_options: FFmpeg protocol/muxer options, e.g. ``{"rtsp_transport": "tcp"}``,
+        output_options: FFmpeg protocol/muxer options, e.g. ``{"rtsp_transport": "udp"}``,
             ``{"hls_list_size": 0}``.
         segment_time: seconds: outputs named with a pattern get a new file every
             ``segment_time`` seconds (at the next keyframe; set ``gop`` to fps times it for
