@@ -1,8 +1,11 @@
 #include "vistream/muxer.hpp"
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <sys/stat.h>
+#include <thread>
 
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
@@ -16,6 +19,15 @@ using Clock = std::chrono::steady_clock;
 // failure: bounded so a dead server never holds the file outputs back for more than this.
 constexpr auto kNetworkCallTimeout = std::chrono::seconds(5);
 constexpr double kDefaultReconnectDelayMax = 10.0;
+constexpr double kFirstReconnectDelay = 0.5;
+// How long finish() lets connected network outputs send what is queued (and their trailer)
+// before it cancels them: a stream is not worth holding the end of a run for.
+constexpr auto kFinishDrainTime = std::chrono::seconds(2);
+// A network output's queue: a link slower than the encoder (a congested uplink) loses whole
+// GOPs rather than growing memory or delaying the other outputs. ~1000 packets is 15-30 s of
+// audio+video; the byte bound covers high bitrates.
+constexpr size_t kMaxQueuedPackets = 1024;
+constexpr size_t kMaxQueuedBytes = 32u << 20;
 
 std::string scheme_of(const std::string& url) {
   const size_t colon = url.find("://");
@@ -38,22 +50,6 @@ bool option_given(const OutputTarget& target, const char* name) {
   for (const auto& [key, value] : target.options)
     if (key == name) return true;
   return false;
-}
-
-// "rec-%03d.mp4" numbers segments; a name with strftime fields other than %d
-// ("rec-%Y%m%d-%H%M%S.mp4") is expanded with the time instead.
-bool numbered_pattern(const std::string& url) {
-  for (size_t i = 0; i + 1 < url.size(); ++i) {
-    if (url[i] != '%') continue;
-    if (url[i + 1] == '%') {
-      ++i;
-      continue;
-    }
-    size_t j = i + 1;
-    while (j < url.size() && isdigit(static_cast<unsigned char>(url[j]))) ++j;
-    if (j < url.size() && url[j] != 'd' && isalpha(static_cast<unsigned char>(url[j]))) return false;
-  }
-  return true;
 }
 
 bool is_segmenting(const AVOutputFormat* format) {
@@ -86,18 +82,22 @@ void attach_rotation(AVStream* stream, double degrees) {
 
 }  // namespace
 
-bool has_name_pattern(const std::string& url) {
+NamePattern name_pattern(const std::string& url) {
+  NamePattern found = NamePattern::None;
   for (size_t i = 0; i + 1 < url.size(); ++i) {
     if (url[i] != '%') continue;
-    if (url[i + 1] == '%') {
+    if (url[i + 1] == '%') {  // a literal percent sign
       ++i;
       continue;
     }
     size_t j = i + 1;
     while (j < url.size() && isdigit(static_cast<unsigned char>(url[j]))) ++j;
-    if (j < url.size() && isalpha(static_cast<unsigned char>(url[j]))) return true;
+    if (j >= url.size() || !isalpha(static_cast<unsigned char>(url[j]))) continue;
+    // %d (with a width: %03d) numbers segments; any other field is strftime's (%Y, %H...).
+    if (url[j] != 'd') return NamePattern::Dated;
+    found = NamePattern::Numbered;
   }
-  return false;
+  return found;
 }
 
 bool is_network_output(const std::string& url) {
@@ -161,21 +161,29 @@ bool Muxer::needs_global_header() const {
 
 const AVOutputFormat* Muxer::format() const { return sinks_.front().format; }
 
+const AVOutputFormat* Muxer::carried_format(const Sink& sink) {
+  const AVOutputFormat* format = sink.format;
+  if (!is_segmenting(format) && !(format->flags & AVFMT_NOFILE)) return format;
+  if (strcmp(format->name, "rtsp") == 0) return format;  // its own table: what RTP can carry
+  // Segments and HLS: the container of each piece.
+  const AVOutputFormat* inner = av_guess_format(nullptr, sink.target.url.c_str(), nullptr);
+  if (strcmp(format->name, "hls") == 0 || !inner || is_segmenting(inner)) inner = av_guess_format("mpegts", nullptr, nullptr);
+  return inner;
+}
+
+bool Muxer::accepts_codec(AVCodecID codec) const {
+  // avformat_query_codec: 1 listed, 0 refused, < 0 the container keeps no list (mpegts).
+  for (const Sink& sink : sinks_)
+    if (avformat_query_codec(carried_format(sink), codec, FF_COMPLIANCE_NORMAL) == 0) return false;
+  return true;
+}
+
 bool Muxer::accepts(const AVCodecParameters* parameters, AVRational time_base) const {
   for (const Sink& sink : sinks_) {
-    const AVOutputFormat* format = sink.format;
-    if (is_segmenting(format) || (format->flags & AVFMT_NOFILE)) {
-      // No trial header for these (they open files or connections): ask the codec table of
-      // the container they carry.
-      const AVOutputFormat* inner = av_guess_format(nullptr, sink.target.url.c_str(), nullptr);
-      if (strcmp(format->name, "hls") == 0 || !inner || is_segmenting(inner)) inner = av_guess_format("mpegts", nullptr, nullptr);
-      if (strcmp(format->name, "rtsp") == 0) {
-        if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
-        continue;
-      }
-      format = inner;
-    }
+    const AVOutputFormat* format = carried_format(sink);
     if (avformat_query_codec(format, parameters->codec_id, FF_COMPLIANCE_NORMAL) == 0) return false;
+    // No trial header for these (they open files or connections): the codec table must do.
+    if (format == sink.format && ((format->flags & AVFMT_NOFILE) || is_segmenting(format))) continue;
     // The header is where containers refuse what their tag table allows (Opus in .mov).
     AVFormatContext* raw = nullptr;
     if (avformat_alloc_output_context2(&raw, format, nullptr, nullptr) < 0 || !raw) return false;
@@ -200,7 +208,7 @@ bool Muxer::accepts(const AVCodecParameters* parameters, AVRational time_base) c
 }
 
 int Muxer::add_stream(const AVCodecContext* encoder) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   StreamSpec spec;
   spec.parameters.reset(avcodec_parameters_alloc());
   if (!spec.parameters) throw std::bad_alloc();
@@ -213,7 +221,7 @@ int Muxer::add_stream(const AVCodecContext* encoder) {
 }
 
 int Muxer::add_copy_stream(const AVStream* input) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   StreamSpec spec;
   spec.parameters.reset(avcodec_parameters_alloc());
   if (!spec.parameters) throw std::bad_alloc();
@@ -227,16 +235,11 @@ int Muxer::add_copy_stream(const AVStream* input) {
 }
 
 void Muxer::set_rotation(double degrees) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   rotation_ = degrees;
 }
 
-int Muxer::interrupt(void* opaque) {
-  const Sink* sink = static_cast<const Sink*>(opaque);
-  return Clock::now() > sink->deadline ? 1 : 0;
-}
-
-void Muxer::open_sink(Sink& sink) {
+void Muxer::open_sink(Sink& sink, const AVIOInterruptCB* interrupt) const {
   const OutputTarget& target = sink.target;
   const std::string& url = target.url;
   AVFormatContext* raw = nullptr;
@@ -244,11 +247,7 @@ void Muxer::open_sink(Sink& sink) {
            "cannot set up output '" + url + "'");
   sink.ctx.reset(raw);
   AVFormatContext* ctx = raw;
-  if (sink.network) {
-    ctx->interrupt_callback.callback = &Muxer::interrupt;
-    ctx->interrupt_callback.opaque = &sink;
-    sink.deadline = Clock::now() + kNetworkCallTimeout;
-  }
+  if (interrupt) ctx->interrupt_callback = *interrupt;
   for (const StreamSpec& spec : streams_) {
     AVStream* stream = avformat_new_stream(ctx, nullptr);
     if (!stream) throw std::bad_alloc();
@@ -271,7 +270,7 @@ void Muxer::open_sink(Sink& sink) {
     set_default("segment_format", inner && !is_segmenting(inner) ? inner->name : "mpegts");
     if (target.segment_time > 0) set_default("segment_time", std::to_string(target.segment_time));
     set_default("reset_timestamps", "1");  // each segment starts at 0: plays on its own
-    if (!numbered_pattern(url)) set_default("strftime", "1");
+    if (name_pattern(url) == NamePattern::Dated) set_default("strftime", "1");
     if (inner && (strstr(inner->name, "mp4") || strstr(inner->name, "mov")))
       set_default("segment_format_options", "movflags=+faststart");
   } else if (name == "hls") {
@@ -280,6 +279,11 @@ void Muxer::open_sink(Sink& sink) {
     set_default("movflags", "+faststart");
   }
   if (scheme_of(url) == "udp") set_default("pkt_size", "1316");  // 7 TS packets: no IP fragmentation
+  // RTSP publishing over TCP (interleaved): a server that vanishes without closing the
+  // connection is noticed when the send buffer fills (the write deadline), and nothing is lost
+  // to the network. Over UDP (an explicit rtsp_transport=udp) RTP writes never fail: only a
+  // server that closes the control connection is noticed (FFmpeg polls it per packet).
+  if (name == "rtsp") set_default("rtsp_transport", "tcp");
   const bool existed = !sink.network && file_exists(url);
   log::ScopedCapture details;
   if (!(sink.format->flags & AVFMT_NOFILE)) {
@@ -302,16 +306,13 @@ void Muxer::open_sink(Sink& sink) {
     av_log(nullptr, AV_LOG_WARNING, "vistream: output '%s' ignored option '%s'\n", url.c_str(), unused->key);
   }
   sink.open = true;
-  sink.status.connected = true;
 }
 
-void Muxer::close_sink(Sink& sink, bool write_trailer) {
-  if (!sink.ctx) return;
+
+int Muxer::close_sink(Sink& sink, bool write_trailer) {
+  if (!sink.ctx) return 0;
   int ret = 0;
-  if (sink.open && write_trailer) {
-    if (sink.network) sink.deadline = Clock::now() + kNetworkCallTimeout;
-    ret = av_write_trailer(sink.ctx.get());
-  }
+  if (sink.open && write_trailer) ret = av_write_trailer(sink.ctx.get());
   AVFormatContext* ctx = sink.ctx.get();
   if (ret >= 0 && ctx->pb && ctx->pb->error < 0) ret = ctx->pb->error;
   if (ctx->pb && !(ctx->oformat->flags & AVFMT_NOFILE)) {
@@ -320,48 +321,330 @@ void Muxer::close_sink(Sink& sink, bool write_trailer) {
   }
   sink.ctx.reset();
   sink.open = false;
-  sink.status.connected = false;
-  if (!sink.network && ret < 0) write_failed_ = true;
-  if (!sink.network) VS_CHECK(ret, ErrorKind::Encoder, "cannot finalize '" + sink.target.url + "'");
+  return ret;
 }
 
-void Muxer::fail_network_sink(Sink& sink, const std::string& reason) {
-  ++sink.status.failures;
-  sink.status.last_error = reason;
-  try {
-    close_sink(sink, /*write_trailer=*/false);
-  } catch (...) {
-    // Closing a broken connection may fail too; it is closed either way.
+// ------------------------------------------------------------------------------------------
+// One network output's link thread: connects, writes queued packets, reconnects with backoff.
+
+class NetworkLink {
+ public:
+  NetworkLink(Muxer& muxer, Muxer::Sink& sink)
+      : muxer_(muxer),
+        sink_(sink),
+        delay_cap_(sink.target.reconnect_delay_max > 0 ? sink.target.reconnect_delay_max
+                                                       : kDefaultReconnectDelayMax) {}
+  ~NetworkLink() {
+    cancel();
+    if (thread_.joinable()) thread_.join();
   }
-  const double cap = sink.target.reconnect_delay_max > 0 ? sink.target.reconnect_delay_max : kDefaultReconnectDelayMax;
-  sink.retry_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(sink.backoff * 1000));
-  av_log(nullptr, AV_LOG_WARNING, "vistream: output '%s' failed (%s); retrying in %.1f s\n",
-         sink.target.url.c_str(), reason.c_str(), sink.backoff);
-  sink.backoff = std::min(sink.backoff * 2, cap);
-}
+  NetworkLink(const NetworkLink&) = delete;
+  NetworkLink& operator=(const NetworkLink&) = delete;
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+
+  // Waits until the first connection attempt ended: "" when it connected, else why not.
+  std::string wait_first_attempt() {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return first_attempt_done_; });
+    return first_error_;
+  }
+
+  // The writer's thread (under the muxer's write lock): queues a reference to the packet, or
+  // drops it (counted) while the output is down or waits for a keyframe. Never blocks on I/O.
+  void enqueue(const AVPacket* packet, int stream_index, AVRational time_base, bool video) {
+    int64_t dropped = 0;
+    bool queued = false;
+    {
+      std::lock_guard lock(mutex_);
+      packets_offered_ = true;
+      const bool keyframe = video && (packet->flags & AV_PKT_FLAG_KEY);
+      if (!accepting_ || (need_keyframe_ && !keyframe)) {
+        dropped = 1;
+      } else {
+        if (queue_.size() >= kMaxQueuedPackets || queued_bytes_ + packet->size > kMaxQueuedBytes) {
+          // The link cannot keep up: drop what waits (whole GOPs, oldest first) and restart
+          // at a keyframe instead of sending a stream that cannot be decoded.
+          dropped = static_cast<int64_t>(queue_.size());
+          queue_.clear();
+          queued_bytes_ = 0;
+          need_keyframe_ = true;
+          muxer_.keyframe_wanted_ = true;
+        }
+        if (need_keyframe_ && !keyframe) {
+          ++dropped;
+        } else {
+          need_keyframe_ = false;
+          Queued item{make_packet(), stream_index, time_base};
+          if (av_packet_ref(item.packet.get(), packet) < 0) throw std::bad_alloc();
+          queued_bytes_ += static_cast<size_t>(std::max(0, packet->size));
+          queue_.push_back(std::move(item));
+          queued = true;
+        }
+      }
+    }
+    if (dropped) muxer_.update_status(sink_, [&](OutputStatus& s) { s.packets_dropped += dropped; });
+    if (queued) wake_.notify_all();
+  }
+
+  // Sends what is queued, then the trailer, then ends. A link that is down has nothing to send:
+  // its pending attempt (a connect blocked on a silent host) is cancelled at once.
+  void request_finish() {
+    bool down = false;
+    {
+      std::lock_guard lock(mutex_);
+      finishing_ = true;
+      down = !accepting_;
+    }
+    if (down) cancel();
+    wake_.notify_all();
+  }
+
+  // Aborts whatever the link does, a blocked connect or write included (AVIOInterruptCB).
+  void cancel() {
+    cancelled_ = true;
+    {
+      std::lock_guard lock(mutex_);  // a waiter between its check and its wait sees it
+    }
+    wake_.notify_all();
+  }
+
+  // Joins the thread, cancelling it if it has not ended by `deadline`.
+  void join(Clock::time_point deadline) {
+    {
+      std::unique_lock lock(mutex_);
+      if (!wake_.wait_until(lock, deadline, [&] { return ended_; })) {
+        lock.unlock();
+        cancel();
+      }
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Queued {
+    UniquePacket packet;
+    int stream_index;
+    AVRational time_base;
+  };
+
+  static int interrupt(void* opaque) {
+    const NetworkLink* link = static_cast<const NetworkLink*>(opaque);
+    return link->cancelled_ || Clock::now() > link->deadline_ ? 1 : 0;
+  }
+
+  void run() {
+    for (;;) {
+      if (!sink_.open) {
+        {
+          std::unique_lock lock(mutex_);
+          wake_.wait_until(lock, retry_at_, [&] { return finishing_ || cancelled_.load(); });
+          if (finishing_ || cancelled_) break;  // closed while down: nothing left to send
+        }
+        connect();
+        continue;
+      }
+      Queued item;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return !queue_.empty() || finishing_ || cancelled_.load(); });
+        if (cancelled_ || queue_.empty()) break;  // cancelled, or finishing with everything sent
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= static_cast<size_t>(std::max(0, item.packet->size));
+      }
+      send(item);
+    }
+    end();
+  }
+
+  void connect() {
+    const AVIOInterruptCB callback{&NetworkLink::interrupt, this};
+    deadline_ = Clock::now() + kNetworkCallTimeout;
+    try {
+      muxer_.open_sink(sink_, &callback);
+    } catch (const Error& error) {
+      fail(error.what());
+      return;
+    }
+    bool waits_for_keyframe = false;
+    {
+      std::lock_guard lock(mutex_);
+      accepting_ = true;
+      // Joining a stream already under way: start at a keyframe. At the very start the first
+      // packets are the stream's beginning (and the audio before the first picture).
+      waits_for_keyframe = need_keyframe_ = packets_offered_;
+      first_attempt_done_ = true;
+      first_error_.clear();
+    }
+    wake_.notify_all();
+    if (waits_for_keyframe) muxer_.keyframe_wanted_ = true;
+    bool reconnected = false;
+    muxer_.update_status(sink_, [&](OutputStatus& s) {
+      s.connected = true;
+      s.state = "connected";
+      reconnected = s.failures > 0;
+      if (reconnected) ++s.reconnects;
+    });
+    if (reconnected)
+      av_log(nullptr, AV_LOG_INFO, "vistream: output '%s' reconnected\n", sink_.target.url.c_str());
+    backoff_ = kFirstReconnectDelay;
+  }
+
+  void send(Queued& item) {
+    AVPacket* packet = item.packet.get();
+    AVStream* stream = sink_.ctx->streams[item.stream_index];
+    packet->stream_index = item.stream_index;
+    av_packet_rescale_ts(packet, item.time_base, stream->time_base);
+    packet->pos = -1;
+    deadline_ = Clock::now() + kNetworkCallTimeout;
+    log::ScopedCapture details;
+    int ret = av_interleaved_write_frame(sink_.ctx.get(), packet);
+    if (ret >= 0 && sink_.ctx->pb && sink_.ctx->pb->error < 0) ret = sink_.ctx->pb->error;
+    if (ret < 0) {
+      fail(details.annotate("cannot write to '" + sink_.target.url + "': " + av_error_string(ret)));
+      return;
+    }
+    muxer_.update_status(sink_, [](OutputStatus& s) { ++s.packets_written; });
+  }
+
+  // Closes the connection without finishing the stream. The rtsp muxer's trailer is also what
+  // closes its sockets (TEARDOWN, then the control and RTP connections), so it always runs
+  // there, bounded by the deadline or cut short by a cancel.
+  void close_unfinished() {
+    deadline_ = Clock::now() + std::chrono::seconds(1);
+    Muxer::close_sink(sink_, /*write_trailer=*/(sink_.format->flags & AVFMT_NOFILE) != 0);
+  }
+
+  // A connect or a write failed: close, drop what waits, retry after the backoff.
+  void fail(const std::string& reason) {
+    close_unfinished();
+    int64_t dropped = 0;
+    {
+      std::lock_guard lock(mutex_);
+      accepting_ = false;
+      dropped = static_cast<int64_t>(queue_.size());
+      queue_.clear();
+      queued_bytes_ = 0;
+      if (!first_attempt_done_) first_error_ = reason;
+      first_attempt_done_ = true;
+    }
+    wake_.notify_all();
+    if (cancelled_) {  // our own abort (finish, close), not the server's failure
+      muxer_.update_status(sink_, [&](OutputStatus& s) { s.packets_dropped += dropped; });
+      return;
+    }
+    muxer_.update_status(sink_, [&](OutputStatus& s) {
+      ++s.failures;
+      s.last_error = reason;
+      s.connected = false;
+      s.state = "reconnecting";
+      s.packets_dropped += dropped;
+    });
+    retry_at_ = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(backoff_ * 1000));
+    av_log(nullptr, AV_LOG_WARNING, "vistream: output '%s' failed (%s); retrying in %.1f s\n",
+           sink_.target.url.c_str(), reason.c_str(), backoff_);
+    backoff_ = std::min(backoff_ * 2, delay_cap_);
+  }
+
+  void end() {
+    const bool was_connected = sink_.open;
+    // Errors closing a stream change nothing: it ends either way.
+    if (sink_.open && !cancelled_) {
+      deadline_ = Clock::now() + kNetworkCallTimeout;
+      Muxer::close_sink(sink_, /*write_trailer=*/true);
+    } else {
+      close_unfinished();
+    }
+    int64_t dropped = 0;
+    {
+      std::lock_guard lock(mutex_);
+      accepting_ = false;
+      dropped = static_cast<int64_t>(queue_.size());
+      queue_.clear();
+      first_attempt_done_ = true;
+      ended_ = true;
+    }
+    wake_.notify_all();
+    muxer_.update_status(sink_, [&](OutputStatus& s) {
+      s.packets_dropped += dropped;
+      s.connected = false;
+      s.state = "closed";
+      if (!was_connected && s.last_error.empty()) s.last_error = "closed while not connected";
+    });
+  }
+
+  Muxer& muxer_;
+  Muxer::Sink& sink_;  // its ctx/open belong to this link's thread
+  const double delay_cap_;
+
+  // Guarded by mutex_ (wake_ signals every change).
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  bool accepting_ = false;       // connected: enqueue() keeps packets
+  bool need_keyframe_ = false;   // drop until a video keyframe
+  bool packets_offered_ = false;  // enqueue() was ever called
+  bool finishing_ = false;
+  bool first_attempt_done_ = false;
+  std::string first_error_;
+  bool ended_ = false;
+
+  std::atomic<bool> cancelled_{false};  // any thread sets it; the interrupt callback reads it
+
+  // Link thread only.
+  Clock::time_point deadline_{};  // of the libav call in progress
+  Clock::time_point retry_at_{};
+  double backoff_ = kFirstReconnectDelay;
+  std::thread thread_;  // started and joined by the muxer's thread
+};
+
+// ------------------------------------------------------------------------------------------
 
 void Muxer::start() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   if (started_) return;
   bool any_file = false;
   for (const Sink& sink : sinks_) any_file = any_file || !sink.network;
+  auto close_all = [&] {
+    for (Sink& sink : sinks_) {
+      if (sink.link) sink.link->cancel();
+      sink.link.reset();  // joins
+      if (!sink.network) close_sink(sink, /*write_trailer=*/true);
+      update_status(sink, [](OutputStatus& s) {
+        s.connected = false;
+        s.state = "closed";
+      });
+    }
+    finished_ = true;
+  };
   for (Sink& sink : sinks_) {
+    if (sink.network) continue;
     try {
-      open_sink(sink);
-    } catch (const Error& error) {
-      // Files must start; a network output next to a file recording is retried while the
-      // recording goes on (the server may come up later).
-      if (!sink.network || !any_file) {
-        for (Sink& opened : sinks_) {
-          try {
-            close_sink(opened, /*write_trailer=*/true);
-          } catch (...) {
-          }
-        }
-        finished_ = true;
-        throw;
+      open_sink(sink, nullptr);
+    } catch (const Error&) {
+      close_all();
+      throw;
+    }
+    update_status(sink, [](OutputStatus& s) {
+      s.connected = true;
+      s.state = "connected";
+    });
+  }
+  for (Sink& sink : sinks_) {
+    if (!sink.network) continue;
+    sink.link = std::make_shared<NetworkLink>(*this, sink);
+    sink.link->start();
+  }
+  if (!any_file) {
+    // Only streams: a URL that cannot connect is an error the caller must see now.
+    for (Sink& sink : sinks_) {
+      const std::string error = sink.link->wait_first_attempt();
+      if (!error.empty()) {
+        close_all();
+        throw Error(ErrorKind::Source, error);
       }
-      fail_network_sink(sink, error.what());
     }
   }
   started_ = true;
@@ -370,7 +653,7 @@ void Muxer::start() {
 }
 
 void Muxer::write(AVPacket* packet, int stream_index, AVRational time_base) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   if (finished_) return;
   if (!started_) {
     UniquePacket held = make_packet();
@@ -382,35 +665,20 @@ void Muxer::write(AVPacket* packet, int stream_index, AVRational time_base) {
 }
 
 void Muxer::write_locked(AVPacket* packet, int stream_index, AVRational time_base) {
-  for (Sink& sink : sinks_) write_to_sink(sink, packet, stream_index, time_base);
+  const bool video = streams_[stream_index].parameters->codec_type == AVMEDIA_TYPE_VIDEO;
+  for (Sink& sink : sinks_) {
+    if (sink.link)
+      sink.link->enqueue(packet, stream_index, time_base, video);
+    else
+      write_to_file(sink, packet, stream_index, time_base);
+  }
   av_packet_unref(packet);
 }
 
-void Muxer::write_to_sink(Sink& sink, const AVPacket* packet, int stream_index, AVRational time_base) {
+void Muxer::write_to_file(Sink& sink, const AVPacket* packet, int stream_index, AVRational time_base) {
   if (!sink.open) {
-    if (!sink.network || Clock::now() < sink.retry_at) {
-      ++sink.status.packets_dropped;
-      return;
-    }
-    try {
-      open_sink(sink);
-      sink.wait_keyframe = true;  // a stream rejoined mid-way must start decodable
-      ++sink.status.reconnects;
-      sink.backoff = 0.5;
-      av_log(nullptr, AV_LOG_INFO, "vistream: output '%s' reconnected\n", sink.target.url.c_str());
-    } catch (const Error& error) {
-      fail_network_sink(sink, error.what());
-      ++sink.status.packets_dropped;
-      return;
-    }
-  }
-  const AVCodecParameters* parameters = streams_[stream_index].parameters.get();
-  if (sink.wait_keyframe) {
-    if (parameters->codec_type != AVMEDIA_TYPE_VIDEO || !(packet->flags & AV_PKT_FLAG_KEY)) {
-      ++sink.status.packets_dropped;
-      return;
-    }
-    sink.wait_keyframe = false;
+    update_status(sink, [](OutputStatus& s) { ++s.packets_dropped; });
+    return;
   }
   UniquePacket copy = make_packet();
   VS_CHECK(av_packet_ref(copy.get(), packet), ErrorKind::Encoder, "cannot copy a packet");
@@ -418,7 +686,6 @@ void Muxer::write_to_sink(Sink& sink, const AVPacket* packet, int stream_index, 
   copy->stream_index = stream_index;
   av_packet_rescale_ts(copy.get(), time_base, stream->time_base);
   copy->pos = -1;
-  if (sink.network) sink.deadline = Clock::now() + kNetworkCallTimeout;
   log::ScopedCapture details;
   int ret = av_interleaved_write_frame(sink.ctx.get(), copy.get());
   // Muxers write through avio's buffer and do not all report a failed flush (mp4's mdat):
@@ -426,40 +693,54 @@ void Muxer::write_to_sink(Sink& sink, const AVPacket* packet, int stream_index, 
   if (ret >= 0 && sink.ctx->pb && sink.ctx->pb->error < 0) ret = sink.ctx->pb->error;
   if (ret < 0) {
     const std::string reason = details.annotate("cannot write to '" + sink.target.url + "': " + av_error_string(ret));
-    if (!sink.network) {
-      write_failed_ = true;
-      throw Error(ErrorKind::Encoder, reason);
-    }
-    fail_network_sink(sink, reason);
-    return;
+    write_failed_ = true;
+    update_status(sink, [&](OutputStatus& s) {
+      ++s.failures;
+      s.last_error = reason;
+    });
+    throw Error(ErrorKind::Encoder, reason);
   }
-  ++sink.status.packets_written;
+  update_status(sink, [](OutputStatus& s) { ++s.packets_written; });
 }
 
 void Muxer::finish() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   if (finished_) return;
   finished_ = true;
   if (!started_) return;
+  // Streams drain on their own threads while the files get their trailers.
+  for (Sink& sink : sinks_)
+    if (sink.link) sink.link->request_finish();
   std::string first_error;
   for (Sink& sink : sinks_) {
-    try {
-      close_sink(sink, /*write_trailer=*/true);
-    } catch (const Error& error) {
-      if (first_error.empty()) first_error = error.what();
+    if (sink.network) continue;
+    const int ret = close_sink(sink, /*write_trailer=*/true);
+    if (ret < 0) {
+      write_failed_ = true;
+      if (first_error.empty()) first_error = "cannot finalize '" + sink.target.url + "': " + av_error_string(ret);
     }
+    update_status(sink, [](OutputStatus& s) {
+      s.connected = false;
+      s.state = "closed";
+    });
+  }
+  const Clock::time_point drain_deadline = Clock::now() + kFinishDrainTime;
+  for (Sink& sink : sinks_) {
+    if (!sink.link) continue;
+    sink.link->join(drain_deadline);
+    sink.link.reset();
   }
   finalized_ = first_error.empty() && !write_failed_;
   if (!first_error.empty()) throw Error(ErrorKind::Encoder, first_error);
 }
 
 bool Muxer::finalized() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(write_mutex_);
   return finalized_;
 }
 
 std::vector<OutputStatus> Muxer::status() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(status_mutex_);
   std::vector<OutputStatus> result;
   for (const Sink& sink : sinks_) result.push_back(sink.status);
   return result;

@@ -43,7 +43,7 @@ int64_t timestamp_of(const AVPacket* packet) { return packet->pts != AV_NOPTS_VA
 }  // namespace
 
 PlayerRecorder::PlayerRecorder(const PlayerOptions& options, VideoSource& source, PlayerStats& stats)
-    : options_(options), stats_(stats) {
+    : options_(options), stats_(stats), keeps_gaps_(source.demuxer().live()) {
   EncoderOptions encoder = options.encoder;
   encoder.rotation = output_rotation(options, source);
   writer_ = std::make_unique<Writer>(std::vector<std::string>{options.output}, encoder,
@@ -65,7 +65,7 @@ void PlayerRecorder::hold_audio(AVPacket* packet, uint64_t serial) {
   av_packet_move_ref(held.get(), packet);
   std::lock_guard lock(held_audio_mutex_);
   if (serial < held_audio_floor_) return;  // read before a seek
-  held_audio_.push_back(std::move(held));
+  held_audio_.push_back(HeldAudio{std::move(held), serial});
 }
 
 void PlayerRecorder::drop_audio_before(uint64_t serial) {
@@ -86,16 +86,42 @@ void PlayerRecorder::encode_loop() {
     // A frame without a timestamp must not reset the forward rule (the Writer's guard gives
     // it one); resetting it let repeated timestamps through after a live join.
     if (pts != AV_NOPTS_VALUE) last_video_pts_ = pts;
+    if (keeps_gaps_) note_outage(**frame);
     encode_frame(**frame, encoder_reference.get());
+    last_capture_time_ = (*frame)->capture_time();
+    last_frame_time_ = (*frame)->time();
     video_end_time_ = (*frame)->time() + frame_duration_;
     release_audio(video_end_time_);
   }
   writer_->flush();
 }
 
+void PlayerRecorder::note_outage(const Frame& frame) {
+  if (!frame.reconnected() || frame.serial() == gap_serial_) return;
+  gap_serial_ = frame.serial();
+  const double downtime = stats_.reconnect_downtime.load();
+  double missing = downtime - downtime_counted_;
+  downtime_counted_ = downtime;
+  if (std::isfinite(frame.capture_time()) && std::isfinite(last_capture_time_) && std::isfinite(last_frame_time_)) {
+    // What the wall clock says was missing, beyond the media time the source's mapping left.
+    missing = (frame.capture_time() - last_capture_time_) - (frame.time() - last_frame_time_);
+  }
+  if (missing > 0) gap_ += missing;
+  gap_by_serial_.emplace_back(static_cast<uint64_t>(gap_serial_), gap_);
+}
+
+double PlayerRecorder::gap_of_generation(uint64_t serial) const {
+  for (auto it = gap_by_serial_.rbegin(); it != gap_by_serial_.rend(); ++it)
+    if (it->first <= serial) return it->second;
+  return 0.0;
+}
+
 void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference) {
   VS_CHECK(av_frame_ref(encoder_reference, frame.av_frame()), ErrorKind::Encoder, "referencing a frame to encode");
-  if (encoder_reference->pts != AV_NOPTS_VALUE) encoder_reference->pts -= ts_offset_;
+  if (encoder_reference->pts != AV_NOPTS_VALUE) {
+    encoder_reference->pts -= ts_offset_;
+    if (gap_ > 0) encoder_reference->pts += std::llround(gap_ / av_q2d(video_time_base_));
+  }
   test_pause_point("encode_frame");  // seeded race: the hook and the display hold `frame` now
   bool written = false;
   try {
@@ -106,7 +132,7 @@ void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference
   }
   av_frame_unref(encoder_reference);
   if (written) ++stats_.frames_encoded;
-  const WriterStats& counts = writer_->counters();
+  const WriterStats counts = writer_->counters();
   stats_.frames_dropped_timestamps = counts.frames_dropped;
   stats_.timestamps_filled = counts.timestamps_filled;
 }
@@ -117,21 +143,24 @@ void PlayerRecorder::release_audio(double up_to_seconds) {
   const int64_t offset = av_rescale_q(ts_offset_, video_time_base_, tb);
   const int64_t end = options_.end >= 0 ? static_cast<int64_t>(options_.end / av_q2d(tb)) : -1;
   for (;;) {
-    UniquePacket packet;
+    HeldAudio held;
     {
       std::lock_guard lock(held_audio_mutex_);
       if (held_audio_.empty()) return;
-      const int64_t ts = timestamp_of(held_audio_.front().get());
+      const int64_t ts = timestamp_of(held_audio_.front().packet.get());
       if (ts != AV_NOPTS_VALUE && ts * av_q2d(tb) >= up_to_seconds) return;
-      packet = std::move(held_audio_.front());
+      held = std::move(held_audio_.front());
       held_audio_.pop_front();
     }
-    const int64_t ts = timestamp_of(packet.get());
+    AVPacket* packet = held.packet.get();
+    const int64_t ts = timestamp_of(packet);
     if (ts != AV_NOPTS_VALUE) {
       if (ts <= last_audio_ts_) continue;  // already written before a backward seek
       last_audio_ts_ = ts;
     }
-    audio_->write(packet.get(), offset, offset, end);
+    // Trimmed and gap-moved like the video of its generation (start/end stay source times).
+    const int64_t gap = std::llround(gap_of_generation(held.serial) / av_q2d(tb));
+    audio_->write(packet, offset - gap, offset, end);
   }
 }
 

@@ -254,6 +254,9 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
   last_pts_ = pts;
   converted_->pts = pts;
   converted_->sample_aspect_ratio = frame->sample_aspect_ratio;
+  // x264 codes a forced I picture as a keyframe (an IDR with its default closed GOPs); the
+  // reused frame must not keep asking afterwards.
+  converted_->pict_type = keyframe_requested_ ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
   AVFrame* to_send = converted_.get();
   UniqueFrame device_frame;
   if (hw_frames_) {
@@ -264,10 +267,12 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
              "cannot upload a frame for " + name_);
     device_frame->pts = pts;
     device_frame->sample_aspect_ratio = frame->sample_aspect_ratio;
+    device_frame->pict_type = converted_->pict_type;
     to_send = device_frame.get();
   }
   VS_CHECK(avcodec_send_frame(ctx_.get(), to_send), ErrorKind::Encoder,
            "encoder " + name_ + " rejected a frame");
+  keyframe_requested_ = false;
   drain(out);
 }
 

@@ -97,9 +97,9 @@ bool Writer::write(AVFrame* frame) {
   int64_t pts = frame->pts != AV_NOPTS_VALUE ? frame->pts : frame->best_effort_timestamp;
   if (pts == AV_NOPTS_VALUE) {
     pts = last_pts_ == INT64_MIN ? 0 : last_pts_ + frame_duration_;
-    ++stats_.timestamps_filled;
+    ++timestamps_filled_;
   } else if (pts <= last_pts_) {
-    ++stats_.frames_dropped;
+    ++frames_dropped_;
     return false;
   }
   if (frame->width != frames_.width || frame->height != frames_.height || frame->format != frames_.format) {
@@ -111,8 +111,9 @@ bool Writer::write(AVFrame* frame) {
   }
   last_pts_ = pts;
   frame->pts = pts;
+  if (muxer_->take_keyframe_request()) encoder_->request_keyframe();  // a stream (re)joined
   encoder_->encode(frame, packets_);
-  ++stats_.frames_written;
+  ++frames_written_;
   write_packets();
   video_end_ = (pts + frame_duration_) * av_q2d(frames_.time_base);
   release_audio(video_end_);
@@ -149,8 +150,16 @@ void Writer::finish() {
   muxer_->finish();
 }
 
+WriterStats Writer::counters() const {
+  WriterStats stats;
+  stats.frames_written = frames_written_;
+  stats.frames_dropped = frames_dropped_;
+  stats.timestamps_filled = timestamps_filled_;
+  return stats;
+}
+
 WriterStats Writer::stats() const {
-  WriterStats stats = stats_;
+  WriterStats stats = counters();
   if (audio_) stats.audio = audio_->copying() ? "copy" : "transcode";
   stats.outputs = muxer_->status();
   return stats;

@@ -603,3 +603,84 @@ class StallingTcpServer:
         self.listener.close()
         for connection in self._open:
             connection.close()
+
+
+# --------------------------------------------------------------------------- outputs: servers restarted in place
+# (tests/test_outputs_network.py)
+
+def start_perl_rtsp_on(directory: Path, client_port: int, source_port: int) -> Service:
+    """rtsp-server-perl on the given ports (a server killed earlier comes back where publishers knew it)."""
+    program = require_program("rtsp-server-perl", "rtsp-server-perl")
+    server = Service("rtsp-server-perl", [program, "-c", str(client_port), "-s", str(source_port),
+                                          "--client_listen_address", "127.0.0.1",
+                                          "--source_listen_address", "127.0.0.1"], directory)
+    wait_until(lambda: _listening(source_port) and _listening(client_port), 30, "rtsp-server-perl", server)
+    return server
+
+
+class SilentTcpListener:
+    """tcp://127.0.0.1:PORT where a server should be but never answers: the kernel completes the
+    handshake (the backlog), nobody accepts or sends a byte. An RTMP/RTSP client blocks there."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class RecordingTcpServer:
+    """tcp://127.0.0.1:PORT accepting one connection at a time and keeping each one's bytes
+    (`connections[i]`); drop_current() closes the live connection (a server losing its client)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        self.connections: List[bytearray] = []
+        self._current: Optional[socket.socket] = None
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            data = bytearray()
+            with self._lock:
+                self._current = connection
+                self.connections.append(data)
+            while True:
+                try:
+                    chunk = connection.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data.extend(chunk)
+            connection.close()
+
+    def drop_current(self) -> None:
+        with self._lock:
+            if self._current is not None:
+                try:
+                    self._current.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (close() does not)
+        except OSError:
+            pass
+        self.listener.close()
+        self.drop_current()
+        self.thread.join(timeout=5)

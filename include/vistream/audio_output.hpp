@@ -1,6 +1,7 @@
 // Carries the source's audio into the output: stream copy when the container accepts the
 // codec and no audio filter is asked for, else decode -> AudioFilterChain (user afilter,
-// resampled to the encoder's format in its fixed frame size) -> AAC encode.
+// resampled to the encoder's format, rate and fixed frame size) -> encode with the encoder
+// every output's container takes (audio_encoder_for: AAC, else Opus for WebM, else MP2/AC-3).
 #pragma once
 
 #include <optional>
@@ -12,6 +13,11 @@
 namespace vistream {
 
 class Muxer;
+
+// The audio encoder for transcoding into `muxer`'s outputs: the first of aac, libopus, opus,
+// mp2, ac3 that this FFmpeg has and every output container lists. Throws Error(Encoder) when
+// none fits.
+const AVCodec* audio_encoder_for(const Muxer& muxer);
 
 class AudioOutput {
  public:

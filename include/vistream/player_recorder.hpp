@@ -7,13 +7,23 @@
 //
 // Trimming: with options.start, timestamps are shifted so the file starts at 0, and with
 // options.end audio past the end is dropped (the source thread stops the video there).
+//
+// Outages of a live source stay in the recording: the source maps a reconnected stream's
+// timestamps right after the last ones delivered (one forward timeline for every consumer),
+// so the recorder moves the frames (and sound) of each reconnect generation later by the
+// wall-clock time the stream was missing: the capture-time gap between the last frame before
+// and the first after, minus the media time the mapping left (the source's downtime when
+// frames carry no capture time). Players show the last picture over the gap; the file's
+// duration is the wall-clock span it covers.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vistream/audio_output.hpp"
@@ -68,6 +78,9 @@ class PlayerRecorder {
 
  private:
   void encode_frame(const Frame& frame, AVFrame* encoder_reference);
+  // Encode thread: on the first frame of a reconnect generation, adds the outage to gap_.
+  void note_outage(const Frame& frame);
+  double gap_of_generation(uint64_t serial) const;  // seconds the audio of `serial` moves
   // Writes the held audio up to `up_to_seconds` (media time). Encode thread, or run() after it.
   void release_audio(double up_to_seconds);
 
@@ -86,13 +99,25 @@ class PlayerRecorder {
   // Guarded by held_audio_mutex_ (the packet sink pushes, the source thread drops on a seek,
   // the encode thread takes).
   std::mutex held_audio_mutex_;
-  std::deque<UniquePacket> held_audio_;
+  struct HeldAudio {
+    UniquePacket packet;
+    uint64_t serial;  // timeline generation (a reconnect's generation is moved by its gap)
+  };
+  std::deque<HeldAudio> held_audio_;
   uint64_t held_audio_floor_ = 0;  // packets of older generations (before a seek) are not kept
 
   // Encode thread only; the run() thread reads and uses them after joining it.
   int64_t last_video_pts_ = INT64_MIN;  // video goes forward only
   int64_t last_audio_ts_ = INT64_MIN;   // audio goes forward only
   double video_end_time_ = 0.0;         // media end of the last frame written
+  // Outage gaps (live sources). Encode thread only, then run() after joining it.
+  const bool keeps_gaps_;             // immutable: the source is live
+  double gap_ = 0.0;                  // seconds added to the source timeline so far
+  int64_t gap_serial_ = -1;           // the reconnect generation gap_ last grew for
+  std::vector<std::pair<uint64_t, double>> gap_by_serial_;  // (first generation, its gap), ascending
+  double last_capture_time_ = NAN;    // of the last frame written (epoch seconds)
+  double last_frame_time_ = NAN;      // its media time
+  double downtime_counted_ = 0.0;     // stats' downtime already turned into gap (fallback)
 };
 
 }  // namespace vistream

@@ -43,6 +43,8 @@ class VideoEncoder {
 
   // Encodes one frame (pts in the input time base); nullptr flushes. Packets go to `out`.
   void encode(const AVFrame* frame, std::vector<UniquePacket>& out);
+  // The next frame encode() gets is coded as a keyframe (an output joining mid-stream).
+  void request_keyframe() { keyframe_requested_ = true; }
 
   // Encoder candidates tried by "auto" for a codec, best first.
   static std::vector<std::string> candidates(const std::string& codec);
@@ -64,6 +66,7 @@ class VideoEncoder {
   UniqueFrame converted_;
   std::string name_;
   int64_t last_pts_ = INT64_MIN;
+  bool keyframe_requested_ = false;
 };
 
 // The frame size an encoder is opened with: odd sizes are padded to even ones for pixel

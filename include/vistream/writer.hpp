@@ -8,9 +8,11 @@
 // frames whose pts does not grow — decoders joining a live stream mid-GOP can repeat
 // timestamps — are dropped and counted (frames_dropped), never handed to the encoder.
 //
-// Not thread-safe except muxer() writes (internally locked): one thread writes frames.
+// Not thread-safe except muxer() writes (internally locked) and stats() (any thread, never
+// waits for an encode or an output): one thread writes frames.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,8 +66,8 @@ class Writer {
   // flush(), then trailers; outputs are closed. Idempotent.
   void finish();
 
-  WriterStats stats() const;  // with each output's status
-  const WriterStats& counters() const { return stats_; }  // the writing thread's counters only
+  WriterStats stats() const;  // with each output's status; any thread
+  WriterStats counters() const;  // the frame counters only
 
  private:
   void write_packets();
@@ -86,7 +88,10 @@ class Writer {
   UniquePacket next_audio_;  // read, not written yet (later than the video so far)
   bool audio_ended_ = false;
   double video_end_ = 0.0;   // seconds: end of the last frame written
-  WriterStats stats_;
+  // Written by the writing thread, read by stats() from any thread.
+  std::atomic<int64_t> frames_written_{0};
+  std::atomic<int64_t> frames_dropped_{0};
+  std::atomic<int64_t> timestamps_filled_{0};
 };
 
 // Targets for `urls` with the output settings of `options` (format, options, segments).

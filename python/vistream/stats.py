@@ -188,6 +188,9 @@ class OutputStats(_Subscriptable):
     reconnects: int
     #: the last failure's message, None if none
     last_error: Optional[str]
+    #: "connecting" (first attempt), "connected" (files: open), "reconnecting" (a stream that is
+    #: down and retried with backoff; its packets are dropped and counted), "closed"
+    state: Optional[str] = None
 
 
 @dataclass(frozen=True)

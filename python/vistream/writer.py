@@ -50,22 +50,25 @@ class Writer:
             ``.ts``...) are written as ``NAME.partial-XXXXXX.EXT`` and renamed when the writer
             is closed (an exception inside ``with`` keeps the partial file and leaves an older
             ``NAME`` as it was); HLS (``.m3u8``) and segmented recordings are written in place.
-            Streams: ``rtmp://`` (FLV), ``rtsp://`` (publish to a server), ``srt://`` and
-            ``udp://`` (MPEG-TS); a stream that fails is retried with backoff while the other
-            outputs go on (see ``stats.outputs``).
+            Streams: ``rtmp://`` (FLV), ``rtsp://`` (publish to a server, over TCP unless
+            ``output_options={"rtsp_transport": "udp"}``), ``srt://`` and ``udp://`` (MPEG-TS).
+            Each stream is written by its own thread: ``write()`` never waits for a server; a
+            stream that fails is retried with backoff while the other outputs go on, drops
+            what is produced while it is down and restarts at a keyframe (see
+            ``stats.outputs``: ``state``, ``packets_dropped``, ``last_error``).
         fps: frames per second (a float, or a Fraction such as ``Fraction(30000, 1001)``).
             Frames are timed ``n / fps`` unless ``write()`` gets ``time=``.
         size: ``(width, height)``; None takes it from the first frame. Odd sizes are padded to
             even ones for H.264 (a warning is logged), never silently re-coded as MPEG-4.
         encoder: "auto" (hardware encoders first, then libx264...) or an FFmpeg encoder name.
         audio: a media file (path or URL) whose sound goes into the outputs (copied when every
-            container takes its codec, else AAC), along the video by time: frame n's sound is
+            container takes its codec, else transcoded: AAC, or Opus for WebM), along the video by time: frame n's sound is
             written with it, and the sound stops where the last frame ends. None: video only.
         pixel_format: the layout of numpy/DLPack frames: "bgr24" (OpenCV's order, the default),
             "rgb24" (torchvision, PIL), "bgra", "rgba", "gray". vistream Frames carry their own.
         codec / bitrate / crf / preset / gop: encoder settings, as for ``Player``.
         output_format: FFmpeg muxer for every output (None: from each name or protocol).
-        output_options: FFmpeg protocol/muxer options, e.g. ``{"rtsp_transport": "tcp"}``,
+        output_options: FFmpeg protocol/muxer options, e.g. ``{"rtsp_transport": "udp"}``,
             ``{"hls_list_size": 0}``.
         segment_time: seconds: outputs named with a pattern get a new file every
             ``segment_time`` seconds (at the next keyframe; set ``gop`` to fps times it for

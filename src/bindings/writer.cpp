@@ -43,6 +43,7 @@ py::dict output_dict(const OutputStatus& s) {
   d["packets_dropped"] = s.packets_dropped;
   d["failures"] = s.failures;
   d["reconnects"] = s.reconnects;
+  d["state"] = s.state;
   d["last_error"] = s.last_error.empty() ? py::object(py::none()) : py::object(py::str(s.last_error));
   return d;
 }
@@ -107,12 +108,9 @@ class PyWriter {
   }
 
   py::dict stats() {
-    WriterStats stats;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard lock(mutex_);
-      stats = writer_->stats();
-    }
+    // Not under mutex_: stats are readable while another thread is inside write() (an encode,
+    // a file write); the Writer's counters and each output's status have their own locks.
+    const WriterStats stats = writer_->stats();
     py::dict d;
     d["frames_written"] = stats.frames_written;
     d["frames_dropped"] = stats.frames_dropped;
