@@ -68,6 +68,9 @@ struct SourceOptions {
   // What to do when a live source is lost (read error, stall, end of stream): see
   // reconnect_policy.hpp and VideoSource's "Reconnecting" below.
   ReconnectOptions reconnect;
+  // The most bytes of device frames (decoder.device "cuda") the back-step cache keeps, apart
+  // from cache_bytes (host memory); 0 = device frames are not cached.
+  size_t cache_device_bytes = 0;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts, low_latency}; }
 };

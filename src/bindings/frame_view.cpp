@@ -184,8 +184,32 @@ py::capsule export_layout(std::shared_ptr<void> owner, const TensorLayout& layou
   return dlpack_capsule(std::move(owner), layout);
 }
 
+void order_after_picture_consumers(PyFrame& self) {
+  const Frame& frame = *self.frame;
+  if (!frame.device_picture()) return;
+  std::vector<uintptr_t> streams;
+  streams.swap(self.picture_consumers);
+  py::gil_scoped_release unlocked;
+  for (const uintptr_t stream : streams) cuda_order_after(frame.device_ordinal(), stream);
+}
+
 py::capsule frame_dlpack(PyFrame& self, const py::object& stream, const py::kwargs& kwargs) {
   Frame& frame = *self.frame;
+  if (const std::shared_ptr<DeviceImage>& picture = frame.device_picture()) {
+    // A Player's frame: (H, W, 3) view of its BGR0 picture (strides pitch, 4, 1), the very
+    // memory the window and the encoder read, so edits in place reach both without a copy.
+    TensorLayout bgr = picture->layout;
+    bgr.shape[2] = 3;
+    check_dlpack_keywords(kwargs, bgr.device_ordinal);
+    const uintptr_t consumer = consumer_stream_for(stream, bgr.device_ordinal);
+    if (consumer != 0) cuda_order_before(bgr.device_ordinal, consumer);
+    self.picture_consumers.push_back(consumer);
+    struct Owner {
+      FramePtr frame;
+      std::shared_ptr<DeviceImage> image;
+    };
+    return dlpack_capsule(std::make_shared<Owner>(Owner{self.frame, picture}), bgr);
+  }
   if (frame.on_device()) {
     // BGR (H, W, 3) on the frame's GPU, converted once per frame on vistream's stream; the
     // consumer's stream waits for that work (or the consumer syncs itself with stream=-1).
