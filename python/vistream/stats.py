@@ -48,6 +48,10 @@ class CacheStats(_Subscriptable):
     budget_frames: int
     #: the cap (``cache_bytes``); 0 = the cache is off
     max_bytes: int
+    #: bytes of device frames held now (``device="cuda"``; not in ``bytes``)
+    device_bytes: int = 0
+    #: their cap (``cache_device_bytes``); 0 = device frames are not cached
+    max_device_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,16 @@ class PlayerStats(_Subscriptable):
     downtime: float = 0.0
     #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
     frames_lost: int = 0
+    #: where the frames lived: "cpu" or "cuda:N" (``device=``; "auto" says here what it got)
+    device: str = "cpu"
+    #: how frames reached the encoder: the encoder's name for host frames ("libx264"),
+    #: "nvenc-device" (NVENC from device memory, no host copy), "download+libx264" (one
+    #: download per frame to pinned host memory); None without output
+    encode_path: Optional[str] = None
+    #: device frames copied to host memory by this run (the window's one download per frame
+    #: shown, the encoder's download path); 0 on the zero-copy path
+    device_to_host_bytes: int = 0
+    device_to_host_copies: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,12 @@ class WriterStats(_Subscriptable):
     output: Optional[str] = None
     #: how ``audio=`` reaches the outputs: "copy", "transcode", or None (no audio)
     audio: Optional[str] = None
+    #: how frames reach the encoder: its name for host frames, "nvenc-device" (CUDA tensors
+    #: encoded from device memory), "download+libx264" (one download per frame)
+    encode_path: Optional[str] = None
+    #: frames copied from the GPU to host memory by the download path
+    device_to_host_bytes: int = 0
+    device_to_host_copies: int = 0
 
 
 __all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]

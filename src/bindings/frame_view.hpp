@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <functional>
 #include <vector>
 
 #include "vistream/cuda_convert.hpp"
@@ -47,6 +48,13 @@ py::object frame_array(PyFrame& self);
 py::list frame_planes(PyFrame& self);
 // One DLPack exporter (FramePlane) per plane, on the frame's device.
 py::list frame_export_planes(PyFrame& self);
+
+// Reads a producer's CUDA tensor (torch, cupy...: anything with __dlpack__) on `ordinal` as a
+// BGR0 picture, (H, W, 4) uint8 with whole pixels in a row: __dlpack__(stream=vistream's stream),
+// so the producer orders its pending work before ours (array API). `use` runs without the GIL;
+// the capsule is consumed and released (with the GIL) when it returns. ValueError for another
+// device, dtype or layout.
+void with_device_picture(const py::object& tensor, int ordinal, const std::function<void(const TensorLayout&)>& use);
 
 void register_frame(py::module_& m);
 // capabilities() and transfer_stats() (src/bindings/capabilities.cpp).
