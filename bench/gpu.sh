@@ -81,7 +81,7 @@ for encoder in ("auto", "libx264"):
     fps = stats.frames_encoded / (time.perf_counter() - start)
     moved = vs.transfer_stats()["device_to_host_bytes"] - before["device_to_host_bytes"]
     rows.append(f"{stats.encode_path}: {fps:.0f} fps, {moved / max(1, stats.frames_encoded) / 1e6:.1f} MB/frame to host")
-print(" | ".join(rows))
+print("; ".join(rows))
 PYEOF
 )" || ENCODE="failed"
 FFMPEG_NVENC_FPS="$("$PY" - "$CLIP" <<'PYEOF'
