@@ -122,12 +122,14 @@ def test_stub_driver_with_one_device(media, stub_libcuda):
 def test_player_and_writer_device_without_libcuda(media, tmp_path):
     """device= on Player and Writer: the Reader's reasons for an explicit "cuda"; "auto" plays
     on the CPU and says so; the output is encoded from host frames."""
-    player, auto, writer, writer_cpu = run_cases(media["bframes"], [
+    player, auto, writer, writer_cpu, reader_auto = run_cases(media["bframes"], [
         ["player", {"device": "cuda"}],
         ["player", {"device": "auto", "output": str(tmp_path / "auto.mp4")}],
         ["writer", {"device": "cuda", "output": str(tmp_path / "w.mp4")}],
         ["writer", {"device": "cpu", "output": str(tmp_path / "w_cpu.mp4")}],
+        ["reader", {"device": "auto"}],
     ])
+    assert reader_auto["ok"] and reader_auto["frames"] == 60 and "device 'auto'" in reader_auto["note"]
     for refused in (player, writer):
         assert refused["hardware"], refused
         assert "libcuda.so.1" in refused["message"] and "cannot be loaded" in refused["message"]
