@@ -135,9 +135,10 @@ class PlayerStats(_Subscriptable):
     #: "nvenc-device" (NVENC from device memory, no host copy), "download+libx264" (one
     #: download per frame to pinned host memory); None without output
     encode_path: Optional[str] = None
-    #: device frames copied to host memory by this run (the window's one download per frame
-    #: shown, the encoder's download path); 0 on the zero-copy path
+    #: bytes of device frames copied to host memory by this run (the window's one download per
+    #: frame shown, the encoder's download path); 0 on the zero-copy path
     device_to_host_bytes: int = 0
+    #: how many such copies
     device_to_host_copies: int = 0
 
 
@@ -223,8 +224,9 @@ class WriterStats(_Subscriptable):
     #: how frames reach the encoder: its name for host frames, "nvenc-device" (CUDA tensors
     #: encoded from device memory), "download+libx264" (one download per frame)
     encode_path: Optional[str] = None
-    #: frames copied from the GPU to host memory by the download path
+    #: bytes copied from the GPU to host memory by the download path
     device_to_host_bytes: int = 0
+    #: how many such copies (one per frame on that path)
     device_to_host_copies: int = 0
 
 
