@@ -91,7 +91,8 @@ class Writer:
         reconnect_delay_max: longest wait between reconnect attempts of a stream (None: 10 s).
         device: where the frames handed to ``write()`` live: "cpu" (numpy arrays, CPU tensors,
             host frames), or "cuda"/"cuda:N": CUDA tensors (``__dlpack__`` on that GPU, (H, W, 3)
-            in ``pixel_format`` order or (H, W, 4) bgra/rgba) and device frames, encoded by NVENC
+            in ``pixel_format`` order or (H, W, 4) bgra/rgba; bgra tensors of any DLPack producer
+            are read in place, other layouts are rearranged once with torch) and device frames, encoded by NVENC
             straight from device memory, or by the software encoder after one download per frame
             to pinned memory when NVENC is absent (``stats.encode_path`` says which). Raises
             ``HardwareError`` naming libcuda, the driver or the device when CUDA cannot be used.
@@ -233,10 +234,16 @@ class Writer:
                 f"{type(tensor).__name__} is " + (f"on {where}" if where else "not a DLPack tensor")
                 + f": pass CUDA tensors on {self.device} (tensor.to({self.device!r})), or open the Writer with "
                 "device='cpu' for host arrays")
-        from .torch_convert import to_bgr0
+        if self.pixel_format == "bgra":
+            picture = tensor  # already what NVENC takes (bgr0: the 4th byte is ignored); read in place
+        else:
+            from .torch_convert import to_bgr0
 
-        picture = to_bgr0(tensor, self.pixel_format)
-        size = (int(picture.shape[1]), int(picture.shape[0]))
+            picture = to_bgr0(tensor, self.pixel_format)  # one copy on the device, with torch
+        shape = getattr(picture, "shape", None)  # torch, cupy, jax...; the engine checks the rest
+        size = (int(shape[1]), int(shape[0])) if shape is not None and len(shape) >= 2 else self.size
+        if size is None:
+            raise ValueError(f"the {type(tensor).__name__} has no shape: give the Writer size=(width, height)")
         if self._core is not None and size != self.size:
             raise ValueError(f"frame is {size[0]}x{size[1]}; this writer writes {self.size[0]}x{self.size[1]}")
         writer = self._core
