@@ -6,7 +6,9 @@
 #   3. runs tests/gpu with VS_REQUIRE_CUDA=1 (a missing GPU fails instead of skipping);
 #   4. measures NVDEC 1080p H.264 -> BGR on the device (vistream, torch.from_dlpack per frame)
 #      against `ffmpeg -hwaccel cuda -hwaccel_output_format cuda -f null`, and the headline
-#      command end to end with fp16 and fp32;
+#      command end to end with fp16 and fp32; encoding from device memory (Player device="cuda":
+#      NVENC's path and the download+libx264 path, host bytes per frame) against ffmpeg's
+#      cuda frames -> h264_nvenc;
 # and prints one table. Usage: bench/gpu.sh [--no-build]
 # Written on a machine without a GPU: it has never run there; read its output critically.
 set -u
@@ -67,6 +69,30 @@ print(f"{count / elapsed:.0f}")
 PYEOF
 )" || VS_FPS="failed"
 
+note "NVDEC -> device BGR0 -> encoder, 1080p (Player device='cuda')"
+ENCODE="$("$PY" - "$CLIP" "$WORK" <<'PYEOF'
+import sys, time, vistream as vs
+clip, work = sys.argv[1], sys.argv[2]
+rows = []
+for encoder in ("auto", "libx264"):
+    before = vs.transfer_stats()
+    start = time.perf_counter()
+    stats = vs.Player(clip, device="cuda", output=f"{work}/enc-{encoder}.mp4", encoder=encoder, audio=False).run()
+    fps = stats.frames_encoded / (time.perf_counter() - start)
+    moved = vs.transfer_stats()["device_to_host_bytes"] - before["device_to_host_bytes"]
+    rows.append(f"{stats.encode_path}: {fps:.0f} fps, {moved / max(1, stats.frames_encoded) / 1e6:.1f} MB/frame to host")
+print("; ".join(rows))
+PYEOF
+)" || ENCODE="failed"
+FFMPEG_NVENC_FPS="$("$PY" - "$CLIP" <<'PYEOF'
+import subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-hwaccel", "cuda", "-hwaccel_output_format", "cuda",
+                "-i", sys.argv[1], "-c:v", "h264_nvenc", "-f", "null", "-"], check=True)
+print(f"{300 / (time.perf_counter() - start):.0f}")
+PYEOF
+)" || FFMPEG_NVENC_FPS="failed (no NVENC?)"
+
 headline_fps() {  # fp16 flag
   out="$WORK/headline-$1.mp4"
   start=$(date +%s.%N)
@@ -88,6 +114,8 @@ row "driver video libraries" "${VIDEO_LIBS:-none}"
 row "tests/gpu (VS_REQUIRE_CUDA=1)" "$TESTS"
 row "NVDEC 1080p H.264 -> device BGR, vistream fps" "$VS_FPS"
 row "ffmpeg -hwaccel cuda (cuda frames) -f null" "$FFMPEG_FPS"
+row "vistream decode->encode 1080p (auto | x264)" "$ENCODE"
+row "ffmpeg cuda frames -> h264_nvenc, fps" "$FFMPEG_NVENC_FPS"
 row "headline end to end, fp16, fps" "$FP16"
 row "headline end to end, fp32, fps" "$FP32"
 exit $STATUS

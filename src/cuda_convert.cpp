@@ -139,21 +139,86 @@ std::shared_ptr<DeviceImage> convert_on_device(const Frame& frame, int color_lay
   return image;
 }
 
-void cuda_order_before(int ordinal, uintptr_t consumer_stream) {
-  std::shared_ptr<CudaDevice> device = CudaDevice::get(ordinal);
-  const CudaFunctions* cu = cuda_functions();
-  static auto* wait_event =
-      reinterpret_cast<CuStreamWaitEvent*>(dlsym(cu->lib, "cuStreamWaitEvent"));
+namespace {
+
+CuStreamWaitEvent* stream_wait_event() {
+  static auto* wait_event = reinterpret_cast<CuStreamWaitEvent*>(dlsym(cuda_functions()->lib, "cuStreamWaitEvent"));
   if (!wait_event) throw Error(ErrorKind::Hardware, "the CUDA driver has no cuStreamWaitEvent");
-  ScopedCudaContext current(static_cast<CUcontext>(device->context()));
+  return wait_event;
+}
+
+// `waiter` waits (on the device, not the host) for what is queued on `signaller` now.
+void order_streams(const CudaDevice& device, CUstream signaller, CUstream waiter, const char* what) {
+  const CudaFunctions* cu = cuda_functions();
+  CuStreamWaitEvent* wait_event = stream_wait_event();
+  ScopedCudaContext current(static_cast<CUcontext>(device.context()));
   CUevent event = nullptr;
   constexpr unsigned kDisableTiming = 0x2;  // CU_EVENT_DISABLE_TIMING
   cuda_check(cu->cuEventCreate(&event, kDisableTiming), "cannot create a CUDA event");
-  CUresult result = cu->cuEventRecord(event, static_cast<CUstream>(device->stream()));
-  if (result == CUDA_SUCCESS) result = wait_event(reinterpret_cast<CUstream>(consumer_stream), event, 0);
+  CUresult result = cu->cuEventRecord(event, signaller);
+  if (result == CUDA_SUCCESS) result = wait_event(waiter, event, 0);
   // Destroying an event still waited on is allowed: the wait completes as recorded.
   cu->cuEventDestroy(event);
-  cuda_check(result, "cannot order the consumer's CUDA stream after vistream's");
+  cuda_check(result, what);
+}
+
+}  // namespace
+
+void cuda_order_after(int ordinal, uintptr_t producer_stream) {
+  if (producer_stream == 0) return;
+  std::shared_ptr<CudaDevice> device = CudaDevice::get(ordinal);
+  order_streams(*device, reinterpret_cast<CUstream>(producer_stream), static_cast<CUstream>(device->stream()),
+                "cannot order vistream's CUDA stream after the consumer's");
+}
+
+std::string frames_device(const std::string& device_option, const std::string& hwaccel_in_use) {
+  if (device_option.empty() || device_option == "cpu" || hwaccel_in_use.rfind("cuda", 0) != 0) return "cpu";
+  const int ordinal = device_option == "auto" ? 0 : parse_cuda_ordinal(device_option);
+  return ordinal < 0 ? "cpu" : "cuda:" + std::to_string(ordinal);
+}
+
+void attach_device_picture(Frame& frame) {
+  if (!frame.on_device() || frame.device_picture()) return;
+  frame.set_device_picture(convert_on_device(frame, color::kBGR0));
+}
+
+FramePtr download_device_picture(const Frame& frame) {
+  const std::shared_ptr<DeviceImage>& picture = frame.device_picture();
+  if (!picture) throw Error(ErrorKind::InvalidArgument, "this frame has no device picture to download");
+  const TensorLayout& layout = picture->layout;
+  UniqueFrame host = make_frame();
+  host->format = AV_PIX_FMT_BGR0;
+  host->width = static_cast<int>(layout.shape[1]);
+  host->height = static_cast<int>(layout.shape[0]);
+  VS_CHECK(av_frame_get_buffer(host.get(), 0), ErrorKind::Hardware, "cannot allocate a frame for the window");
+  const CudaFunctions* cu = cuda_functions();
+  ScopedCudaContext current(static_cast<CUcontext>(picture->device->context()));
+  CUDA_MEMCPY2D copy = {};
+  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = reinterpret_cast<CUdeviceptr>(layout.data);
+  copy.srcPitch = static_cast<size_t>(layout.strides[0]);
+  copy.dstMemoryType = CU_MEMORYTYPE_HOST;
+  copy.dstHost = host->data[0];
+  copy.dstPitch = static_cast<size_t>(host->linesize[0]);
+  copy.WidthInBytes = static_cast<size_t>(host->width) * 4;
+  copy.Height = static_cast<size_t>(host->height);
+  const auto stream = static_cast<CUstream>(picture->device->stream());
+  cuda_check(cu->cuMemcpy2DAsync(&copy, stream), "cannot download a picture for the window");
+  cuda_check(cu->cuStreamSynchronize(stream), "cannot download a picture for the window");
+  process_transfers().device_to_host_bytes += static_cast<int64_t>(copy.WidthInBytes * copy.Height);
+  ++process_transfers().device_to_host_copies;
+  VS_CHECK(av_frame_copy_props(host.get(), frame.av_frame()), ErrorKind::Hardware, "copying frame properties");
+  auto copy_frame = std::make_shared<Frame>(std::move(host), frame.index(), frame.time());
+  copy_frame->set_serial(frame.serial());
+  copy_frame->set_revisit(frame.revisit());
+  copy_frame->set_discontinuity(frame.discontinuity());
+  return copy_frame;
+}
+
+void cuda_order_before(int ordinal, uintptr_t consumer_stream) {
+  std::shared_ptr<CudaDevice> device = CudaDevice::get(ordinal);
+  order_streams(*device, static_cast<CUstream>(device->stream()), reinterpret_cast<CUstream>(consumer_stream),
+                "cannot order the consumer's CUDA stream after vistream's");
 }
 
 }  // namespace vistream

@@ -12,33 +12,35 @@ size_t DecodedFrameCache::frame_bytes(const AVFrame* frame) {
   return total;
 }
 
-void DecodedFrameCache::insert(int64_t index, const AVFrame* frame) {
-  if (max_bytes_ == 0) return;
+void DecodedFrameCache::insert(int64_t index, const AVFrame* frame, bool on_device) {
+  if (max_bytes_ == 0 || (on_device && max_device_bytes_ == 0)) return;
   UniqueFrame ref = make_frame();
   if (av_frame_ref(ref.get(), frame) < 0) return;  // out of memory: simply not cached
   const size_t size = frame_bytes(ref.get());
   std::lock_guard lock(mutex_);
   auto existing = frames_.find(index);
   if (existing != frames_.end()) {
-    bytes_ -= frame_bytes(existing->second.get());
-    existing->second = std::move(ref);
+    bytes_of_kind_locked(existing->second.on_device) -= existing->second.bytes;
+    existing->second = Entry{std::move(ref), size, on_device};
   } else {
-    frames_.emplace(index, std::move(ref));
+    frames_.emplace(index, Entry{std::move(ref), size, on_device});
     order_.push_back(index);
   }
-  bytes_ += size;
+  bytes_of_kind_locked(on_device) += size;
   newest_ = index;
   newest_frame_bytes_ = size;
+  newest_on_device_ = on_device;
   evict_locked();
 }
 
 void DecodedFrameCache::evict_locked() {
-  while ((bytes_ > max_bytes_ || frames_.size() > budget_frames_) && !order_.empty()) {
+  while ((bytes_ > max_bytes_ || device_bytes_ > max_device_bytes_ || frames_.size() > budget_frames_) &&
+         !order_.empty()) {
     const int64_t oldest = order_.front();
     order_.pop_front();
     auto it = frames_.find(oldest);
     if (it == frames_.end()) continue;
-    bytes_ -= frame_bytes(it->second.get());
+    bytes_of_kind_locked(it->second.on_device) -= it->second.bytes;
     frames_.erase(it);
   }
 }
@@ -62,7 +64,7 @@ void DecodedFrameCache::grow_for_back_step_locked(int64_t target) {
   // The frames from the target to the decoder's frontier: what this step back skipped over,
   // and about what the next one like it needs (the target, the step, the frames decoded ahead).
   const size_t span = static_cast<size_t>(newest_ - target) + 1;
-  const size_t affordable = max_bytes_ / newest_frame_bytes_;
+  const size_t affordable = (newest_on_device_ ? max_device_bytes_ : max_bytes_) / newest_frame_bytes_;
   if (span > affordable) return;  // no budget could serve a jump this far back
   if (span > kStepReach * budget_frames_) return;  // a seek, not a step back
   const size_t wanted = std::min(affordable, std::max(2 * budget_frames_, 2 * span));
@@ -76,7 +78,7 @@ UniqueFrame DecodedFrameCache::get(int64_t index) const {
   auto it = frames_.find(index);
   if (it == frames_.end()) return nullptr;
   UniqueFrame ref = make_frame();
-  if (av_frame_ref(ref.get(), it->second.get()) < 0) return nullptr;
+  if (av_frame_ref(ref.get(), it->second.frame.get()) < 0) return nullptr;
   return ref;
 }
 
@@ -90,6 +92,7 @@ void DecodedFrameCache::clear() {
   frames_.clear();
   order_.clear();
   bytes_ = 0;
+  device_bytes_ = 0;
 }
 
 size_t DecodedFrameCache::bytes() const {
@@ -108,6 +111,8 @@ DecodedFrameCache::Stats DecodedFrameCache::stats() const {
   stats.bytes = bytes_;
   stats.budget_frames = max_bytes_ == 0 ? 0 : budget_frames_;
   stats.max_bytes = max_bytes_;
+  stats.device_bytes = device_bytes_;
+  stats.max_device_bytes = max_bytes_ == 0 ? 0 : max_device_bytes_;
   return stats;
 }
 

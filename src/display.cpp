@@ -105,6 +105,7 @@ Uint32 sdl_format(AVPixelFormat format) {
     case AV_PIX_FMT_RGB24: return SDL_PIXELFORMAT_RGB24;
     case AV_PIX_FMT_RGBA: return SDL_PIXELFORMAT_ABGR8888;  // bytes R,G,B,A in memory
     case AV_PIX_FMT_BGRA: return SDL_PIXELFORMAT_ARGB8888;  // bytes B,G,R,A in memory
+    case AV_PIX_FMT_BGR0: return SDL_PIXELFORMAT_RGB888;    // bytes B,G,R,X: a device picture's download
     case AV_PIX_FMT_YUV420P:
     case AV_PIX_FMT_GRAY8: return SDL_PIXELFORMAT_IYUV;     // gray: Y plane + neutral chroma
     case AV_PIX_FMT_NV12: return SDL_PIXELFORMAT_NV12;

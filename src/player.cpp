@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "vistream/error.hpp"
+#include "vistream/cuda_convert.hpp"
 #include "vistream/test_hooks.hpp"
 
 namespace vistream {
@@ -59,7 +60,17 @@ Player::Player(const std::string& url, const PlayerOptions& options, std::shared
                  open_sound(source_.video_source(), options_), options_.speed, options_.start_paused),
       presentation_(*this, transport_, stats_, source_.info().duration) {
   if (const AudioPlayback* sound = transport_.sound()) audio_device_ = sound->device_name();
+  if (vistream::frames_device(options_.source.decoder.device, source_.info().hwaccel) != "cpu" && !cuda_kernels_built()) {
+    // Device frames are converted to their BGR0 picture on the GPU before the hook.
+    throw Error(ErrorKind::Hardware,
+                "Player(device='cuda') needs the CUDA conversion kernels, and this vistream was built without them "
+                "(VISTREAM_CUDA_KERNELS=OFF or no nvcc): rebuild with them, or use device='cpu'");
+  }
   if (!options_.output.empty()) recorder_ = std::make_unique<PlayerRecorder>(options_, source_.video_source(), stats_);
+}
+
+std::string Player::frames_device() const {
+  return vistream::frames_device(options_.source.decoder.device, source_.info().hwaccel);
 }
 
 Player::~Player() {
@@ -215,6 +226,7 @@ bool Player::hand_to_hook(FramePtr frame, bool realtime) {
   mark_revisit_and_discontinuity(*frame);
   test_pause_point("frame_hook_call");  // seeded race: hooks being set from other threads
   record_latency(*frame);
+  attach_device_picture(*frame);  // device frames: the BGR0 picture hook, window and encoder share
   if (hook_ && !hook_(frame)) stop();
   if (transport_.stop_requested()) hook_loop_.stopped_early = true;
   ++stats_.frames_processed;

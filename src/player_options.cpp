@@ -78,8 +78,8 @@ void validate(const SourceOptions& options) {
   if (options.decoder.hwaccel.empty()) refuse("hwaccel must be 'none', 'auto' or a device type such as 'cuda'");
   check_timeout(options.timeouts.open, "open_timeout");
   check_timeout(options.timeouts.read, "read_timeout");
-  if (options.decoder.device != "cpu" && parse_cuda_ordinal(options.decoder.device) < 0)
-    refuse("device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.decoder.device + "'");
+  if (options.decoder.device != "cpu" && options.decoder.device != "auto" && parse_cuda_ordinal(options.decoder.device) < 0)
+    refuse("device must be 'cpu', 'cuda' or 'cuda:N' (or 'auto'), got '" + options.decoder.device + "'");
   validate(options.reconnect);
 }
 

@@ -1,5 +1,7 @@
 #include "vistream/player_presentation.hpp"
 
+#include "vistream/cuda_convert.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -40,7 +42,15 @@ void PlayerPresentation::open_window(const DisplayOptions& options, bool realtim
 }
 
 void PlayerPresentation::show(FramePtr frame, bool replace) {
-  if (shown_on_) shown_on_->show(std::move(frame), replace);
+  if (!shown_on_) return;
+  // The window shows host pixels: a device frame's picture is downloaded once per frame
+  // handed to it (counted in the transfer stats).
+  if (frame->device_picture()) {
+    frame = download_device_picture(*frame);
+    stats_.device_to_host_bytes += frame_payload_bytes(frame->av_frame(), AV_PIX_FMT_BGR0);
+    ++stats_.device_to_host_copies;
+  }
+  shown_on_->show(std::move(frame), replace);
 }
 
 void PlayerPresentation::close_window(bool immediately) {

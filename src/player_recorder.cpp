@@ -4,6 +4,7 @@
 
 #include "vistream/ffmpeg.hpp"
 
+#include "vistream/cuda_convert.hpp"
 #include "vistream/error.hpp"
 #include "vistream/player.hpp"
 #include "vistream/test_hooks.hpp"
@@ -38,6 +39,21 @@ double output_rotation(const PlayerOptions& options, VideoSource& source) {
   return std::isnan(degrees) ? 0.0 : degrees;
 }
 
+// `reference` describes a device frame's BGR0 picture (data[0] a CUdeviceptr) and holds it.
+void refer_to_device_picture(const Frame& frame, AVFrame* reference) {
+  const DeviceImage& picture = *frame.device_picture();
+  reference->buf[0] = av_buffer_ref(picture.memory.get());
+  if (!reference->buf[0]) throw std::bad_alloc();
+  reference->format = AV_PIX_FMT_BGR0;
+  reference->width = static_cast<int>(picture.layout.shape[1]);
+  reference->height = static_cast<int>(picture.layout.shape[0]);
+  reference->data[0] = picture.layout.data;
+  reference->linesize[0] = static_cast<int>(picture.layout.strides[0]);
+  reference->pts = frame.pts();
+  reference->best_effort_timestamp = frame.av_frame()->best_effort_timestamp;
+  reference->sample_aspect_ratio = frame.av_frame()->sample_aspect_ratio;
+}
+
 int64_t timestamp_of(const AVPacket* packet) { return packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts; }
 
 }  // namespace
@@ -46,8 +62,11 @@ PlayerRecorder::PlayerRecorder(const PlayerOptions& options, VideoSource& source
     : options_(options), stats_(stats), keeps_gaps_(source.demuxer().live()) {
   EncoderOptions encoder = options.encoder;
   encoder.rotation = output_rotation(options, source);
-  writer_ = std::make_unique<Writer>(std::vector<std::string>{options.output}, encoder,
-                                     encoder_input_for(source, options.source.output_format));
+  // Device frames reach the encoder as their BGR0 pictures on the GPU (Frame::device_picture).
+  encoder.device = frames_device(options.source.decoder.device, source.info().hwaccel);
+  writer_ = std::make_unique<Writer>(
+      std::vector<std::string>{options.output}, encoder,
+      encoder_input_for(source, encoder.device == "cpu" ? options.source.output_format : "bgr0"));
   video_time_base_ = source.demuxer().video_stream()->time_base;
   const Rational rate = source.info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;
@@ -117,7 +136,11 @@ double PlayerRecorder::gap_of_generation(uint64_t serial) const {
 }
 
 void PlayerRecorder::encode_frame(const Frame& frame, AVFrame* encoder_reference) {
-  VS_CHECK(av_frame_ref(encoder_reference, frame.av_frame()), ErrorKind::Encoder, "referencing a frame to encode");
+  if (frame.device_picture()) {
+    refer_to_device_picture(frame, encoder_reference);
+  } else {
+    VS_CHECK(av_frame_ref(encoder_reference, frame.av_frame()), ErrorKind::Encoder, "referencing a frame to encode");
+  }
   if (encoder_reference->pts != AV_NOPTS_VALUE) {
     encoder_reference->pts -= ts_offset_;
     if (gap_ > 0) encoder_reference->pts += std::llround(gap_ / av_q2d(video_time_base_));

@@ -98,8 +98,9 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
 }
 
 void VideoDecoder::open_hardware(const DecoderOptions& options, const AVCodec* codec) {
-  const int device_ordinal = parse_cuda_ordinal(options.device);
-  if (options.device != "cpu" && device_ordinal < 0)
+  if (options.device == "auto" && open_device_if_available()) return;
+  const int device_ordinal = options.device == "auto" ? -1 : parse_cuda_ordinal(options.device);
+  if (options.device != "cpu" && options.device != "auto" && device_ordinal < 0)
     throw Error(ErrorKind::InvalidArgument, "device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.device + "'");
   std::string hwaccel = options.hwaccel;
   if (device_ordinal >= 0) {
@@ -140,6 +141,22 @@ void VideoDecoder::open_hardware(const DecoderOptions& options, const AVCodec* c
   // Frames handed out keep their NVDEC surface until converted/dropped: room for a few held
   // by the caller beyond what the decoder itself needs.
   if (keep_on_device_) ctx_->extra_hw_frames = 16;
+}
+
+bool VideoDecoder::open_device_if_available() {
+  std::string reason;
+  {
+    log::ScopedDemote quiet;  // no GPU is the normal case for "auto"
+    if (!try_hw_device(AV_HWDEVICE_TYPE_CUDA, 0, &reason)) {
+      // The hwaccel asked for still applies (its "auto" note, if any, replaces this one).
+      hwaccel_note_ = "frames on the CPU (device 'auto'): cuda: " + reason;
+      av_log(nullptr, AV_LOG_INFO, "vistream: device auto: %s\n", hwaccel_note_.c_str());
+      return false;
+    }
+  }
+  keep_on_device_ = true;
+  ctx_->extra_hw_frames = 16;  // as for device "cuda" (see open_hardware)
+  return true;
 }
 
 bool VideoDecoder::try_hw_device(AVHWDeviceType type, int cuda_ordinal, std::string* reason) {

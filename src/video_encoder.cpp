@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "cuda_driver.hpp"
+#include "vistream/cuda_convert.hpp"
 #include "vistream/cuda_device.hpp"
 #include "vistream/error.hpp"
 #include "vistream/log.hpp"
@@ -151,6 +153,7 @@ std::vector<std::string> VideoEncoder::candidates(const std::string& codec) {
 VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoFormat& input,
                            bool global_header)
     : input_(input), global_header_(global_header), converted_(make_frame()) {
+  open_device(options);
   if (options.encoder != "auto" && !options.encoder.empty()) {
     std::string reason;
     if (!try_open(options.encoder, options, true, &reason))
@@ -176,6 +179,7 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
       *reason = "NVENC needs the NVIDIA driver: " + missing;
       return false;
     }
+    if (cuda_device_) return try_open_nvenc_on_device(codec, name, options, explicit_choice, reason);
   }
   UniqueCodecContext ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw std::bad_alloc();
@@ -217,6 +221,11 @@ bool VideoEncoder::try_open(const std::string& name, const EncoderOptions& optio
   }
   hw_frames_ = std::move(device_frames);
   prepare_conversion(hw_frames_ ? kDeviceUploadFormat : ctx_->pix_fmt);
+  path_ = cuda_device_ ? "download+" + name : name;
+  if (cuda_device_) {
+    av_log(nullptr, AV_LOG_INFO, "vistream: no NVENC from device memory here; each frame is downloaded once "
+                                 "to pinned host memory for %s\n", name.c_str());
+  }
   return true;
 }
 
@@ -236,6 +245,12 @@ void VideoEncoder::encode(const AVFrame* frame, std::vector<UniquePacket>& out) 
     VS_CHECK(avcodec_send_frame(ctx_.get(), nullptr), ErrorKind::Encoder, "cannot flush encoder " + name_);
     drain(out);
     return;
+  }
+  UniqueFrame host_view;  // the download path: the picture's pinned host copy
+  if (cuda_device_) {
+    if (cuda_frames_) return encode_on_device(frame, out);
+    host_view = make_frame();
+    frame = download_to_pinned(frame, host_view.get());
   }
   // The encoder may still hold the previous picture (lookahead); only then is a new buffer made.
   VS_CHECK(av_frame_make_writable(converted_.get()), ErrorKind::Encoder, "cannot allocate encoder frame");
@@ -289,6 +304,169 @@ void VideoEncoder::pad_edges() {
     memcpy(luma + static_cast<ptrdiff_t>(input_.height) * stride,
            luma + static_cast<ptrdiff_t>(input_.height - 1) * stride, out->width);
   }
+}
+
+// ---- Device pictures (EncoderOptions::device): NVENC from device memory, or a download --------
+
+namespace {
+
+using CuMemHostAlloc = CUresult CUDAAPI(void**, size_t, unsigned int);
+using CuMemFreeHost = CUresult CUDAAPI(void*);
+
+template <typename Function>
+Function* driver_symbol(const char* name) {
+  auto* function = reinterpret_cast<Function*>(dlsym(cuda_functions()->lib, name));
+  if (!function) throw Error(ErrorKind::Hardware, std::string("the CUDA driver has no ") + name);
+  return function;
+}
+
+void check_picture(const AVFrame* picture, const VideoFormat& input, const std::string& encoder) {
+  if (picture->width != input.width || picture->height != input.height || picture->format != AV_PIX_FMT_BGR0 ||
+      !picture->data[0]) {
+    throw Error(ErrorKind::InvalidArgument,
+                "encoder " + encoder + " takes BGR0 device pictures of " + std::to_string(input.width) + "x" +
+                    std::to_string(input.height) + ", got " + std::to_string(picture->width) + "x" +
+                    std::to_string(picture->height));
+  }
+}
+
+}  // namespace
+
+void VideoEncoder::open_device(const EncoderOptions& options) {
+  if (options.device.empty() || options.device == "cpu") return;
+  const int ordinal = parse_cuda_ordinal(options.device);
+  if (ordinal < 0)
+    throw Error(ErrorKind::InvalidArgument, "device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.device + "'");
+  if (input_.format != AV_PIX_FMT_BGR0) {
+    throw Error(ErrorKind::InvalidArgument, "frames on a CUDA device are encoded from BGR0 pictures, not " +
+                                                std::string(av_get_pix_fmt_name(input_.format) ?: "?"));
+  }
+  cuda_device_ = CudaDevice::get(ordinal);  // Error(Hardware) naming libcuda, the driver or the device
+}
+
+bool VideoEncoder::try_open_nvenc_on_device(const AVCodec* codec, const std::string& name,
+                                            const EncoderOptions& options, bool explicit_choice,
+                                            std::string* reason) {
+  UniqueCodecContext ctx(avcodec_alloc_context3(codec));
+  if (!ctx) throw std::bad_alloc();
+  // BGR0 has no subsampled chroma: no padding to even sizes on this path.
+  ctx->width = input_.width;
+  ctx->height = input_.height;
+  // The pool lives on the shared device context (the primary context torch uses), so NVENC,
+  // the conversion kernels and the decoder work in one context on one stream.
+  UniqueBufferRef pool(av_hwframe_ctx_alloc(cuda_device_->hw_device_context()));
+  if (!pool) throw std::bad_alloc();
+  auto* frames = reinterpret_cast<AVHWFramesContext*>(pool->data);
+  frames->format = AV_PIX_FMT_CUDA;
+  frames->sw_format = AV_PIX_FMT_BGR0;  // Debian's h264_nvenc takes bgr0 and converts on the GPU
+  frames->width = ctx->width;
+  frames->height = ctx->height;
+  {
+    log::ScopedCapture details;
+    const int init = av_hwframe_ctx_init(pool.get());
+    if (init < 0) {
+      *reason = details.annotate("cannot allocate CUDA frames for NVENC: " + av_error_string(init));
+      return false;
+    }
+  }
+  ctx->pix_fmt = AV_PIX_FMT_CUDA;
+  ctx->sw_pix_fmt = AV_PIX_FMT_BGR0;
+  ctx->hw_frames_ctx = av_buffer_ref(pool.get());
+  set_timing_and_layout(ctx.get(), codec, input_, global_header_);
+  Dictionary codec_options;
+  set_rate_control(name, options, ctx.get(), codec_options);
+  if (!open_codec(ctx.get(), codec, codec_options, explicit_choice, reason)) {
+    av_log(nullptr, AV_LOG_VERBOSE, "vistream: encoder %s unavailable on device memory: %s\n", name.c_str(),
+           reason->c_str());
+    return false;
+  }
+  ctx_ = std::move(ctx);
+  name_ = name;
+  path_ = "nvenc-device";
+  cuda_frames_ = std::move(pool);
+  av_log(nullptr, AV_LOG_INFO, "vistream: encoding video with %s from CUDA device memory (bgr0, %dx%d)\n",
+         name.c_str(), ctx_->width, ctx_->height);
+  return true;
+}
+
+void VideoEncoder::encode_on_device(const AVFrame* picture, std::vector<UniquePacket>& out) {
+  check_picture(picture, input_, name_);
+  UniqueFrame device_frame = make_frame();
+  VS_CHECK(av_hwframe_get_buffer(cuda_frames_.get(), device_frame.get(), 0), ErrorKind::Encoder,
+           "cannot get a CUDA frame for " + name_);
+  const CudaFunctions* cu = cuda_functions();
+  const auto stream = static_cast<CUstream>(cuda_device_->stream());
+  {
+    ScopedCudaContext current(static_cast<CUcontext>(cuda_device_->context()));
+    CUDA_MEMCPY2D copy = {};
+    copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    copy.srcDevice = reinterpret_cast<CUdeviceptr>(picture->data[0]);
+    copy.srcPitch = static_cast<size_t>(picture->linesize[0]);
+    copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    copy.dstDevice = reinterpret_cast<CUdeviceptr>(device_frame->data[0]);
+    copy.dstPitch = static_cast<size_t>(device_frame->linesize[0]);
+    copy.WidthInBytes = static_cast<size_t>(picture->width) * 4;
+    copy.Height = static_cast<size_t>(picture->height);
+    cuda_check(cu->cuMemcpy2DAsync(&copy, stream), "cannot copy a picture into " + name_ + "'s frame");
+    // The caller may free or reuse the picture (a torch tensor) once encode() returns.
+    cuda_check(cu->cuStreamSynchronize(stream), "cannot copy a picture into " + name_ + "'s frame");
+  }
+  int64_t pts = av_rescale_q(picture->pts, input_.time_base, ctx_->time_base);
+  if (pts <= last_pts_) pts = last_pts_ + 1;  // a coarser time base must not merge frames
+  last_pts_ = pts;
+  device_frame->pts = pts;
+  device_frame->sample_aspect_ratio = picture->sample_aspect_ratio;
+  VS_CHECK(avcodec_send_frame(ctx_.get(), device_frame.get()), ErrorKind::Encoder,
+           "encoder " + name_ + " rejected a frame");
+  drain(out);
+}
+
+const AVFrame* VideoEncoder::download_to_pinned(const AVFrame* picture, AVFrame* host_view) {
+  check_picture(picture, input_, name_);
+  const CudaFunctions* cu = cuda_functions();
+  ScopedCudaContext current(static_cast<CUcontext>(cuda_device_->context()));
+  if (!pinned_) {
+    // Page-locked: the copy runs at full PCIe speed and needs no staging buffer in the driver.
+    pinned_pitch_ = FFALIGN(static_cast<int64_t>(input_.width) * 4, 64);
+    void* memory = nullptr;
+    cuda_check(driver_symbol<CuMemHostAlloc>("cuMemHostAlloc")(&memory, pinned_pitch_ * input_.height, 0),
+               "cannot allocate pinned host memory for " + name_);
+    pinned_ = static_cast<uint8_t*>(memory);
+  }
+  const auto stream = static_cast<CUstream>(cuda_device_->stream());
+  CUDA_MEMCPY2D copy = {};
+  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = reinterpret_cast<CUdeviceptr>(picture->data[0]);
+  copy.srcPitch = static_cast<size_t>(picture->linesize[0]);
+  copy.dstMemoryType = CU_MEMORYTYPE_HOST;
+  copy.dstHost = pinned_;
+  copy.dstPitch = static_cast<size_t>(pinned_pitch_);
+  copy.WidthInBytes = static_cast<size_t>(input_.width) * 4;
+  copy.Height = static_cast<size_t>(input_.height);
+  cuda_check(cu->cuMemcpy2DAsync(&copy, stream), "cannot download a picture for " + name_);
+  cuda_check(cu->cuStreamSynchronize(stream), "cannot download a picture for " + name_);
+  const auto bytes = static_cast<int64_t>(copy.WidthInBytes * copy.Height);
+  device_to_host_bytes_ += bytes;
+  ++device_to_host_copies_;
+  process_transfers().device_to_host_bytes += bytes;
+  ++process_transfers().device_to_host_copies;
+  host_view->format = AV_PIX_FMT_BGR0;
+  host_view->width = input_.width;
+  host_view->height = input_.height;
+  host_view->data[0] = pinned_;
+  host_view->linesize[0] = static_cast<int>(pinned_pitch_);
+  host_view->pts = picture->pts;
+  host_view->sample_aspect_ratio = picture->sample_aspect_ratio;
+  return host_view;
+}
+
+VideoEncoder::~VideoEncoder() {
+  if (!pinned_) return;
+  const CudaFunctions* cu = cuda_functions();
+  CUcontext ignored = nullptr;
+  if (cu->cuCtxPushCurrent(static_cast<CUcontext>(cuda_device_->context())) != CUDA_SUCCESS) return;
+  if (auto* free_host = reinterpret_cast<CuMemFreeHost*>(dlsym(cu->lib, "cuMemFreeHost"))) free_host(pinned_);
+  cu->cuCtxPopCurrent(&ignored);
 }
 
 int even_dimension(int size, AVPixelFormat format, bool vertical) {

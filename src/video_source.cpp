@@ -33,7 +33,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
       cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
       packet_(make_packet()),
       decoded_(make_frame()),
-      cache_(options.cache_bytes) {
+      cache_(options.cache_bytes, options.cache_device_bytes) {
   const AVPixelFormat output_format = av_get_pix_fmt(options.output_format.c_str());
   if (output_format == AV_PIX_FMT_NONE)
     throw Error(ErrorKind::InvalidArgument, "unknown pixel format '" + options.output_format + "'");

@@ -40,10 +40,18 @@ PROBE = textwrap.dedent("""
                     frames = sum(1 for _ in reader)
                     results.append({"ok": True, "hwaccel": reader.info.hwaccel,
                                     "note": reader.info.hwaccel_note, "frames": frames})
+            elif kind == "writer":
+                import numpy as np
+                with vs.Writer(kwargs.pop("output"), fps=30, **kwargs) as writer:
+                    writer.write(np.zeros((64, 64, 3), np.uint8))
+                results.append({"ok": True, "encode_path": writer.stats.encode_path})
             else:
                 player = vs.Player(clip, end=0.2, audio=False, **kwargs)
                 stats = player.run()
-                results.append({"ok": True, "encoder": stats.encoder})
+                results.append({"ok": True, "encoder": stats.encoder, "device": stats.device,
+                                "encode_path": stats.encode_path, "note": player.info.hwaccel_note,
+                                "device_to_host_copies": stats.device_to_host_copies,
+                                "frames_encoded": stats.frames_encoded})
         except Exception as error:
             results.append({"ok": False, "type": type(error).__name__, "message": str(error),
                             "hardware": isinstance(error, vs.HardwareError)})
@@ -109,6 +117,50 @@ def test_stub_driver_with_one_device(media, stub_libcuda):
     assert first["message"].count("CUDA_ERROR_NOT_SUPPORTED") == 1
     assert second["hardware"]
     assert "cuda:1 does not exist: the driver lists 1 device(s)" in second["message"]
+
+
+def test_player_and_writer_device_without_libcuda(media, tmp_path):
+    """device= on Player and Writer: the Reader's reasons for an explicit "cuda"; "auto" plays
+    on the CPU and says so; the output is encoded from host frames."""
+    player, auto, writer, writer_cpu, reader_auto = run_cases(media["bframes"], [
+        ["player", {"device": "cuda"}],
+        ["player", {"device": "auto", "output": str(tmp_path / "auto.mp4")}],
+        ["writer", {"device": "cuda", "output": str(tmp_path / "w.mp4")}],
+        ["writer", {"device": "cpu", "output": str(tmp_path / "w_cpu.mp4")}],
+        ["reader", {"device": "auto"}],
+    ])
+    assert reader_auto["ok"] and reader_auto["frames"] == 60 and "device 'auto'" in reader_auto["note"]
+    for refused in (player, writer):
+        assert refused["hardware"], refused
+        assert "libcuda.so.1" in refused["message"] and "cannot be loaded" in refused["message"]
+    assert not (tmp_path / "w.mp4").exists(), "a refused Writer must not leave an output behind"
+    assert auto["ok"] and auto["device"] == "cpu" and auto["encode_path"] == "libx264"
+    assert auto["frames_encoded"] == 6 and auto["device_to_host_copies"] == 0
+    assert "device 'auto'" in auto["note"] and "libcuda.so.1" in auto["note"]
+    assert writer_cpu["ok"] and writer_cpu["encode_path"] == "libx264"
+
+
+def test_player_and_writer_device_with_stub_driver(media, stub_libcuda, tmp_path):
+    no_gpu = run_cases(media["bframes"], [
+        ["player", {"device": "cuda"}],
+        ["player", {"device": "auto"}],
+        ["writer", {"device": "cuda", "output": str(tmp_path / "w.mp4")}],
+    ], library_path=stub_libcuda)
+    for refused in (no_gpu[0], no_gpu[2]):
+        assert refused["hardware"], refused
+        assert "cuInit failed: CUDA_ERROR_NO_DEVICE" in refused["message"]
+    assert no_gpu[1]["ok"] and no_gpu[1]["device"] == "cpu" and "CUDA_ERROR_NO_DEVICE" in no_gpu[1]["note"]
+    first, second, writer_second, auto = run_cases(media["bframes"], [
+        ["player", {"device": "cuda:0"}],
+        ["player", {"device": "cuda:1"}],
+        ["writer", {"device": "cuda:1", "output": str(tmp_path / "w1.mp4")}],
+        ["player", {"device": "auto"}],
+    ], library_path=stub_libcuda, devices=1)
+    assert first["hardware"] and "primary context of CUDA device cuda:0" in first["message"]
+    for refused in (second, writer_second):
+        assert refused["hardware"], refused
+        assert "cuda:1 does not exist: the driver lists 1 device(s)" in refused["message"]
+    assert auto["ok"] and auto["device"] == "cpu" and "CUDA_ERROR_NOT_SUPPORTED" in auto["note"]
 
 
 def test_device_argument_is_checked(vs, media):

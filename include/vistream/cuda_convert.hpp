@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "vistream/av_ptr.hpp"
 #include "vistream/frame.hpp"
@@ -36,6 +37,27 @@ std::shared_ptr<DeviceImage> convert_on_device(const Frame& frame, int color_lay
 // after everything queued so far on the device's stream: an event recorded on ours, waited on
 // by theirs (the array API's __dlpack__(stream=...) contract). Does not block the host.
 void cuda_order_before(int ordinal, uintptr_t consumer_stream);
+
+// The reverse order: everything queued so far on `producer_stream` (a consumer that edited a
+// picture in place, e.g. torch on its current stream) runs before vistream's next work on the
+// device's stream (the encoder's copy, the window's download). 0 does nothing (the consumer
+// synchronized itself). Does not block the host.
+void cuda_order_after(int ordinal, uintptr_t producer_stream);
+
+// A Player's device frame gets its BGR0 picture (Frame::device_picture) once, on the run()
+// thread before the hook: converted on the device's stream with the kernels. Error(Hardware)
+// when the kernels are not built (the Player refuses device= then, see player.cpp). No-op for
+// host frames and for a frame that has one.
+void attach_device_picture(Frame& frame);
+
+// Where a source's decoded frames live: "cuda:N" when `device_option` asks for a CUDA device
+// ("cuda[:N]", or "auto", which means cuda:0) and the decoder settled on CUDA
+// (`hwaccel_in_use`, MediaInfo::hwaccel); else "cpu" ("auto" without a usable GPU).
+std::string frames_device(const std::string& device_option, const std::string& hwaccel_in_use);
+
+// One host copy (bgr0, same index/time/serial) of a frame's device picture: what the window
+// shows. Waits for the device's stream; counted as a device-to-host transfer.
+FramePtr download_device_picture(const Frame& frame);
 
 // Host <-> device traffic of this process (decoder downloads, frame.download(), uploads), so
 // "zero copy" is measured. Any thread.

@@ -17,6 +17,11 @@
 // from the demuxer). Repeated steps back grow the budget, and with it the reach. It does not
 // shrink.
 //
+// Device frames (NVDEC surfaces kept on the GPU, device="cuda") are budgeted apart from host
+// frames: `max_device_bytes` caps the video memory they hold (VRAM is shared with the models
+// running on the frames), `max_bytes` the host memory; the frame budget above counts both.
+// With max_device_bytes 0 device frames are not cached (steps back re-decode).
+//
 // Thread-safe: filled by the decode thread, read by the consumer.
 #pragma once
 
@@ -49,13 +54,19 @@ class DecodedFrameCache {
     size_t bytes = 0;      // their buffers' bytes
     size_t budget_frames = 0;  // frames it may hold now (grows with back steps)
     size_t max_bytes = 0;  // the cap (0 = cache off)
+    size_t device_bytes = 0;      // bytes of device frames held now (not in `bytes`)
+    size_t max_device_bytes = 0;  // their cap (0 = device frames are not cached)
   };
 
   // `max_bytes`: the most the cache may ever hold; 0 turns it off.
-  explicit DecodedFrameCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit DecodedFrameCache(size_t max_bytes, size_t max_device_bytes = 0)
+      : max_bytes_(max_bytes), max_device_bytes_(max_device_bytes) {}
 
-  // Stores a new reference to `frame` under `index` (replacing an older entry).
-  void insert(int64_t index, const AVFrame* frame);
+  // Stores a new reference to `frame` under `index` (replacing an older entry). A frame with a
+  // hw_frames_ctx counts against the device budget.
+  void insert(int64_t index, const AVFrame* frame) { insert(index, frame, frame->hw_frames_ctx != nullptr); }
+  // The same with the memory named by the caller (tests account host frames as device ones).
+  void insert(int64_t index, const AVFrame* frame, bool on_device);
   // A new reference to the cached frame, or null.
   UniqueFrame get(int64_t index) const;
   bool contains(int64_t index) const;
@@ -70,11 +81,21 @@ class DecodedFrameCache {
   void evict_locked();
   void grow_for_back_step_locked(int64_t target);
 
+  struct Entry {
+    UniqueFrame frame;
+    size_t bytes = 0;
+    bool on_device = false;
+  };
+  size_t& bytes_of_kind_locked(bool on_device) { return on_device ? device_bytes_ : bytes_; }
+
   const size_t max_bytes_;
+  const size_t max_device_bytes_;
   mutable std::mutex mutex_;  // guards everything below
-  std::unordered_map<int64_t, UniqueFrame> frames_;
+  std::unordered_map<int64_t, Entry> frames_;
   std::deque<int64_t> order_;  // insertion order, for eviction
-  size_t bytes_ = 0;
+  size_t bytes_ = 0;         // host frames
+  size_t device_bytes_ = 0;  // device frames
+  bool newest_on_device_ = false;
   size_t budget_frames_ = kInitialFrames;
   int64_t newest_ = -1;             // index of the latest insertion (the decoder's frontier)
   size_t newest_frame_bytes_ = 0;   // its size: what one more frame of budget costs

@@ -13,6 +13,7 @@ namespace vistream {
 
 class Frame;
 using FramePtr = std::shared_ptr<Frame>;
+struct DeviceImage;  // vistream/cuda_convert.hpp
 
 // A strided tensor view of (part of) a frame's memory, what the DLPack and numpy exporters
 // publish. Strides are in elements (DLPack's convention), derived from the frame's pitch.
@@ -102,6 +103,12 @@ class Frame {
     capture_time_ = seconds;
     capture_clock_ = clock;
   }
+  // A Player's device frame: its BGR0 picture on the GPU (converted once, before the hook),
+  // the one picture DLPack exports, the callback edits, the window downloads and the encoder
+  // takes. Set by the run() thread before the hook sees the frame, then read-only. Null for
+  // host frames and Reader frames.
+  const std::shared_ptr<DeviceImage>& device_picture() const { return device_picture_; }
+  void set_device_picture(std::shared_ptr<DeviceImage> picture) { device_picture_ = std::move(picture); }
 
  private:
   UniqueFrame frame_;
@@ -114,6 +121,7 @@ class Frame {
   bool reconnected_ = false;
   double capture_time_ = NAN;
   CaptureClock capture_clock_ = CaptureClock::None;
+  std::shared_ptr<DeviceImage> device_picture_;
 };
 
 }  // namespace vistream

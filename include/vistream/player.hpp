@@ -127,6 +127,13 @@ class Player {
   // Each output's state (empty without an output). Any thread.
   std::vector<OutputStatus> outputs() const { return recorder_ ? recorder_->outputs() : std::vector<OutputStatus>{}; }
   const std::string& audio_device() const { return audio_device_; }
+  // Device frames (device="cuda"/"auto"): where the frames live ("cpu" or "cuda:N"), how they
+  // reach the encoder (VideoEncoder::path(), "" without output) and what its download path
+  // copied to the host (the window's downloads are in stats()). Any thread.
+  std::string frames_device() const;
+  std::string encode_path() const { return recorder_ ? recorder_->encoder_path() : std::string(); }
+  int64_t encoder_device_to_host_bytes() const { return recorder_ ? recorder_->encoder_device_to_host_bytes() : 0; }
+  int64_t encoder_device_to_host_copies() const { return recorder_ ? recorder_->encoder_device_to_host_copies() : 0; }
 
  private:
   friend class PlayerPresentation;  // reports the key hook's failures (record_error)

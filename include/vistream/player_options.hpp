@@ -38,10 +38,14 @@ inline constexpr double kMaxSpeed = 16.0;
 // otherwise (SourceOptions::cache_bytes; a Reader keeps none). The one place this default is
 // written: PlayerOptions' constructor uses it, the bindings and Python read it from there.
 inline constexpr size_t kDefaultPlayerCacheBytes = size_t{256} << 20;
+// The same for device frames (device="cuda"), in GPU memory (SourceOptions::cache_device_bytes):
+// smaller, since the models running on the frames share the GPU's memory.
+inline constexpr size_t kDefaultPlayerCacheDeviceBytes = size_t{128} << 20;
 
 struct PlayerOptions {
   PlayerOptions() {
     source.cache_bytes = kDefaultPlayerCacheBytes;
+    source.cache_device_bytes = kDefaultPlayerCacheDeviceBytes;
     display_options.title.clear();  // "": named after the source (see checked())
   }
 
@@ -96,6 +100,10 @@ struct PlayerStats {
   // Live sources in real time: video packets skipped undecoded because decoding had fallen
   // more than a second behind the stream (VideoSource::take_late()).
   std::atomic<int64_t> frames_late{0};
+  // Device frames downloaded for the window (one per frame shown; the encoder's own download
+  // path is counted by the encoder).
+  std::atomic<int64_t> device_to_host_bytes{0};
+  std::atomic<int64_t> device_to_host_copies{0};
 };
 
 // "offline" or "realtime" (the names the bindings use); Error(InvalidArgument) otherwise.

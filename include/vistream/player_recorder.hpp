@@ -45,6 +45,9 @@ class PlayerRecorder {
   PlayerRecorder(const PlayerOptions& options, VideoSource& source, PlayerStats& stats);
 
   const std::string& encoder_name() const { return writer_->encoder_name(); }
+  const std::string& encoder_path() const { return writer_->encoder().path(); }
+  int64_t encoder_device_to_host_bytes() const { return writer_->encoder().device_to_host_bytes(); }
+  int64_t encoder_device_to_host_copies() const { return writer_->encoder().device_to_host_copies(); }
   // Each output's state (any thread).
   std::vector<OutputStatus> outputs() const { return writer_->muxer().status(); }
   bool has_audio_output() const { return audio_ != nullptr; }

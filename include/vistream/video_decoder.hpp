@@ -15,7 +15,8 @@ struct DecoderOptions {
   std::string hwaccel = "none";    // "none", "auto" (cuda, vaapi, then software), or a device type
   // ("cuda:N" picks the CUDA device)
   // Where decoded frames live: "cpu" (downloaded, converted by the filter graph) or "cuda[:N]"
-  // (NVDEC frames stay in that device's memory; implies hwaccel cuda on it).
+  // (NVDEC frames stay in that device's memory; implies hwaccel cuda on it); "auto": cuda:0
+  // when NVDEC opens there, else the CPU with `hwaccel` (hwaccel_note() says why).
   std::string device = "cpu";
   // Low latency (SourceOptions::low_latency): AV_CODEC_FLAG_LOW_DELAY, and slice threads only:
   // frame threads hold back one frame per extra thread before the first comes out.
@@ -64,6 +65,7 @@ class VideoDecoder {
   void open_hardware(const DecoderOptions& options, const AVCodec* codec);
   // `reason` (may be null) receives why the device cannot decode this stream.
   bool try_hw_device(AVHWDeviceType type, int cuda_ordinal, std::string* reason);
+  bool open_device_if_available();  // DecoderOptions::device "auto": NVDEC on cuda:0 with device frames
   static AVPixelFormat pick_hw_format(AVCodecContext* ctx, const AVPixelFormat* formats);
 
   UniqueCodecContext ctx_;

@@ -73,6 +73,9 @@ struct SourceOptions {
   // Player asks for newest-wins delivery, skips to the next keyframe when decoding falls more
   // than kLiveBacklogLimit behind the stream (SourceStats::frames_late).
   bool realtime = false;
+  // The most bytes of device frames (decoder.device "cuda") the back-step cache keeps, apart
+  // from cache_bytes (host memory); 0 = device frames are not cached.
+  size_t cache_device_bytes = 0;
 
   DemuxerOptions demuxer_options() const { return {input_format, input_options, timeouts, low_latency}; }
 };

@@ -46,6 +46,9 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   const std::string& encoder_name() const { return encoder_->name(); }
+  // The encoder itself: its path() ("libx264", "nvenc-device", "download+libx264") and the
+  // device-to-host copies of the download path.
+  const VideoEncoder& encoder() const { return *encoder_; }
   const VideoFormat& frame_format() const { return frames_; }
   Muxer& muxer() { return *muxer_; }
 

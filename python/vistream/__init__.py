@@ -20,6 +20,7 @@ from ._logging import set_log_level
 from .errors import (
     CheckpointMismatchError,
     DecodeError,
+    DeviceMismatchError,
     EncoderError,
     FilterError,
     FrameIndexError,
@@ -105,6 +106,7 @@ __all__ = [
     "FilterError",
     "FrameIndexError",
     "HardwareError",
+    "DeviceMismatchError",
     "CheckpointMismatchError",
     "UntrustedCheckpointError",
 ]

@@ -175,9 +175,17 @@ class SourceOptions:
     def cache_bytes(self, arg1: int) -> None:
         ...
     @property
+    def cache_device_bytes(self) -> int:
+        """
+        Bytes of GPU memory the back-step cache may hold in device frames (device='cuda'), apart from cache_bytes (0 = device frames are not cached).
+        """
+    @cache_device_bytes.setter
+    def cache_device_bytes(self, arg1: int) -> None:
+        ...
+    @property
     def device(self) -> str:
         """
-        Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).
+        Where decoded frames live: 'cpu', 'cuda[:N]' (NVDEC frames stay in that GPU's memory), or 'auto' (cuda:0 when NVDEC opens there, else the CPU; info.hwaccel_note says why).
         """
     @device.setter
     def device(self, arg1: str) -> None:
@@ -319,6 +327,14 @@ class EncoderOptions:
         """
     @crf.setter
     def crf(self, arg1: int | None) -> None:
+        ...
+    @property
+    def device(self) -> str:
+        """
+        Where the frames to encode live: 'cpu', or 'cuda[:N]' (BGR0 pictures in that GPU's memory: NVENC takes them without a host copy, other encoders get one download per frame).
+        """
+    @device.setter
+    def device(self, arg1: str) -> None:
         ...
     @property
     def encoder(self) -> str:
@@ -581,6 +597,10 @@ class Writer:
         """
         Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.
         """
+    def write_tensor(self, tensor: typing.Any, time: typing.SupportsFloat | typing.SupportsIndex | None = None) -> bool:
+        """
+        Encodes an (H, W, 4) uint8 BGR0 CUDA tensor (DLPack, writer opened with device='cuda'): NVENC takes it from device memory, other encoders after one download.
+        """
     @property
     def encoder(self) -> str:
         """
@@ -664,6 +684,14 @@ class Player:
         ...
     def stop(self) -> None:
         ...
+def _count_host_to_device(bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Counts an upload made in Python (a callback's numpy array copied into a device picture).
+    """
+def _cuda_device(device: str) -> int:
+    """
+    Opens the process's CUDA device object for 'cuda'/'cuda:N' (its ordinal); HardwareError naming libcuda, the driver or the device when it cannot.
+    """
 def _dlpack_consumer_stream(stream: typing.Any, device_ordinal: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     The CUDA stream handle __dlpack__(stream=...) orders after vistream's work (0: none); raises as __dlpack__ does. For tests of the array-API stream rules on machines without a GPU.

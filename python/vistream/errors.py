@@ -67,6 +67,14 @@ class HardwareError(VistreamError):
     """An explicitly requested hardware accelerator is not available."""
 
 
+class DeviceMismatchError(VistreamError, TypeError):
+    """Pixels on one device were handed to something working on another: a CUDA tensor to a
+    ``Writer(device="cpu")``, a host array to a ``Writer(device="cuda")``. The message names the fix.
+
+    Also a ``TypeError`` (the object is of the wrong kind for that call).
+    """
+
+
 class MissingDependencyError(VistreamError, ImportError):
     """An optional package a feature needs is not installed (the message says what to install).
 
@@ -89,6 +97,7 @@ class CheckpointMismatchError(VistreamError, ValueError):
 
 __all__ = [
     "VistreamError",
+    "DeviceMismatchError",
     "SourceError",
     "SourceNotFoundError",
     "SourceTimeoutError",

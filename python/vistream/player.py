@@ -132,6 +132,16 @@ class Player:
             after finalizing ``output``.
         on_disconnect / on_reconnect / on_error: callables getting a ``ConnectionEvent`` (see
             ``vistream.connection``), called on the engine's source thread.
+        device: where frames live: "cpu"; "cuda"/"cuda:N" (NVDEC frames stay on that GPU: the
+            callback gets device frames, ``torch.from_dlpack(frame)`` is an (H, W, 3) BGR view of
+            the picture the window and ``output`` get, edit it in place or return a CUDA tensor
+            or a numpy array; ``output`` is encoded by NVENC from device memory, else after one
+            download per frame, see ``stats.encode_path``); "auto": the GPU when NVDEC opens
+            there, else the CPU (``info.hwaccel_note`` and ``stats.device`` say which). An
+            explicit "cuda" that cannot work raises ``HardwareError`` naming the cause, as for
+            ``Reader``. See docs/gpu.md.
+        cache_device_bytes: GPU memory the back-step cache may hold in device frames, apart
+            from ``cache_bytes`` (host memory); 0 = device frames are not cached.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -198,6 +208,8 @@ class Player:
         on_disconnect: Optional[ConnectionCallback] = None,
         on_reconnect: Optional[ConnectionCallback] = None,
         on_error: Optional[ConnectionCallback] = None,
+        device: str = _DEFAULTS.source.device,
+        cache_device_bytes: int = _DEFAULTS.source.cache_device_bytes,
     ) -> None:
         dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
@@ -225,7 +237,8 @@ class Player:
                                        input_options=demuxer_options, autorotate=autorotate,
                                        low_latency=low_latency, reconnect=reconnect,
                                        reconnect_delay=reconnect_delay, reconnect_delay_max=reconnect_delay_max,
-                                       reconnect_attempts=reconnect_attempts),
+                                       reconnect_attempts=reconnect_attempts, device=device,
+                                       cache_device_bytes=cache_device_bytes),
             encoder=_core.EncoderOptions(encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset,
                                          gop=gop, output_format=output_format,
                                          output_options=output_option_pairs(output_options),

@@ -48,6 +48,10 @@ class CacheStats(_Subscriptable):
     budget_frames: int
     #: the cap (``cache_bytes``); 0 = the cache is off
     max_bytes: int
+    #: bytes of device frames held now (``device="cuda"``; not in ``bytes``)
+    device_bytes: int = 0
+    #: their cap (``cache_device_bytes``); 0 = device frames are not cached
+    max_device_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,17 @@ class PlayerStats(_Subscriptable):
     #: had fallen more than 1 s behind the stream (a CPU-starved machine); latency stays bounded.
     #: Not counted in ``frames_decoded`` or ``frames_dropped``.
     frames_late: int = 0
+    #: where the frames lived: "cpu" or "cuda:N" (``device=``; "auto" says here what it got)
+    device: str = "cpu"
+    #: how frames reached the encoder: the encoder's name for host frames ("libx264"),
+    #: "nvenc-device" (NVENC from device memory, no host copy), "download+libx264" (one
+    #: download per frame to pinned host memory); None without output
+    encode_path: Optional[str] = None
+    #: bytes of device frames copied to host memory by this run (the window's one download per
+    #: frame shown, the encoder's download path); 0 on the zero-copy path
+    device_to_host_bytes: int = 0
+    #: how many such copies
+    device_to_host_copies: int = 0
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,13 @@ class WriterStats(_Subscriptable):
     output: Optional[str] = None
     #: how ``audio=`` reaches the outputs: "copy", "transcode", or None (no audio)
     audio: Optional[str] = None
+    #: how frames reach the encoder: its name for host frames, "nvenc-device" (CUDA tensors
+    #: encoded from device memory), "download+libx264" (one download per frame)
+    encode_path: Optional[str] = None
+    #: bytes copied from the GPU to host memory by the download path
+    device_to_host_bytes: int = 0
+    #: how many such copies (one per frame on that path)
+    device_to_host_copies: int = 0
 
 
 __all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]

@@ -107,4 +107,73 @@ def to_tensor(frame: Any, layout: str = "bgr", matrix: Union[int, str, None] = N
     return semiplanar_to_rgb(luma, chroma, matrix, full_range, layout, bits)
 
 
-__all__ = ["semiplanar_to_rgb", "to_tensor", "yuv_to_rgb_coefficients", "MATRICES"]
+# Where B, G, R sit in the channels of each pixel format a Writer or a callback may use.
+_BGR_ORDER = {"bgr24": (0, 1, 2), "bgra": (0, 1, 2), "rgb24": (2, 1, 0), "rgba": (2, 1, 0)}
+
+
+def _as_torch(image: Any) -> Any:
+    import torch
+
+    return image if isinstance(image, torch.Tensor) else torch.from_dlpack(image)
+
+
+def to_bgr0(image: Any, pixel_format: str = "bgr24") -> Any:
+    """An (H, W, 3/4) uint8 image (torch tensor or any DLPack producer) as the (H, W, 4) BGR0
+    tensor NVENC takes from device memory, on the same device.
+
+    A bgra tensor whose pixels are contiguous within rows is returned as it is (NVENC ignores
+    the 4th byte); other layouts are copied once on the device.
+    """
+    import torch
+
+    if pixel_format not in _BGR_ORDER:
+        raise ValueError(f"device frames are written from bgr24, rgb24, bgra or rgba tensors, not {pixel_format!r}")
+    tensor = _as_torch(image)
+    channels = 4 if pixel_format in ("bgra", "rgba") else 3
+    if tensor.dtype != torch.uint8 or tensor.ndim != 3 or tensor.shape[2] != channels:
+        raise ValueError(f"a {pixel_format} tensor must be (H, W, {channels}) uint8, got {tuple(tensor.shape)} "
+                         f"{tensor.dtype}")
+    if pixel_format == "bgra" and tensor.stride(2) == 1 and tensor.stride(1) == 4:
+        return tensor
+    picture = torch.zeros((tensor.shape[0], tensor.shape[1], 4), dtype=torch.uint8, device=tensor.device)
+    picture[..., :3] = tensor[..., list(_BGR_ORDER[pixel_format])]
+    return picture
+
+
+def copy_into_picture(frame: Any, result: Any) -> None:
+    """What a Player callback returned for a device frame, copied into the frame's picture.
+
+    ``result``: an (H, W, 3) uint8 BGR CUDA tensor (any DLPack producer: torch, cupy...),
+    copied device-to-device on torch's current stream (a non-torch producer first orders its
+    own work before that stream, through DLPack's stream argument), or a numpy array, uploaded
+    once (counted in ``vistream.transfer_stats()``). The engine then makes its stream wait for
+    torch's before the window or the encoder read the picture.
+    """
+    import numpy as np
+    import torch
+
+    from . import _core
+
+    target = torch.from_dlpack(frame)  # the picture itself, (H, W, 3) strided view of BGR0
+    if isinstance(result, np.ndarray):
+        if result.dtype != np.uint8 or result.shape != tuple(target.shape):
+            raise ValueError(f"frame callback returned an array of shape {result.shape} dtype {result.dtype}; "
+                             f"expected {tuple(target.shape)} uint8")
+        host = torch.from_numpy(np.ascontiguousarray(result))
+        target.copy_(host)
+        _core._count_host_to_device(host.numel())
+        return
+    if not hasattr(result, "__dlpack__"):
+        raise TypeError("frame callback must return None, a CUDA tensor or a numpy array, got "
+                        f"{type(result).__name__}")
+    source = _as_torch(result)
+    if source.dtype != torch.uint8 or tuple(source.shape) != tuple(target.shape):
+        raise ValueError(f"frame callback returned a tensor of shape {tuple(source.shape)} dtype {source.dtype}; "
+                         f"expected {tuple(target.shape)} uint8")
+    if source.device != target.device:
+        raise ValueError(f"frame callback returned a tensor on {source.device}; the frame is on {target.device}")
+    if source.data_ptr() != target.data_ptr():
+        target.copy_(source)
+
+
+__all__ = ["copy_into_picture", "semiplanar_to_rgb", "to_bgr0", "to_tensor", "yuv_to_rgb_coefficients", "MATRICES"]

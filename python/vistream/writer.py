@@ -15,6 +15,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _logging
+from .errors import DeviceMismatchError
 from ._output_file import (OutputName, OutputOptions, PendingOutput, note_partial, output_names,
                            output_option_pairs, pending_outputs)
 from .stats import OutputStats, WriterStats
@@ -39,6 +40,21 @@ def _as_array(image: Any) -> np.ndarray:
                             "Writer takes tensors in CPU memory (use tensor.cpu(), tensor.detach())") from None
     raise TypeError("write() takes a vistream Frame, a numpy array or a DLPack tensor (H, W, 3) uint8, "
                     f"not {type(image).__name__}")
+
+
+# DLPack device types (dlpack.h): host memory, CUDA memory, CUDA pinned host memory.
+_DL_CPU, _DL_CUDA, _DL_CUDA_HOST = 1, 2, 3
+
+
+def _dlpack_device_name(image: Any) -> Optional[str]:
+    """Where a DLPack producer's memory is ("cpu", "cuda:N", ...); None for other objects."""
+    query = getattr(image, "__dlpack_device__", None)
+    if query is None:
+        return None
+    kind, ordinal = query()
+    if kind in (_DL_CPU, _DL_CUDA_HOST):
+        return "cpu"
+    return f"cuda:{ordinal}" if kind == _DL_CUDA else f"DLPack device type {kind}:{ordinal}"
 
 
 class Writer:
@@ -76,6 +92,14 @@ class Writer:
             for ``.m3u8`` it is the HLS segment length; other outputs stay whole.
         rotation: display rotation written into the output, degrees (None: none).
         reconnect_delay_max: longest wait between reconnect attempts of a stream (None: 10 s).
+        device: where the frames handed to ``write()`` live: "cpu" (numpy arrays, CPU tensors,
+            host frames), or "cuda"/"cuda:N": CUDA tensors (``__dlpack__`` on that GPU, (H, W, 3)
+            in ``pixel_format`` order or (H, W, 4) bgra/rgba; bgra tensors of any DLPack producer
+            are read in place, other layouts are rearranged once with torch) and device frames, encoded by NVENC
+            straight from device memory, or by the software encoder after one download per frame
+            to pinned memory when NVENC is absent (``stats.encode_path`` says which). Raises
+            ``HardwareError`` naming libcuda, the driver or the device when CUDA cannot be used.
+            Pixels on the other device raise ``DeviceMismatchError`` naming the fix.
 
     Example::
 
@@ -104,8 +128,15 @@ class Writer:
         segment_time: Optional[float] = None,
         rotation: Optional[float] = None,
         reconnect_delay_max: Optional[float] = None,
+        device: str = "cpu",
     ) -> None:
         names = output_names(path_or_url)
+        if not isinstance(device, str):
+            raise TypeError(f"device must be 'cpu', 'cuda' or 'cuda:N', not {type(device).__name__}")
+        device = device.strip().lower()
+        if device != "cpu":
+            device = f"cuda:{_core._cuda_device(device)}"  # HardwareError here, before any output exists
+        self.device = device
         from . import _arguments
 
         self._audio = _arguments.source_string(audio) if audio is not None else None
@@ -130,7 +161,7 @@ class Writer:
         self._options = _core.EncoderOptions(
             encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset, gop=gop,
             output_format=output_format, output_options=output_option_pairs(output_options),
-            segment_time=segment_time, rotation=rotation, reconnect_delay_max=reconnect_delay_max)
+            segment_time=segment_time, rotation=rotation, reconnect_delay_max=reconnect_delay_max, device=device)
         self._pending: List[PendingOutput] = pending_outputs(names, segment_time, output_format)
         self.outputs = names
         self._core: Optional[_core.Writer] = None
@@ -138,7 +169,7 @@ class Writer:
         self._written: Optional[str] = None
         _logging.sync_level()
         if size is not None:
-            self._open(size, pixel_format)
+            self._open(size, pixel_format if device == "cpu" else "bgr0")
 
     def _open(self, size: Tuple[int, int], pixel_format: str) -> "_core.Writer":
         try:
@@ -174,15 +205,54 @@ class Writer:
         try:
             if isinstance(frame, _core.Frame):
                 return self._write_frame(frame, time)
+            if self.device != "cpu":
+                return self._write_tensor(frame, time)
+            where = _dlpack_device_name(frame)
+            if where not in (None, "cpu"):
+                raise DeviceMismatchError(
+                    f"this Writer encodes from host memory (device='cpu') and the {type(frame).__name__} is on "
+                    f"{where}: open the Writer with device={where!r} (encodes from device memory), or pass "
+                    "tensor.cpu()")
             return self._write_array(_as_array(frame), time)
         finally:
             _core.flush_logs()
 
     def _write_frame(self, frame: "_core.Frame", time: Optional[float]) -> bool:
+        if (frame.device == "cpu") != (self.device == "cpu"):
+            fix = ("open the Writer with device=" + repr(frame.device) if frame.device != "cpu"
+                   else "open the Writer with device='cpu'")
+            raise DeviceMismatchError(f"this Writer encodes from {self.device} memory and the frame is on "
+                                      f"{frame.device}: {fix}"
+                                      + (", or write frame.download()" if frame.device != "cpu" else ""))
         writer = self._core
         if writer is None:
-            writer = self._open((frame.width, frame.height), frame.format)
+            writer = self._open((frame.width, frame.height), frame.format if self.device == "cpu" else "bgr0")
         return writer.write_frame(frame, time)
+
+    def _write_tensor(self, tensor: Any, time: Optional[float]) -> bool:
+        where = _dlpack_device_name(tensor)
+        if where != self.device:
+            raise DeviceMismatchError(
+                f"this Writer encodes from {self.device} memory (device={self.device!r}) and the "
+                f"{type(tensor).__name__} is " + (f"on {where}" if where else "not a DLPack tensor")
+                + f": pass CUDA tensors on {self.device} (tensor.to({self.device!r})), or open the Writer with "
+                "device='cpu' for host arrays")
+        if self.pixel_format == "bgra":
+            picture = tensor  # already what NVENC takes (bgr0: the 4th byte is ignored); read in place
+        else:
+            from .torch_convert import to_bgr0
+
+            picture = to_bgr0(tensor, self.pixel_format)  # one copy on the device, with torch
+        shape = getattr(picture, "shape", None)  # torch, cupy, jax...; the engine checks the rest
+        size = (int(shape[1]), int(shape[0])) if shape is not None and len(shape) >= 2 else self.size
+        if size is None:
+            raise ValueError(f"the {type(tensor).__name__} has no shape: give the Writer size=(width, height)")
+        if self._core is not None and size != self.size:
+            raise ValueError(f"frame is {size[0]}x{size[1]}; this writer writes {self.size[0]}x{self.size[1]}")
+        writer = self._core
+        if writer is None:
+            writer = self._open(size, "bgr0")
+        return writer.write_tensor(picture, time)
 
     def _write_array(self, array: np.ndarray, time: Optional[float]) -> bool:
         if array.dtype != np.uint8:

@@ -7,6 +7,7 @@
 
 #include "../cuda/color_convert.hpp"
 #include "dlpack.hpp"
+#include "vistream/cuda_device.hpp"
 #include "vistream/error.hpp"
 
 namespace vistream::bindings {
@@ -184,8 +185,32 @@ py::capsule export_layout(std::shared_ptr<void> owner, const TensorLayout& layou
   return dlpack_capsule(std::move(owner), layout);
 }
 
+void order_after_picture_consumers(PyFrame& self) {
+  const Frame& frame = *self.frame;
+  if (!frame.device_picture()) return;
+  std::vector<uintptr_t> streams;
+  streams.swap(self.picture_consumers);
+  py::gil_scoped_release unlocked;
+  for (const uintptr_t stream : streams) cuda_order_after(frame.device_ordinal(), stream);
+}
+
 py::capsule frame_dlpack(PyFrame& self, const py::object& stream, const py::kwargs& kwargs) {
   Frame& frame = *self.frame;
+  if (const std::shared_ptr<DeviceImage>& picture = frame.device_picture()) {
+    // A Player's frame: (H, W, 3) view of its BGR0 picture (strides pitch, 4, 1), the very
+    // memory the window and the encoder read, so edits in place reach both without a copy.
+    TensorLayout bgr = picture->layout;
+    bgr.shape[2] = 3;
+    check_dlpack_keywords(kwargs, bgr.device_ordinal);
+    const uintptr_t consumer = consumer_stream_for(stream, bgr.device_ordinal);
+    if (consumer != 0) cuda_order_before(bgr.device_ordinal, consumer);
+    self.picture_consumers.push_back(consumer);
+    struct Owner {
+      FramePtr frame;
+      std::shared_ptr<DeviceImage> image;
+    };
+    return dlpack_capsule(std::make_shared<Owner>(Owner{self.frame, picture}), bgr);
+  }
   if (frame.on_device()) {
     // BGR (H, W, 3) on the frame's GPU, converted once per frame on vistream's stream; the
     // consumer's stream waits for that work (or the consumer syncs itself with stream=-1).
@@ -227,7 +252,57 @@ py::list frame_export_planes(PyFrame& self) {
   return planes;
 }
 
+void with_device_picture(const py::object& tensor, int ordinal, const std::function<void(const TensorLayout&)>& use) {
+  std::shared_ptr<CudaDevice> device = CudaDevice::get(ordinal);
+  py::object capsule = tensor.attr("__dlpack__")(py::arg("stream") = reinterpret_cast<uintptr_t>(device->stream()));
+  auto* managed = static_cast<VsDLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), "dltensor"));
+  if (!managed) throw py::error_already_set();
+  // Ours now: the capsule must not run the deleter again (DLPack's consumer protocol).
+  if (PyCapsule_SetName(capsule.ptr(), "used_dltensor") != 0) throw py::error_already_set();
+  std::unique_ptr<VsDLManagedTensor, void (*)(VsDLManagedTensor*)> owned(managed, [](VsDLManagedTensor* t) {
+    if (t->deleter) t->deleter(t);
+  });
+  const VsDLTensor& t = managed->dl_tensor;
+  if (t.device.device_type != kVsDLCUDA || t.device.device_id != ordinal)
+    throw py::value_error("the tensor is not on cuda:" + std::to_string(ordinal));
+  if (t.dtype.code != kVsDLUInt || t.dtype.bits != 8 || t.dtype.lanes != 1 || t.ndim != 3 || t.shape[2] != 4)
+    throw py::value_error("a device picture must be an (H, W, 4) uint8 tensor (BGR0)");
+  const int64_t row = t.strides ? t.strides[0] : t.shape[1] * 4;
+  if (t.strides && (t.strides[1] != 4 || t.strides[2] != 1))
+    throw py::value_error("a device picture's pixels must be contiguous within a row (strides (pitch, 4, 1))");
+  TensorLayout layout;
+  layout.data = static_cast<uint8_t*>(t.data) + t.byte_offset;
+  layout.device_ordinal = ordinal;
+  layout.ndim = 3;
+  layout.shape[0] = t.shape[0];
+  layout.shape[1] = t.shape[1];
+  layout.shape[2] = 4;
+  layout.strides[0] = row;
+  layout.strides[1] = 4;
+  layout.strides[2] = 1;
+  py::gil_scoped_release unlocked;
+  use(layout);
+}
+
 void register_frame(py::module_& m) {
+  m.def(
+      "_count_host_to_device",
+      [](int64_t bytes) {
+        process_transfers().host_to_device_bytes += bytes;
+        ++process_transfers().host_to_device_copies;
+      },
+      py::arg("bytes"), "Counts an upload made in Python (a callback's numpy array copied into a device picture).");
+  m.def(
+      "_cuda_device",
+      [](const std::string& spec) {
+        const int ordinal = parse_cuda_ordinal(spec);
+        if (ordinal < 0) throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N', got '" + spec + "'");
+        py::gil_scoped_release unlocked;
+        return CudaDevice::get(ordinal)->ordinal();
+      },
+      py::arg("device"),
+      "Opens the process's CUDA device object for 'cuda'/'cuda:N' (its ordinal); HardwareError naming libcuda, "
+      "the driver or the device when it cannot.");
   m.def("cuda_kernels_built", &cuda_kernels_built,
         "True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).");
   m.def("_dlpack_consumer_stream", &consumer_stream_for, py::arg("stream"), py::arg("device_ordinal"),

@@ -334,6 +334,13 @@ class PyPlayer {
       // Python owns the Frame object: the callback may keep it (and its array) after returning.
       py::object py_frame = py::cast(PyFrame{frame, py::object()});
       py::object result = callback(py_frame);
+      if (frame->device_picture()) {
+        // Device frames: a returned tensor/array is copied into the picture (torch_convert), and
+        // vistream's stream waits for the streams the picture was exported to.
+        if (!result.is_none()) py::module_::import("vistream.torch_convert").attr("copy_into_picture")(py_frame, result);
+        order_after_picture_consumers(py_frame.cast<PyFrame&>());
+        return true;
+      }
       if (!result.is_none()) replace_pixels(py_frame.cast<PyFrame&>(), result);
       // Kept by Python: settle its buffers now (ensure_writable may copy or re-lay them out),
       // so a later first .array does not change a frame the display and encoder are reading.
@@ -390,7 +397,13 @@ class PyPlayer {
     d["cache"] = py::dict(py::arg("hits") = cache.hits, py::arg("misses") = cache.misses,
                           py::arg("misses_behind") = cache.misses_behind, py::arg("grew") = cache.grew,
                           py::arg("frames") = cache.frames, py::arg("bytes") = cache.bytes,
-                          py::arg("budget_frames") = cache.budget_frames, py::arg("max_bytes") = cache.max_bytes);
+                          py::arg("budget_frames") = cache.budget_frames, py::arg("max_bytes") = cache.max_bytes,
+                          py::arg("device_bytes") = cache.device_bytes,
+                          py::arg("max_device_bytes") = cache.max_device_bytes);
+    d["device"] = player_->frames_device();
+    d["encode_path"] = player_->encode_path().empty() ? py::object(py::none()) : py::object(py::str(player_->encode_path()));
+    d["device_to_host_bytes"] = s.device_to_host_bytes.load() + player_->encoder_device_to_host_bytes();
+    d["device_to_host_copies"] = s.device_to_host_copies.load() + player_->encoder_device_to_host_copies();
     const LatencyStats::Summary latency = s.latency.summary();
     auto seconds_or_none = [](double value) { return std::isnan(value) ? py::object(py::none()) : py::object(py::float_(value)); };
     d["latency_p50"] = seconds_or_none(latency.p50);

@@ -204,9 +204,10 @@ void register_source_options(py::module_& m) {
       .member("autorotate", "a bool", &SourceOptions::autorotate,
           "Turn frames upright as the stream's rotation metadata asks (like ffmpeg); False: as stored.")
       .field(
-          "device", "'cpu', 'cuda' or 'cuda:N' (str)", [](const SourceOptions& o) { return o.decoder.device; },
+          "device", "'cpu', 'auto', 'cuda' or 'cuda:N' (str)", [](const SourceOptions& o) { return o.decoder.device; },
           [](SourceOptions& o, const std::string& device) { o.decoder.device = device; },
-          "Where decoded frames live: 'cpu', or 'cuda[:N]' (NVDEC frames stay in that GPU's memory).")
+          "Where decoded frames live: 'cpu', 'cuda[:N]' (NVDEC frames stay in that GPU's memory), or 'auto' "
+          "(cuda:0 when NVDEC opens there, else the CPU; info.hwaccel_note says why).")
       .member("low_latency", "a bool", &SourceOptions::low_latency,
               "FFmpeg's low-delay flags: fflags=nobuffer, max_delay=0 "
               "(unless input_options set them), decoder flag low_delay and slice threads only.")
@@ -236,6 +237,17 @@ void register_source_options(py::module_& m) {
             o.reconnect.attempts = attempts ? attempts->value : -1;
           },
           "Reconnect attempts per outage before the error is raised (None: forever).")
+      .field(
+          "cache_device_bytes", "an int",
+          [](const SourceOptions& o) { return static_cast<int64_t>(o.cache_device_bytes); },
+          [](SourceOptions& o, Number<int64_t> bytes) {
+            if (bytes.value < 0)
+              throw Error(ErrorKind::InvalidArgument,
+                          "cache_device_bytes must be >= 0, got " + std::to_string(bytes.value));
+            o.cache_device_bytes = static_cast<size_t>(bytes.value);
+          },
+          "Bytes of GPU memory the back-step cache may hold in device frames (device='cuda'), apart from "
+          "cache_bytes (0 = device frames are not cached).")
       .finish();
 }
 
@@ -302,6 +314,11 @@ void register_encoder_options(py::module_& m) {
           "extra_outputs", "a list of paths or URLs (str)", [](const EncoderOptions& o) { return o.extra_outputs; },
           [](EncoderOptions& o, const std::vector<std::string>& urls) { o.extra_outputs = urls; },
           "More outputs written from the same encoding (several outputs at once).")
+      .field(
+          "device", "'cpu', 'cuda' or 'cuda:N' (str)", [](const EncoderOptions& o) { return o.device; },
+          [](EncoderOptions& o, const std::string& device) { o.device = device; },
+          "Where the frames to encode live: 'cpu', or 'cuda[:N]' (BGR0 pictures in that GPU's memory: "
+          "NVENC takes them without a host copy, other encoders get one download per frame).")
       .finish();
 }
 

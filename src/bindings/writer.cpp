@@ -13,7 +13,10 @@
 #include <mutex>
 #include <optional>
 
+#include "../cuda/color_convert.hpp"
 #include "frame_view.hpp"
+#include "vistream/cuda_convert.hpp"
+#include "vistream/cuda_device.hpp"
 #include "vistream/error.hpp"
 #include "vistream/player_options.hpp"
 #include "vistream/writer.hpp"
@@ -65,6 +68,7 @@ class PyWriter {
     format.time_base = kWriterTimeBase;
     format.frame_rate = av_d2q(fps, 1000000);
     format.sample_aspect_ratio = AVRational{1, 1};
+    device_ordinal_ = options.device == "cpu" || options.device.empty() ? -1 : parse_cuda_ordinal(options.device);
     py::gil_scoped_release release;
     writer_ = std::make_unique<Writer>(urls, options, format);
     if (audio) writer_->add_audio_from(*audio);
@@ -73,6 +77,7 @@ class PyWriter {
   bool write_frame(const PyFrame& view, std::optional<double> seconds) {
     FramePtr frame = view.frame;
     const int64_t pts = pts_for(seconds);
+    if (frame->on_device()) return write_device_frame(frame, pts);
     py::gil_scoped_release release;
     std::lock_guard lock(mutex_);
     UniqueFrame reference = make_frame();
@@ -101,6 +106,19 @@ class PyWriter {
     return live().write(view.get());
   }
 
+  // Device pictures (EncoderOptions::device "cuda"): a producer's (H, W, 4) BGR0 CUDA tensor.
+  bool write_tensor(const py::object& tensor, std::optional<double> seconds) {
+    const int64_t pts = pts_for(seconds);
+    const int ordinal = live().frame_format().format == AV_PIX_FMT_BGR0 ? device_ordinal_ : -1;
+    if (ordinal < 0) throw py::value_error("write_tensor() needs a writer opened with device='cuda'");
+    bool written = false;
+    with_device_picture(tensor, ordinal, [&](const TensorLayout& picture) {
+      std::lock_guard lock(mutex_);
+      written = write_picture(picture, pts, nullptr);
+    });
+    return written;
+  }
+
   void close() {
     py::gil_scoped_release release;
     std::lock_guard lock(mutex_);
@@ -120,6 +138,9 @@ class PyWriter {
     for (const OutputStatus& output : stats.outputs) outputs.append(output_dict(output));
     d["outputs"] = outputs;
     d["encoder"] = writer_->encoder_name();
+    d["encode_path"] = writer_->encoder().path();
+    d["device_to_host_bytes"] = writer_->encoder().device_to_host_bytes();
+    d["device_to_host_copies"] = writer_->encoder().device_to_host_copies();
     return d;
   }
 
@@ -131,8 +152,33 @@ class PyWriter {
  private:
   Writer& live() { return *writer_; }
 
+  // A device frame (a Reader's or a Player's): its BGR0 picture, converted on the GPU unless
+  // the Player already made one.
+  bool write_device_frame(const FramePtr& frame, int64_t pts) {
+    py::gil_scoped_release release;
+    std::shared_ptr<DeviceImage> picture = frame->device_picture();
+    if (!picture) picture = convert_on_device(*frame, color::kBGR0);
+    std::lock_guard lock(mutex_);
+    return write_picture(picture->layout, pts, picture->memory.get());
+  }
+
+  // Mutex held. The encoder copies the picture before write() returns.
+  bool write_picture(const TensorLayout& picture, int64_t pts, AVBufferRef* memory) {
+    UniqueFrame view = make_frame();
+    if (memory) view->buf[0] = av_buffer_ref(memory);
+    view->format = AV_PIX_FMT_BGR0;
+    view->width = static_cast<int>(picture.shape[1]);
+    view->height = static_cast<int>(picture.shape[0]);
+    view->data[0] = picture.data;
+    view->linesize[0] = static_cast<int>(picture.strides[0]);
+    view->pts = pts;
+    view->best_effort_timestamp = AV_NOPTS_VALUE;
+    return live().write(view.get());
+  }
+
   std::mutex mutex_;
   std::unique_ptr<Writer> writer_;
+  int device_ordinal_ = -1;  // EncoderOptions::device's CUDA device, -1 for host frames
 };
 
 }  // namespace
@@ -149,6 +195,9 @@ void register_writer(py::module_& m) {
            "Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.")
       .def("write_array", &PyWriter::write_array, py::arg("array"), py::arg("time") = py::none(),
            "Encodes an HxWxC uint8 array in the writer's pixel format (read in place).")
+      .def("write_tensor", &PyWriter::write_tensor, py::arg("tensor"), py::arg("time") = py::none(),
+           "Encodes an (H, W, 4) uint8 BGR0 CUDA tensor (DLPack, writer opened with device='cuda'): NVENC takes "
+           "it from device memory, other encoders after one download.")
       .def("close", &PyWriter::close, "Flushes the encoder and finalizes every output. Idempotent.")
       .def("_stats", &PyWriter::stats)
       .def_property_readonly("encoder", &PyWriter::encoder, "The FFmpeg encoder in use.")

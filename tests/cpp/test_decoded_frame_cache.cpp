@@ -4,6 +4,7 @@
 // or rewrites) and be safe across threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -145,6 +146,57 @@ TEST(DecodedFrameCache, NeverGrowsPastItsCapNorForAJumpItCouldNotHold) {
 
 // The decode thread inserts while the consumer looks frames up: every frame the consumer gets
 // is whole and unchanged (all pixels equal its index), and the bound always holds.
+// Device frames (NVDEC surfaces, device="cuda") are budgeted apart: VRAM is shared with the
+// models on the GPU, so host frames must not let device frames crowd it, nor the reverse. The
+// accounting is the same code for both; host frames named as device ones exercise it here.
+TEST(DecodedFrameCache, BudgetsDeviceFramesApartFromHostFrames) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(100 * one, 2 * one);  // host: plenty; device: two frames
+  for (int64_t i = 0; i < 6; ++i) cache.insert(i, make_gray_frame(kW, kH, static_cast<uint8_t>(i)).get(), true);
+  DecodedFrameCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.device_bytes, 2 * one) << "device frames stay within cache_device_bytes";
+  EXPECT_EQ(stats.bytes, 0u) << "device frames are not counted as host memory";
+  EXPECT_EQ(stats.max_device_bytes, 2 * one);
+  EXPECT_TRUE(cache.contains(4) && cache.contains(5));
+  EXPECT_FALSE(cache.contains(3));
+  // Host frames have their own byte budget (the frame budget, 4 now, counts both kinds).
+  for (int64_t i = 10; i < 13; ++i) cache.insert(i, make_gray_frame(kW, kH, 1).get(), false);
+  stats = cache.stats();
+  EXPECT_EQ(stats.frames, DecodedFrameCache::kInitialFrames);
+  EXPECT_EQ(stats.bytes, 3 * one);
+  EXPECT_EQ(stats.device_bytes, one);
+  // Replacing a host frame by a device one moves its bytes to the device budget.
+  cache.insert(12, make_gray_frame(kW, kH, 2).get(), true);
+  EXPECT_EQ(cache.stats().bytes, 2 * one);
+  EXPECT_EQ(cache.stats().device_bytes, 2 * one);
+  cache.clear();
+  EXPECT_EQ(cache.stats().device_bytes, 0u);
+}
+
+TEST(DecodedFrameCache, DeviceFramesAreNotCachedWithoutADeviceBudget) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(100 * one);  // a host-only cache (the Reader's and the old default)
+  cache.insert(1, make_gray_frame(kW, kH, 1).get(), true);
+  EXPECT_FALSE(cache.contains(1)) << "holding NVDEC surfaces needs cache_device_bytes";
+  cache.insert(2, make_gray_frame(kW, kH, 1).get(), false);
+  EXPECT_TRUE(cache.contains(2));
+  EXPECT_EQ(cache.stats().device_bytes, 0u);
+}
+
+// A back step over device frames grows the frame budget only as far as the device budget
+// affords (a device budget of 4 frames serves 4 frames, whatever the host budget).
+TEST(DecodedFrameCache, DeviceBackStepsGrowWithinTheDeviceBudget) {
+  const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
+  DecodedFrameCache cache(1000 * one, 6 * one);
+  for (int64_t i = 0; i < 50; ++i) cache.insert(i, make_gray_frame(kW, kH, 0).get(), true);
+  EXPECT_FALSE(cache.lookup_for_seek(44));  // behind the 4 frames held: a step back that grows
+  // A host budget of 1000 frames would grow it to 12 (twice the 6 frames stepped over).
+  EXPECT_EQ(cache.stats().budget_frames, 6u) << "grown as far as the device budget affords";
+  for (int64_t i = 50; i < 60; ++i) cache.insert(i, make_gray_frame(kW, kH, 0).get(), true);
+  EXPECT_EQ(cache.stats().device_bytes, 6 * one);
+  EXPECT_EQ(cache.stats().frames, 6u);
+}
+
 TEST(DecodedFrameCache, ConcurrentInsertAndLookup) {
   constexpr int64_t kFrames = 400;
   const size_t one = buffer_bytes(make_gray_frame(kW, kH, 0).get());
