@@ -141,6 +141,8 @@ PLAYER_FIELDS = {
     "frames_dropped_timestamps": int, "timestamps_filled": int, "outputs": tuple,
     # live sources (reconnect=)
     "reconnects": int, "downtime": float, "frames_lost": int,
+    # live sources in real time: frames skipped to catch up with the stream
+    "frames_late": int,
     # device= (issue 11): where frames lived, how they reached the encoder, their downloads
     "device": str, "encode_path": str, "device_to_host_bytes": int, "device_to_host_copies": int,
 }
