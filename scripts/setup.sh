@@ -67,6 +67,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocstrings==1.0.8" "mkdocstrings-python==2.0.11"
   # atheris (libFuzzer for Python): tests/test_fuzz.py runs tests/fuzz/fuzz_reader.py.
   .venv/bin/python -m pip install -q "atheris==3.0.0"
+  # tests/test_detections_results.py: property tests (hypothesis), masks' COCO RLE checked against pycocotools
+  .venv/bin/python -m pip install -q "hypothesis==6.170.15" "pycocotools==2.0.11"
 fi
 
 .venv/bin/python -m pip install -q .

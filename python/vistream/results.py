@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import IO, Any, Mapping, Optional
+from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -69,7 +69,9 @@ class ResultsWriter:
             raise ValueError("results writer is closed")
         self._frames += 1
         if self.kind == "jsonl":
-            record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
+            # detections (with masks as COCO RLE, keypoints, classifications) plus their names:
+            # Detections.to_dict's keys, so a line reads back with Detections.from_dict
+            record = {"frame": int(index), "time": round(float(time), 6), **detections.to_dict()}
             if processing_ms is not None:
                 record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:
@@ -124,3 +126,24 @@ class ResultsWriter:
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         self.close(exc)
+
+
+def read_results(path: "str | Path") -> "Iterator[Tuple[int, float, Detections]]":
+    """The frames of a ``.jsonl`` results file as ``(frame, time, Detections)``, in file order:
+    boxes, scores, ids, masks, keypoints (and names), class names and classifications as they
+    were written. Raises ValueError naming the line that is not a results record.
+
+    Example::
+
+        for index, time, detections in vistream.results.read_results("tracks.jsonl"):
+            print(index, len(detections))
+    """
+    with open(path, "r", encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                yield int(record["frame"]), float(record["time"]), Detections.from_dict(record)
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{path}: line {number} is not a results record: {error}") from None
