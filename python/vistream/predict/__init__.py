@@ -14,11 +14,11 @@ Nothing here imports torch, ONNX Runtime or ultralytics until a predictor that n
 from .postprocess import LAYOUTS, LayoutError, detect_layout
 from .preprocess import ImageNetPreprocess, ImageTransform, Letterbox, Resize
 from .predictors import (ModelClassifier, ModelDetector, ModelSegmenter, OnnxClassifier, OnnxDetector,
-                         OnnxSegmenter, TorchClassifier, TorchDetector, TorchSegmenter, TopK)
+                         OnnxSegmenter, TorchClassifier, TorchDetector, TorchSegmenter)
 from .runtime import OnnxRuntime, Runtime, TensorRTRuntime, TorchRuntime, select_providers
 
 __all__ = ["OnnxDetector", "OnnxSegmenter", "OnnxClassifier", "TorchDetector", "TorchSegmenter", "TorchClassifier",
-           "ModelDetector", "ModelSegmenter", "ModelClassifier", "TopK", "UltralyticsPredictor", "export_model",
+           "ModelDetector", "ModelSegmenter", "ModelClassifier", "UltralyticsPredictor", "export_model",
            "Runtime", "OnnxRuntime", "TorchRuntime", "TensorRTRuntime", "select_providers",
            "Letterbox", "Resize", "ImageNetPreprocess", "ImageTransform", "LAYOUTS", "LayoutError", "detect_layout"]
 

@@ -22,19 +22,21 @@ from __future__ import annotations
 import ast
 import math
 import os
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
+from ..classifications import Classifications
 from ..detections import Detections
+from ..masks import InstanceMasks
 from . import postprocess as post
 from .preprocess import ImageNetPreprocess, ImageTransform, Letterbox, Resize, IMAGENET_MEAN, IMAGENET_STD
 from .runtime import OnnxRuntime, Runtime, TensorRTRuntime, TorchRuntime
 
 __all__ = ["OnnxDetector", "TorchDetector", "OnnxSegmenter", "TorchSegmenter", "OnnxClassifier", "TorchClassifier",
-           "ModelDetector", "ModelSegmenter", "ModelClassifier", "default_preprocess", "class_names_from_metadata"]
+           "ModelDetector", "ModelSegmenter", "ModelClassifier", "default_preprocess", "class_names_from_metadata",
+           "masks_from_prototypes"]
 
 Preprocess = Callable[[Any], Tuple[Any, ImageTransform]]
 Size = Union[int, Tuple[int, int]]
@@ -84,33 +86,13 @@ def _input_hw(runtime: Runtime, imgsz: Optional[Size], default: int = 640) -> Tu
 def _make_detections(raw: post.RawDetections, transform: ImageTransform,
                      class_names: Optional[Dict[int, str]]) -> Detections:
     xyxy = transform.boxes_to_source(raw.xyxy) if len(raw) else np.zeros((0, 4), np.float32)
-    data = {}
-    if class_names is not None:
-        data["class_name"] = np.array([class_names.get(int(c), str(int(c))) for c in raw.class_id], dtype=object)
-    return Detections(xyxy=xyxy, confidence=raw.confidence, class_id=raw.class_id, data=data)
+    return Detections(xyxy=xyxy, confidence=raw.confidence, class_id=raw.class_id, class_names=class_names)
 
 
-@dataclass
-class InstanceMasks:
-    """Instance masks cropped to their boxes: ``crops[i]`` is a bool array covering rows
-    ``offsets[i][1]:+h`` and columns ``offsets[i][0]:+w`` of a ``frame_hw`` frame."""
-
-    crops: List[np.ndarray]
-    offsets: List[Tuple[int, int]]
-    frame_hw: Tuple[int, int]
-
-    def dense(self) -> np.ndarray:
-        """(N, H, W) bool full-frame masks."""
-        h, w = self.frame_hw
-        masks = np.zeros((len(self.crops), h, w), bool)
-        for i, (crop, (x, y)) in enumerate(zip(self.crops, self.offsets)):
-            masks[i, y:y + crop.shape[0], x:x + crop.shape[1]] = crop
-        return masks
-
-
-def _attach_masks(detections: Detections, masks: InstanceMasks) -> Detections:
-    """Puts instance masks on the detections (the one place that knows how Detections stores masks)."""
-    detections.mask = masks.dense()
+def _attach_masks(detections: Detections, crops: List[np.ndarray], origins: List[Tuple[int, int]],
+                  frame_hw: Tuple[int, int]) -> Detections:
+    """Puts per-box mask crops ((y, x) origins) on the detections, stored compactly (no full-frame arrays)."""
+    detections.mask = InstanceMasks.from_crops(crops, origins, frame_hw)
     return detections
 
 
@@ -211,14 +193,11 @@ class ModelSegmenter(ModelDetector):
         num_classes = int(np.shape(outputs[0])[1]) - 4 - num_masks
         raw, _ = self._decode(outputs[:1], transform, num_classes=num_classes)
         detections = _make_detections(raw, transform, self.class_names)
-        masks = masks_from_prototypes(protos, raw.extra if raw.extra is not None else np.zeros((0, num_masks)),
-                                      detections.xyxy, transform)
-        keep = np.array([crop.any() for crop in masks.crops], bool)
-        if not keep.all():
-            detections = detections[keep]
-            masks = InstanceMasks([c for c, k in zip(masks.crops, keep) if k],
-                                  [o for o, k in zip(masks.offsets, keep) if k], masks.frame_hw)
-        return _attach_masks(detections, masks)
+        crops, origins = masks_from_prototypes(
+            protos, raw.extra if raw.extra is not None else np.zeros((0, num_masks)), detections.xyxy, transform)
+        detections = _attach_masks(detections, crops, origins, transform.source_hw)
+        keep = np.array([crop.any() for crop in crops], bool)
+        return detections if keep.all() else detections[keep]
 
 
 def _whole_pixel_factor(values: Sequence[float]) -> int:
@@ -230,8 +209,8 @@ def _whole_pixel_factor(values: Sequence[float]) -> int:
 
 
 def masks_from_prototypes(protos: np.ndarray, coefficients: np.ndarray, boxes: np.ndarray,
-                          transform: ImageTransform) -> InstanceMasks:
-    """Instance masks in source pixels, each cropped to its box.
+                          transform: ImageTransform) -> Tuple[List[np.ndarray], List[Tuple[int, int]]]:
+    """Instance masks in source pixels, each cropped to its box: (crops, (y, x) origins).
 
     Args:
         protos: (M, h, w) prototype masks of the model input (letterboxed) image.
@@ -256,11 +235,11 @@ def masks_from_prototypes(protos: np.ndarray, coefficients: np.ndarray, boxes: n
     top, left = int(round(top * factor)), int(round(left * factor))
     bottom, right = top + max(int(round(content_h * factor)), 1), left + max(int(round(content_w * factor)), 1)
     scale_y, scale_x = (bottom - top) / frame_h, (right - left) / frame_w
-    crops, offsets = [], []
+    crops, origins = [], []
     for logit, (x1, y1, x2, y2) in zip(logits, np.asarray(boxes, np.float32)):
         c0, c1 = min(max(math.ceil(x1), 0), frame_w), min(max(math.ceil(x2), 0), frame_w)
         r0, r1 = min(max(math.ceil(y1), 0), frame_h), min(max(math.ceil(y2), 0), frame_h)
-        offsets.append((c0, r0))
+        origins.append((r0, c0))
         if c1 <= c0 or r1 <= r0:
             crops.append(np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), bool))
             continue
@@ -272,25 +251,14 @@ def masks_from_prototypes(protos: np.ndarray, coefficients: np.ndarray, boxes: n
         sampled = cv2.warpAffine(content, matrix, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_REPLICATE)
         crops.append(sampled > 0)  # sigmoid(x) > 0.5
-    return InstanceMasks(crops, offsets, (frame_h, frame_w))
+    return crops, origins
 
 
-@dataclass
-class TopK:
-    """Top-k classes of one image: ``class_id`` and ``confidence`` best first (probabilities),
-    ``class_name`` when the model names its classes."""
-
-    class_id: np.ndarray
-    confidence: np.ndarray
-    class_name: Optional[List[str]] = None
-    probabilities: Optional[np.ndarray] = field(default=None, repr=False)
-
-
-def _make_classification(probabilities: np.ndarray, top_k: int, class_names: Optional[Dict[int, str]]):
-    """The classifier's result (the one place that knows the classification result type)."""
-    order = np.argsort(-probabilities, kind="stable")[:top_k]
-    names = [class_names.get(int(i), str(int(i))) for i in order] if class_names else None
-    return TopK(order.astype(np.int64), probabilities[order].astype(np.float32), names, probabilities)
+def _make_classification(probabilities: np.ndarray, top_k: int,
+                         class_names: Optional[Dict[int, str]]) -> Classifications:
+    """The top-k classes of one image as a one-row ``Classifications``."""
+    return Classifications.from_scores(probabilities[None], k=min(top_k, probabilities.shape[-1]),
+                                       class_names=class_names)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
