@@ -214,7 +214,7 @@ def detect_layout(output_names: Sequence[str], output_shapes: Sequence[Sequence]
     if len(shapes) == 1 and len(shapes[0]) == 3:
         channels, rows = shapes[0][1], shapes[0][2]
         if channels is not None and rows is not None:
-            if channels == 6 or rows == 6:
+            if rows == 6 and channels > rows:
                 # x1 y1 x2 y2 score class (end-to-end) and a one-class YOLOv5 look the same
                 if str(metadata.get("end2end", "")).lower() == "true":
                     return "end2end"
