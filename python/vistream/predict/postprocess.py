@@ -213,6 +213,11 @@ def detect_layout(output_names: Sequence[str], output_shapes: Sequence[Sequence]
         return "yolox"
     if len(shapes) == 1 and len(shapes[0]) == 3:
         channels, rows = shapes[0][1], shapes[0][2]
+        classes = _class_count(metadata)
+        if classes is not None and channels == 4 + classes:  # ultralytics' names say how many classes
+            return "yolov8"
+        if classes is not None and rows == 5 + classes:
+            return "yolov5"
         if channels is not None and rows is not None:
             if rows == 6 and channels > rows:
                 # x1 y1 x2 y2 score class (end-to-end) and a one-class YOLOv5 look the same
@@ -239,6 +244,21 @@ def detect_layout(output_names: Sequence[str], output_shapes: Sequence[Sequence]
             return "ssd_nms"
         return "ssd"
     raise fail(f"{len(shapes)} outputs")
+
+
+def _class_count(metadata: Dict) -> Optional[int]:
+    text = metadata.get("names") or metadata.get("vistream.num_classes")
+    if not text:
+        return None
+    try:
+        import ast
+
+        value = ast.literal_eval(str(text))
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        return len(value)
+    return int(value) if isinstance(value, int) else None
 
 
 def _raise(error: Exception):
