@@ -158,3 +158,27 @@ def test_timm_classifier_onnx_matches_torch(frames, tmp_path):
             np.testing.assert_array_equal(result.class_id[0], top5)
             np.testing.assert_allclose(result.confidence[0], probabilities[top5], rtol=0, atol=1e-4)
         np.testing.assert_allclose(classifier.probabilities(frames[index]), probabilities, rtol=0, atol=1e-4)
+
+
+def test_segmenter_runs_in_a_player_pipeline_and_results_keep_its_masks(yolov8_seg, test_mp4, tmp_path):
+    """The ONNX segmenter is a Pipeline detector: a real headless run writes its masks (RLE) to the
+    results file and they read back equal to the segmenter's own output on the same frame."""
+    from vistream.results import read_results
+
+    _, onnx_path = yolov8_seg
+    segmenter = OnnxSegmenter(onnx_path, conf=CONF, iou=IOU)
+    results = tmp_path / "seg.jsonl"
+    pipeline = vs.Pipeline(detector=segmenter, results=str(results))
+    player = vs.Player(str(test_mp4), display=False, end=0.1)  # the first 3 frames
+    player.on_frame(pipeline)
+    player.run()
+    pipeline.close()
+    records = list(read_results(results))
+    assert len(records) >= 3
+    with vs.Reader(str(test_mp4)) as reader:
+        first = reader.frames_at([records[0][0]])[0].array
+    expected = segmenter(first)
+    written = records[0][2]
+    assert len(written) == len(expected) > 0
+    np.testing.assert_array_equal(written.mask, expected.mask)
+    np.testing.assert_allclose(written.xyxy, expected.xyxy, atol=0.01)

@@ -303,8 +303,8 @@ class ModelClassifier:
             output = softmax(output)
         return output
 
-    def __call__(self, frame):
-        """The top-k classes of the frame (best first)."""
+    def __call__(self, frame) -> Classifications:
+        """The top-k classes of the frame (best first), as a one-row ``Classifications``."""
         return _make_classification(self.probabilities(frame), self.top_k, self.class_names)
 
     def __repr__(self) -> str:

@@ -31,8 +31,13 @@ def _hw(size: Size) -> Tuple[int, int]:
 
 
 def as_image(frame) -> np.ndarray:
-    """The HxWx3 uint8 BGR array of a vistream ``Frame`` or an array (clear ValueError otherwise)."""
+    """The HxWx3 uint8 BGR array of a vistream ``Frame``, an array or a CPU torch tensor (ValueError otherwise)."""
     image = getattr(frame, "array", frame)
+    if hasattr(image, "detach") and hasattr(image, "device"):  # a torch tensor in the frame layout
+        if image.device.type != "cpu":
+            raise ValueError("these predictors preprocess on the CPU: pass frame.array (or tensor.cpu()), "
+                             f"not a {image.device.type} tensor")
+        image = image.detach().numpy()
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a BGR HxWx3 image (numpy array or vistream Frame), got "
                          f"{getattr(image, 'shape', type(image).__name__)}")

@@ -69,7 +69,7 @@ class UltralyticsPredictor:
     def class_names(self) -> Dict[int, str]:
         return dict(getattr(self.model, "names", {}) or {})
 
-    def __call__(self, frame):
+    def __call__(self, frame) -> Union[Detections, Classifications]:
         """Detections (detect/segment/pose) or top-k classes (classify) of one BGR frame."""
         image = as_image(frame)
         result = self.model.predict(image, **self.options)[0]
