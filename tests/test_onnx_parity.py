@@ -182,3 +182,24 @@ def test_segmenter_runs_in_a_player_pipeline_and_results_keep_its_masks(yolov8_s
     assert len(written) == len(expected) > 0
     np.testing.assert_array_equal(written.mask, expected.mask)
     np.testing.assert_allclose(written.xyxy, expected.xyxy, atol=0.01)
+
+
+def test_yolox_export_through_onnx_detector_matches_vistream_yolox(frames, tmp_path):
+    """vistream's own YOLOX exported to ONNX: OnnxDetector recognises it (metadata), letterboxes
+    like YOLOX and finds the same boxes as the YOLOX detector running that file."""
+    from vistream.detect.yolox import YOLOX, export_onnx
+
+    torch.manual_seed(0)
+    reference = YOLOX("yolox_nano", input_size=(416, 416), conf=1e-4, nms=0.45)  # random weights, scores ~1e-4
+    path = export_onnx(reference, tmp_path / "nano.onnx")
+    onnx_yolox = YOLOX("yolox_nano", onnx_file=str(path), conf=1e-4, nms=0.45)
+    detector = OnnxDetector(path, conf=1e-4, iou=0.45, max_det=10_000)  # YOLOX caps nothing
+    assert detector.layout == "yolox" and detector.input_hw == (416, 416)
+    expected, ours = onnx_yolox(frames[2]), detector(frames[2])
+    assert len(ours) == len(expected) > 0
+    def order(d):  # by box (rounded: the two runs differ in the last bits), then class
+        return np.lexsort(np.vstack([d.class_id, np.round(d.xyxy, 1).T[::-1]]))
+
+    order_ours, order_expected = order(ours), order(expected)
+    np.testing.assert_allclose(ours.xyxy[order_ours], expected.xyxy[order_expected], atol=1e-3)
+    np.testing.assert_array_equal(ours.class_id[order_ours], expected.class_id[order_expected])

@@ -56,10 +56,13 @@ def class_names_from_metadata(metadata: Dict[str, str]) -> Optional[Dict[int, st
     return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else None
 
 
-def default_preprocess(layout: str, input_hw: Tuple[int, int]) -> Preprocess:
+def default_preprocess(layout: str, input_hw: Tuple[int, int], metadata: Optional[Dict[str, str]] = None) -> Preprocess:
     """The preprocessing a model of this layout was trained with (override with ``preprocess=``)."""
-    if layout == "yolox":  # BGR 0-255, padded right/bottom (YOLOX' own letterbox)
-        return Letterbox(input_hw, center=False, rgb=False, scale=1.0)
+    if layout == "yolox":
+        if str((metadata or {}).get("vistream.model", "")).endswith("_mix_det"):
+            # ByteTrack's MOT models: RGB, 0-1, ImageNet mean/std, YOLOX' top-left letterbox
+            return Letterbox(input_hw, center=False, rgb=True, scale=1 / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        return Letterbox(input_hw, center=False, rgb=False, scale=1.0)  # BGR 0-255, padded right/bottom
     if layout in ("ssd", "ssd_nms"):
         return Resize(input_hw, rgb=True, scale=1 / 255)
     if layout == "detr":
@@ -127,7 +130,7 @@ class ModelDetector:
         self._custom_postprocess = postprocess
         self.layout = self._resolve_layout(layout) if postprocess is None else layout
         self.preprocess: Preprocess = preprocess or default_preprocess(
-            self.layout if self.layout in post.LAYOUTS else "yolov8", self.input_hw)
+            self.layout if self.layout in post.LAYOUTS else "yolov8", self.input_hw, runtime.metadata)
 
     def _resolve_layout(self, layout: str) -> str:
         if layout != "auto":

@@ -105,7 +105,8 @@ class Letterbox:
 
     Args:
         size: the model's input (H, W) (or an int for a square input).
-        center: pad both sides equally (ultralytics) or only right/bottom (``False``: YOLOX).
+        center: pad both sides equally (ultralytics) or only right/bottom (``False``: YOLOX' letterbox,
+            whose resized size is floored rather than rounded).
         pad_value: grey level of the padding (114 for both).
         rgb: swap BGR frames to RGB (ultralytics: True; YOLOX: False).
         scale: multiply pixel values (1/255 for ultralytics; 1.0 for YOLOX).
@@ -127,7 +128,10 @@ class Letterbox:
         image = as_image(frame)
         (h, w), (th, tw) = image.shape[:2], self.size
         r = min(th / h, tw / w)
-        new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+        if self.center:
+            new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
+        else:
+            new_w, new_h = max(int(w * r), 1), max(int(h * r), 1)
         if self.center:
             dw, dh = (tw - new_w) / 2, (th - new_h) / 2
             top, left = round(dh - 0.1), round(dw - 0.1)
