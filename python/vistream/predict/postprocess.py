@@ -281,8 +281,9 @@ def order_outputs(layout: str, output_names: Sequence[str], outputs: Sequence) -
         if layout == "detr":
             return [outputs[others[0]], outputs[box]]
         if layout == "ssd_nms":
+            integer = [i for i in others if np.issubdtype(np.asarray(outputs[i]).dtype, np.integer)]
             label = next((i for i in others if "label" in names[i] or "class" in names[i]),
-                         next((i for i in others if np.issubdtype(np.asarray(outputs[i]).dtype, np.integer)), others[-1]))
+                         integer[0] if integer else others[-1])
             score = next(i for i in others if i != label)
             return [outputs[box], outputs[score], outputs[label]]
         return [outputs[box], outputs[others[0]]]

@@ -147,7 +147,8 @@ class ModelDetector:
         batch, transform = self.preprocess(frame)
         return self.runtime(batch), transform
 
-    def _decode(self, outputs: List[Any], transform: ImageTransform, num_classes: Optional[int] = None):
+    def _decode(self, outputs: List[Any], transform: ImageTransform,
+                num_classes: Optional[int] = None) -> post.RawDetections:
         outputs = [o.detach().float().cpu().numpy() if hasattr(o, "detach") else np.asarray(o) for o in outputs]
         raw = post.decode(self.layout, outputs, self.conf, self.iou, self.max_det, self.agnostic,
                           output_names=self.runtime.output_names, input_hw=transform.input_hw,
@@ -160,14 +161,14 @@ class ModelDetector:
             keep = np.isin(raw.class_id, self.classes)
             raw = post.RawDetections(raw.xyxy[keep], raw.confidence[keep], raw.class_id[keep], raw.rows[keep],
                                      None if raw.extra is None else raw.extra[keep])
-        return raw, outputs
+        return raw
 
     def __call__(self, frame) -> Detections:
         """Detections in the frame's pixels (a BGR HxWx3 array or a vistream Frame)."""
         outputs, transform = self.infer(frame)
         if self._custom_postprocess is not None:
             return self._custom_postprocess(outputs, transform)
-        raw, _ = self._decode(outputs, transform)
+        raw = self._decode(outputs, transform)
         return _make_detections(raw, transform, self.class_names)
 
     def __repr__(self) -> str:
@@ -179,8 +180,8 @@ class ModelSegmenter(ModelDetector):
     """YOLOv8/v11-seg instance segmentation: boxes plus masks from prototype masks.
 
     The model outputs predictions (1, 4+C+M, N) and prototypes (1, M, h, w). Each kept box's mask
-    is ``sigmoid(coefficients @ prototypes) > 0.5``, sampled (bilinear) straight at the source
-    pixels inside its box, so masks are in source pixels and cost only their box's area.
+    is ``sigmoid(coefficients @ prototypes) > 0.5``, resampled to source pixels like ultralytics'
+    ``retina_masks`` but only inside its box, and stored as a crop (``InstanceMasks.from_crops``).
     Detections whose mask is empty are dropped (as ultralytics does).
     """
 
@@ -194,7 +195,7 @@ class ModelSegmenter(ModelDetector):
                             else outputs[1], np.float32)[0]
         num_masks = protos.shape[0]
         num_classes = int(np.shape(outputs[0])[1]) - 4 - num_masks
-        raw, _ = self._decode(outputs[:1], transform, num_classes=num_classes)
+        raw = self._decode(outputs[:1], transform, num_classes=num_classes)
         detections = _make_detections(raw, transform, self.class_names)
         crops, origins = masks_from_prototypes(
             protos, raw.extra if raw.extra is not None else np.zeros((0, num_masks)), detections.xyxy, transform)

@@ -195,7 +195,6 @@ class ImageNetPreprocess:
     def __call__(self, frame) -> Tuple[np.ndarray, ImageTransform]:
         image = as_image(frame)
         h, w = image.shape[:2]
-        scale = self.resize / min(h, w)
         new_h, new_w = (self.resize, int(self.resize * w / h)) if h <= w else (int(self.resize * h / w), self.resize)
         resized = cv2.resize(image.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         th, tw = self.size

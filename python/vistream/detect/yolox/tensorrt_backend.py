@@ -68,8 +68,9 @@ class TensorRTModel:
     """
 
     def __init__(self, path: str, device: torch.device, all_outputs: bool = False):
+        # before touching the file: missing software is the real problem
         trt = require_tensorrt() if not all_outputs else require_tensorrt(
-            "TensorRT engines", "run the ONNX file with ONNX Runtime or the torch module instead")  # before touching the file: missing software is the real problem
+            "TensorRT engines", "run the ONNX file with ONNX Runtime or the torch module instead")
         self.device = torch.device(device)
         if self.device.type != "cuda":
             raise ValueError(f"TensorRT engines run on CUDA; pass device='cuda' (got {self.device})")
