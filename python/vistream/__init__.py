@@ -118,10 +118,20 @@ from .pipeline import PipelineTransfers  # noqa: E402
 __all__ += ["PipelineTransfers"]
 _TORCH_ANNOTATORS = ("TorchBoxAnnotator", "TorchPixelateAnnotator", "TorchLabelAnnotator", "TorchTraceAnnotator")
 
+# Predictors for users' own models (vistream.predict): loaded on first use, so `import vistream`
+# does not pull in OpenCV, ONNX Runtime, torch or ultralytics.
+_PREDICT_EXPORTS = ("OnnxDetector", "OnnxSegmenter", "OnnxClassifier", "TorchDetector", "TorchSegmenter",
+                    "TorchClassifier", "UltralyticsPredictor", "export_model")
+__all__ += list(_PREDICT_EXPORTS)
+
 
 def __getattr__(name: str):
     if name in _TORCH_ANNOTATORS:
         from . import annotate
 
         return getattr(annotate, name)
+    if name in _PREDICT_EXPORTS:
+        from . import predict
+
+        return getattr(predict, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

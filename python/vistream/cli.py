@@ -671,12 +671,41 @@ def _build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the app's name, also its Python package (e.g. demoapp)")
     new.add_argument("--directory", default=".", help="where the app's folder is made (default: here)")
     new.add_argument("--force", action="store_true", help="write into an existing non-empty folder")
-    for subparser in (play, demo, info, report, doctor, new):
+    export = sub.add_parser("export", help="a checkpoint or model config to ONNX or a TensorRT engine (cached by hash)")
+    _add_export_arguments(export)
+    for subparser in (play, demo, info, report, doctor, new, export):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
         subparser.add_argument("--version", action="version", version=f"vistream {__version__}")
     return parser
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="CHECKPOINT|MODEL",
+                        help="ultralytics .pt/.yaml, YOLOX .pth/.pth.tar or a YOLOX model name")
+    parser.add_argument("--format", choices=("onnx", "engine"), default="onnx",
+                        help="onnx (default) or engine (TensorRT: needs tensorrt and an NVIDIA GPU)")
+    parser.add_argument("--imgsz", type=int, default=640, help="input size in pixels, a multiple of 32 (default 640)")
+    parser.add_argument("--fp16", action="store_true", help="half-precision TensorRT engine")
+    parser.add_argument("--int8", action="store_true", help="int8 TensorRT engine (needs --calib)")
+    parser.add_argument("--calib", metavar="CLIP", help="video whose frames calibrate --int8")
+    parser.add_argument("-o", "--output", help="also copy the export to this file or folder")
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Prints the exported file's path (the cache's, or --output's) on stdout."""
+    from .predict.export import copy_export, export_cache_dir, export_model
+
+    before = set(export_cache_dir().glob("*")) if export_cache_dir().is_dir() else set()
+    path = export_model(args.source, format=args.format, imgsz=args.imgsz, fp16=args.fp16, int8=args.int8,
+                        calib=args.calib)
+    if path in before:
+        print(f"vistream: cached export (same content and options): {path}", file=sys.stderr)
+    if args.output:
+        path = copy_export(path, args.output)
+    print(path)
+    return 0
 
 
 def _report(error: BaseException, verbose: bool) -> None:
@@ -710,6 +739,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _info(args)
             if args.command == "report":
                 return _report_command(args)
+            if args.command == "export":
+                return _export(args)
             if args.command == "doctor":
                 from .doctor import run as run_doctor
 

@@ -13,14 +13,13 @@ Example::
 
 from __future__ import annotations
 
-import os
-import warnings
 from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from ...errors import MissingDependencyError
+from ...predict.runtime import onnx_session, require_onnxruntime as _require_onnxruntime
+from ...predict.runtime import select_providers as _select_providers
 
 __all__ = ["OnnxRuntimeModel", "require_onnxruntime", "select_providers"]
 
@@ -29,24 +28,12 @@ _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "ten
 
 def require_onnxruntime():
     """Imports onnxruntime, or raises ImportError naming the pip package to install."""
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise MissingDependencyError("YOLOX(onnx_file=...) needs ONNX Runtime: pip install onnxruntime "
-                          "(or onnxruntime-gpu for the CUDA / TensorRT execution providers)") from error
-    return onnxruntime
+    return _require_onnxruntime("YOLOX(onnx_file=...)")
 
 
 def select_providers(device: torch.device, available: List[str]) -> List[str]:
     """Execution providers in priority order: TensorRT, CUDA (on a cuda device), then CPU."""
-    chosen = []
-    if device.type == "cuda":
-        chosen = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
-        if not chosen:
-            warnings.warn("YOLOX: device is cuda but this onnxruntime has no CUDA/TensorRT execution provider "
-                          "(pip install onnxruntime-gpu); running the ONNX model on the CPU", RuntimeWarning,
-                          stacklevel=3)
-    return chosen + ["CPUExecutionProvider"]
+    return _select_providers(device, available)
 
 
 class OnnxRuntimeModel:
@@ -62,25 +49,10 @@ class OnnxRuntimeModel:
     """
 
     def __init__(self, path: str, device: torch.device, providers: Optional[List[str]] = None):
-        ort = require_onnxruntime()  # before touching the file: the missing package is the real problem
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"ONNX model not found: {path}")
+        # The session (providers, threads, no spinning) is built by the generic runtime code that
+        # every vistream predictor shares (vistream.predict.runtime.onnx_session).
         self.device = torch.device(device)
-        if providers is None:
-            providers = select_providers(self.device, ort.get_available_providers())
-        options = []
-        for name in providers:  # pin the GPU providers to the requested card
-            wants_id = name in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-            options.append({"device_id": self.device.index or 0} if wants_id else {})
-        session_options = ort.SessionOptions()
-        # One thread knob for both backends: as many intra-op threads as torch uses (OMP_NUM_THREADS or
-        # torch.set_num_threads), so a shared machine can be told to use fewer cores in one place.
-        session_options.intra_op_num_threads = torch.get_num_threads()
-        # Idle intra-op threads sleep instead of spinning: in the pipeline they share the cores with
-        # the decoder and encoder threads, and spinning workers took CPU from x264 (bench/headline.py).
-        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), sess_options=session_options, providers=providers,
-                                            provider_options=options)
+        self.session = onnx_session(path, self.device, providers, feature="YOLOX(onnx_file=...)")
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1:
             raise ValueError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")

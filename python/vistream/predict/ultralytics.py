@@ -1,0 +1,81 @@
+"""``UltralyticsPredictor``: an ultralytics YOLO model (detect, segment, classify, pose) as a vistream predictor.
+
+Example::
+
+    predictor = vistream.UltralyticsPredictor("yolov8n-seg.pt", conf=0.3)   # or a YOLO object
+    detections = predictor(frame)      # Detections with masks in source pixels
+    classes = vistream.UltralyticsPredictor("yolov8n-cls.pt")(frame)        # Classifications
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Union
+
+from ..classifications import Classifications
+from ..detections import Detections
+from ..errors import MissingDependencyError
+from .preprocess import as_image
+
+__all__ = ["UltralyticsPredictor"]
+
+
+def _require_ultralytics():
+    try:
+        import ultralytics
+    except ImportError as error:
+        raise MissingDependencyError("UltralyticsPredictor needs the ultralytics package: pip install ultralytics") \
+            from error
+    return ultralytics
+
+
+class UltralyticsPredictor:
+    """Runs an ultralytics model on frames and returns vistream results.
+
+    Args:
+        model: a weights file or model yaml (``"yolov8n-seg.pt"``, ``"yolo11n.yaml"``, an exported
+            ``.onnx``...) or a ``ultralytics.YOLO`` object. Names ultralytics downloads itself
+            (``"yolov8n.pt"`` when absent) need its network access.
+        conf / iou / imgsz / device / classes / max_det: ultralytics' predict options.
+        **predict_options: any other ``model.predict`` keyword (``half=True``, ``agnostic_nms``...).
+
+    Detect, segment and pose models return ``Detections`` (masks in source pixels, keypoints
+    (N, K, 3)); classify models return the top-k classes (``Classifications``, one row). ``task`` says which.
+    """
+
+    def __init__(self, model: Union[str, os.PathLike, Any], *, conf: float = 0.25, iou: float = 0.7,
+                 imgsz: Union[int, tuple] = 640, device: Optional[str] = None, top_k: int = 5,
+                 **predict_options: Any):
+        _require_ultralytics()
+        if isinstance(model, (str, os.PathLike)):
+            from ultralytics import YOLO
+
+            text = os.fspath(model)
+            if text.endswith((".pt", ".onnx", ".engine")) and not os.path.exists(text) and os.sep in text:
+                raise FileNotFoundError(f"ultralytics model not found: {text}")
+            model = YOLO(text)
+        if not hasattr(model, "predict"):
+            raise TypeError(f"UltralyticsPredictor needs a model path or a ultralytics YOLO object, "
+                            f"got {type(model).__name__}")
+        self.model = model
+        self.task: str = getattr(model, "task", "detect") or "detect"
+        self.top_k = int(top_k)
+        self.options: Dict[str, Any] = dict(conf=conf, iou=iou, imgsz=imgsz, verbose=False, retina_masks=True)
+        if device is not None:
+            self.options["device"] = device
+        self.options.update(predict_options)
+
+    @property
+    def class_names(self) -> Dict[int, str]:
+        return dict(getattr(self.model, "names", {}) or {})
+
+    def __call__(self, frame) -> Union[Detections, Classifications]:
+        """Detections (detect/segment/pose) or top-k classes (classify) of one BGR frame."""
+        image = as_image(frame)
+        result = self.model.predict(image, **self.options)[0]
+        if self.task == "classify" or getattr(result, "probs", None) is not None:
+            return Classifications.from_ultralytics(result, k=self.top_k)
+        return Detections.from_ultralytics(result)
+
+    def __repr__(self) -> str:
+        return f"UltralyticsPredictor(task={self.task!r}, options={self.options})"
