@@ -97,3 +97,8 @@ __all__ = [
     "CheckpointMismatchError",
     "UntrustedCheckpointError",
 ]
+
+# DeepLabCut-live style pose estimation (docs/pose.md); torch is imported only when a model loads
+from .pose import DLCPoseEstimator, Pose, PoseWriter, RegionTrigger  # noqa: E402
+
+__all__ += ["DLCPoseEstimator", "Pose", "PoseWriter", "RegionTrigger"]
