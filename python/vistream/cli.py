@@ -600,6 +600,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="the annotated output video (--output of the run): adds a strip of its frames")
     doctor = sub.add_parser("doctor", help="what this machine can do (FFmpeg, GPUs, encoders, runtimes), for bug reports")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    pose = sub.add_parser("pose", help="DeepLabCut pose estimation on a video: annotated video, CSV/HDF5 poses")
+    from .pose.cli import add_pose_arguments
+
+    add_pose_arguments(pose)
     for subparser in (play, demo, info, report, doctor):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
@@ -639,6 +643,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _info(args)
             if args.command == "report":
                 return _report_command(args)
+            if args.command == "pose":
+                from .pose.cli import run_pose
+
+                return run_pose(args)
             if args.command == "doctor":
                 from .doctor import run as run_doctor
 
