@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time as _time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
@@ -429,11 +430,16 @@ def _export_onnx(network: Any, config: Dict[str, Any], path: Path) -> Path:
         raise MissingDependencyError("ONNX export needs the onnx package: pip install onnx") from error
     dummy = torch.zeros(1, 3, 256, 256)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The TorchScript exporter (dynamo=False) handles the dynamic height/width without onnxscript.
-    torch.onnx.export(network, (dummy,), str(path), input_names=["image"], output_names=["heatmap", "locref"],
-                      dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                                    "heatmap": {0: "batch", 2: "h", 3: "w"}, "locref": {0: "batch", 2: "h", 3: "w"}},
-                      opset_version=17, dynamo=False)
+    # The TorchScript exporter (dynamo=False) handles the dynamic height/width without onnxscript;
+    # its deprecation warning says nothing a user can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(network, (dummy,), str(path), input_names=["image"],
+                          output_names=["heatmap", "locref"],
+                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                        "heatmap": {0: "batch", 2: "h", 3: "w"},
+                                        "locref": {0: "batch", 2: "h", 3: "w"}},
+                          opset_version=17, dynamo=False)
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
     entry.key = ONNX_CONFIG_KEY
