@@ -50,4 +50,6 @@ def test_xywh_round_trip_center_area(vs):
 def test_empty_and_json(vs):
     assert len(vs.Detections.empty()) == 0 and vs.Detections.empty().is_empty()
     d = vs.Detections(xyxy=[[1, 2, 3, 4]], confidence=[0.5], class_id=[2], tracker_id=[7])
-    assert json.loads(d.to_json()) == [{"xyxy": [1, 2, 3, 4], "confidence": 0.5, "class_id": 2, "tracker_id": 7}]
+    # issue 13: to_json is an object (records + names) that from_json reads back
+    assert json.loads(d.to_json()) == {"detections": [{"xyxy": [1, 2, 3, 4], "confidence": 0.5, "class_id": 2,
+                                                       "tracker_id": 7}]}

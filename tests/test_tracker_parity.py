@@ -17,7 +17,6 @@ import warnings
 import numpy as np
 import pytest
 
-from vistream import Detections
 from vistream.track import ByteTrack, iou_matrix
 
 # Test dependencies (scripts/setup.sh --test installs them): a missing one is a failure.
@@ -27,6 +26,7 @@ import supervision as sv  # noqa: E402
 os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics must not try to reach its hub
 from types import SimpleNamespace  # noqa: E402
 
+from ultralytics.engine.results import Boxes  # noqa: E402
 from ultralytics.trackers.bot_sort import BOTSORT as UltralyticsBoTSORT  # noqa: E402
 from ultralytics.trackers.byte_tracker import BYTETracker as UltralyticsByteTrack  # noqa: E402
 
@@ -85,8 +85,9 @@ def test_matches_supervision_bytetrack(sequence, seed):
                           minimum_matching_threshold=0.8, frame_rate=30)
     our_out, their_out = {}, {}
     for f, xyxy, scores in _synthesise(gt, seed):
-        mine = ours.update(Detections(xyxy=xyxy, confidence=scores))
-        tracks = theirs.update_with_tensors(np.column_stack([xyxy, scores]))
+        rows = np.column_stack([xyxy, scores])  # the same (N, 5) array to both trackers
+        mine = ours.update(rows)
+        tracks = theirs.update_with_tensors(rows)
         their_boxes = np.array([t.tlbr for t in tracks], np.float64).reshape(-1, 4)
         their_ids = [int(t.external_track_id) for t in tracks]
         assert mine.tracker_id.tolist() == their_ids, f"frame {f}"
@@ -97,20 +98,6 @@ def test_matches_supervision_bytetrack(sequence, seed):
     ref_mota, ref_idf1 = _mota_idf1(gt, their_out)
     assert mota == pytest.approx(ref_mota, abs=1e-9) and idf1 == pytest.approx(ref_idf1, abs=1e-9)
     assert mota > 0.7 and idf1 > 0.75
-
-
-class _UltralyticsBoxes:
-    """The slice of ultralytics' ``Boxes`` its trackers read: conf, cls, xywh, xyxy, masking."""
-
-    def __init__(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> None:
-        self.xyxy, self.conf, self.cls = xyxy, conf, cls
-        self.xywh = np.column_stack([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]])
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, mask) -> "_UltralyticsBoxes":
-        return _UltralyticsBoxes(self.xyxy[mask], self.conf[mask], self.cls[mask])
 
 
 def _ultralytics_args(**overrides) -> SimpleNamespace:
@@ -128,7 +115,7 @@ def _run(step, frames) -> dict:
 
 def _vistream(tracker):
     def step(xyxy, scores):
-        out = tracker.update(Detections(xyxy=xyxy, confidence=scores))
+        out = tracker.update(np.column_stack([xyxy, scores]))  # (N, 5) x1 y1 x2 y2 score
         return out.xyxy, out.tracker_id
     return step
 
@@ -142,7 +129,9 @@ def _supervision(tracker):
 
 def _ultralytics(tracker):
     def step(xyxy, scores):
-        rows = tracker.update(_UltralyticsBoxes(xyxy, scores, np.zeros(len(scores), np.float32)))
+        # ultralytics' own Boxes (N, 6: x1 y1 x2 y2 conf cls), what its trackers get from a predictor
+        boxes = Boxes(np.column_stack([xyxy, scores, np.zeros(len(scores))]).astype(np.float32), (1080, 1920))
+        rows = tracker.update(boxes)
         rows = np.asarray(rows, np.float64).reshape(-1, 8)  # x1 y1 x2 y2 id score cls idx
         return rows[:, :4], rows[:, 4].astype(int)
     return step

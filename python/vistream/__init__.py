@@ -35,6 +35,9 @@ from .errors import (
     VistreamError,
 )
 from .detections import Detections
+from .classifications import Classifications
+from .masks import InstanceMasks
+from .protocols import Annotator, Classifier, Detector, PoseEstimator, Segmenter, Tracker
 from .pipeline import Pipeline
 from .results import ResultsWriter
 from .schedule import Schedule
@@ -75,6 +78,14 @@ __all__ = [
     "Frame",
     "MediaInfo",
     "Detections",
+    "Classifications",
+    "InstanceMasks",
+    "Detector",
+    "Segmenter",
+    "Classifier",
+    "PoseEstimator",
+    "Tracker",
+    "Annotator",
     "Pipeline",
     "ResultsWriter",
     "Schedule",

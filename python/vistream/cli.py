@@ -604,7 +604,11 @@ def _build_parser() -> argparse.ArgumentParser:
     from .pose.cli import add_pose_arguments
 
     add_pose_arguments(pose)
-    for subparser in (play, demo, info, report, doctor):
+    new = sub.add_parser("new", help="create a runnable, tested app: config, predictor stub, pipeline, test, README")
+    new.add_argument("name", help="the app's name, also its Python package (e.g. demoapp)")
+    new.add_argument("--directory", default=".", help="where the app's folder is made (default: here)")
+    new.add_argument("--force", action="store_true", help="write into an existing non-empty folder")
+    for subparser in (play, demo, info, report, doctor, new):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -651,6 +655,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 from .doctor import run as run_doctor
 
                 return run_doctor(as_json=args.json)
+            if args.command == "new":
+                from .scaffold import create_app
+
+                folder = create_app(args.name, args.directory, force=args.force)
+                print(f"created {folder}: cd {folder} && pytest, then python -m {args.name} VIDEO")
+                return 0
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)

@@ -15,10 +15,9 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .detections import Detections
+from .protocols import Annotator, Detector, Tracker, check_protocol
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
-
-Detector = Callable[[np.ndarray], Detections]
 
 
 class _FrameRecord:
@@ -68,10 +67,14 @@ class Pipeline:
     """The per-frame plugin chain, usable as a Player callback.
 
     Args:
-        detector: ``detector(image) -> Detections`` (e.g. ``MotionDetector()``), or None.
-        tracker: object with ``update(detections, frame=None)``, ``reset()``,
+        detector: a ``vistream.Detector`` (or ``Segmenter``/``PoseEstimator``):
+            ``detector(image) -> Detections`` (e.g. ``MotionDetector()``), or None. A detector
+            returning an (N, 5) ``[x1, y1, x2, y2, score]`` / (N, 6) ``[..., class_id]`` array
+            is accepted too (converted with ``Detections.from_array``).
+        tracker: a ``vistream.Tracker``: ``update(detections, frame=None)``, ``reset()``,
             ``state_dict()``, ``load_state_dict()`` (e.g. ``ByteTrack()``), or None.
-        annotators: objects with ``annotate(image, detections)``, applied in order.
+        annotators: ``vistream.Annotator`` objects (``annotate(image, detections)``), applied in
+            order. A plugin that does not satisfy its protocol raises a TypeError naming it.
         every_n_frames: run the detector only on frames whose index is a multiple of this.
         interval: run the detector only when at least this many seconds of media time
             (``frame.time``) have passed since its last run; the first frame always runs.
@@ -147,7 +150,8 @@ class Pipeline:
         print(pipeline.results["count"])
     """
 
-    def __init__(self, detector: Optional[Detector] = None, tracker=None, annotators: Sequence = (),
+    def __init__(self, detector: Optional[Detector] = None, tracker: Optional[Tracker] = None,
+                 annotators: Sequence[Annotator] = (),
                  *, every_n_frames: int = 1, interval: Optional[float] = None,
                  plugins: Sequence[Schedule] = (), results: Optional[str] = None,
                  snapshot_every: int = 30, max_snapshots: int = 200,
@@ -155,11 +159,12 @@ class Pipeline:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
-        if detector is not None and not callable(detector):
-            raise TypeError("Pipeline: detector must be callable: detector(image) -> Detections")
+        if detector is not None:
+            check_protocol(detector, Detector, "detector")
+        if tracker is not None:
+            check_protocol(tracker, Tracker, "tracker")
         for annotator in annotators:
-            if not hasattr(annotator, "annotate"):
-                raise TypeError(f"Pipeline: {type(annotator).__name__} has no annotate(image, detections)")
+            check_protocol(annotator, Annotator, "annotator")
         self._detector_cadence = Cadence(every_n_frames, interval, owner="Pipeline", window=self.replay_window)
         self.plugins: List[Schedule] = self._check_plugins(plugins)
         self.detector = detector
@@ -302,8 +307,20 @@ class Pipeline:
         if self.detector is None:
             return Detections.empty()  # the tracker still sees every frame
         if self._detector_cadence.due(index, time, previous):
-            return self.detector(image)
+            return self._checked_result(self.detector(image))
         return None
+
+    def _checked_result(self, result: Any) -> Detections:
+        if isinstance(result, Detections):
+            return result
+        if isinstance(result, np.ndarray) or type(result).__module__.startswith("torch"):
+            try:
+                return Detections.from_array(result)
+            except ValueError as error:
+                raise TypeError(f"Pipeline: detector {type(self.detector).__name__!r} returned an array that is "
+                                f"not Detections: {error}") from None
+        raise TypeError(f"Pipeline: detector {type(self.detector).__name__!r} returned "
+                        f"{type(result).__name__!r}; a vistream.Detector returns vistream.Detections")
 
     def _tracker_steps(self, index: int, time: float) -> int:
         """Detector runs a straight run would have made since the last one, this one included

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import IO, Any, Mapping, Optional
+from typing import IO, Any, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ._output_file import PendingOutput, note_partial
 from .detections import Detections
+
+# Detections.to_dict keys that hold names: written to .jsonl only when they change
+NAME_KEYS = ("class_names", "keypoint_names", "classification_names")
 
 # extension -> format
 RESULTS_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "mot", ".csv": "csv"}
@@ -28,7 +31,10 @@ def _plain(value: Any) -> Any:
 class ResultsWriter:
     """Writes one record per processed frame.
 
-    ``.jsonl``: one JSON object per frame ``{"frame": i, "time": t, "detections": [...]}`` —
+    ``.jsonl``: one JSON object per frame ``{"frame": i, "time": t, "detections": [...]}`` (each
+    detection with its mask as COCO RLE, keypoints and classifications when present; the keys of
+    ``Detections.to_dict``, whose ``class_names``/``keypoint_names``/``classification_names``
+    are written on the first line and again only when they change: ``read_results`` reads it back) —
     also for frames without detections — plus ``"processing_ms"`` when given (the Pipeline gives
     the wall-clock milliseconds it spent on the frame: detect, track, plugins, annotate), plus ``"plugins": {name: value}`` when ``plugins``
     is given (per-frame analysis values; numpy scalars/arrays are converted). ``.txt``:
@@ -55,6 +61,7 @@ class ResultsWriter:
             raise ValueError(f"results file {self.path.name!r}: use .jsonl, .txt (MOTChallenge) or .csv")
         self._pending = PendingOutput(str(self.path), what="results file")
         self._frames = 0
+        self._names_written: dict = {}  # name key -> value last written (jsonl)
         #: where the data is after close(): ``path``, the partial file of a failed run, or None
         self.written: Optional[Path] = None
         self._file: Optional[IO[str]] = open(self._pending.partial, "w", newline="")
@@ -69,7 +76,17 @@ class ResultsWriter:
             raise ValueError("results writer is closed")
         self._frames += 1
         if self.kind == "jsonl":
-            record = {"frame": int(index), "time": round(float(time), 6), "detections": detections.to_records()}
+            # detections (with masks as COCO RLE, keypoints, classifications) plus their names:
+            # Detections.to_dict's keys, so a line reads back with Detections.from_dict. Names
+            # (80 COCO classes...) are written when they change, not on every line; read_results
+            # carries them forward.
+            fields = detections.to_dict()
+            for key in NAME_KEYS:
+                value = fields.pop(key, None)
+                if value != self._names_written.get(key):
+                    fields[key] = value
+                    self._names_written[key] = value
+            record = {"frame": int(index), "time": round(float(time), 6), **fields}
             if processing_ms is not None:
                 record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:
@@ -124,3 +141,29 @@ class ResultsWriter:
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         self.close(exc)
+
+
+def read_results(path: "str | Path") -> "Iterator[Tuple[int, float, Detections]]":
+    """The frames of a ``.jsonl`` results file as ``(frame, time, Detections)``, in file order:
+    boxes, scores, ids, masks, keypoints (and names), class names and classifications as they
+    were written. Raises ValueError naming the line that is not a results record.
+
+    Example::
+
+        for index, time, detections in vistream.results.read_results("tracks.jsonl"):
+            print(index, len(detections))
+    """
+    names: dict = {}  # names are written when they change: carried forward to later lines
+    with open(path, "r", encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                for key in NAME_KEYS:
+                    if key in record:
+                        names[key] = record[key]
+                record.update(names)
+                yield int(record["frame"]), float(record["time"]), Detections.from_dict(record)
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{path}: line {number} is not a results record: {error}") from None

@@ -8,8 +8,12 @@ Example::
 
     tracker = BoTSORT(frame_rate=30)       # + camera-motion compensation from the frame
     tracked = tracker.update(detections, frame=image)
+
+    # raw detector output works too: (N, 5) [x1, y1, x2, y2, score] or (N, 6) [..., class_id]
+    tracked = ByteTrack().update(np.array([[10, 20, 50, 80, 0.9, 0]]))
 """
 
+from ..detections import as_detections
 from .bot_sort import BoTSORT
 from .byte_track import ByteTrack
 from .camera_motion import CameraMotion
@@ -18,4 +22,4 @@ from .kalman_filter import KalmanFilterXYAH, KalmanFilterXYWH
 from .matching import iou_matrix, linear_assignment
 
 __all__ = ["ByteTrack", "BoTSORT", "IoUTracker", "CameraMotion", "KalmanFilterXYAH", "KalmanFilterXYWH",
-           "iou_matrix", "linear_assignment"]
+           "iou_matrix", "linear_assignment", "as_detections"]

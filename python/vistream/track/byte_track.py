@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..detections import Detections
+from ..detections import Detections, as_detections
 from .kalman_filter import KalmanFilterXYAH
 from .matching import fuse_score, iou_distance, linear_assignment
 from .track import Track, TrackState
@@ -172,7 +172,8 @@ class ByteTrack:
         """Track one frame.
 
         Args:
-            detections: this frame's detections (None or empty is allowed).
+            detections: this frame's detections (None or empty is allowed), or an (N, 5)
+                [x1, y1, x2, y2, score] / (N, 6) [..., class_id] array.
             frame: the image (BGR); ByteTrack does not look at it, BoT-SORT estimates the
                 camera's motion from it.
             frames_elapsed: frames (tracker steps) since the previous update: 1 for the next
@@ -184,8 +185,7 @@ class ByteTrack:
             The detections of the confirmed tracks on this frame: Kalman-corrected boxes,
             ``tracker_id`` set, confidence/class_id (and masks/data) of the matched detection.
         """
-        if detections is None:
-            detections = Detections.empty()
+        detections = as_detections(detections, f"{type(self).__name__}.update")
         frames_elapsed = check_frames_elapsed(frames_elapsed)
         self.frame_id += frames_elapsed
         activated: List[Track] = []

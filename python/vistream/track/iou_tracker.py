@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ..detections import Detections
+from ..detections import Detections, as_detections
 from .byte_track import check_frames_elapsed
 from .matching import iou_matrix, linear_assignment
 
@@ -49,8 +49,7 @@ class IoUTracker:
         ``frames_elapsed``: frames since the previous update (> 1 across frames dropped in real
         time); an unmatched track misses that many frames.
         """
-        if detections is None:
-            detections = Detections.empty()
+        detections = as_detections(detections, "IoUTracker.update")
         frames_elapsed = check_frames_elapsed(frames_elapsed)
         self.frame_id += frames_elapsed
         boxes = detections.xyxy.astype(np.float64)
