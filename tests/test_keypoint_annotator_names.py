@@ -18,8 +18,8 @@ def black(h=240, w=320):
 
 def pose(scores=(0.9, 0.8, 0.7, 0.95), names=True):
     points = [[60, 60, scores[0]], [160, 60, scores[1]], [260, 60, scores[2]], [160, 180, scores[3]]]
-    data = {"keypoint_names": np.array([NAMES])} if names else {}
-    return Detections(xyxy=[[60, 60, 260, 180]], class_id=[1], keypoints=[points], data=data)
+    return Detections(xyxy=[[60, 60, 260, 180]], class_id=[1], keypoints=[points],
+                      keypoint_names=NAMES if names else None)
 
 
 def test_pcutoff_hides_points_and_their_lines():

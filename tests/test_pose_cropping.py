@@ -132,3 +132,25 @@ def test_region_trigger_fires_when_a_keypoint_enters_and_leaves(marker_model, ma
     assert trigger.events[0].bodypart == "red"
     saved = trigger.save(tmp_path / "events.csv").read_text().splitlines()
     assert saved[0] == "time,index,bodypart,x,y,likelihood,event" and len(saved) == 1 + len(trigger.events)
+
+
+def test_estimator_is_a_pipeline_pose_estimator_with_named_keypoints(marker_model, marker_clip, tmp_path):
+    from vistream.annotate import KeypointAnnotator
+    from vistream.protocols import PoseEstimator
+
+    estimator = vs.DLCPoseEstimator(marker_model, runtime="onnx", dynamic=(True, 0.5, 40))
+    assert isinstance(estimator, PoseEstimator)
+    pipeline = vs.Pipeline(detector=estimator, annotators=[KeypointAnnotator(skeleton=[("red", "blue")])],
+                           results=tmp_path / "poses.jsonl")
+    with vs.Reader(marker_clip) as reader:
+        for frame in reader:
+            pipeline(frame)
+            if frame.index == 20:
+                detections = pipeline.last
+                truth = marker_positions(frame.time, W, H)
+                assert detections.keypoint_names == ["red", "blue"]
+                assert np.hypot(*(detections.keypoints[0, 0, :2] - truth["red"])) < 0.75
+    pipeline.close()
+    assert estimator.frames_cropped == 44
+    lines = (tmp_path / "poses.jsonl").read_text().splitlines()
+    assert len(lines) == 45 and "keypoint" in lines[20]

@@ -36,11 +36,11 @@ class KeypointAnnotator:
         radius: point radius; ``None`` scales it with the image size.
         skeleton: optional list of (a, b) pairs joined by a line when both points are drawn; each end
             is a keypoint index or a name (names need ``names`` or detections carrying
-            ``data["keypoint_names"]``, as :class:`~vistream.DLCPoseEstimator` makes). Index pairs
+            ``keypoint_names``, as :class:`~vistream.DLCPoseEstimator` makes). Index pairs
             beyond the number of keypoints, and unknown names, are skipped.
         thickness: skeleton line width; ``None`` scales it with the image size.
-        names: the keypoint names (e.g. ``estimator.bodyparts``); else each detection's
-            ``data["keypoint_names"]`` when present.
+        names: the keypoint names (e.g. ``estimator.bodyparts``); else the detections'
+            ``keypoint_names`` when present.
         show_names: write each drawn keypoint's name (its index when no names are known) beside it.
         colors: ``None`` colours everything by detection (class / track, as the other annotators);
             a colour-map name (``"rainbow"``, ``"jet"``, ``"viridis"``: any OpenCV ``COLORMAP_*``)
@@ -104,9 +104,9 @@ class KeypointAnnotator:
     def _names_for(self, detections: Detections, n: int, count: int) -> Optional[List[str]]:
         if self.names is not None:
             return self.names
-        stored = detections.data.get("keypoint_names")
-        if stored is not None and len(stored[n]) == count:
-            return [str(name) for name in stored[n]]
+        stored = getattr(detections, "keypoint_names", None)
+        if stored is not None and len(stored) == count:
+            return [str(name) for name in stored]
         return None
 
     def _keypoint_colors(self, base: Color, names: Optional[List[str]], count: int) -> List[Color]:

@@ -393,17 +393,17 @@ class DLCPoseEstimator:
 
     def to_detections(self, pose: Pose) -> Detections:
         """One detection: the box around the keypoints with likelihood >= pcutoff (all of them when
-        none is), confidence = mean likelihood, ``keypoints`` (1, K, 3) and
-        ``data["keypoint_names"]`` (1, K)."""
+        none is), confidence = mean likelihood, ``keypoints`` (1, K, 3) and ``keypoint_names``."""
         points = pose.keypoints
         seen = points[:, 2] >= self.pcutoff
         box_points = points[seen] if np.any(seen) else points
         xyxy = [[box_points[:, 0].min(), box_points[:, 1].min(), box_points[:, 0].max(), box_points[:, 1].max()]]
         return Detections(xyxy=xyxy, confidence=[float(points[:, 2].mean())], keypoints=points[None],
-                          data={"keypoint_names": np.array([list(pose.bodyparts)])})
+                          keypoint_names=list(pose.bodyparts))
 
     def __call__(self, frame: Any) -> Detections:
-        """Detector protocol: ``estimator(image) -> Detections`` (see :meth:`to_detections`)."""
+        """The PoseEstimator protocol (``vistream.protocols``): ``estimator(image) -> Detections``
+        (see :meth:`to_detections`), so a Pipeline runs it as its detector."""
         return self.to_detections(self.estimate(frame))
 
     # -- export -------------------------------------------------------------------------------
