@@ -83,7 +83,10 @@ def read_config_file(path: str | Path) -> Dict[str, Any]:
     except ImportError as error:  # pragma: no cover - PyYAML comes with the package's dependencies
         raise MissingDependencyError("reading pytorch_config.yaml needs PyYAML: pip install pyyaml") from error
     with open(path, encoding="utf-8") as handle:
-        config = yaml.safe_load(handle)
+        try:
+            config = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise VistreamError(f"{str(path)!r} is not valid YAML: {error}") from error
     if not isinstance(config, dict) or "model" not in config:
         raise VistreamError(f"{str(path)!r} is not a DeepLabCut pytorch_config.yaml (no 'model' section)")
     return config
