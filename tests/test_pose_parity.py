@@ -147,3 +147,11 @@ def test_weights_of_another_network_are_refused_by_name(resnet18_model, tmp_path
         vs.DLCPoseEstimator(tmp_path / "absent")
     with pytest.raises(ValueError, match="runtime"):
         vs.DLCPoseEstimator(resnet18_model, runtime="tflite")
+    if not torch.cuda.is_available():
+        with pytest.raises(vs.HardwareError, match="CUDA"):
+            vs.DLCPoseEstimator(resnet18_model, device="cuda")
+    import onnxruntime
+
+    if "TensorrtExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(vs.HardwareError, match="TensorrtExecutionProvider"):
+            vs.DLCPoseEstimator(resnet18_model, runtime="tensorrt")
