@@ -138,31 +138,38 @@ class _TorchRuntime:
             return heatmap.float().cpu().numpy(), locref.float().cpu().numpy()
 
 
+def _onnx_providers(runtime: str, device: str, fp16: bool) -> list:
+    """ONNX Runtime providers for ``runtime``/``device``, checked before any model is loaded or exported."""
+    try:
+        import onnxruntime as ort
+    except ImportError as error:
+        raise MissingDependencyError(f"runtime={runtime!r} needs ONNX Runtime: pip install onnxruntime "
+                                     "(onnxruntime-gpu for CUDA / TensorRT)") from error
+    available = ort.get_available_providers()
+    on_gpu = str(device).startswith("cuda")
+    index = int(str(device).split(":")[1]) if ":" in str(device) else 0
+    providers: list = []
+    if runtime == "tensorrt":
+        if "TensorrtExecutionProvider" not in available:
+            raise HardwareError("runtime='tensorrt' needs ONNX Runtime's TensorrtExecutionProvider "
+                                f"(onnxruntime-gpu with TensorRT); this onnxruntime has {available}")
+        providers.append(("TensorrtExecutionProvider", {"device_id": index, "trt_fp16_enable": bool(fp16)}))
+    elif fp16:
+        raise ValueError("fp16=True with runtime='onnx' needs an fp16 ONNX file; use runtime='torch' or "
+                         "runtime='tensorrt' for fp16")
+    if on_gpu:
+        if "CUDAExecutionProvider" not in available:
+            raise HardwareError(f"device {device!r} with ONNX Runtime needs its CUDAExecutionProvider "
+                                f"(pip install onnxruntime-gpu); available: {available}")
+        providers.append(("CUDAExecutionProvider", {"device_id": index}))
+    providers.append("CPUExecutionProvider")
+    return providers
+
+
 class _OnnxRuntime:
-    def __init__(self, path: Path, runtime: str, device: str, fp16: bool) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as error:
-            raise MissingDependencyError("runtime='onnx' needs ONNX Runtime: pip install onnxruntime "
-                                         "(onnxruntime-gpu for CUDA / TensorRT)") from error
-        available = ort.get_available_providers()
-        on_gpu = str(device).startswith("cuda")
-        index = int(str(device).split(":")[1]) if ":" in str(device) else 0
-        providers: list = []
-        if runtime == "tensorrt":
-            if "TensorrtExecutionProvider" not in available:
-                raise HardwareError("runtime='tensorrt' needs ONNX Runtime's TensorrtExecutionProvider "
-                                    f"(onnxruntime-gpu with TensorRT); this onnxruntime has {available}")
-            providers.append(("TensorrtExecutionProvider", {"device_id": index, "trt_fp16_enable": bool(fp16)}))
-        elif fp16:
-            raise ValueError("fp16=True with runtime='onnx' needs an fp16 ONNX file; use runtime='torch' or "
-                             "runtime='tensorrt' for fp16")
-        if on_gpu:
-            if "CUDAExecutionProvider" not in available:
-                raise HardwareError(f"device {device!r} with ONNX Runtime needs its CUDAExecutionProvider "
-                                    f"(pip install onnxruntime-gpu); available: {available}")
-            providers.append(("CUDAExecutionProvider", {"device_id": index}))
-        providers.append("CPUExecutionProvider")
+    def __init__(self, path: Path, providers: list) -> None:
+        import onnxruntime as ort
+
         self.session = ort.InferenceSession(str(path), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
 
@@ -268,6 +275,7 @@ class DLCPoseEstimator:
         self.processor = processor
         files = find_model(model)
         self.files: DLCModelFiles = files
+        providers = _onnx_providers(runtime, self.device, self.fp16) if runtime != "torch" else []
         explicit = read_config_file(config) if isinstance(config, (str, Path)) else config
         if files.onnx is not None:
             self.config = explicit or _onnx_config(files.onnx) or (
@@ -277,7 +285,7 @@ class DLCPoseEstimator:
                                  "or put pytorch_config.yaml beside it")
             if runtime == "torch":
                 raise ValueError("an .onnx model runs with runtime='onnx' or 'tensorrt', not 'torch'")
-            self._runtime: Any = _OnnxRuntime(files.onnx, runtime, self.device, self.fp16)
+            self._runtime: Any = _OnnxRuntime(files.onnx, providers)
         else:
             self.config, state = load_weights(files)
             if explicit:
@@ -291,7 +299,7 @@ class DLCPoseEstimator:
                 self._onnx_dir = tempfile.TemporaryDirectory(prefix="vistream-dlc-")
                 onnx_path = Path(self._onnx_dir.name) / "model.onnx"
                 _export_onnx(torch_runtime.network, self.config, onnx_path)
-                self._runtime = _OnnxRuntime(onnx_path, runtime, self.device, self.fp16)
+                self._runtime = _OnnxRuntime(onnx_path, providers)
         self.summary = model_summary(self.config)
         self.bodyparts: Tuple[str, ...] = tuple(self.summary["bodyparts"])
         self._lock = threading.Lock()
