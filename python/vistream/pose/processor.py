@@ -11,12 +11,7 @@ import csv
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
-
-try:
-    from typing import Protocol, runtime_checkable
-except ImportError:  # pragma: no cover
-    from typing_extensions import Protocol, runtime_checkable  # type: ignore
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 if TYPE_CHECKING:
     from .estimator import Pose
