@@ -111,6 +111,9 @@ def test_static_crop_and_resize_are_mapped_back_to_source_pixels(marker_model):
     dynamic_in_box = vs.DLCPoseEstimator(marker_model, runtime="onnx", cropping=box, dynamic=(True, 0.5, 1000))
     dynamic_in_box.estimate(image)
     assert dynamic_in_box.estimate(image).crop == box  # a dynamic crop never leaves the static one
+    by_file = vs.DLCPoseEstimator(marker_model.parent)  # a folder holding one .onnx: ONNX Runtime, by the file
+    assert by_file.runtime == "onnx" and by_file.bodyparts == ("red", "blue")
+    np.testing.assert_array_equal(by_file.get_pose(image), reference)
     with pytest.raises(ValueError, match="cropping"):
         vs.DLCPoseEstimator(marker_model, runtime="onnx", cropping=(10, 10, 5, 20))
     with pytest.raises(ValueError, match="outside"):

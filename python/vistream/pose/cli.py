@@ -102,8 +102,7 @@ def run_pose(args: argparse.Namespace) -> int:
 
     if not (args.output or args.csv or args.h5):
         raise ValueError("vistream pose: nothing to write; give --output, --csv and/or --h5")
-    runtime = args.runtime or ("onnx" if str(args.model).endswith(".onnx") else "torch")
-    estimator = DLCPoseEstimator(args.model, runtime=runtime, device=args.device, fp16=args.fp16,
+    estimator = DLCPoseEstimator(args.model, runtime=args.runtime, device=args.device, fp16=args.fp16,
                                  pcutoff=args.pcutoff, resize=args.resize, cropping=args.cropping,
                                  dynamic=args.dynamic)
     annotator = KeypointAnnotator(names=estimator.bodyparts, show_names=True, colors="rainbow",

@@ -214,7 +214,7 @@ class DLCPoseEstimator:
             :meth:`export_onnx` writes, or from a ``pytorch_config.yaml`` beside it).
         runtime: ``"torch"`` (rebuilt ResNet + heatmap head), ``"onnx"`` (ONNX Runtime; a torch model
             is exported to a temporary ONNX file first) or ``"tensorrt"``
-            (ONNX Runtime's TensorRT provider).
+            (ONNX Runtime's TensorRT provider); None: ``"onnx"`` for .onnx files, else ``"torch"``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         fp16: half precision (torch; TensorRT).
         pcutoff: likelihood below which a keypoint counts as not seen (the Detections box, the
@@ -245,14 +245,15 @@ class DLCPoseEstimator:
                 print(pose.time, dict(zip(pose.bodyparts, pose.keypoints.tolist())))
     """
 
-    def __init__(self, model: Union[str, Path], *, runtime: str = "torch", device: str = "cpu", fp16: bool = False,
+    def __init__(self, model: Union[str, Path], *, runtime: Optional[str] = None, device: str = "cpu",
+                 fp16: bool = False,
                  pcutoff: float = 0.5, resize: Optional[float] = None,
                  cropping: Optional[Sequence[int]] = None,
                  dynamic: Tuple[bool, float, float] = (False, 0.5, 10),
                  processor: Optional[Processor] = None,
                  config: Union[None, str, Path, Dict[str, Any]] = None) -> None:
-        if runtime not in ("torch", "onnx", "tensorrt"):
-            raise ValueError(f"runtime must be 'torch', 'onnx' or 'tensorrt', got {runtime!r}")
+        if runtime not in (None, "torch", "onnx", "tensorrt"):
+            raise ValueError(f"runtime must be 'torch', 'onnx' or 'tensorrt' (or None: by the file), got {runtime!r}")
         if not 0.0 <= float(pcutoff) <= 1.0:
             raise ValueError(f"pcutoff must be in [0, 1], got {pcutoff!r}")
         if resize is not None and not (0 < float(resize) <= 8):
@@ -265,7 +266,6 @@ class DLCPoseEstimator:
             raise ValueError(f"dynamic margin must be >= 0 pixels, got {margin!r}")
         if processor is not None and not callable(getattr(processor, "process", None)):
             raise TypeError("processor must have a process(pose) method")
-        self.runtime = runtime
         self.device = str(device)
         self.fp16 = bool(fp16)
         self.pcutoff = float(pcutoff)
@@ -275,6 +275,9 @@ class DLCPoseEstimator:
         self.processor = processor
         files = find_model(model)
         self.files: DLCModelFiles = files
+        if runtime is None:
+            runtime = "onnx" if files.onnx is not None else "torch"
+        self.runtime = runtime
         providers = _onnx_providers(runtime, self.device, self.fp16) if runtime != "torch" else []
         explicit = read_config_file(config) if isinstance(config, (str, Path)) else config
         if files.onnx is not None:
@@ -290,6 +293,7 @@ class DLCPoseEstimator:
             self.config, state = load_weights(files)
             if explicit:
                 self.config = explicit
+            model_summary(self.config)  # an unsupported model is refused before anything is built
             if runtime == "torch":
                 self._runtime = _TorchRuntime(self.config, state, self.device, self.fp16)
             else:
