@@ -111,6 +111,11 @@ __all__ = [
     "UntrustedCheckpointError",
 ]
 
+# DeepLabCut-live style pose estimation (docs/pose.md); torch is imported only when a model loads
+from .pose import DLCPoseEstimator, Pose, PoseWriter, RegionTrigger  # noqa: E402
+
+__all__ += ["DLCPoseEstimator", "Pose", "PoseWriter", "RegionTrigger"]
+
 # Plugins on device (issue 11): the Pipeline's transfer counters, and the torch annotators flat here.
 # torch is optional, so the annotators are imported on first use and stay out of __all__.
 from .pipeline import PipelineTransfers  # noqa: E402

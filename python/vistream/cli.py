@@ -667,6 +667,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="the annotated output video (--output of the run): adds a strip of its frames")
     doctor = sub.add_parser("doctor", help="what this machine can do (FFmpeg, GPUs, encoders, runtimes), for bug reports")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    pose = sub.add_parser("pose", help="DeepLabCut pose estimation on a video: annotated video, CSV/HDF5 poses")
+    from .pose.cli import add_pose_arguments
+
+    add_pose_arguments(pose)
     new = sub.add_parser("new", help="create a runnable, tested app: config, predictor stub, pipeline, test, README")
     new.add_argument("name", help="the app's name, also its Python package (e.g. demoapp)")
     new.add_argument("--directory", default=".", help="where the app's folder is made (default: here)")
@@ -741,6 +745,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _report_command(args)
             if args.command == "export":
                 return _export(args)
+            if args.command == "pose":
+                from .pose.cli import run_pose
+
+                return run_pose(args)
             if args.command == "doctor":
                 from .doctor import run as run_doctor
 
