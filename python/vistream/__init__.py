@@ -37,6 +37,7 @@ from .errors import (
 from .detections import Detections
 from .pipeline import Pipeline
 from .results import ResultsWriter
+from .embedded_results import EmbeddedResults, NoEmbeddedResultsError, embed_results, read_results
 from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
@@ -77,6 +78,10 @@ __all__ = [
     "Detections",
     "Pipeline",
     "ResultsWriter",
+    "read_results",
+    "embed_results",
+    "EmbeddedResults",
+    "NoEmbeddedResultsError",
     "Schedule",
     "set_log_level",
     "capabilities",
