@@ -224,13 +224,31 @@ void copy_stream_side_data(const AVStream* from, AVStream* to) {
 #endif
 }
 
-// One text track being written: its output stream and the formatted packets still to write.
+// One text track being written: its output stream and its samples (mov_text: gaps filled).
 struct PendingTrack {
   AVStream* stream = nullptr;
-  const TextTrack* track = nullptr;
+  std::vector<TimedText> samples;
   TextCodec codec = TextCodec::MovText;
   size_t next = 0;
 };
+
+// A timed text track in mp4 is a sequence of samples, each lasting until the next: a time
+// without text is an empty sample. FFmpeg's mp4 muxer inserts those itself, but decides when by
+// comparing the track's end with the timestamps of packets of *other* streams in their own time
+// bases (FFmpeg 5.1), which leaves zero-length samples between back-to-back ones (ffmpeg -c copy
+// then shifts the next sample by a tick). Writing the gaps here, with a track time base at least
+// as fine as every other stream's, leaves the muxer nothing to insert but the final end.
+std::vector<TimedText> without_gaps(const std::vector<TimedText>& samples) {
+  std::vector<TimedText> out;
+  out.reserve(samples.size() + 1);
+  int64_t end = 0;
+  for (const TimedText& sample : samples) {
+    if (sample.start_ms > end) out.push_back(TimedText{end, sample.start_ms - end, ""});
+    out.push_back(sample);
+    end = sample.start_ms + sample.duration_ms;
+  }
+  return out;
+}
 
 void check_samples(const TextTrack& track) {
   int64_t previous = std::numeric_limits<int64_t>::min();
@@ -245,7 +263,7 @@ void check_samples(const TextTrack& track) {
 }
 
 void write_text_sample(AVFormatContext* output, PendingTrack& pending, const std::string& destination) {
-  const TimedText& sample = pending.track->samples[pending.next];
+  const TimedText& sample = pending.samples[pending.next];
   const std::string payload =
       pending.codec == TextCodec::MovText
           ? mov_text_sample(sample.text)
@@ -255,8 +273,10 @@ void write_text_sample(AVFormatContext* output, PendingTrack& pending, const std
            "cannot allocate a text packet for '" + destination + "'");
   memcpy(packet->data, payload.data(), payload.size());
   packet->stream_index = pending.stream->index;
+  // Both ends rescaled, so back-to-back samples stay back to back in any time base.
   packet->pts = packet->dts = av_rescale_q(sample.start_ms, kTextTimeBase, pending.stream->time_base);
-  packet->duration = av_rescale_q(sample.duration_ms, kTextTimeBase, pending.stream->time_base);
+  packet->duration =
+      av_rescale_q(sample.start_ms + sample.duration_ms, kTextTimeBase, pending.stream->time_base) - packet->pts;
   packet->flags |= AV_PKT_FLAG_KEY;
   packet->pos = -1;
   ++pending.next;
@@ -344,6 +364,12 @@ void copy_with_embedding(const std::string& source, const std::string& destinati
   }
 
   const TextCodec codec = matroska ? TextCodec::Ass : TextCodec::MovText;
+  AVRational text_time_base = kTextTimeBase;
+  if (codec == TextCodec::MovText) {
+    for (AVStream* out : mapped) {
+      if (out && out->time_base.num == 1 && out->time_base.den > text_time_base.den) text_time_base = out->time_base;
+    }
+  }
   std::vector<PendingTrack> tracks;
   for (const TextTrack& track : embedding.tracks) {
     AVStream* stream = avformat_new_stream(output.get(), nullptr);
@@ -352,12 +378,13 @@ void copy_with_embedding(const std::string& source, const std::string& destinati
     stream->codecpar->codec_id = codec == TextCodec::Ass ? AV_CODEC_ID_ASS : AV_CODEC_ID_MOV_TEXT;
     set_extradata(stream->codecpar,
                   codec == TextCodec::Ass ? ass_header(video_width, video_height) : mov_text_description());
-    stream->time_base = kTextTimeBase;
+    stream->time_base = text_time_base;
     stream->disposition = track.shown_by_default ? AV_DISPOSITION_DEFAULT : 0;
     av_dict_set(&stream->metadata, "handler_name", track.name.c_str(), 0);
     if (matroska) av_dict_set(&stream->metadata, "title", track.name.c_str(), 0);
     av_dict_set(&stream->metadata, "language", track.language.c_str(), 0);
-    tracks.push_back(PendingTrack{stream, &track, codec, 0});
+    tracks.push_back(PendingTrack{stream, codec == TextCodec::MovText ? without_gaps(track.samples) : track.samples,
+                                  codec, 0});
   }
   for (const Attachment& attachment : embedding.attachments) {
     AVStream* stream = avformat_new_stream(output.get(), nullptr);
@@ -383,8 +410,8 @@ void copy_with_embedding(const std::string& source, const std::string& destinati
   UniquePacket packet = make_packet();
   auto write_text_until = [&](const AVPacket* upto, AVRational upto_base) {
     for (PendingTrack& pending : tracks) {
-      while (pending.next < pending.track->samples.size() &&
-             (!upto || av_compare_ts(pending.track->samples[pending.next].start_ms, kTextTimeBase,
+      while (pending.next < pending.samples.size() &&
+             (!upto || av_compare_ts(pending.samples[pending.next].start_ms, kTextTimeBase,
                                      upto->dts, upto_base) <= 0)) {
         write_text_sample(output.get(), pending, destination);
       }
