@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -343,7 +344,19 @@ class ResultsRecorder:
                 return []
             if isinstance(videos, (str, os.PathLike)):
                 videos = [videos]
-            return [embed_results(video, records) for video in videos]
+            embedded = []
+            for video in videos:
+                if not os.path.isfile(video):  # e.g. interrupted before a frame was encoded: no file
+                    warnings.warn(f"results not embedded: {os.fspath(video)} was not written", stacklevel=3)
+                    continue
+                try:
+                    embedded.append(embed_results(video, records))
+                except Exception as failure:
+                    if error is None:
+                        raise
+                    # The interruption is what the caller must see; the video is whole regardless.
+                    logging.getLogger("vistream").warning("%s", failure)
+            return embedded
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)
 

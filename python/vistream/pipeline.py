@@ -436,7 +436,8 @@ class Pipeline:
             previous = record.previous
         return Detections.empty()
 
-    def close(self, error: Optional[BaseException] = None, *, video=None) -> Optional[Path]:
+    def close(self, error: Optional[BaseException] = None, *,
+              video: "str | Path | Sequence[str | Path] | None" = None) -> Optional[Path]:
         """Finishes the results file; pass the exception that ended the run, if any (see
         ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved).
 
