@@ -39,14 +39,29 @@ std::string tag(const AVStream* stream, const char* key) {
   return entry ? entry->value : "";
 }
 
-UniqueInputFormatContext open_input(const std::string& path) {
+// Opens `path`. `probe`: also run FFmpeg's stream probing, which a packet copy needs (it fills
+// in the dts of B-frame streams in Matroska, whose packets carry only pts); reading text and
+// timestamps needs nothing beyond the header.
+UniqueInputFormatContext open_input(const std::string& path, bool probe) {
   AVFormatContext* raw = nullptr;
   log::ScopedCapture details;
   const int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   if (ret < 0) throw_av_error(ret, ErrorKind::Source, details.annotate("cannot open '" + path + "'"));
   UniqueInputFormatContext input(raw);
+  if (!probe) return input;
+  // An attachment whose mimetype FFmpeg has no codec for (ours: application/x-ndjson) would be
+  // reported as a stream it "could not find codec parameters for": it has none to find.
+  std::vector<AVStream*> unnamed_attachments;
+  for (unsigned i = 0; i < input->nb_streams; ++i) {
+    AVCodecParameters* par = input->streams[i]->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_ATTACHMENT && par->codec_id == AV_CODEC_ID_NONE) {
+      par->codec_id = AV_CODEC_ID_BIN_DATA;
+      unnamed_attachments.push_back(input->streams[i]);
+    }
+  }
   VS_CHECK(avformat_find_stream_info(input.get(), nullptr), ErrorKind::Source,
            details.annotate("cannot read the streams of '" + path + "'"));
+  for (AVStream* stream : unnamed_attachments) stream->codecpar->codec_id = AV_CODEC_ID_NONE;
   return input;
 }
 
@@ -290,7 +305,11 @@ void write_text_sample(AVFormatContext* output, PendingTrack& pending, const std
 void copy_with_embedding(const std::string& source, const std::string& destination,
                          const TextEmbedding& embedding) {
   for (const TextTrack& track : embedding.tracks) check_samples(track);
-  UniqueInputFormatContext input = open_input(source);
+  // A stream copy's chatter (the mp4 muxer's second pass, Matroska B-frame packets that carry no
+  // dts and get one made up) is not news for the caller: it gets either a complete file or an
+  // exception that carries FFmpeg's error lines (captured before the demotion applies).
+  log::ScopedDemote quiet;
+  UniqueInputFormatContext input = open_input(source, true);
 
   AVFormatContext* raw_output = nullptr;
   log::ScopedCapture details;
@@ -442,7 +461,7 @@ void copy_with_embedding(const std::string& source, const std::string& destinati
 }
 
 std::vector<double> video_frame_times(const std::string& path) {
-  UniqueInputFormatContext input = open_input(path);
+  UniqueInputFormatContext input = open_input(path, false);
   const int video = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (video < 0) throw Error(ErrorKind::InvalidArgument, "'" + path + "' has no video stream");
   for (unsigned i = 0; i < input->nb_streams; ++i) {
@@ -463,7 +482,7 @@ std::vector<double> video_frame_times(const std::string& path) {
 }
 
 EmbeddedText read_embedded_text(const std::string& path, const std::string& samples_of) {
-  UniqueInputFormatContext input = open_input(path);
+  UniqueInputFormatContext input = open_input(path, false);
   EmbeddedText result;
   // Input stream index -> index in result.tracks of a track whose samples are wanted.
   std::vector<int> wanted(input->nb_streams, -1);
