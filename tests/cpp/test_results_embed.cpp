@@ -70,7 +70,8 @@ TEST(ResultsEmbed, Mp4TextTracksRoundTripWithGapsAndLongSamples) {
   EXPECT_EQ(read->samples[2].text, "line 1\nline 2");
   EXPECT_TRUE(find_track(labels, "records")->samples.empty());  // samples only of the track asked for
 
-  const TextTrack* records = find_track(read_embedded_text(out, "records"), "records");
+  const EmbeddedText with_records = read_embedded_text(out, "records");
+  const TextTrack* records = find_track(with_records, "records");
   ASSERT_NE(records, nullptr);
   ASSERT_EQ(records->samples.size(), 2u);
   EXPECT_EQ(records->samples[0].text, "{\"frame\": 1}");
