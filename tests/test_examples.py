@@ -228,3 +228,42 @@ def test_blur_faces_blurs_the_faces_and_nothing_else(media, tmp_path):
             outside[max(0, int(y1) - 4):int(y2) + 4, max(0, int(x1) - 4):int(x2) + 4] = False
         difference = np.abs(frames_plain[index].astype(int) - frames_out[index].astype(int))[outside]
         assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 8
+
+
+# ------------------------------------------------------------------------------ Reader -> Writer
+
+def test_reader_to_writer_draws_the_tracks_and_keeps_every_frame_and_the_sound(media, tmp_path):
+    # moving_boxes.mp4 with a 440 Hz tone: the example must carry the sound into its output
+    source = tmp_path / "boxes_with_sound.mp4"
+    subprocess.run(_FF + ["-i", str(media / "moving_boxes.mp4"), "-f", "lavfi", "-i", "sine=f=440:d=3", "-c:v", "copy",
+                          "-c:a", "aac", "-shortest", str(source)], check=True)
+    frames_in = _decode(source, "bgr24")
+    truth = _box_positions(frames_in[..., 1])
+    summary = _run_example("reader_to_writer.py", str(source), "boxed.mp4", cwd=tmp_path)
+    frames_out = _decode(tmp_path / "boxed.mp4", "bgr24")
+    assert summary["frames"] == len(frames_out) == len(frames_in)
+    assert summary["audio"] in ("copy", "aac")
+    streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json",
+                              str(tmp_path / "boxed.mp4")], capture_output=True, text=True, check=True).stdout
+    durations = {s["codec_type"]: float(s["duration"]) for s in json.loads(streams)["streams"]}
+    assert durations["audio"] == pytest.approx(durations["video"], abs=0.1)
+    # the input is black and white; the boxes the tracker drew are coloured, and each moving box of
+    # the truth is framed by them on a frame in the middle of the clip
+    index = 45
+    assert str(index) in summary["boxes"]
+    frame = frames_out[index].astype(int)
+    coloured = (frame.max(axis=2) - frame.min(axis=2)) > 80
+    assert not ((frames_in[index].astype(int).max(axis=2) - frames_in[index].astype(int).min(axis=2)) > 80).any()
+    for name, (x, y) in truth[index].items():
+        x, y = int(round(x)), int(round(y))
+        ring = coloured[max(0, y - 22):y + 23, max(0, x - 22):x + 23].copy()
+        ring[10:35, 10:35] = False  # the box itself (24 px) stays white inside the outline
+        assert ring.sum() > 40, f"no box drawn around {name} at ({x}, {y})"
+    # away from every box and label the picture is what was read (up to encoding noise)
+    near = np.zeros(coloured.shape, bool)
+    for x1, y1, x2, y2 in summary["boxes"][str(index)]:
+        # the label ("motion #2 0.94") sits above the box, kept inside the picture at the right edge
+        near[max(0, int(y1) - 30):int(y2) + 10, max(0, int(x1) - 60):int(x2) + 120] = True
+    assert not coloured[~near].any()
+    difference = np.abs(frames_in[index].astype(int) - frame)[~near]
+    assert np.percentile(difference, 99) <= 12

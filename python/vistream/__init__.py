@@ -41,6 +41,7 @@ from .masks import InstanceMasks
 from .protocols import Annotator, Classifier, Detector, PoseEstimator, Segmenter, Tracker
 from .pipeline import Pipeline
 from .results import ResultsWriter
+from .embedded_results import EmbeddedResults, NoEmbeddedResultsError, embed_results, read_results
 from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
@@ -89,6 +90,10 @@ __all__ = [
     "Annotator",
     "Pipeline",
     "ResultsWriter",
+    "read_results",
+    "embed_results",
+    "EmbeddedResults",
+    "NoEmbeddedResultsError",
     "Schedule",
     "set_log_level",
     "capabilities",

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'set_av_log_level', 'transfer_stats']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'copy_with_embedding', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'read_embedded_text', 'set_av_log_level', 'transfer_stats', 'video_frame_times']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -702,6 +702,10 @@ def capabilities() -> dict:
     """
     Probes FFmpeg, hardware devices, encoders, the CUDA driver and SDL (see vistream.capabilities()).
     """
+def copy_with_embedding(source: str, destination: str, tracks: list, attachments: list, video_width: typing.SupportsInt | typing.SupportsIndex = 0, video_height: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    """
+    Copies every stream of `source` into the new file `destination` and adds text tracks ({'name', 'language', 'default', 'samples': [(start_ms, duration_ms, text)]}: mov_text in mp4/mov, ASS in mkv) and attachments ({'filename', 'mimetype', 'data': bytes}; mkv only).
+    """
 def cuda_kernels_built() -> bool:
     """
     True when this build embeds the CUDA colour-conversion kernels (else device frames convert with torch).
@@ -712,6 +716,10 @@ def ffmpeg_versions() -> dict:
     ...
 def flush_logs() -> None:
     ...
+def read_embedded_text(path: str, samples_of: str = '') -> dict:
+    """
+    The text subtitle tracks and attachments of a file; samples only of the tracks named `samples_of`.
+    """
 def set_av_log_level(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Level (AV_LOG_*) above which FFmpeg messages are dropped
@@ -719,5 +727,9 @@ def set_av_log_level(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
 def transfer_stats() -> dict:
     """
     Host<->device copies of this process so far (decoder downloads, frame.download()).
+    """
+def video_frame_times(path: str) -> list[float]:
+    """
+    Presentation times (seconds, ascending) of the first video stream's packets.
     """
 SPEED_RANGE: tuple = (0.0625, 16.0)

@@ -217,6 +217,11 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     plugins.add_argument("--interval", type=float, metavar="SECONDS",
                          help="run the detector at most once per SECONDS of media time (with --every: both)")
     plugins.add_argument("--results", help="write per-frame results (.jsonl, .txt MOTChallenge, .csv)")
+    plugins.add_argument("--embed-results", action="store_true",
+                         help="put the per-frame results into the --output video (.mp4, .m4v, .mov, .mkv) once it "
+                              "is written: a subtitle track of labels and track ids any player shows, and the "
+                              "full .jsonl records (mkv: attachment vistream-results.jsonl; mp4/mov: text track "
+                              "'vistream-results'); read them with vistream.read_results(VIDEO)")
 
 
 def _source_url(source: str) -> str:
@@ -303,7 +308,29 @@ def check_play_arguments(args: argparse.Namespace) -> None:
             raise UsageError(f"--results {args.results!r}: MOTChallenge rows need track ids: add --tracker "
                              f"{'|'.join(_TRACKERS[1:])}, or write .jsonl / .csv")
         _check_writable(args.results, "--results")
+    if getattr(args, "embed_results", False):
+        _check_embed_arguments(args, has_detector)
     args.plugin_options = _plugin_options(args)
+
+
+def _embed_targets(args: argparse.Namespace) -> List[str]:
+    """The outputs --embed-results writes into: the local mp4/mov/mkv files among them."""
+    from .embedded_results import can_embed
+
+    if not getattr(args, "embed_results", False) or args.output is None or args.segment_time is not None:
+        return []
+    return [path for path in [args.output, *args.also_output] if can_embed(path)]
+
+
+def _check_embed_arguments(args: argparse.Namespace, has_detector: bool) -> None:
+    if not has_detector:
+        raise UsageError("--embed-results embeds what a detector finds: add --detector "
+                         f"{'|'.join(_DETECTORS[1:])} (or --bytetrack / --botsort)")
+    if args.output is None:
+        raise UsageError("--embed-results puts the results into the --output video: add --output NAME.mp4|.mkv")
+    if args.segment_time is not None or not _embed_targets(args) or _embed_targets(args)[0] != args.output:
+        raise UsageError(f"--embed-results: --output {args.output!r} must be one local .mp4, .m4v, .mov or .mkv "
+                         "file (subtitle tracks and attachments need one of these containers)")
 
 
 def _check_input_arguments(args: argparse.Namespace) -> None:
@@ -529,7 +556,8 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     annotators = [getattr(annotate, name)() for name in classes]
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
                     every_n_frames=every, interval=args.interval, results=args.results,
-                    tensors=True if tensors else None)
+                    tensors=True if tensors else None,
+                    embed_results=getattr(args, "embed_results", False))
 
 
 class _TrackLengths:
@@ -597,10 +625,13 @@ def _play(args: argparse.Namespace) -> int:
         error = caught
         raise
     finally:
-        results = pipeline.close(error) if pipeline is not None else None
+        results = pipeline.close(error, video=_embed_targets(args) or None) if pipeline is not None else None
         if error is None or not isinstance(error, Exception):  # finished, or interrupted: what was kept
             stats = player.stats
             written = [str(path) for path in (stats.output, results) if path]
+            embedded = [os.path.realpath(path) for path in pipeline.embedded] if pipeline is not None else []
+            written = [f"{path} (results embedded)" if os.path.realpath(path) in embedded else path for path in written]
+            written += [f"{path} (results embedded)" for path in embedded if os.path.realpath(str(stats.output)) != path]
             reason = "" if error is None else "stopped by SIGTERM" if isinstance(error, Terminated) else "interrupted"
             print(_summary(args.source, stats, track_lengths, written, reason), flush=True)
     if player.stats.frames_processed == 0:

@@ -95,6 +95,13 @@ class CheckpointMismatchError(VistreamError, ValueError):
     """A checkpoint's tensors describe another network than the one asked for (the message names both)."""
 
 
+class NoEmbeddedResultsError(VistreamError, LookupError):
+    """``read_results()`` was given a video that carries no embedded results (neither the
+    ``vistream-results.jsonl`` attachment of an mkv nor the ``vistream-results`` text track of an
+    mp4/mov): it was written without ``--embed-results`` / ``Pipeline(embed_results=True)``, or
+    remuxed without ``-map 0``, which drops attachments and extra subtitle tracks."""
+
+
 __all__ = [
     "VistreamError",
     "DeviceMismatchError",
@@ -112,4 +119,5 @@ __all__ = [
     "MissingDependencyError",
     "UntrustedCheckpointError",
     "CheckpointMismatchError",
+    "NoEmbeddedResultsError",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from .detections import Detections
 from .protocols import Annotator, Detector, Tracker, check_protocol
+from .embedded_results import ResultsRecorder
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
 
@@ -225,6 +226,10 @@ class Pipeline:
             plugins as torch tensors, host frames as numpy arrays; True: every frame as a
             tensor (``torch.from_dlpack(frame)``, sharing the frame's memory: on the CPU this
             is the device path without a device); False: numpy for every plugin that takes it.
+        embed_results: keep the results records (exactly the ``.jsonl`` lines, in a temporary
+            file) and embed them into the finished video given to ``close(video=...)``: a
+            subtitle track of labels and ids and the full records (see
+            ``vistream.embedded_results``; read them back with ``vistream.read_results``).
 
     Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
     "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it
@@ -297,7 +302,8 @@ class Pipeline:
                  *, every_n_frames: int = 1, interval: Optional[float] = None,
                  plugins: Sequence[Schedule] = (), results: Optional[str] = None,
                  snapshot_every: int = 30, max_snapshots: int = 200,
-                 replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None) -> None:
+                 replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None,
+                 embed_results: bool = False) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
@@ -315,6 +321,9 @@ class Pipeline:
         self.snapshot_every = snapshot_every
         self.max_snapshots = max_snapshots
         self._results = ResultsWriter(results) if results else None
+        self._embedded = ResultsRecorder() if embed_results else None
+        #: the videos ``close(video=...)`` embedded the results into
+        self.embedded: List[Path] = []
         self._written = _IndexRanges()                    # frame indices already exported
         # per frame index, first visit: what was done (bounded by replay_window, oldest out)
         self._records: "OrderedDict[int, _FrameRecord]" = OrderedDict()
@@ -450,10 +459,12 @@ class Pipeline:
         for annotator, kinds in zip(self.annotators, self._annotator_takes):
             annotator.annotate(image.write(kinds), tracked)
         image.finish()
-        if self._results is not None and index not in self._written:
+        if (self._results is not None or self._embedded is not None) and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
-            self._results.write(index, time, tracked, plugins=plugins,
-                                processing_ms=(perf_counter() - started) * 1000.0)
+            processing_ms = (perf_counter() - started) * 1000.0
+            for writer in (self._results, self._embedded):
+                if writer is not None:
+                    writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms)
         self._written.add(index, previous if continuing else None)
         self._last_index = index
         self._last_time = time
@@ -625,15 +636,23 @@ class Pipeline:
             previous = record.previous
         return Detections.empty()
 
-    def close(self, error: Optional[BaseException] = None) -> Optional[Path]:
+    def close(self, error: Optional[BaseException] = None, *,
+              video: "str | Path | Sequence[str | Path] | None" = None) -> Optional[Path]:
         """Finishes the results file; pass the exception that ended the run, if any (see
         ``ResultsWriter.close``: a failed run keeps an earlier file, an interrupted one is saved).
 
+        With ``embed_results``, ``video`` is the finished output (``player.output``, or a list of
+        files): the records are embedded into it, also after an interrupted run (the frames
+        done); a failed run (an ``Exception``) embeds nothing. ``pipeline.embedded`` lists the
+        videos that got them.
+
         Returns where the results are (None without a results file or when no frame was written).
         """
-        if self._results is None:
-            return None
-        return self._results.close(error)
+        written = self._results.close(error) if self._results is not None else None
+        if self._embedded is not None:
+            recorder, self._embedded = self._embedded, None
+            self.embedded = recorder.finish(video, error)
+        return written
 
     def __enter__(self) -> "Pipeline":
         return self

@@ -12,6 +12,7 @@
 
 #include "frame_view.hpp"
 #include "options.hpp"
+#include "results_embed.hpp"
 #include "writer.hpp"
 #include "vistream/cancel_token.hpp"
 #include "vistream/error.hpp"
@@ -518,6 +519,7 @@ PYBIND11_MODULE(_core, m) {
   vistream::bindings::register_capabilities(m);
   vistream::bindings::register_options(m);
   vistream::bindings::register_writer(m);
+  vistream::bindings::register_results_embed(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
       .def_property_readonly(
