@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from ..detections import Detections
@@ -35,25 +33,14 @@ class TorchTraceAnnotator(TraceAnnotator):
     def annotate(self, image, detections: Detections):
         """Record this frame's centres and draw each current track's trail on ``image`` (in place)."""
         check_tensor_inputs(image, detections)
-        self._calls += 1
-        stale = [tid for tid, seen in self._last_seen.items() if self._calls - seen > self.length]
-        for tid in stale:
-            del self._history[tid], self._last_seen[tid]
-        if len(detections) == 0 or detections.tracker_id is None:
+        trails = self._record(detections)
+        if not trails:
             return image
         height, width = image.shape[:2]
         thickness = self.thickness or max(1, int(round((height * width) ** 0.5 / 500.0)))
-        centers = detections.center
-        for i, tid in enumerate(detections.tracker_id):
-            tid = int(tid)
-            if not np.isfinite(centers[i]).all():
-                continue
-            trail = self._history.setdefault(tid, deque(maxlen=self.length))
-            trail.append((float(centers[i, 0]), float(centers[i, 1])))
-            self._last_seen[tid] = self._calls
-            if len(trail) >= 2:
-                # OpenCV draws the rounded centres
-                _draw_polyline(image, np.round(np.array(trail)), color_for(tid), thickness)
+        for tid, trail in trails:
+            # OpenCV draws the rounded centres
+            _draw_polyline(image, np.round(np.array(trail)), color_for(tid), thickness)
         return image
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, Dict, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -62,12 +62,38 @@ class TraceAnnotator:
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         """Record this frame's centres and draw each current track's trail on ``image`` (in place)."""
         check_inputs(image, detections)
+        trails = self._record(detections)
+        if not trails:
+            return image
+        thickness = self.thickness or auto_thickness(image)
+        with cv2_canvas(image) as canvas:
+            for tid, trail in trails:
+                points = np.round(np.array(trail)).astype(np.int32).reshape(-1, 1, 2)
+                cv2.polylines(canvas, [points], False, color_for(tid), thickness, cv2.LINE_AA)
+        return image
+
+    def _record(self, detections: Detections) -> List[Tuple[int, Deque[Tuple[float, float]]]]:
+        """One call per frame: forgets tracks unseen for ``length`` calls, appends each tracked
+        detection's finite centre to its track, and returns the (tracker_id, trail) pairs with at
+        least two centres, in detection order (what annotate draws, on whichever device)."""
         self._calls += 1
         stale = [tid for tid, seen in self._last_seen.items() if self._calls - seen > self.length]
         for tid in stale:
             del self._history[tid], self._last_seen[tid]
         if len(detections) == 0 or detections.tracker_id is None:
-            return image
+            return []
+        centers = detections.center
+        trails = []
+        for i, tid in enumerate(detections.tracker_id):
+            tid = int(tid)
+            if not np.isfinite(centers[i]).all():
+                continue
+            trail = self._history.setdefault(tid, deque(maxlen=self.length))
+            trail.append((float(centers[i, 0]), float(centers[i, 1])))
+            self._last_seen[tid] = self._calls
+            if len(trail) >= 2:
+                trails.append((tid, trail))
+        return trails
         thickness = self.thickness or auto_thickness(image)
         centers = detections.center
         with cv2_canvas(image) as canvas:
