@@ -38,13 +38,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
-import numpy as np
 
 from . import _core
 from ._output_file import PendingOutput, interrupted, is_url
 from .detections import Detections
 from .errors import NoEmbeddedResultsError
-from .results import ResultsWriter
+from .results import ResultsWriter, frames_of_records
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -225,7 +224,7 @@ class EmbeddedResults(Sequence[Dict[str, Any]]):
         #: where they were found: "attachment" (mkv) or "text track" (mp4/mov)
         self.carrier = carrier
         self.path = path
-        self._by_frame: Optional[Dict[int, int]] = None
+        self._by_frame: Optional[Dict[int, Detections]] = None
 
     @overload
     def __getitem__(self, index: int) -> Dict[str, Any]: ...
@@ -251,34 +250,16 @@ class EmbeddedResults(Sequence[Dict[str, Any]]):
 
     def frames(self) -> Iterator[Tuple[int, float, Detections]]:
         """``(frame index, time, Detections)`` per record, in order."""
-        for record in self.records:
-            yield int(record["frame"]), float(record["time"]), detections_from_records(record["detections"])
+        # the records' own decoding: masks, keypoints, class and keypoint names carried forward
+        yield from frames_of_records(enumerate(self.records, 1), f"{self.path.name}: embedded record")
 
     def detections(self, frame: int) -> Detections:
         """The ``Detections`` of frame index ``frame``. Raises ``KeyError`` for a frame without a record."""
         if self._by_frame is None:
-            self._by_frame = {int(record["frame"]): i for i, record in enumerate(self.records)}
+            self._by_frame = {index: detections for index, _, detections in self.frames()}
         if frame not in self._by_frame:
             raise KeyError(f"{self.path.name} has no results for frame {frame}")
-        return detections_from_records(self.records[self._by_frame[frame]]["detections"])
-
-
-def detections_from_records(records: Sequence[Mapping[str, Any]]) -> Detections:
-    """``Detections`` from a record's ``"detections"`` list (what ``Detections.to_records()`` gives):
-    boxes, confidences, class ids, tracker ids (when every detection has one) and the other
-    per-detection values in ``data`` (e.g. ``class_name``)."""
-    if not records:
-        return Detections.empty()
-    standard = {"xyxy", "confidence", "class_id", "tracker_id"}
-    extra_keys = [key for key in records[0] if key not in standard and all(key in r for r in records)]
-    tracked = all(r.get("tracker_id") is not None for r in records)
-    return Detections(
-        xyxy=np.array([r["xyxy"] for r in records], np.float32),
-        confidence=np.array([r.get("confidence", 1.0) for r in records], np.float32),
-        class_id=np.array([r.get("class_id", 0) for r in records], np.int64),
-        tracker_id=np.array([r["tracker_id"] for r in records], np.int64) if tracked else None,
-        data={key: np.array([r[key] for r in records]) for key in extra_keys},
-    )
+        return self._by_frame[frame]
 
 
 def read_results(path: PathLike) -> EmbeddedResults:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Optional, Tuple
+from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -147,23 +147,37 @@ def read_results(path: "str | Path") -> "Iterator[Tuple[int, float, Detections]]
     """The frames of a ``.jsonl`` results file as ``(frame, time, Detections)``, in file order:
     boxes, scores, ids, masks, keypoints (and names), class names and classifications as they
     were written. Raises ValueError naming the line that is not a results record.
+    (``vistream.read_results`` reads the same records from a video made with ``--embed-results``.)
 
     Example::
 
         for index, time, detections in vistream.results.read_results("tracks.jsonl"):
             print(index, len(detections))
     """
-    names: dict = {}  # names are written when they change: carried forward to later lines
-    with open(path, "r", encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                for key in NAME_KEYS:
-                    if key in record:
-                        names[key] = record[key]
-                record.update(names)
-                yield int(record["frame"]), float(record["time"]), Detections.from_dict(record)
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(f"{path}: line {number} is not a results record: {error}") from None
+    def numbered_records() -> "Iterator[Tuple[int, Any]]":
+        with open(path, "r", encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except ValueError as error:
+                        raise ValueError(f"{path}: line {number} is not a results record: {error}") from None
+
+    yield from frames_of_records(numbered_records(), f"{path}: line")
+
+
+def frames_of_records(numbered: "Iterable[Tuple[int, Mapping[str, Any]]]",
+                      where: str = "record") -> "Iterator[Tuple[int, float, Detections]]":
+    """``(frame, time, Detections)`` from numbered results records (parsed JSONL lines), with the
+    names a line gives (class and keypoint names, written only when they change) carried forward
+    to the later ones. ``where`` prefixes the record number in the ValueError a bad record raises."""
+    names: dict = {}
+    for number, record in numbered:
+        try:
+            for key in NAME_KEYS:
+                if key in record:
+                    names[key] = record[key]
+            record = {**record, **names}
+            yield int(record["frame"]), float(record["time"]), Detections.from_dict(record)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{where} {number} is not a results record: {error}") from None
