@@ -38,7 +38,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
-
 from . import _core
 from ._output_file import PendingOutput, interrupted, is_url
 from .detections import Detections
