@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,14 @@ from pathlib import Path
 # SDL audio device that consumes samples at the real rate without a sound card, so the audio
 # clock (the master clock) behaves as on a desktop. Tests that need "no device" override it.
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+# A suite started as a background job of a non-interactive shell (`pytest ... &`, a CI script
+# run with `&`) inherits SIGINT ignored, and every child it starts would too: Python does not
+# install its KeyboardInterrupt handler when SIGINT is ignored at startup, so the Ctrl-C tests
+# would meet children that cannot be interrupted. The tests send their children's signals
+# themselves: SIGINT gets its default meaning back (a handler, unlike SIG_IGN, is not inherited).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import numpy as np
 import pytest
