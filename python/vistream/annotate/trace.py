@@ -94,17 +94,3 @@ class TraceAnnotator:
             if len(trail) >= 2:
                 trails.append((tid, trail))
         return trails
-        thickness = self.thickness or auto_thickness(image)
-        centers = detections.center
-        with cv2_canvas(image) as canvas:
-            for i, tid in enumerate(detections.tracker_id):
-                tid = int(tid)
-                if not np.isfinite(centers[i]).all():
-                    continue
-                trail = self._history.setdefault(tid, deque(maxlen=self.length))
-                trail.append((float(centers[i, 0]), float(centers[i, 1])))
-                self._last_seen[tid] = self._calls
-                if len(trail) >= 2:
-                    points = np.round(np.array(trail)).astype(np.int32).reshape(-1, 1, 2)
-                    cv2.polylines(canvas, [points], False, color_for(tid), thickness, cv2.LINE_AA)
-        return image
