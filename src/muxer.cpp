@@ -516,18 +516,25 @@ class NetworkLink {
     Muxer::close_sink(sink_, /*write_trailer=*/(sink_.format->flags & AVFMT_NOFILE) != 0);
   }
 
+  // Under mutex_: the link takes no more packets and drops what waits (returned, to be
+  // counted); the first attempt, if still pending, is over.
+  int64_t stop_accepting_locked() {
+    accepting_ = false;
+    const auto dropped = static_cast<int64_t>(queue_.size());
+    queue_.clear();
+    queued_bytes_ = 0;
+    first_attempt_done_ = true;
+    return dropped;
+  }
+
   // A connect or a write failed: close, drop what waits, retry after the backoff.
   void fail(const std::string& reason) {
     close_unfinished();
     int64_t dropped = 0;
     {
       std::lock_guard lock(mutex_);
-      accepting_ = false;
-      dropped = static_cast<int64_t>(queue_.size());
-      queue_.clear();
-      queued_bytes_ = 0;
-      if (!first_attempt_done_) first_error_ = reason;
-      first_attempt_done_ = true;
+      if (!first_attempt_done_) first_error_ = reason;  // before stop_accepting_locked ends the attempt
+      dropped = stop_accepting_locked();
     }
     wake_.notify_all();
     if (cancelled_) {  // our own abort (finish, close), not the server's failure
@@ -559,10 +566,7 @@ class NetworkLink {
     int64_t dropped = 0;
     {
       std::lock_guard lock(mutex_);
-      accepting_ = false;
-      dropped = static_cast<int64_t>(queue_.size());
-      queue_.clear();
-      first_attempt_done_ = true;
+      dropped = stop_accepting_locked();
       ended_ = true;
     }
     wake_.notify_all();
