@@ -327,3 +327,11 @@ def probe_cache():
 
 def fraction(s: str) -> Fraction:
     return Fraction(s)
+
+
+@pytest.fixture(scope="session")
+def marker_model(tmp_path_factory):
+    """The pose tests' analytic ONNX "marker model" (centroids of a red and a blue disc)."""
+    from vistream.pose.synthetic import write_marker_model
+
+    return write_marker_model(tmp_path_factory.mktemp("marker") / "marker.onnx")

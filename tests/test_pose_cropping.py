@@ -16,14 +16,9 @@ import pytest
 
 import vistream as vs
 from vistream.pose import RegionTrigger
-from vistream.pose.synthetic import marker_frame, marker_positions, write_marker_clip, write_marker_model
+from vistream.pose.synthetic import marker_frame, marker_positions, write_marker_clip
 
 W, H = 640, 360
-
-
-@pytest.fixture(scope="module")
-def marker_model(tmp_path_factory):
-    return write_marker_model(tmp_path_factory.mktemp("marker") / "marker.onnx")
 
 
 @pytest.fixture(scope="module")
