@@ -134,6 +134,11 @@ _PREDICT_EXPORTS = ("OnnxDetector", "OnnxSegmenter", "OnnxClassifier", "TorchDet
                     "TorchClassifier", "UltralyticsPredictor", "export_model")
 __all__ += list(_PREDICT_EXPORTS)
 
+# Zones and counting (docs/analytics.md): supervision's LineZone / PolygonZone call shape
+from .analytics import LineZone, PolygonZone, ZoneAnalytics, ZoneEvent  # noqa: E402
+
+__all__ += ["LineZone", "PolygonZone", "ZoneAnalytics", "ZoneEvent"]
+
 
 def __getattr__(name: str):
     if name in _TORCH_ANNOTATORS:

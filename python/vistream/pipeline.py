@@ -554,7 +554,10 @@ class Pipeline:
             frames = self._frames_for(plugin, image)
             if frames is None:
                 continue  # not enough frames since the start or the last seek: skip, don't postpone
-            value = plugin.fn(frames, tracked)
+            # a plugin function marked takes_frame_time (vistream.analytics) also gets the frame's
+            # index and media time: events and dwell times need them
+            value = (plugin.fn(frames, tracked, index=index, time=time) if getattr(plugin.fn, "takes_frame_time", False)
+                     else plugin.fn(frames, tracked))
             self.results[plugin.name] = value
             produced[plugin.name] = value
         return produced

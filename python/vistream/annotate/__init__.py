@@ -47,6 +47,12 @@ __all__ = [
     "PALETTE",
 ]
 
+# Zones (vistream.analytics) and where tracks went
+from .heatmap import HeatmapAnnotator  # noqa: E402
+from .zone import LineZoneAnnotator, PolygonZoneAnnotator, ZoneAnnotator  # noqa: E402
+
+__all__ += ["LineZoneAnnotator", "ZoneAnnotator", "PolygonZoneAnnotator", "HeatmapAnnotator"]
+
 
 def __getattr__(name: str):
     # torch is optional: importing vistream.annotate must not require it.
