@@ -33,7 +33,7 @@ import threading
 import traceback
 import warnings
 from collections import Counter
-from typing import Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence
 
 from . import _arguments
 from ._output_file import check_folder_writable, is_url, same_file
@@ -211,8 +211,14 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     plugins.add_argument("--tracker", choices=_TRACKERS, default="none",
                          help="tracker giving each detection a stable id (botsort: compensates camera motion)")
     plugins.add_argument("--annotate", default="box,label,trail",
-                         help="comma list of box,label,trail,dot,blur,pixelate,mask,keypoints "
+                         help="comma list of box,label,trail,dot,blur,pixelate,mask,keypoints,heatmap "
                               "(default box,label,trail)")
+    plugins.add_argument("--line", action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2",
+                         help="count tracks crossing this line, each way (repeatable; pixels, or 0..1 of the "
+                              "frame when all four are within 0..1); needs a tracker; see docs/analytics.md")
+    plugins.add_argument("--zones", metavar="FILE",
+                         help="named lines and polygons from a YAML/JSON file: crossings, occupancy, dwell times "
+                              "and enter/exit events, drawn, printed at the end and in --results .jsonl")
     plugins.add_argument("--every", type=int, help="run the detector every N frames")
     plugins.add_argument("--interval", type=float, metavar="SECONDS",
                          help="run the detector at most once per SECONDS of media time (with --every: both)")
@@ -263,6 +269,9 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--every must be >= 1, got {args.every}")
     if args.interval is not None and not args.interval > 0:
         raise UsageError(f"--interval must be > 0 seconds, got {args.interval:g}")
+    if (args.line or args.zones) and not has_tracker:
+        raise UsageError("--line/--zones count tracks: add --tracker bytetrack (with a --detector), or --bytetrack")
+    _check_zone_arguments(args)
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
     unknown = [n for n in names if n not in _ANNOTATORS]
     if unknown:
@@ -311,6 +320,46 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     if getattr(args, "embed_results", False):
         _check_embed_arguments(args, has_detector)
     args.plugin_options = _plugin_options(args)
+
+
+def _check_zone_arguments(args: argparse.Namespace) -> None:
+    """--line values and the --zones file parse (relative coordinates checked against a 1x1 frame:
+    the real size is known once the source is open)."""
+    from .analytics import ZoneFileError, load_zones, parse_line
+
+    try:
+        for text in args.line:
+            parse_line(text, (1, 1))
+        if args.zones:
+            load_zones(args.zones, (1, 1))
+    except ZoneFileError as error:
+        raise UsageError(str(error)) from None
+
+
+def _zone_analytics(args: argparse.Namespace):
+    """The ZoneAnalytics of --line/--zones (None without them), in the frame's pixels."""
+    from .analytics import ZoneAnalytics, load_zones, parse_line
+
+    if not (getattr(args, "line", None) or getattr(args, "zones", None)):
+        return None
+    size = getattr(args, "frame_size", None)
+    zones = dict(load_zones(args.zones, size)) if args.zones else {}
+    for number, text in enumerate(args.line, start=1):
+        line = parse_line(text, size)
+        name = line.name or f"line{number}"
+        if name in zones:
+            raise UsageError(f"--line {text!r}: the name {name!r} is already a zone; name it NAME=X1,Y1,X2,Y2")
+        zones[name] = line
+    return ZoneAnalytics(zones)
+
+
+def _zone_analytics_of(pipeline) -> "Any":
+    """The ZoneAnalytics behind a pipeline's "zones" plugin, if any."""
+    for plugin in getattr(pipeline, "plugins", ()):
+        analytics = getattr(plugin.fn, "analytics", None)
+        if analytics is not None:
+            return analytics
+    return None
 
 
 def _embed_targets(args: argparse.Namespace) -> List[str]:
@@ -472,6 +521,7 @@ _ANNOTATORS = {
     "box": "BoxAnnotator", "label": "LabelAnnotator", "trail": "TraceAnnotator", "trace": "TraceAnnotator",
     "dot": "DotAnnotator", "blur": "BlurAnnotator", "pixelate": "PixelateAnnotator",
     "mask": "MaskAnnotator", "keypoints": "KeypointAnnotator", "keypoint": "KeypointAnnotator",
+    "heatmap": "HeatmapAnnotator",
 }
 # The same drawings on torch tensors, chosen when frames are on the device (no host copy for them)
 _TORCH_ANNOTATORS = {"BoxAnnotator": "TorchBoxAnnotator", "LabelAnnotator": "TorchLabelAnnotator",
@@ -554,8 +604,15 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     if tensors:
         classes = [_TORCH_ANNOTATORS.get(name, name) for name in classes]
     annotators = [getattr(annotate, name)() for name in classes]
+    analytics = _zone_analytics(args)
+    if analytics is not None:  # the zones drawn over the other drawings, with their counts
+        from .analytics import LineZone
+
+        annotators += [annotate.LineZoneAnnotator(zone) if isinstance(zone, LineZone) else annotate.ZoneAnnotator(zone)
+                       for zone in analytics.zones.values()]
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
                     every_n_frames=every, interval=args.interval, results=args.results,
+                    plugins=[analytics.schedule()] if analytics is not None else (),
                     tensors=True if tensors else None,
                     embed_results=getattr(args, "embed_results", False))
 
@@ -592,6 +649,9 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
         lengths = list(track_lengths.frames_per_track.values())
         median = f", median length {statistics.median(lengths):g} frames" if lengths else ""
         lines.append(f"tracks: {len(lengths)}{median}")
+    analytics = _zone_analytics_of(track_lengths.pipeline) if track_lengths is not None else None
+    if analytics is not None:
+        lines += analytics.summary_lines()
     transfers = track_lengths.pipeline.transfers if track_lengths is not None else None
     if transfers is not None and transfers.tensor_frames:
         lines.append(f"plugins: {transfers.tensor_frames} frames as tensors on {_device_of(stats)}, "
@@ -607,6 +667,7 @@ def _play(args: argparse.Namespace) -> int:
     info = player.info
     if info.duration > 0 and args.start >= info.duration and not is_url(player.source):
         raise UsageError(f"--start {args.start:g} is at or past the end of {args.source} ({info.duration:.1f} s)")
+    args.frame_size = (info.width, info.height)  # what --line/--zones relative coordinates scale to
     pipeline = pipeline_from_arguments(args, info.fps, tensors=_frames_on_device(player))
     track_lengths = None
     if pipeline is not None:

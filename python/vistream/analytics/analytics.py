@@ -145,7 +145,7 @@ class ZoneAnalytics:
                 counts[name] = {"in": zone.in_count, "out": zone.out_count}
             else:
                 inside = zone.trigger(detections)
-                if has_ids:
+                if has_ids or not len(detections):  # no detection at all: lost tracks may time out
                     events += self._visit(name, inside, ids, classes, names, index, time)
                 self._max_count[name] = max(self._max_count[name], zone.current_count)
                 counts[name] = {"count": zone.current_count}
@@ -232,8 +232,9 @@ class ZoneAnalytics:
         def zones(frames: List[Any], detections: Detections, *, index: int, time: float) -> Optional[Dict[str, Any]]:
             return self.update(detections, index, time)
 
-        zones.takes_frame_time = True  # the Pipeline passes index= and time= (media seconds)
+        zones.takes_frame_time = True  # type: ignore[attr-defined]  # the Pipeline passes index= and time= (media seconds)
         zones.accepts = frozenset({"numpy", "torch"})  # never looks at the pixels: no host copy for it
+        zones.analytics = self  # type: ignore[attr-defined]  # what the command line summarises
         return Schedule(zones, name=name, every_n_frames=every_n_frames)
 
     # -- results --------------------------------------------------------------------------
