@@ -235,6 +235,20 @@ def test_frames_seen_again_change_nothing():
     assert (zone.in_count, zone.out_count, analytics.frames) == (1, 1, 3)
 
 
+def test_a_jump_back_to_unseen_frames_ends_visits_and_keeps_counts():
+    line = LineZone((0, 100), (300, 100), triggering_anchors=["center"])
+    analytics = ZoneAnalytics({"room": square_zone(), "line": line})
+    for i in range(100, 104):  # track 1 in the room, track 2 crossing the line
+        analytics.update(tracked([(150, 50), (250, 60 + 20 * (i - 100))], [1, 2]), i, i / 25)
+    assert line.out_count == 1
+    analytics.update(tracked([(250, 150)], [2]), 10, 10 / 25)  # a seek back to frames not seen yet
+    leave = analytics.events[-1]
+    assert (leave.kind, leave.frame, leave.time) == ("exit", 104, pytest.approx(104 / 25))
+    assert line.out_count == 1  # track 2's side before the jump is not a crossing after it
+    analytics.update(tracked([(250, 50)], [2]), 11, 11 / 25)
+    assert line.in_count == 1
+
+
 def test_series_holds_one_point_per_change():
     analytics = ZoneAnalytics([square_zone(), LineZone((0, 100), (300, 100), triggering_anchors=["center"])])
     assert list(analytics.zones) == ["zone1", "line1"]

@@ -269,7 +269,7 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--every must be >= 1, got {args.every}")
     if args.interval is not None and not args.interval > 0:
         raise UsageError(f"--interval must be > 0 seconds, got {args.interval:g}")
-    if (args.line or args.zones) and not has_tracker:
+    if (getattr(args, "line", None) or getattr(args, "zones", None)) and not has_tracker:
         raise UsageError("--line/--zones count tracks: add --tracker bytetrack (with a --detector), or --bytetrack")
     _check_zone_arguments(args)
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
@@ -328,9 +328,9 @@ def _check_zone_arguments(args: argparse.Namespace) -> None:
     from .analytics import ZoneFileError, load_zones, parse_line
 
     try:
-        for text in args.line:
+        for text in getattr(args, "line", None) or ():
             parse_line(text, (1, 1))
-        if args.zones:
+        if getattr(args, "zones", None):
             load_zones(args.zones, (1, 1))
     except ZoneFileError as error:
         raise UsageError(str(error)) from None
@@ -343,8 +343,8 @@ def _zone_analytics(args: argparse.Namespace):
     if not (getattr(args, "line", None) or getattr(args, "zones", None)):
         return None
     size = getattr(args, "frame_size", None)
-    zones = dict(load_zones(args.zones, size)) if args.zones else {}
-    for number, text in enumerate(args.line, start=1):
+    zones = dict(load_zones(args.zones, size)) if getattr(args, "zones", None) else {}
+    for number, text in enumerate(getattr(args, "line", None) or (), start=1):
         line = parse_line(text, size)
         name = line.name or f"line{number}"
         if name in zones:

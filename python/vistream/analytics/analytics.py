@@ -197,7 +197,7 @@ class ZoneAnalytics:
         self.events.extend(events)
         for zone in self.zones.values():
             if isinstance(zone, LineZone):
-                zone._tracks.clear()  # sides seen on the other timeline say nothing here
+                zone.forget_tracks()  # sides seen on the other timeline say nothing here
 
     # Frames remembered as counted: far more than a Pipeline replays (its replay_window).
     _SEEN_WINDOW = 100_000

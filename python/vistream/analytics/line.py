@@ -159,6 +159,11 @@ class LineZone:
         self._tracks.clear()
         self._calls = 0
 
+    def forget_tracks(self) -> None:
+        """Forget which side each track was on (the counts stay): for a jump to another part of
+        the video, where the tracks' last sides say nothing."""
+        self._tracks.clear()
+
     # -- geometry -------------------------------------------------------------------------
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Distance in pixels of (..., 2) points from the line, positive on the "in" side."""
