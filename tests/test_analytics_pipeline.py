@@ -103,6 +103,12 @@ def clip(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def straight_run(clip, tmp_path_factory):
+    """(analytics, heatmap, results records) of the clip played once, start to end."""
+    return run_pipeline(clip, tmp_path_factory.mktemp("straight"))
+
+
 def run_pipeline(clip, tmp_path, every_n_frames=1):
     line = LineZone((0, LINE_Y), (WIDTH, LINE_Y), triggering_anchors=[Position.CENTER], name="door")
     zone = PolygonZone([(ZONE_X, 0), (WIDTH, 0), (WIDTH, HEIGHT), (ZONE_X, HEIGHT)], name="right")
@@ -120,9 +126,9 @@ def run_pipeline(clip, tmp_path, every_n_frames=1):
     return analytics, heatmap, records
 
 
-def test_line_counts_occupancy_events_and_dwell_are_exact_through_the_pipeline(clip, tmp_path):
-    analytics, heatmap, records = run_pipeline(clip, tmp_path)
-    door, right = analytics.zones["door"], analytics.zones["right"]
+def test_line_counts_occupancy_events_and_dwell_are_exact_through_the_pipeline(straight_run):
+    analytics, heatmap, records = straight_run
+    door = analytics.zones["door"]
     # A: out, in, out; B: in; C jitters 3 px about the line 100 times and counts nothing
     assert (door.in_count, door.out_count) == (2, 2)
     assert door.in_count_per_class == {WHITE: 1, GREEN: 1} and door.out_count_per_class == {WHITE: 2}
@@ -179,6 +185,26 @@ def test_counts_hold_when_the_detector_skips_frames(clip, tmp_path):
     visits = truth_visits()
     dwell = sorted(analytics.dwell_times("right").values())
     assert dwell == pytest.approx(sorted((end - start) / FPS for start, end in visits.values()), abs=2 / FPS + 1e-3)
+
+
+def test_seeking_back_and_replaying_counts_nothing_twice(clip, straight_run):
+    """The frame order a player shows around seeks (a Reader seeking between runs): the pipeline
+    replays its tracker, the analytics count each frame once: the same as a straight run."""
+    straight = straight_run[0]
+    line = LineZone((0, LINE_Y), (WIDTH, LINE_Y), triggering_anchors=[Position.CENTER], name="door")
+    zone = PolygonZone([(ZONE_X, 0), (WIDTH, 0), (WIDTH, HEIGHT), (ZONE_X, HEIGHT)], name="right")
+    analytics = ZoneAnalytics([line, zone])
+    pipeline = vistream.Pipeline(SquareDetector(), ByteTrack(frame_rate=FPS), plugins=[analytics.schedule()])
+    with vistream.Reader(str(clip)) as reader:
+        for first, last in [(0, 90), (20, 100), (95, FRAMES - 1)]:  # back over both crossings of A, then on
+            reader.seek(index=first)
+            for _ in range(first, last + 1):
+                pipeline(next(reader))
+    assert analytics.frames == FRAMES
+    assert (line.in_count, line.out_count) == (straight.zones["door"].in_count, straight.zones["door"].out_count)
+    assert [(e.kind, e.frame, e.tracker_id) for e in analytics.events] == \
+        [(e.kind, e.frame, e.tracker_id) for e in straight.events]
+    assert analytics.dwell_times("right") == pytest.approx(straight.dwell_times("right"))
 
 
 def test_cli_counts_with_motion_detection_and_a_zone_file(clip, tmp_path):
