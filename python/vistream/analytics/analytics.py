@@ -11,7 +11,7 @@ from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, U
 import numpy as np
 
 from ..detections import Detections
-from ..schedule import Schedule
+from ..schedule import Schedule, _check_positive_int
 from .line import LineZone, check_number, require_track_ids
 from .polygon import PolygonZone
 
@@ -102,7 +102,7 @@ class ZoneAnalytics:
                  max_events: int = 100_000) -> None:
         self.zones: Dict[str, Zone] = _named_zones(zones)
         self.lost_after = check_number(lost_after, "lost_after", "ZoneAnalytics")
-        self.events: Deque[ZoneEvent] = deque(maxlen=int(max_events))
+        self.events: Deque[ZoneEvent] = deque(maxlen=_check_positive_int(max_events, "max_events", "ZoneAnalytics"))
         self._visits: Dict[str, Dict[int, _Visit]] = {n: {} for n, z in self.zones.items() if isinstance(z, PolygonZone)}
         self._dwell: Dict[str, Dict[int, float]] = {n: {} for n in self._visits}
         self._entries: Dict[str, int] = dict.fromkeys(self._visits, 0)
