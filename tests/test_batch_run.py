@@ -266,6 +266,20 @@ def test_pool_and_ray_survive_a_crashing_worker_and_match_the_sequential_run(cli
         config["detector"]["options"]["crash_marker"] = str(tmp_path / "ray-crashed")
         out_url = (tmp_path / "ray").as_uri()  # file://...: the fsspec path
         ray_results = batch.run(clips, pipeline=config, output_dir=out_url, ray=True, max_retries=2, progress=False)
+
+        # a live source as a long-running actor with health checks (a looping clip paced in real time)
+        Camera = ray.remote(num_cpus=1)(batch.LiveSource)
+        camera = Camera.remote(clips[0], _config({"name": "motion"}), str(tmp_path / "live"),
+                               player_options={"loop": True, "mode": "realtime"})
+        assert ray.get(camera.status.remote())["state"] == "created"
+        ray.get(camera.start.remote())
+        deadline = time.monotonic() + 60
+        while (status := ray.get(camera.status.remote()))["frames"] < CLIP_FRAMES + 10:
+            assert status["state"] in ("starting", "running") and time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert status["state"] == "running" and status["seconds_since_frame"] < 5, status
+        live = ray.get(camera.stop.remote())
+        assert ray.get(camera.status.remote())["state"] == "stopped"
     finally:
         ray.shutdown()
     assert (tmp_path / "ray-crashed").exists(), "no Ray worker crashed: the retry was not tested"
@@ -276,3 +290,8 @@ def test_pool_and_ray_survive_a_crashing_worker_and_match_the_sequential_run(cli
     assert type(ray_results[0]) is type(results[0])
     _assert_same_results(tmp_path / "ray", reference)
     assert {entry["status"] for entry in _manifest(tmp_path / "ray").values()} == {"done"}
+    # the live run went past the clip's end (it loops) and its outputs were finalized and promoted
+    assert live.error is None and live.frames > CLIP_FRAMES
+    assert live.outputs == (str(tmp_path / "live" / "clip0.mp4"), str(tmp_path / "live" / "clip0.jsonl"))
+    assert ffprobe_count(live.outputs[0]) >= CLIP_FRAMES
+    assert len(_records(live.outputs[1])) >= CLIP_FRAMES

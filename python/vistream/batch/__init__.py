@@ -433,4 +433,6 @@ def _write_parquet(store: OutputStore, config: PipelineConfig, results: Sequence
         _log.warning("%s not written: it needs pyarrow (pip install 'vistream[batch]')", store.url(PARQUET))
 
 
-__all__ = ["run", "BatchResult", "BatchError", "plan_workers", "machine_cores", "source_keys", "MANIFEST", "PARQUET"]
+from .live import LiveSource  # noqa: E402
+
+__all__ = ["run", "BatchResult", "LiveSource", "BatchError", "plan_workers", "machine_cores", "source_keys", "MANIFEST", "PARQUET"]
