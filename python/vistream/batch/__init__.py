@@ -36,6 +36,8 @@ from ._store import OutputStore
 from ._worker import SourceOutcome, SourceTask, output_names, run_source
 
 MANIFEST = "manifest.json"
+#: seconds between rewrites of the manifest while a batch runs (also written when it ends)
+MANIFEST_INTERVAL = 1.0
 PARQUET = "results.parquet"
 _MANIFEST_VERSION = 1
 _log = logging.getLogger("vistream.batch")
@@ -144,16 +146,29 @@ class _Bookkeeping(Events):
         self.config = config
         self.shown = shown
         self.outcomes: Dict[int, Tuple[Optional[SourceOutcome], Optional[str]]] = {}
+        self._saved = 0.0
+        self._dirty = False
 
     def _entry(self, task: SourceTask) -> dict:
         return self.manifest["sources"].setdefault(task.source, {"key": task.key})
 
-    def _save(self) -> None:
-        self.manifest["updated"] = time.time()
-        self.store.write_json(MANIFEST, self.manifest)
+    def _save(self, force: bool = False) -> None:
+        # At most once a second: the manifest holds every source, and rewriting it whole after each
+        # of thousands of short sources would cost more than the sources. A source finished but not
+        # yet saved when the driver is killed is merely redone.
+        self._dirty = True
+        if force or time.monotonic() - self._saved >= MANIFEST_INTERVAL:
+            self.manifest["updated"] = time.time()
+            self.store.write_json(MANIFEST, self.manifest)
+            self._saved, self._dirty = time.monotonic(), False
+
+    def tick(self) -> None:
+        if self._dirty:
+            self._save()
 
     def started(self, task: SourceTask) -> None:
         self._entry(task).update(status="running", key=task.key, error=None)
+        self._save()
         if self.shown is not None:
             self.shown.started(task)
 

@@ -44,6 +44,9 @@ class Events:
 
     def retrying(self, task: SourceTask, error: str) -> None: ...
 
+    def tick(self) -> None:
+        """Called about once a second (deferred bookkeeping)."""
+
 
 class _Stop(BaseException):
     """SIGTERM in a worker: abandon the source (its scratch is removed, nothing promoted)."""
@@ -124,6 +127,7 @@ def run_pool(tasks: Sequence[SourceTask], workers: int, events: Events, max_retr
             for worker in pool:
                 by_handle[worker.connection] = worker
                 by_handle[worker.process.sentinel] = worker
+            events.tick()
             for handle in wait(list(by_handle), timeout=1.0):
                 worker = by_handle[handle]
                 if worker not in pool:

@@ -63,6 +63,7 @@ def run_ray(tasks: Sequence[SourceTask], events: Events, address: Union[bool, st
     waiting = list(by_ref)
     try:
         while waiting:
+            events.tick()
             ready, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
             for ref in ready:
                 task = by_ref[ref]
