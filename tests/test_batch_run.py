@@ -262,7 +262,8 @@ def test_pool_and_ray_survive_a_crashing_worker_and_match_the_sequential_run(cli
     import ray  # scripts/setup.sh --test installs it (vistream[ray])
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(plugins_dir)}})
+             # TMPDIR: the scratch folder of the task whose worker crashes stays in the test's folder
+             runtime_env={"env_vars": {"PYTHONPATH": str(plugins_dir), "TMPDIR": str(tmp_path)}})
     try:
         config["detector"]["options"]["crash_marker"] = str(tmp_path / "ray-crashed")
         out_url = (tmp_path / "ray").as_uri()  # file://...: the fsspec path

@@ -221,7 +221,12 @@ class _Progress:
         if self._terminal:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=None, unit="frame", file=self.stream, desc="vistream batch", leave=True)
+            from .._progress import _terminal_columns
+
+            # a terminal that reports no size gets no bar from tqdm: assume 80x24 there (as `play`)
+            sized = _terminal_columns(self.stream) > 0
+            self._bar = tqdm(total=None, unit="frame", file=self.stream, desc="vistream batch", leave=True,
+                             dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24)
 
     def started(self, task: SourceTask) -> None:
         self.running[task.index] = (0, None)
