@@ -29,22 +29,27 @@ from conftest import ffprobe_count
 CLIPS = 6
 CLIP_FRAMES = 60
 
-# A detector that crashes its worker process (os._exit, as a segfault would) the first time it
-# runs while its marker file is missing: the worker dies once, the retry finds the marker.
+# A MotionDetector that crashes its worker process (os._exit, as a segfault would) the first time
+# it runs while its marker file is missing (the worker dies once, the retry finds the marker), and
+# that can take a minimum time per frame (so a test can stop a batch between two sources on any
+# machine, however fast).
 PLUGINS = '''
 import os
+import time
 from vistream.detect import MotionDetector
 
 
 class CrashOnceMotion(MotionDetector):
-    def __init__(self, crash_marker=None, **options):
+    def __init__(self, crash_marker=None, frame_delay=0.0, **options):
         super().__init__(**options)
         self.crash_marker = crash_marker
+        self.frame_delay = frame_delay
 
     def __call__(self, image):
         if self.crash_marker and not os.path.exists(self.crash_marker):
             open(self.crash_marker, "w").close()
             os._exit(3)
+        time.sleep(self.frame_delay)
         return super().__call__(image)
 '''
 
@@ -148,10 +153,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _batch_cli(clips, config: Path, out: Path) -> subprocess.Popen:
+def _batch_cli(clips, config: Path, out: Path, plugins_dir: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vistream", "batch", *clips, "--pipeline", str(config),
                              "--output-dir", str(out), "--workers", "1", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(plugins_dir)})
 
 
 def _stop_when(process: subprocess.Popen, out: Path, done: int, sig: int, timeout: float = 60) -> list:
@@ -181,12 +187,15 @@ def _final_files_complete(out: Path) -> None:
         assert len(_records(path)) == CLIP_FRAMES, f"{path.name} is under its final name but incomplete"
 
 
-def test_batch_cli_stopped_killed_and_resumed_finishes_only_the_missing_sources(clips, reference, tmp_path):
-    config = _write_yaml(tmp_path / "pipeline.yaml", _config({"name": "motion", "options": {"min_area": 0.001}}))
+def test_batch_cli_stopped_killed_and_resumed_finishes_only_the_missing_sources(clips, reference, plugins_dir,
+                                                                                tmp_path):
+    # at least 1.2 s per source (20 ms per frame), so the batch is stopped between sources
+    config = _write_yaml(tmp_path / "pipeline.yaml", _config({"name": "batch_test_plugins:CrashOnceMotion",
+                                                              "options": {"min_area": 0.001, "frame_delay": 0.02}}))
     out = tmp_path / "out"
 
     # 1. SIGTERM once a source is done: exit 143, the workers gone, nothing half-written under a final name
-    first = _batch_cli(clips, config, out)
+    first = _batch_cli(clips, config, out, plugins_dir)
     workers = _stop_when(first, out, 1, signal.SIGTERM)
     stdout, stderr = first.communicate(timeout=30)
     assert first.returncode == 128 + signal.SIGTERM, stderr
@@ -197,7 +206,7 @@ def test_batch_cli_stopped_killed_and_resumed_finishes_only_the_missing_sources(
 
     # 2. SIGKILL (no chance to clean up) once two more are done: the workers die with the driver
     done_before_kill = len(_done(out))
-    second = _batch_cli(clips, config, out)
+    second = _batch_cli(clips, config, out, plugins_dir)
     workers = _stop_when(second, out, done_before_kill + 2, signal.SIGKILL)
     second.communicate(timeout=30)
     # at once: a worker left running would go on writing into the directory the re-run uses
@@ -209,7 +218,7 @@ def test_batch_cli_stopped_killed_and_resumed_finishes_only_the_missing_sources(
             for source, entry in done.items()}
 
     # 3. the re-run redoes only the sources the manifest does not list as done
-    third = _batch_cli(clips, config, out)
+    third = _batch_cli(clips, config, out, plugins_dir)
     stdout, stderr = third.communicate(timeout=120)
     assert third.returncode == 0, stderr
     skipped = [line for line in stdout.splitlines() if "skipped (done before)" in line]
