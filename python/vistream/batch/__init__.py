@@ -26,14 +26,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import IO, Dict, List, Optional, Sequence, Tuple, Union
 
 from .._output_file import is_url
 from ..errors import VistreamError
 from ..pipeline_config import PipelineConfig, pattern_fields
 from ._pool import Events, run_pool
 from ._store import OutputStore
-from ._worker import SourceOutcome, SourceTask, output_names, run_source
+from ._worker import SourceOutcome, SourceTask, run_source
 
 MANIFEST = "manifest.json"
 #: seconds between rewrites of the manifest while a batch runs (also written when it ends)

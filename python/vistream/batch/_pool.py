@@ -189,7 +189,7 @@ def _poll(worker: _Worker) -> bool:
 
 
 def _handle(message: tuple, worker: _Worker, events: Events) -> None:
-    kind, _index = message[0], message[1]
+    kind = message[0]
     task = worker.task
     if task is None:
         return
