@@ -138,3 +138,26 @@ def test_outputs_to_an_fsspec_url(media, tmp_path):
     # the re-run finds it done
     again = batch.run([clip], pipeline={"detector": "motion"}, output_dir=url, workers=0, progress=False)
     assert again[0].skipped and again[0].frames == results[0].frames
+
+
+def test_yolox_config_takes_the_bytetrack_keys_as_play_does(tmp_path):
+    import torch
+
+    from vistream.detect.yolox import build_model
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "nano.pth"
+    torch.save({"model": build_model("yolox_nano").state_dict()}, checkpoint)
+    path = _yaml(tmp_path, f"""
+        detector:
+          name: yolox
+          options: {{model: yolox_nano, ckpt_file: {checkpoint}, conf: 0.05, classes: [0, 2],
+                     track_thresh: 0.3, track_buffer: 50}}
+        tracker: bytetrack
+    """)
+    pipeline = PipelineConfig.from_yaml(path).build_pipeline(frame_rate=25.0)
+    assert type(pipeline.detector).__name__ == "YOLOX" and pipeline.detector.conf == 0.05
+    # the tracker keys of `--bytetrack` reach ByteTrack, as on the command line
+    tracker = pipeline.tracker
+    assert type(tracker).__name__ == "ByteTrack" and (tracker.track_thresh, tracker.track_buffer) == (0.3, 50)
+    assert tracker.frame_rate == 25.0

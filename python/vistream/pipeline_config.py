@@ -220,6 +220,8 @@ class PipelineConfig:
             make_detector, make_tracker = _yolox_tracker(options, rate, "botsort" if tracker_name == "botsort" else
                                                          "bytetrack")
             detector = make_detector()
+            if tracker_spec is not None:  # with the --bytetrack/--botsort tracker keys of detector.options
+                return detector, make_tracker()
         elif detector_spec is not None:
             detector = _build(_detector_factory(detector_spec.name, "detector"), detector_spec.options,
                               "detector", {})
