@@ -18,7 +18,6 @@ source file, and redoes the others.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -292,6 +291,8 @@ def _lock(store: OutputStore) -> Optional[IO[str]]:
     ends, also by SIGKILL): two batches writing one directory would redo each other's work."""
     if not store.is_local:
         return None
+    import fcntl  # POSIX; imported here so that importing vistream does not need it
+
     handle = open(os.path.join(store.location, ".vistream-batch.lock"), "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
