@@ -150,3 +150,11 @@ def __getattr__(name: str):
 
         return getattr(predict, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# Many files at scale (issue 15, docs/batch.md): a pipeline described by a YAML config, and the
+# batch runner (process pool or Ray) that runs it over many sources, resumably.
+from .pipeline_config import PipelineConfig, PipelineConfigError  # noqa: E402
+from . import batch  # noqa: E402
+from .batch import BatchResult  # noqa: E402
+
+__all__ += ["PipelineConfig", "PipelineConfigError", "BatchResult", "batch"]

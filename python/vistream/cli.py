@@ -769,12 +769,55 @@ def _build_parser() -> argparse.ArgumentParser:
     new.add_argument("--force", action="store_true", help="write into an existing non-empty folder")
     export = sub.add_parser("export", help="a checkpoint or model config to ONNX or a TensorRT engine (cached by hash)")
     _add_export_arguments(export)
-    for subparser in (play, demo, info, report, doctor, new, export):
+    batch = sub.add_parser("batch", help="run a pipeline config over many files: process pool or Ray, resumable")
+    _add_batch_arguments(batch)
+    for subparser in (play, demo, info, report, doctor, new, export, batch):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
         subparser.add_argument("--version", action="version", version=f"vistream {__version__}")
     return parser
+
+
+def _add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="*", metavar="SOURCE",
+                        help="files or URLs (after the config's own sources:)")
+    parser.add_argument("--pipeline", required=True, metavar="CONFIG",
+                        help="pipeline config (YAML: detector, tracker, annotators, schedule, outputs; docs/batch.md)")
+    parser.add_argument("--output-dir", required=True, metavar="DIR",
+                        help="directory or fsspec URL for the outputs, manifest.json and results.parquet")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: sized so that workers x threads <= cores; 0: in this process)")
+    parser.add_argument("--threads", type=int, metavar="T", help="decoder threads per source (default: cores / workers)")
+    parser.add_argument("--ray", nargs="?", const=True, default=False, metavar="ADDRESS",
+                        help="run one Ray task per source: on ADDRESS (ray://head:10001, auto) or a local runtime")
+    parser.add_argument("--num-cpus", type=float, default=1, help="CPUs each Ray task asks for (default 1)")
+    parser.add_argument("--num-gpus", type=float, default=0, help="GPUs each Ray task asks for (default 0)")
+    parser.add_argument("--max-retries", type=int, default=1,
+                        help="retries of a source whose worker process died (default 1)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def _batch(args: argparse.Namespace) -> int:
+    """Exit status 0 when every source is done, 1 when any failed."""
+    from . import batch
+
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_retries < 0:
+        raise UsageError(f"--max-retries must be >= 0, got {args.max_retries}")
+    results = batch.run(args.sources, pipeline=args.pipeline, output_dir=args.output_dir, workers=args.workers,
+                        threads=args.threads, ray=args.ray, num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                        max_retries=args.max_retries, progress=not args.quiet)
+    for result in results:
+        state = "skipped (done before)" if result.skipped else "failed" if result.error else "done"
+        line = f"{result.source}: {state}, {result.frames} frames"
+        print(line + (f": {result.error}" if result.error else ""), flush=True)
+    failed = sum(1 for result in results if result.error)
+    print(f"{len(results) - failed} of {len(results)} sources done; outputs in {args.output_dir}", flush=True)
+    return 1 if failed else 0
 
 
 def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -837,6 +880,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _report_command(args)
             if args.command == "export":
                 return _export(args)
+            if args.command == "batch":
+                return _batch(args)
             if args.command == "pose":
                 from .pose.cli import run_pose
 
