@@ -708,7 +708,11 @@ def _build_parser() -> argparse.ArgumentParser:
     new.add_argument("--force", action="store_true", help="write into an existing non-empty folder")
     export = sub.add_parser("export", help="a checkpoint or model config to ONNX or a TensorRT engine (cached by hash)")
     _add_export_arguments(export)
-    for subparser in (play, demo, info, report, doctor, new, export):
+    generate = sub.add_parser("generate", help="add a predictor class wired for a model (and its test) to an app")
+    from .scaffold.generate import add_generate_arguments
+
+    add_generate_arguments(generate)
+    for subparser in (play, demo, info, report, doctor, new, export, generate):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -790,6 +794,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 folder = create_app(args.name, args.directory, force=args.force)
                 print(f"created {folder}: cd {folder} && pytest, then python -m {args.name} VIDEO")
                 return 0
+            if args.command == "generate":
+                from .scaffold.generate import run_generate
+
+                return run_generate(args)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)
