@@ -130,3 +130,43 @@ def test_classifier_slot_refuses_what_is_not_a_classifier(classifier_path, tmp_p
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"frame": 0, "time": 0, "detections": []}\nnot json\n')
         vs.read_results(bad)
+
+
+def test_tracked_boxes_keep_their_track_s_classification_between_runs(frames, classifier_path):
+    from vistream.track import ByteTrack
+
+    classifier = Counted(OnnxClassifier(classifier_path, top_k=1, class_names=NAMES))
+    pipeline = vs.Pipeline(FixedBoxes(), ByteTrack(frame_rate=30), classifier=classifier,
+                           classifier_every_n_frames=3)
+    with_rows = []
+    for index, image in enumerate(frames):
+        frame = type("Frame", (), {"index": index, "time": index / 30, "array": image.copy()})()
+        pipeline(frame)
+        with_rows.append(pipeline.last)
+    assert len(classifier.calls) == 3 * len(BOXES)  # frames 0, 3 and 6, one crop per box
+    for index, tracked in enumerate(with_rows):
+        assert len(tracked) == 3 and tracked.classifications is not None
+        classified = with_rows[index - index % 3]
+        by_track = dict(zip(classified.tracker_id.tolist(), classified.classifications.class_id[:, 0].tolist()))
+        assert tracked.classifications.class_id[:, 0].tolist() == [by_track[t] for t in tracked.tracker_id.tolist()]
+
+
+def test_play_command_line_classifies_frames_into_the_results(test_mp4, classifier_path, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    command = [sys.executable, "-m", "vistream", "play", str(test_mp4), "--headless", "--end", "0.1",
+               "--classifier", str(classifier_path), "--results", str(tmp_path / "r.jsonl")]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 2 and "--classifier classifies each detection's box: add a detector" in refused.stderr
+    ran = subprocess.run(command + ["--classify", "frame", "--classifier-every", "2"], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert ran.returncode == 0, ran.stderr
+    results = vs.read_results(tmp_path / "r.jsonl")
+    assert len(results) >= 3
+    expected = OnnxClassifier(classifier_path)
+    with vs.Reader(str(test_mp4)) as reader:
+        first = reader.frames_at([0])[0].array
+    assert results.classifications(0) == expected(first) == results.classifications(1)  # held on frame 1

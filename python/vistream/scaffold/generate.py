@@ -287,8 +287,7 @@ def inspect_model(kind: str, model: Optional[str], layout: Optional[str] = None,
         bodyparts = model_summary(config)["bodyparts"] if config else []
         return ModelPlan("pose", "dlc", str(path.resolve()), "DLCPoseEstimator",
                          notes=(f"DeepLabCut model folder, bodyparts {list(bodyparts)}",))
-    if ULTRALYTICS_NAME.match(path.name) and not (path.is_file() and path.suffix in (".pt",) and
-                                                  not path.name.lower().startswith(("yolo", "rtdetr"))):
+    if ULTRALYTICS_NAME.match(path.name) and kind != "tracker":
         return ModelPlan(kind, "ultralytics", str(path.resolve()) if path.is_file() else model,
                          "UltralyticsPredictor", notes=("an ultralytics model (detect/segment/classify/pose by its task)",))
     if path.is_file() or (":" in model and not path.exists()):
