@@ -415,9 +415,13 @@ def _predictor_source(plan: ModelPlan, class_name: str, command: str) -> str:
     build = ("torch.jit.load(model, map_location=\"cpu\")" if plan.runtime == "torchscript"
              else f"{plan.model.partition(':')[2]}()")
     size = plan.input_hw[0] if plan.input_hw else 640
+    # a factory builds the network itself (its import is above): no model path to override
+    model_parameter = "model: str = MODEL, " if plan.runtime == "torchscript" else ""
+    if not model_parameter:
+        text = text.replace("#: the model (override with model=...)\n", "#: the network's factory\n")
     text += (f"class {class_name}({plan.base}):\n"
              f'    """{kind.capitalize()} running a torch module: preprocessing and decoding as found in the model."""\n\n'
-             f"    def __init__(self, model: str = MODEL, *, {options}device: str = \"cpu\", precision: str = \"fp32\",\n"
+             f"    def __init__(self, {model_parameter}*, {options}device: str = \"cpu\", precision: str = \"fp32\",\n"
              "                 **options: Any) -> None:\n"
              f"        options.setdefault(\"preprocess\", {plan.preprocess})\n"
              f"        super().__init__({build}, {layout}{forwarded}, device=device, precision=precision,\n"
