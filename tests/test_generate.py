@@ -254,3 +254,14 @@ def test_models_map_to_their_runtimes_and_bad_input_is_refused(app, models, tmp_
     assert (app / "config.toml").read_text().count("[plugins.once]") == 1
     with pytest.raises(GenerateError, match="would replace or shadow"):
         generate("detector", "app", models["yolov8"], app=app)
+
+    # a model kept inside the app is named relative to the module: the app folder can move
+    import shutil
+
+    (app / "models").mkdir()
+    shutil.copy(models["yolov8"], app / "models" / "v8.onnx")
+    generate("detector", "local", str(app / "models" / "v8.onnx"), app=app)
+    assert "os.path.abspath(__file__))), 'models/v8.onnx')" in (app / "demoapp" / "local.py").read_text()
+    from demoapp.local import MODEL
+
+    assert MODEL == str(app / "models" / "v8.onnx")

@@ -338,14 +338,28 @@ class ChannelsLastRuntime(OnnxRuntime):
 '''
 
 
-def _predictor_source(plan: ModelPlan, class_name: str, command: str) -> str:
+def _model_line(plan: ModelPlan, app_folder: Optional[Path]) -> str:
+    """``MODEL = ...``: a file inside the app is named relative to the module, so the app can move."""
+    if app_folder is not None and os.path.isabs(plan.model):
+        try:
+            inside = Path(plan.model).relative_to(app_folder.resolve())
+        except ValueError:
+            inside = None
+        if inside is not None:
+            return ("#: the model, inside the app (override with model=...)\n"
+                    f"MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "
+                    f"{inside.as_posix()!r})\n")
+    return f"#: the model (override with model=...)\nMODEL = {plan.model!r}\n"
+
+
+def _predictor_source(plan: ModelPlan, class_name: str, command: str, app_folder: Optional[Path] = None) -> str:
     doc = _doc_block(plan, command)
     kind = plan.kind
     shown = Path(plan.model).name if os.path.isabs(plan.model) else plan.model
     what = f"{plan.runtime}" + (f", layout {plan.layout}" if plan.layout else "")
     header = (f'"""{class_name}: a vistream {kind} for {shown} ({what}).\n\n{doc}\n"""\n\n'
               "from __future__ import annotations\n\n")
-    model_line = f"#: the model (override with model=...)\nMODEL = {plan.model!r}\n"
+    model_line = _model_line(plan, app_folder)
     if plan.runtime == "tracker":
         from ..track import BoTSORT, ByteTrack
 
@@ -366,13 +380,13 @@ def _predictor_source(plan: ModelPlan, class_name: str, command: str) -> str:
                 '        """Tracks one frame: filter the detections before association or the tracks after, here."""\n'
                 "        return super().update(detections, frame=frame, **options)\n")
     if plan.runtime == "ultralytics":
-        return (header + "from typing import Any\n\nfrom vistream.predict import UltralyticsPredictor\n\n"
+        return (header + "import os\nfrom typing import Any\n\nfrom vistream.predict import UltralyticsPredictor\n\n"
                 + model_line + "\n\n" + f"class {class_name}(UltralyticsPredictor):\n"
                 f'    """The ultralytics model {plan.model} (its task decides: boxes, masks, classes or keypoints)."""\n\n'
                 "    def __init__(self, model: str = MODEL, *, conf: float = 0.25, iou: float = 0.7, **options: Any) -> None:\n"
                 "        super().__init__(model, conf=conf, iou=iou, **options)\n")
     if plan.runtime == "dlc":
-        return (header + "from typing import Any\n\nfrom vistream.pose import DLCPoseEstimator\n\n"
+        return (header + "import os\nfrom typing import Any\n\nfrom vistream.pose import DLCPoseEstimator\n\n"
                 + model_line + "\n\n" + f"class {class_name}(DLCPoseEstimator):\n"
                 '    """DeepLabCut pose: keypoints per frame (Detections with keypoints; estimate() gives a Pose)."""\n\n'
                 "    def __init__(self, model: str = MODEL, *, pcutoff: float = 0.5, **options: Any) -> None:\n"
@@ -402,7 +416,7 @@ def _predictor_source(plan: ModelPlan, class_name: str, command: str) -> str:
         return text
     # torch: a TorchScript file or a module factory
     imports = [plan.base] + preprocess_names
-    text = header + "from typing import Any\n\n"
+    text = header + "import os\nfrom typing import Any\n\n"
     if plan.runtime == "torchscript":
         text += "import torch\n\n"
     else:
@@ -573,7 +587,7 @@ def generate(kind: str, name: str, model: Optional[str] = None, *, app: Optional
     class_name = class_name_for(name)
     command = f"vistream generate {kind} {name}" + (f" --model {model}" if model else "") + (
         f" --layout {layout}" if layout else "")
-    targets[0].write_text(_predictor_source(plan, class_name, command), encoding="utf-8")
+    targets[0].write_text(_predictor_source(plan, class_name, command, folder), encoding="utf-8")
     fields = {"name": name, "class_name": class_name, "package": package}
     test = _TEST_HEADER.format(**fields) + _TESTS[kind].format(**fields)
     if kind == "tracker":
