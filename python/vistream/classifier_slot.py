@@ -76,14 +76,17 @@ class ClassifierSlot:
         attached.classifications = rows
         return attached, None
 
-    def _classify_boxes(self, image: np.ndarray, detections: Detections) -> Classifications:
+    def _classify_boxes(self, image: Any, detections: Detections) -> Classifications:
         height, width = image.shape[:2]
         results = []
         for x1, y1, x2, y2 in np.asarray(detections.xyxy, np.float64):
             left, top = int(np.clip(np.floor(x1), 0, width - 1)), int(np.clip(np.floor(y1), 0, height - 1))
             right = int(np.clip(np.ceil(x2), left + 1, width))
             bottom = int(np.clip(np.ceil(y2), top + 1, height))
-            results.append(self._classify(np.ascontiguousarray(image[top:bottom, left:right])))
+            crop = image[top:bottom, left:right]
+            # numpy crops are made contiguous for the preprocessing; a torch frame's stay on its device
+            results.append(self._classify(np.ascontiguousarray(crop) if isinstance(crop, np.ndarray)
+                                          else crop.contiguous()))
         if not results:
             return Classifications.empty(int(getattr(self.classifier, "top_k", 1) or 1))
         self._names = results[0].class_names

@@ -483,6 +483,7 @@ class Pipeline:
             processing_ms = (perf_counter() - started) * 1000.0
             for writer in (self._results, self._embedded):
                 if writer is not None:
+                    # the key only when a frame classifier ran: writers without it keep working
                     writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms,
                                  **({"classifications": frame_classes} if frame_classes is not None else {}))
         self._written.add(index, previous if continuing else None)
