@@ -217,6 +217,10 @@ def test_an_ambiguous_layout_names_what_was_found_and_the_layout_option(app, mod
 
 
 def test_models_map_to_their_runtimes_and_bad_input_is_refused(app, models, tmp_path):
+    from vistream.predict import LAYOUTS
+    from vistream.scaffold.generate import LAYOUTS as CLI_LAYOUTS
+
+    assert CLI_LAYOUTS == LAYOUTS  # the CLI's --layout choices (kept without importing vistream.predict)
     assert inspect_model("detector", "yolov8n.pt").base == "UltralyticsPredictor"  # a name: nothing downloaded
     assert inspect_model("segmenter", "yolo11n-seg.pt").runtime == "ultralytics"
 

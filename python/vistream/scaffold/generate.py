@@ -44,7 +44,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import VistreamError
-from ..predict import postprocess as post
+
+# vistream.predict (numpy, OpenCV) is imported when a model is inspected, not when the CLI starts
+LAYOUTS = ("yolov8", "yolov5", "yolox", "ssd", "ssd_nms", "detr", "end2end")  # vistream.predict.LAYOUTS
 
 __all__ = ["generate", "inspect_model", "ModelPlan", "GenerateError", "KINDS", "find_app", "add_generate_arguments",
            "run_generate"]
@@ -107,7 +109,7 @@ def _dims(shape: Sequence[Any]) -> Tuple[Any, ...]:
     return tuple(int(d) if isinstance(d, int) and d > 0 else (d if isinstance(d, str) else None) for d in shape)
 
 
-def _layout_error(error: post.LayoutError, model: str) -> GenerateError:
+def _layout_error(error: Exception, model: str) -> GenerateError:
     text = str(error).replace("Pass layout= one of", "choose it with --layout, one of").replace(
         " (or your own postprocess=)", "")
     return GenerateError(f"{model}: {text}")
@@ -132,6 +134,7 @@ def _preprocess_source(kind: str, layout: Optional[str], hw: Tuple[int, int], dt
 
 
 def _inspect_onnx(kind: str, path: Path, layout: Optional[str]) -> ModelPlan:
+    from ..predict import postprocess as post
     from ..predict.runtime import onnx_session
 
     session = onnx_session(path, "cpu", feature="vistream generate (reading an ONNX model)")
@@ -234,6 +237,7 @@ def _load_torch_module(model: str) -> Tuple[Any, str]:
 
 def _inspect_torch(kind: str, model: str, layout: Optional[str], imgsz: Optional[int]) -> ModelPlan:
     from ..predict import TorchClassifier, TorchDetector, TorchSegmenter
+    from ..predict import postprocess as post
 
     module, runtime = _load_torch_module(model)
     base = {"detector": "TorchDetector", "segmenter": "TorchSegmenter", "classifier": "TorchClassifier"}.get(kind)
@@ -615,7 +619,7 @@ def add_generate_arguments(parser: Any) -> None:
                         help="an .onnx file, ultralytics name (yolov8n.pt), TorchScript file, package.module:factory, "
                              "DeepLabCut model folder; tracker: bytetrack (default) or botsort")
     parser.add_argument("--app", metavar="DIR", help="the app's folder (default: here)")
-    parser.add_argument("--layout", choices=post.LAYOUTS, help="the detector's output layout, when it cannot be told")
+    parser.add_argument("--layout", choices=LAYOUTS, help="the detector's output layout, when it cannot be told")
     parser.add_argument("--imgsz", type=int, help="input size of a torch module (default 640; classifiers 224)")
     parser.add_argument("--select", action="store_true", help="make the app use it ([detector] use = NAME ...)")
     parser.add_argument("--force", action="store_true", help="replace existing files of that name")
