@@ -219,6 +219,13 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
     plugins.add_argument("--zones", metavar="FILE",
                          help="named lines and polygons from a YAML/JSON file: crossings, occupancy, dwell times "
                               "and enter/exit events, drawn, printed at the end and in --results .jsonl")
+    plugins.add_argument("--classifier", metavar="MODEL",
+                         help="an image classifier (.onnx or TensorRT .engine: vistream.OnnxClassifier) run on each "
+                              "detection's box (top-1 name in the label, classifications in --results) or, with "
+                              "--classify frame, on the whole frame")
+    plugins.add_argument("--classify", choices=("box", "frame"), default="box", help="what --classifier classifies")
+    plugins.add_argument("--classifier-every", type=int, default=1, metavar="N",
+                         help="run the --classifier every N frames (held in between)")
     plugins.add_argument("--every", type=int, help="run the detector every N frames")
     plugins.add_argument("--interval", type=float, metavar="SECONDS",
                          help="run the detector at most once per SECONDS of media time (with --every: both)")
@@ -267,6 +274,10 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--every/--interval set the detector's cadence: add a detector")
     if args.every is not None and args.every < 1:
         raise UsageError(f"--every must be >= 1, got {args.every}")
+    if getattr(args, "classifier", None) and args.classify == "box" and not has_detector:
+        raise UsageError("--classifier classifies each detection's box: add a detector, or --classify frame")
+    if getattr(args, "classifier_every", 1) < 1:
+        raise UsageError(f"--classifier-every must be >= 1, got {args.classifier_every}")
     if args.interval is not None and not args.interval > 0:
         raise UsageError(f"--interval must be > 0 seconds, got {args.interval:g}")
     if (getattr(args, "line", None) or getattr(args, "zones", None)) and not has_tracker:
@@ -310,7 +321,7 @@ def check_play_arguments(args: argparse.Namespace) -> None:
             raise UsageError(f"--results {args.results!r} is the source file: writing it would destroy the input")
         if args.output is not None and os.path.abspath(args.results) == os.path.abspath(args.output):
             raise UsageError("--results and --output name the same file")
-        if not has_detector:
+        if not has_detector and not getattr(args, "classifier", None):  # a frame classifier writes too
             raise UsageError("--results writes what a detector finds: add --detector "
                              f"{'|'.join(_DETECTORS[1:])} (or --bytetrack / --botsort)")
         if RESULTS_FORMATS[extension] == "mot" and not has_tracker:
@@ -583,7 +594,8 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     if args.interval is not None:
         frame_rate = min(frame_rate, 1.0 / args.interval)
     options = args.plugin_options
-    if args.detector == "none" and options is None:
+    classifier_model = getattr(args, "classifier", None)
+    if args.detector == "none" and options is None and not classifier_model:
         return None
     from . import annotate, detect, track
     from .pipeline import Pipeline
@@ -614,7 +626,16 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
                     every_n_frames=every, interval=args.interval, results=args.results,
                     plugins=[analytics.schedule()] if analytics is not None else (),
                     tensors=True if tensors else None,
-                    embed_results=getattr(args, "embed_results", False))
+                    embed_results=getattr(args, "embed_results", False),
+                    **(_classifier_options(args) if classifier_model else {}))
+
+
+def _classifier_options(args: argparse.Namespace) -> dict:
+    """The Pipeline's classifier slot from --classifier, --classify, --classifier-every."""
+    from .predict import OnnxClassifier
+
+    return {"classifier": OnnxClassifier(args.classifier), "classify": args.classify,
+            "classifier_every_n_frames": args.classifier_every}
 
 
 class _TrackLengths:
@@ -771,7 +792,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_export_arguments(export)
     batch = sub.add_parser("batch", help="run a pipeline config over many files: process pool or Ray, resumable")
     _add_batch_arguments(batch)
-    for subparser in (play, demo, info, report, doctor, new, export, batch):
+    generate = sub.add_parser("generate", help="add a predictor class wired for a model (and its test) to an app")
+    from .scaffold.generate import add_generate_arguments
+
+    add_generate_arguments(generate)
+    for subparser in (play, demo, info, report, doctor, new, export, batch, generate):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -896,6 +921,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 folder = create_app(args.name, args.directory, force=args.force)
                 print(f"created {folder}: cd {folder} && pytest, then python -m {args.name} VIDEO")
                 return 0
+            if args.command == "generate":
+                from .scaffold.generate import run_generate
+
+                return run_generate(args)
             return _play(args)
         except UsageError as error:
             _report(error, args.verbose)

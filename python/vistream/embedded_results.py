@@ -40,6 +40,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import _core
 from ._output_file import PendingOutput, interrupted, is_url
+from .classifications import Classifications
 from .detections import Detections
 from .errors import NoEmbeddedResultsError
 from .results import ResultsWriter, frames_of_records
@@ -220,7 +221,7 @@ class EmbeddedResults(Sequence[Dict[str, Any]]):
 
     def __init__(self, records: List[Dict[str, Any]], carrier: str, path: Path) -> None:
         self.records = records
-        #: where they were found: "attachment" (mkv) or "text track" (mp4/mov)
+        #: where they were found: "attachment" (mkv), "text track" (mp4/mov) or "jsonl" (a results file)
         self.carrier = carrier
         self.path = path
         self._by_frame: Optional[Dict[int, Detections]] = None
@@ -250,7 +251,8 @@ class EmbeddedResults(Sequence[Dict[str, Any]]):
     def frames(self) -> Iterator[Tuple[int, float, Detections]]:
         """``(frame index, time, Detections)`` per record, in order."""
         # the records' own decoding: masks, keypoints, class and keypoint names carried forward
-        yield from frames_of_records(enumerate(self.records, 1), f"{self.path.name}: embedded record")
+        where = "line" if self.carrier == "jsonl" else "embedded record"
+        yield from frames_of_records(enumerate(self.records, 1), f"{self.path.name}: {where}")
 
     def detections(self, frame: int) -> Detections:
         """The ``Detections`` of frame index ``frame``. Raises ``KeyError`` for a frame without a record."""
@@ -260,18 +262,32 @@ class EmbeddedResults(Sequence[Dict[str, Any]]):
             raise KeyError(f"{self.path.name} has no results for frame {frame}")
         return self._by_frame[frame]
 
+    def classifications(self, frame: int) -> Optional[Classifications]:
+        """The whole-frame classification of frame index ``frame`` (a ``Pipeline(classifier=...,
+        classify="frame")`` run), or None when that frame's record has none."""
+        for record in self.records:
+            if record.get("frame") == frame:
+                found = record.get("classifications")
+                return None if found is None else Classifications.from_dict(found)
+        raise KeyError(f"{self.path.name} has no results for frame {frame}")
+
 
 def read_results(path: PathLike) -> EmbeddedResults:
-    """The per-frame results embedded in a video (``--embed-results``), frame by frame.
+    """The per-frame results of a run, frame by frame: embedded in a video (``--embed-results``)
+    or written to a ``.jsonl`` results file (``--results``), as the same ``EmbeddedResults``.
 
-    Reads the ``vistream-results.jsonl`` attachment of an mkv or the ``vistream-results`` text
-    track of an mp4/mov; the records equal the lines of the run's ``.jsonl`` results file.
+    Reads the ``vistream-results.jsonl`` attachment of an mkv, the ``vistream-results`` text
+    track of an mp4/mov, or the lines of a ``.jsonl``/``.json`` file (``carrier == "jsonl"``); the
+    records equal the lines of the run's ``.jsonl`` results file.
 
     Raises:
-        NoEmbeddedResultsError: the file carries no embedded results.
+        NoEmbeddedResultsError: the video carries no embedded results.
         SourceNotFoundError: no such file; SourceError: not a media file.
+        FileNotFoundError: no such ``.jsonl`` file; ValueError: a line of it is not a results record.
     """
     path = Path(path)
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return EmbeddedResults(_read_jsonl(path), "jsonl", path)
     found = _core.read_embedded_text(os.fspath(path), RESULTS_TRACK)
     for attachment in found["attachments"]:
         if attachment["filename"] == RESULTS_ATTACHMENT:
@@ -283,6 +299,22 @@ def read_results(path: PathLike) -> EmbeddedResults:
     raise NoEmbeddedResultsError(
         f"{path.name} carries no embedded results (no {RESULTS_ATTACHMENT} attachment, no {RESULTS_TRACK!r} "
         "text track): write them with --embed-results or Pipeline(embed_results=True)")
+
+
+def _read_jsonl(path: Path) -> List[Dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise ValueError(f"{path}: line {number} is not a results record: {error}") from None
+            if not isinstance(record, dict) or "frame" not in record:
+                raise ValueError(f"{path}: line {number} is not a results record (no \"frame\")")
+            records.append(record)
+    return records
 
 
 def _parse(lines: Sequence[str], path: Path) -> List[Dict[str, Any]]:
@@ -306,8 +338,9 @@ class ResultsRecorder:
         self._writer = ResultsWriter(os.path.join(self._folder, "results.jsonl"))
 
     def write(self, index: int, time: float, detections: Detections,
-              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None) -> None:
-        self._writer.write(index, time, detections, plugins=plugins, processing_ms=processing_ms)
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
+              **fields: Any) -> None:
+        self._writer.write(index, time, detections, plugins=plugins, processing_ms=processing_ms, **fields)
 
     def finish(self, videos: "PathLike | Sequence[PathLike] | None",
                error: Optional[BaseException] = None) -> List[Path]:

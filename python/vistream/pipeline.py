@@ -15,8 +15,10 @@ from typing import Any, Callable, Deque, Dict, FrozenSet, List, Optional, Sequen
 
 import numpy as np
 
+from .classifications import Classifications
+from .classifier_slot import ClassifierSlot
 from .detections import Detections
-from .protocols import Annotator, Detector, Tracker, check_protocol
+from .protocols import Annotator, Classifier, Detector, Tracker, check_protocol
 from .embedded_results import ResultsRecorder
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
@@ -230,6 +232,12 @@ class Pipeline:
             file) and embed them into the finished video given to ``close(video=...)``: a
             subtitle track of labels and ids and the full records (see
             ``vistream.embedded_results``; read them back with ``vistream.read_results``).
+        classifier: a ``vistream.Classifier`` run after tracking, ``classify="box"`` on each
+            detection's crop (``detections.classifications``, drawn by ``LabelAnnotator`` as the
+            top-1 name) or ``"frame"`` on the whole frame (``pipeline.classifications`` and the
+            JSONL record's ``"classifications"``), with its own cadence
+            (``classifier_every_n_frames``, ``classifier_interval``; held in between). See
+            ``vistream.classifier_slot``.
 
     Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
     "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it
@@ -303,7 +311,8 @@ class Pipeline:
                  plugins: Sequence[Schedule] = (), results: Optional[str] = None,
                  snapshot_every: int = 30, max_snapshots: int = 200,
                  replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None,
-                 embed_results: bool = False) -> None:
+                 embed_results: bool = False, classifier: Optional[Classifier] = None, classify: str = "box",
+                 classifier_every_n_frames: int = 1, classifier_interval: Optional[float] = None) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
@@ -347,6 +356,11 @@ class Pipeline:
         self.results: Dict[str, Any] = {}                # plugin name -> latest value
         self.last: Detections = Detections.empty()
         self._setup_image_kinds(tensors)
+        self.classifier = classifier
+        self._classifier_slot = None if classifier is None else ClassifierSlot(
+            classifier, classify, classifier_every_n_frames, classifier_interval, self.replay_window)
+        #: the classifier's latest whole-frame result (``classify="frame"``)
+        self.classifications: Optional[Classifications] = None
 
     def _setup_image_kinds(self, tensors: Optional[bool]) -> None:
         if tensors not in (None, True, False):
@@ -455,6 +469,11 @@ class Pipeline:
             self._held = self._track(record, detections, image.read(self._tracker_takes))
             self._last_run = (index, time)
         tracked = self._held
+        frame_classes = None
+        if self._classifier_slot is not None:
+            tracked, frame_classes = self._classifier_slot(
+                index, time, image.read(image_kinds(self.classifier)), tracked, previous)
+            self.classifications = frame_classes
         produced = self._run_plugins(index, time, image, tracked, previous)
         for annotator, kinds in zip(self.annotators, self._annotator_takes):
             annotator.annotate(image.write(kinds), tracked)
@@ -464,7 +483,9 @@ class Pipeline:
             processing_ms = (perf_counter() - started) * 1000.0
             for writer in (self._results, self._embedded):
                 if writer is not None:
-                    writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms)
+                    # the key only when a frame classifier ran: writers without it keep working
+                    writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms,
+                                 **({"classifications": frame_classes} if frame_classes is not None else {}))
         self._written.add(index, previous if continuing else None)
         self._last_index = index
         self._last_time = time

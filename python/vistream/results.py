@@ -10,6 +10,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Tuple
 import numpy as np
 
 from ._output_file import PendingOutput, note_partial
+from .classifications import Classifications
 from .detections import Detections
 
 # Detections.to_dict keys that hold names: written to .jsonl only when they change
@@ -71,7 +72,10 @@ class ResultsWriter:
             self._csv.writerow(["frame", "time", "tracker_id", "class_id", "confidence", "x1", "y1", "x2", "y2"])
 
     def write(self, index: int, time: float, detections: Detections,
-              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None) -> None:
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
+              classifications: Optional[Classifications] = None) -> None:
+        """Writes frame ``index``'s record; ``classifications`` is a whole-frame classifier's result
+        (the ``.jsonl`` record's ``"classifications"``: ``Classifications.to_dict``)."""
         if self._file is None:
             raise ValueError("results writer is closed")
         self._frames += 1
@@ -87,6 +91,8 @@ class ResultsWriter:
                     fields[key] = value
                     self._names_written[key] = value
             record = {"frame": int(index), "time": round(float(time), 6), **fields}
+            if classifications is not None:
+                record["classifications"] = classifications.to_dict()
             if processing_ms is not None:
                 record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:

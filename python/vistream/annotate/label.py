@@ -70,6 +70,8 @@ class LabelAnnotator:
         if name is None and "class_name" in detections.data:
             name = str(detections.data["class_name"][index])
         parts = [name if name is not None else str(class_id)]
+        if detections.classifications is not None and len(detections.classifications) == len(detections):
+            parts.append(str(detections.classifications.top1_name[index]))  # a Pipeline classifier's top-1
         if self.show_id and detections.tracker_id is not None:
             parts.append(f"#{int(detections.tracker_id[index])}")
         if self.show_confidence:

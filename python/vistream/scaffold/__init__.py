@@ -14,6 +14,9 @@ README::
       APP/predictor.py     BrightObjectDetector: replace its body with your model
       tests/test_app.py    generates a clip, runs the app on it, reads the results back
 
+``vistream generate KIND NAME --model MODEL`` (:func:`generate`) then adds predictors wired for a
+model to the app (see ``vistream.scaffold.generate``).
+
 Example::
 
     from vistream.scaffold import create_app
@@ -27,8 +30,9 @@ from pathlib import Path
 from typing import Dict, Union
 
 from . import templates
+from .generate import GenerateError, ModelPlan, generate, inspect_model
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "generate", "inspect_model", "ModelPlan", "GenerateError"]
 
 
 def _files(name: str) -> Dict[str, str]:

@@ -30,6 +30,10 @@ runs the app on it and checks the tracked results read back from the results fil
 - `__APP__/app.py`: `build_pipeline()` wires detector, tracker and annotators into a
   `vistream.Pipeline`; add `vistream.Schedule` plugins there for per-frame analysis.
 - `config.toml`: sources and plugin options.
+- `vistream generate detector|segmenter|classifier|pose|tracker NAME --model MODEL` adds
+  `__APP__/NAME.py` (a predictor wired for that model: ONNX, torch, ultralytics, DeepLabCut) and
+  `tests/test_NAME.py`, and registers it as `[plugins.NAME]` in `config.toml`; select it with
+  `[detector] use = "NAME"` (or `--select`).
 
 Results (`results.jsonl`): one line per frame; read them back with
 `vistream.results.read_results("results.jsonl")` → `(frame, time, vistream.Detections)`.
@@ -42,13 +46,20 @@ CONFIG = '''# __APP__: what to read, which plugins to run, where the results go.
 uri = "video.mp4"
 
 [detector]
-# "module:Class" of a vistream.Detector, built with these keyword options
+# "module:Class" of a vistream.Detector, built with these keyword options; or `use = "NAME"` for a
+# [plugins.NAME] entry that `vistream generate detector NAME --model ...` added at the end
 class = "__APP__.predictor:BrightObjectDetector"
 options = { threshold = 200, min_area = 40 }
 
 [tracker]
-# "bytetrack", "botsort", "iou", or "" for none
+# "bytetrack", "botsort", "iou", or "" for none (`use = "NAME"` picks a [plugins.NAME] tracker instead)
 kind = "bytetrack"
+
+[classifier]
+# `use = "NAME"` runs a [plugins.NAME] classifier (vistream generate classifier NAME --model ...):
+# per = "box" classifies each detection's crop, "frame" the whole frame; every_n_frames: its cadence
+per = "box"
+every_n_frames = 1
 
 [pipeline]
 # run the detector on every n-th frame (the tracker runs at the detector's rate)
@@ -148,18 +159,32 @@ def load_config(path: "str | Path") -> Dict[str, Any]:
     """The config file as a dict (every section present)."""
     with open(path, "rb") as file:
         config = tomllib.load(file)
-    for section in ("source", "detector", "tracker", "pipeline", "output"):
+    for section in ("source", "detector", "tracker", "classifier", "pipeline", "output"):
         config.setdefault(section, {})
     return config
 
 
-def build_detector(config: Dict[str, Any]) -> vs.Detector:
-    """The detector named by ``[detector] class = "module:Class"``, built with its options."""
-    spec = config["detector"].get("class", "__APP__.predictor:BrightObjectDetector")
+def build_plugin(config: Dict[str, Any], section: str, default: Optional[str] = None, **extra: Any) -> Any:
+    """The plugin ``[section]`` names: ``use = "NAME"`` (a ``[plugins.NAME]`` entry, as ``vistream
+    generate`` adds them) or ``class = "module:Class"``, built with its ``options`` (None if neither)."""
+    entry = config.get(section, {})
+    if entry.get("use"):
+        plugins = config.get("plugins", {})
+        if entry["use"] not in plugins:
+            raise ValueError(f"[{section}] use = {entry['use']!r}, but the config has no [plugins.{entry['use']}]")
+        entry = plugins[entry["use"]]
+    spec = entry.get("class", default)
+    if not spec:
+        return None
     module_name, _, class_name = spec.partition(":")
-    detector = getattr(importlib.import_module(module_name), class_name)(**config["detector"].get("options", {}))
+    return getattr(importlib.import_module(module_name), class_name)(**{**extra, **entry.get("options", {})})
+
+
+def build_detector(config: Dict[str, Any]) -> vs.Detector:
+    """The detector ``[detector]`` names (``class = "module:Class"`` or ``use = "NAME"``), built with its options."""
+    detector = build_plugin(config, "detector", "__APP__.predictor:BrightObjectDetector")
     if not isinstance(detector, vs.Detector):
-        raise TypeError(f"{spec} is not a vistream.Detector (detector(image) -> Detections)")
+        raise TypeError(f"{type(detector).__name__} is not a vistream.Detector (detector(image) -> Detections)")
     return detector
 
 
@@ -167,14 +192,21 @@ def build_pipeline(config: Dict[str, Any], fps: float = 30.0) -> vs.Pipeline:
     """Detector → tracker → annotators, with the results file of the config."""
     every = int(config["pipeline"].get("every_n_frames", 1))
     kind = config["tracker"].get("kind", "bytetrack")
-    tracker = TRACKERS[kind](frame_rate=fps / every) if kind in ("bytetrack", "botsort") else (
-        TRACKERS[kind]() if kind else None)
+    if config["tracker"].get("use"):
+        tracker = build_plugin(config, "tracker", frame_rate=fps / every)
+    else:
+        tracker = TRACKERS[kind](frame_rate=fps / every) if kind in ("bytetrack", "botsort") else (
+            TRACKERS[kind]() if kind else None)
     names = config["pipeline"].get("annotators", ["box", "label"])
     unknown = [name for name in names if name not in ANNOTATORS]
     if unknown:
         raise ValueError(f"unknown annotators {unknown}: choose from {sorted(ANNOTATORS)}")
+    classifier = config.get("classifier", {})
     return vs.Pipeline(build_detector(config), tracker, [ANNOTATORS[name]() for name in names],
-                       every_n_frames=every, results=config["output"].get("results") or None)
+                       every_n_frames=every, results=config["output"].get("results") or None,
+                       classifier=build_plugin(config, "classifier") if classifier.get("use") else None,
+                       classify=classifier.get("per", "box"),
+                       classifier_every_n_frames=int(classifier.get("every_n_frames", 1)))
 
 
 def run(config: Dict[str, Any], source: Optional[str] = None) -> Dict[str, Any]:
