@@ -18,8 +18,10 @@ What it does (details, clip commands and install lines in bench/README.md):
    any access pattern asks for. Every frame a tool returns by random access is checked against
    its own sequential decode (pixel-exact), and each tool's sequential frames are checked to be
    the same frames as vistream's (closest match among the neighbours), so a tool whose
-   "sequential" numbering is itself shifted is caught too. Inexact frames are reported, never
-   hidden.
+   "sequential" numbering is itself shifted is caught too: it is then inexact on every pattern
+   and never the "best exact peer". Inexact frames are reported, never hidden. Beside each
+   clip, vistream's frames decoded per pattern (Reader.stats) against the minimum an exact
+   decoder starting at each target's keyframe needs (decode_plan / minimum_decodes).
 3. Times each access pattern (random, sorted, strided, clustered; sequential on the short clip)
    for each tool, tools interleaved in one process, the order rotating each repetition. A timed
    run opens the file (building any index the tool needs), fetches the frames in the order asked,
