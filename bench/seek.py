@@ -18,8 +18,10 @@ What it does (details, clip commands and install lines in bench/README.md):
    any access pattern asks for. Every frame a tool returns by random access is checked against
    its own sequential decode (pixel-exact), and each tool's sequential frames are checked to be
    the same frames as vistream's (closest match among the neighbours), so a tool whose
-   "sequential" numbering is itself shifted is caught too. Inexact frames are reported, never
-   hidden.
+   "sequential" numbering is itself shifted is caught too: it is then inexact on every pattern
+   and never the "best exact peer". Inexact frames are reported, never hidden. Beside each
+   clip, vistream's frames decoded per pattern (Reader.stats) against the minimum an exact
+   decoder starting at each target's keyframe needs (decode_plan / minimum_decodes).
 3. Times each access pattern (random, sorted, strided, clustered; sequential on the short clip)
    for each tool, tools interleaved in one process, the order rotating each repetition. A timed
    run opens the file (building any index the tool needs), fetches the frames in the order asked,
@@ -196,6 +198,62 @@ def probe(path: Path) -> dict:
         "bit_rate": int(stream.get("bit_rate") or fmt.get("bit_rate") or 0),
         "keyframes": keyframes,
     }
+
+
+def _h264_reference(packet: bytes, length_size: int) -> bool:
+    """Does this H.264 access unit (mp4 length-prefixed NAL units) hold a reference picture?
+    nal_ref_idc of its slices: 0 = nothing decoded later reads it."""
+    at = 0
+    while at + length_size < len(packet):
+        size = int.from_bytes(packet[at:at + length_size], "big")
+        header = packet[at + length_size]
+        if header & 0x1F in (1, 5) and header >> 5 & 3:
+            return True
+        at += length_size + size
+    return False
+
+
+def decode_plan(path: Path) -> Optional[List[tuple]]:
+    """(display index, keyframe, reference) of every packet in decode order, from one demux pass
+    (PyAV, no decoding); None for a codec other than mp4-packed H.264 or without PyAV."""
+    try:
+        import av
+    except ImportError:
+        return None
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        extradata = stream.codec_context.extradata or b""
+        if stream.codec_context.name != "h264" or len(extradata) < 5 or extradata[0] != 1:
+            return None
+        length_size = (extradata[4] & 3) + 1
+        packets = [(p.pts, p.is_keyframe, _h264_reference(bytes(p), length_size))
+                   for p in container.demux(stream) if p.pts is not None and p.size]
+    rank = {pts: i for i, pts in enumerate(sorted(pts for pts, _, _ in packets))}
+    return [(rank[pts], key, ref) for pts, key, ref in packets]
+
+
+def minimum_decodes(plan: List[tuple], indices: Sequence[int]) -> int:
+    """The fewest frames an exact decoder must decode for these targets when it starts at each
+    target's keyframe (closed GOPs, as the bench clips are): per GOP that holds targets, the
+    targets plus every reference frame decoded before its last target (the keyframe included).
+    Frames of one GOP are decoded once however many targets it holds."""
+    targets = set(indices)
+    total = 0
+    gop: List[tuple] = []
+
+    def count(frames: List[tuple]) -> int:
+        positions = [k for k, (index, _, _) in enumerate(frames) if index in targets]
+        if not positions:
+            return 0
+        last = positions[-1]
+        return sum(1 for k, (index, _, ref) in enumerate(frames[:last + 1]) if ref or index in targets)
+
+    for entry in plan:
+        if entry[1] and gop:
+            total += count(gop)
+            gop = []
+        gop.append(entry)
+    return total + count(gop)
 
 
 # --------------------------------------------------------------------------- access patterns
@@ -637,6 +695,10 @@ def bench_clip(name: str, path: Path, tools: Dict[str, dict], reps: int, quick: 
                        "keyframe_count": len(info["keyframes"])},
               "patterns": patterns, "single_targets": targets, "single_from": far,
               "tools": {}, "errors": {}}
+    plan = decode_plan(path)
+    if plan is not None:
+        result["minimum_decodes"] = {p: minimum_decodes(plan, idx) for p, idx in patterns.items()}
+        result["clip"]["nonref_frames"] = sum(1 for _, _, ref in plan if not ref)
 
     # reference decodes, one per library
     references: Dict[str, dict] = {}
@@ -710,12 +772,18 @@ def merge_check(verify: dict, pattern: str, check: dict) -> None:
         verify[pattern]["work"] = check["work"]
 
 
+def aligned(entry: dict) -> bool:
+    """Is the tool's own sequential decode frame-for-frame vistream's? (Its random-access frames
+    are checked against that decode, so a shifted decode would make shifted frames look exact.)"""
+    al = entry.get("alignment_with_vistream")
+    return al is None or al["aligned"] == al["checked"]
+
+
 def exact(entry: dict, pattern: str) -> bool:
     v = entry["verify"].get(pattern)
     if v is None:  # sequential: exact when it yields the whole clip and lines up with vistream
-        al = entry.get("alignment_with_vistream")
-        return al is None or al["aligned"] == al["checked"]
-    return v["mismatches"] == 0
+        return aligned(entry)
+    return v["mismatches"] == 0 and aligned(entry)
 
 
 def ratios(result: dict, pattern_names: List[str]) -> dict:
@@ -834,7 +902,7 @@ def render(result: dict) -> str:
                 ver = e["verify"].get(p)
                 if ver and ver["mismatches"]:
                     inexact.append(f"{e['label']} {ver['mismatches']}/{ver['checked']}")
-                elif ver is None and not exact(e, p):
+                elif not aligned(e):
                     inexact.append(f"{e['label']} (sequential misaligned)")
             r = clip["ratios"].get(p, {})
             ratio = (f"{r['vs_best_exact_peer']:.2f}x ({tools[r['best_exact_peer']]['label']})"
@@ -859,12 +927,28 @@ def render(result: dict) -> str:
             if "sequential" in pattern_names:
                 cells.append(f"{1000.0 / e['patterns']['sequential']['best_fps']:.1f}")
             lines.append(f"| {e['label']} | " + " | ".join(cells) + " |")
-        work = [f"{p} {v['work']['frames_decoded']} decoded / {v['checked']} returned, {v['work'].get('seeks', '?')} seeks"
-                for p, v in tools.get("vistream", {}).get("verify", {}).items()
-                if "frames_decoded" in v.get("work", {})]
+        minimum = clip.get("minimum_decodes", {})
+        work = []
+        for p, v in tools.get("vistream", {}).get("verify", {}).items():
+            if "frames_decoded" not in v.get("work", {}):
+                continue
+            decoded = v["work"]["frames_decoded"]
+            text = f"{p} {decoded} decoded / {v['checked']} returned ({decoded / v['checked']:.1f} per frame"
+            if p in minimum:
+                text += f"; minimum {minimum[p]}, {minimum[p] / v['checked']:.1f} per frame"
+            work.append(text + f"), {v['work'].get('seeks', '?')} seeks")
         if work:
             lines.append("")
             lines.append(f"{tools['vistream']['label']} work (Reader.stats): " + "; ".join(work) + ".")
+            if minimum:
+                lines.append("")
+                lines.append("Minimum = what any exact decoder that starts at each target's keyframe must decode: "
+                             "per GOP holding targets, the targets and every reference frame (H.264 nal_ref_idc "
+                             f"> 0; {info.get('nonref_frames', '?')} of the clip's frames are non-reference) decoded "
+                             "before its last target. `frames_decoded` counts the frames the decoder handed back: "
+                             "a reference frame decoded for a B-frame target but shown after it is still in the "
+                             "decoder's reorder queue when the next seek flushes it, so the count can be below the "
+                             "minimum by about one frame per seek on B-frame clips.")
         al = [f"{tools[n]['label']} {tools[n]['alignment_with_vistream']['aligned']}/"
               f"{tools[n]['alignment_with_vistream']['checked']}"
               for n in names if tools[n].get("alignment_with_vistream") and not n.startswith("vistream")]

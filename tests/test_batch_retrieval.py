@@ -506,3 +506,30 @@ def test_reading_on_after_a_targeted_batch_yields_the_sequential_frames(vs, clip
             following = [(frame.index, md5(frame.array)) for _, frame in zip(range(6), reader)]
         start = max(asked) + 1
         assert following == [(i, expected[i]) for i in range(start, min(start + 6, last + 1))], asked
+
+
+@pytest.fixture(scope="module")
+def gop30_p_only(tmp_path_factory):
+    """Like gop30.mp4 but without B-frames (I and P only), so the frames a batch must decode are
+    exactly known: every frame from each target's keyframe up to the GOP's last target."""
+    path = tmp_path_factory.mktemp("batch_p") / "gop30-p.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+                    "-i", "testsrc2=size=320x240:rate=30:duration=4", "-c:v", "libx264", "-preset", "veryfast",
+                    "-pix_fmt", "yuv420p", "-bf", "0", "-g", str(GOP), "-x264-params", "scenecut=0", "-an",
+                    str(path)], check=True, capture_output=True)
+    return path
+
+
+def test_clustered_runs_decode_each_gop_once_up_to_its_last_target(vs, gop30_p_only):
+    """Runs of nearby frames asked in random order (a training sampler's clips): two runs share
+    GOP 0, two share GOP 30. The batch decodes each GOP once, forward from its keyframe to its
+    last target, never going back into a GOP it has decoded: 0..15, 30..53 and 90..104."""
+    runs = [range(40, 45), range(3, 8), range(100, 105), range(50, 54), range(12, 16)]
+    wanted = [i for run in runs for i in run]
+    expected = sequential_md5s(vs, gop30_p_only)
+    with vs.Reader(gop30_p_only) as reader:
+        before_seeks, before_decoded = seeks(reader), frames_decoded(reader)
+        frames = reader.frames_at(wanted)
+        assert frames_decoded(reader) - before_decoded == 16 + 24 + 15
+        assert seeks(reader) - before_seeks <= 3  # GOP 0 may be read from the start without one
+    assert [md5(f.array) for f in frames] == [expected[i] for i in wanted]

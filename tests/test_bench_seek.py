@@ -84,3 +84,74 @@ def test_verification_catches_a_tool_that_returns_the_wrong_frame(quick_run):
     report = bench.verify_pattern(shifted, path, indices, reference)
     assert report["mismatches"] == len(indices)
     assert report["wrong_indices"] == indices
+
+
+def test_a_tool_whose_own_sequential_decode_is_shifted_is_not_an_exact_peer(quick_run):
+    """Each tool's random-access frames are checked against its own sequential decode; a tool
+    whose sequential numbering is itself one frame off would pass that check, so it must fail
+    the alignment with vistream's decode and then count as inexact on every pattern (never as
+    the "best exact peer")."""
+    bench = _load_bench()
+    _, _, out = quick_run
+    path = str(out / "media" / bench.CLIPS["quick-kf"]["file"])
+    check = list(range(40, 80))
+    needed = set(range(300))
+
+    class ShiftedByOne(bench.VistreamSession):
+        def sequential(self):
+            frames = super().sequential()
+            next(frames)  # its "frame 0" is frame 1, and so on
+            yield from frames
+
+    def reference(session):
+        try:
+            return bench.reference_pass(session, needed, chw=False)
+        finally:
+            session.close()
+
+    vs_ref = reference(bench.VistreamSession(path, False))
+    shifted_ref = reference(ShiftedByOne(path, False))
+    honest = {"alignment_with_vistream": bench.alignment(vs_ref["sig"], vs_ref["sig"], check),
+              "verify": {"random": {"mismatches": 0, "checked": 40}}}
+    shifted = {"alignment_with_vistream": bench.alignment(shifted_ref["sig"], vs_ref["sig"], check),
+               "verify": {"random": {"mismatches": 0, "checked": 40}}}
+    assert bench.exact(honest, "random")
+    assert shifted["alignment_with_vistream"]["aligned"] == 0
+    assert not bench.exact(shifted, "random") and not bench.exact(shifted, "sequential")
+
+    def entry(fps, alignment_source):
+        return {"patterns": {"random": {"best_fps": fps}}, "peer": True, **alignment_source}
+
+    result = {"tools": {"vistream": {"patterns": {"random": {"best_fps": 10.0}}, "verify": {}},
+                        "opencv": entry(100.0, shifted), "pyav": entry(5.0, honest)}}
+    row = bench.ratios(result, ["random"])["random"]
+    assert row["best_exact_peer"] == "pyav" and row["vs_best_exact_peer"] == 2.0
+
+
+def test_vistream_batches_decode_no_more_than_the_minimum(quick_run):
+    """The diagnostic beside the table: frames decoded per pattern against the fewest an exact
+    seek-to-keyframe decoder needs (targets + reference frames up to each GOP's last target).
+    A batch that decoded a GOP twice, or a GOP too many, or the non-reference frames between
+    targets, would exceed it; the decoder's reorder queue (frames decoded, then flushed by the
+    next seek, never handed back) may put the count below by up to has_b_frames per seek."""
+    result, stdout, _ = quick_run
+    for name, clip in result["clips"].items():
+        minimum = clip["minimum_decodes"]
+        assert clip["clip"]["nonref_frames"] > 0, name  # B-frame clips: something to skip
+        for p, indices in clip["patterns"].items():
+            work = clip["tools"]["vistream"]["verify"][p]["work"]
+            slack = work["seeks"] * max(1, clip["clip"]["has_b_frames"])
+            assert minimum[p] - slack <= work["frames_decoded"] <= minimum[p], (name, p, work, minimum[p])
+    assert "minimum" in stdout and "per frame" in stdout
+
+
+def test_minimum_decodes_counts_each_gop_once():
+    """minimum_decodes on a hand-made decode order: GOP = I0 P3 b1 b2 | I4 P7 b5 b6 (b = non-reference)."""
+    bench = _load_bench()
+    plan = [(0, True, True), (3, False, True), (1, False, False), (2, False, False),
+            (4, True, True), (7, False, True), (5, False, False), (6, False, False)]
+    assert bench.minimum_decodes(plan, [0]) == 1
+    assert bench.minimum_decodes(plan, [3]) == 2       # I0 P3
+    assert bench.minimum_decodes(plan, [2]) == 3       # I0 P3 b2 (b1 skipped)
+    assert bench.minimum_decodes(plan, [1, 2, 3]) == 4  # the GOP once
+    assert bench.minimum_decodes(plan, [2, 5]) == 3 + 3
