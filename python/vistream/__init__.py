@@ -145,3 +145,8 @@ def __getattr__(name: str):
 
         return getattr(predict, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+# Many sources in one process (issue 15): MultiPlayer and its batch helpers.
+from .multi import MultiFrame, MultiPlayer, MultiStats, PerSourceDetector, SourceStats  # noqa: E402
+
+__all__ += ["MultiPlayer", "MultiFrame", "MultiStats", "SourceStats", "PerSourceDetector"]
