@@ -445,7 +445,10 @@ class MultiPlayer:
                 if self._stopping.is_set():
                     state = "stopped"
         except Exception as caught:  # the source fails alone; the others go on
-            state, error = "failed", caught
+            if self._stopping.is_set():
+                state = "stopped"  # stop() closed the reader under the read
+            else:
+                state, error = "failed", caught
         finally:
             with self._condition:
                 if reader is not None:
