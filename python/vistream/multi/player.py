@@ -17,6 +17,7 @@ from ..reader import Reader
 from ..results import ResultsWriter
 from ..writer import Writer
 from .batching import detect_batch
+from .mosaic import MosaicView
 
 SourceKey = Union[int, str]
 SourceSpec = Union[str, "os.PathLike[str]"]
@@ -225,6 +226,12 @@ class MultiPlayer:
             dict.
         writer_options: keywords for every output's ``vistream.Writer`` (``encoder``, ``crf``...).
         audio: copy a local file source's sound into its output.
+        display: show the mosaic view: every source's newest frame (after ``on_batch``, so
+            its drawings show) tiled in one window, each tile with its source's name, frames per
+            second and drops; a click on a tile shows that source alone, another click goes back;
+            ``q``/Escape or closing the window stops the run. ``multi.mosaic`` is the view.
+        display_size: the mosaic window's (width, height).
+        title: the window's title.
 
     Live sources follow the Reader's reconnect policy (``reconnect="auto"``: network URLs and
     devices reconnect, with ``reconnect_delay``/``reconnect_attempts``); a live source that cannot
@@ -255,6 +262,9 @@ class MultiPlayer:
         source_options: Optional[Mapping[SourceKey, Mapping[str, Any]]] = None,
         writer_options: Optional[Mapping[str, Any]] = None,
         audio: bool = True,
+        display: bool = False,
+        display_size: Tuple[int, int] = (1280, 720),
+        title: str = "vistream",
     ) -> None:
         pairs = _names(sources)
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
@@ -294,6 +304,11 @@ class MultiPlayer:
         self._batches = 0
         self._frames = 0
         self._next_first = 0  # the source a batch starts at, rotated for fairness
+        self._display = bool(display)
+        self._display_size = display_size
+        self._title = title
+        #: the mosaic view while ``run()`` shows one (``display=True``), else None
+        self.mosaic: Optional[MosaicView] = None
 
     # ----------------------------------------------------------------------------------- API
     def on_batch(self, callback: Callable[[List[MultiFrame]], Any]) -> Callable[[List[MultiFrame]], Any]:
@@ -328,6 +343,8 @@ class MultiPlayer:
         if self._ran:
             raise VistreamError("MultiPlayer.run() can only be called once")
         self._ran = True
+        if self._display:  # before any thread starts: no window is an error at once
+            self.mosaic = MosaicView(self.sources, size=self._display_size, title=self._title)
         self._started_at = _time.monotonic()
         for source in self._sources:
             source.thread = threading.Thread(target=self._decode, args=(source,), daemon=True,
@@ -348,6 +365,8 @@ class MultiPlayer:
             for source in self._sources:
                 if source.thread is not None:
                     source.thread.join()
+            if self.mosaic is not None:
+                self.mosaic.close()
             self._close_outputs(error)
         return self.stats
 
@@ -535,6 +554,15 @@ class MultiPlayer:
             source.last_index = item.index
         self._batches += 1
         self._frames += len(batch)
+        if self.mosaic is not None:
+            for item in batch:
+                self.mosaic.update(item.source, item.array)
+            self.mosaic.handle_events()
+            with self._condition:
+                drops = {s.key: s.drops for s in self._sources}
+            self.mosaic.render(drops)
+            if self.mosaic.quit_requested:
+                self.stop()
 
     def _make_writer(self, source: _Source) -> Writer:
         info = source.info
