@@ -377,13 +377,18 @@ class MultiPlayer:
         elapsed = 0.0 if self._started_at is None else now - self._started_at
         per_source = {}
         with self._condition:
+            readers = {s.key: s.reader for s in self._sources if s.reader is not None}
+        # Asked outside the lock: a Reader answers between reads, and a decode thread blocked in
+        # a read must not hold up the consumer waiting for the lock.
+        live_reconnects = {}
+        for key, reader in readers.items():
+            try:
+                live_reconnects[key] = reader.stats.reconnects
+            except (ValueError, RuntimeError):  # closed meanwhile: the thread added its count
+                pass
+        with self._condition:
             for s in self._sources:
-                reconnects = s.reopens
-                if s.reader is not None:
-                    try:
-                        reconnects += s.reader.stats.reconnects
-                    except (ValueError, RuntimeError):  # closed: its count was added by the thread
-                        pass
+                reconnects = s.reopens + (live_reconnects.get(s.key, 0) if s.reader is not None else 0)
                 run_time = s.finished_after if s.finished_after is not None else elapsed
                 per_source[s.key] = SourceStats(
                     source=s.key, url=s.url, state=s.state, frames=s.frames, drops=s.drops,
