@@ -24,6 +24,7 @@ See docs/multi.md.
 """
 
 from .batching import PerSourceDetector, detect_batch
+from .mosaic import MosaicView
 from .player import MultiFrame, MultiPlayer, MultiStats, SourceStats
 
-__all__ = ["MultiPlayer", "MultiFrame", "MultiStats", "SourceStats", "PerSourceDetector", "detect_batch"]
+__all__ = ["MultiPlayer", "MultiFrame", "MultiStats", "SourceStats", "PerSourceDetector", "detect_batch", "MosaicView"]

@@ -9,7 +9,6 @@ import math
 import time
 from typing import Any, Deque, Dict, Hashable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from .. import _core
@@ -92,6 +91,8 @@ class MosaicView:
 
     def compose(self, drops: Optional[Dict[Hashable, int]] = None) -> Tuple[np.ndarray, List[Text]]:
         """The canvas and its texts [(x, y, text)]: per tile the source's name, fps and drops."""
+        import cv2  # on first use: `import vistream` does not load OpenCV
+
         canvas = np.zeros((self.size[1], self.size[0], 3), np.uint8)
         texts: List[Text] = []
         shown = [self.focus] if self.focus is not None else self.sources
