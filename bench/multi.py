@@ -93,7 +93,7 @@ def worker_batched(clip: str, streams: int, input_size: int, threads: int) -> di
             latencies[frame.source].append(now - frame.decoded_at)
 
     multi = vistream.MultiPlayer([clip] * streams, detector=detector, tracker=lambda: ByteTrack(frame_rate=30),
-                                 on_batch=measure, max_batch=streams, max_wait=0.05,
+                                 on_batch=measure, max_batch=streams, max_wait=0.05, queue_size=2,
                                  reader_options={"threads": 1})
     print("ready", flush=True)
     sys.stdin.readline()

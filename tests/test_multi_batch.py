@@ -63,9 +63,19 @@ def test_model_detector_batch_is_one_call_and_equals_single_calls():
     assert len(detect_batch(detector, images)) == 4 and network.batch_sizes == [4]
 
 
-def test_yolox_batch_equals_single_calls_on_real_frames(test_mp4):
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on the shared 2-core CI machine, spinning OpenMP threads make a few
+    small forward passes take tens of seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_yolox_batch_equals_single_calls_on_real_frames(test_mp4, one_torch_thread):
     torch.manual_seed(0)
-    detector = YOLOX("yolox_nano", input_size=(224, 416), conf=0.01)
+    detector = YOLOX("yolox_nano", input_size=(160, 288), conf=0.01)
     network = detector.model
     with vistream.Reader(test_mp4) as reader:
         frames = [np.array(reader.frame_at(i).array) for i in (0, 60, 120)]
