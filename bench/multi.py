@@ -17,8 +17,10 @@ random weights: the speed does not depend on the values), ByteTrack per stream.
 
 Every worker loads its model first and then waits; all start together, and the timing covers
 the frames only (no interpreter start or model load). Aggregate frames/s = all frames / (last
-end - first start). Latency per stream: seconds from a frame's decode to its tracked result
-(batched: includes waiting for the batch).
+end - first start). CPU ms/frame = the workers' process CPU time (all threads) / all frames:
+the work done, which load from other users of a shared machine does not inflate. Latency per
+stream: seconds from a frame's decode to its tracked result (batched: includes the wait in the
+source's queue, queue_size 2, and for the batch).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def worker_single(clip: str, input_size: int, threads: int) -> dict:
     print("ready", flush=True)
     sys.stdin.readline()  # the go signal: every worker starts at once
     latencies = []
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     frames = 0
     with vistream.Reader(clip, threads=1) as reader:
         while True:
@@ -77,7 +79,8 @@ def worker_single(clip: str, input_size: int, threads: int) -> dict:
             tracker.update(detector(frame.array))
             latencies.append(time.monotonic() - decoded)
             frames += 1
-    return {"frames": frames, "start": start, "end": time.time(), "latencies": [latencies]}
+    return {"frames": frames, "start": start, "end": time.time(), "cpu": time.process_time() - cpu,
+            "latencies": [latencies]}
 
 
 def worker_batched(clip: str, streams: int, input_size: int, threads: int) -> dict:
@@ -97,9 +100,10 @@ def worker_batched(clip: str, streams: int, input_size: int, threads: int) -> di
                                  reader_options={"threads": 1})
     print("ready", flush=True)
     sys.stdin.readline()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     stats = multi.run()
-    return {"frames": stats.frames, "start": start, "end": time.time(), "batches": stats.batches,
+    return {"frames": stats.frames, "start": start, "end": time.time(), "cpu": time.process_time() - cpu,
+            "batches": stats.batches,
             "mean_batch_size": stats.mean_batch_size, "latencies": list(latencies.values())}
 
 
@@ -131,7 +135,9 @@ def _summary(results: list, mode: str, streams: int) -> dict:
     per_stream = [lat for r in results for lat in r["latencies"]]
     means = [statistics.fmean(lat) for lat in per_stream if lat]
     every = [v for lat in per_stream for v in lat]
+    cpu = sum(r["cpu"] for r in results)
     row = {"mode": mode, "streams": streams, "frames": frames, "seconds": seconds, "fps": frames / seconds,
+           "cpu_seconds": cpu, "cpu_ms_per_frame": 1000 * cpu / frames,
            "latency_mean_ms": 1000 * statistics.fmean(means), "latency_p95_ms": 1000 * _percentile(every, 0.95)}
     if mode == "batched":
         row["mean_batch_size"] = results[0]["mean_batch_size"]
@@ -144,13 +150,15 @@ def _plot(rows: list, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
     for mode, marker in (("batched", "o"), ("processes", "s")):
         mine = [r for r in rows if r["mode"] == mode]
         label = "one process, MultiPlayer (batched)" if mode == "batched" else "N separate processes"
         left.plot([r["streams"] for r in mine], [r["fps"] for r in mine], marker=marker, label=label)
+        middle.plot([r["streams"] for r in mine], [r["cpu_ms_per_frame"] for r in mine], marker=marker, label=label)
         right.plot([r["streams"] for r in mine], [r["latency_mean_ms"] for r in mine], marker=marker, label=label)
     for axis, title in ((left, "aggregate frames/s (higher is better)"),
+                        (middle, "CPU ms per frame, all threads (lower is better)"),
                         (right, "mean latency per stream, ms (lower is better)")):
         axis.set_xscale("log", base=2)
         axis.set_xticks(sorted({r["streams"] for r in rows}))
@@ -199,15 +207,16 @@ def main() -> int:
                                      for _ in range(streams)])
             rows.append(_summary(separate, "processes", streams))
             for row in rows[-2:]:
-                print(f"N={row['streams']} {row['mode']:>9}: {row['fps']:6.1f} frames/s, latency mean "
+                print(f"N={row['streams']} {row['mode']:>9}: {row['fps']:6.1f} frames/s, "
+                      f"{row['cpu_ms_per_frame']:6.1f} CPU ms/frame, latency mean "
                       f"{row['latency_mean_ms']:6.1f} ms, p95 {row['latency_p95_ms']:6.1f} ms"
                       + (f", mean batch {row['mean_batch_size']:.2f}" if "mean_batch_size" in row else ""),
                       flush=True)
     load_end = os.getloadavg()
-    print("\n| N | mode | frames | aggregate frames/s | latency mean ms | latency p95 ms | mean batch |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| N | mode | frames | aggregate frames/s | CPU ms/frame | latency mean ms | latency p95 ms | mean batch |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['streams']} | {row['mode']} | {row['frames']} | {row['fps']:.1f} | "
+        print(f"| {row['streams']} | {row['mode']} | {row['frames']} | {row['fps']:.1f} | {row['cpu_ms_per_frame']:.1f} | "
               f"{row['latency_mean_ms']:.0f} | {row['latency_p95_ms']:.0f} | "
               f"{row.get('mean_batch_size', 1.0):.2f} |")
     print(f"\nload average at start {load_start[0]:.2f}, at end {load_end[0]:.2f}; {cores} cores")

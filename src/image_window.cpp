@@ -96,6 +96,7 @@ struct ImageWindow::Impl {
   SDL_Texture* texture = nullptr;
   TTF_Font* font = nullptr;
   int font_px = 0;
+  bool ttf_started = false;
   int texture_w = 0, texture_h = 0;
   std::vector<WindowText> shown_texts;
 
@@ -127,7 +128,9 @@ void ImageWindow::Impl::run(std::promise<std::string>& ready) {
     return;
   }
   SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
-  if (!TTF_WasInit()) TTF_Init();  // optional: without it the text is left out
+  // Optional: without it the text is left out. SDL_ttf counts Init/Quit pairs, so this window's
+  // pair leaves another window's fonts alone.
+  ttf_started = TTF_Init() == 0;
   wake_event.store(SDL_RegisterEvents(1));
   ready.set_value("");
   render();
@@ -151,7 +154,8 @@ void ImageWindow::Impl::cleanup() {
   texture = nullptr;
   renderer = nullptr;
   window = nullptr;
-  if (TTF_WasInit()) TTF_Quit();
+  if (ttf_started) TTF_Quit();
+  ttf_started = false;
   stop_video();
 }
 
@@ -189,7 +193,7 @@ void ImageWindow::Impl::render() {
     const SDL_Rect dst = picture_rect(out_w, out_h);
     SDL_RenderCopy(renderer, texture, nullptr, &dst);
     const int px = std::max(11, out_h / 45);
-    if (TTF_WasInit() && (!font || font_px != px)) {
+    if (ttf_started && (!font || font_px != px)) {
       if (font) TTF_CloseFont(font);
       font = nullptr;
       if (const char* path = font_path()) font = TTF_OpenFont(path, px);
