@@ -158,3 +158,8 @@ from . import batch  # noqa: E402
 from .batch import BatchResult  # noqa: E402
 
 __all__ += ["PipelineConfig", "PipelineConfigError", "BatchResult", "batch"]
+
+# Many sources in one process (issue 15): MultiPlayer and its batch helpers.
+from .multi import MultiFrame, MultiPlayer, MultiStats, PerSourceDetector, SourceStats  # noqa: E402
+
+__all__ += ["MultiPlayer", "MultiFrame", "MultiStats", "SourceStats", "PerSourceDetector"]

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'copy_with_embedding', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'read_embedded_text', 'set_av_log_level', 'transfer_stats', 'video_frame_times']
+__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'ImageWindow', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'copy_with_embedding', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'read_embedded_text', 'set_av_log_level', 'transfer_stats', 'video_frame_times']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -611,6 +611,30 @@ class Writer:
         """
         (width, height) of the frames written.
         """
+class ImageWindow:
+    """
+    A window showing BGR numpy pictures with text on top; reports keys and clicks.
+    """
+    def __init__(self, title: str, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def close(self) -> None:
+        """
+        Closes the window (idempotent).
+        """
+    def poll_events(self) -> list:
+        """
+        Events since the last call, oldest first: dicts with kind ('key', 'click', 'close'), key, x, y (a click's picture pixel, -1 outside the picture).
+        """
+    def show(self, picture: numpy.ndarray, texts: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex, str]] = []) -> bool:
+        """
+        Shows an (H, W, 3) uint8 BGR picture (copied) with texts [(x, y, text)] in picture pixels. False once closed.
+        """
+    @property
+    def closed(self) -> bool:
+        ...
+    @property
+    def frames_shown(self) -> int:
+        ...
 class Reader:
     def __init__(self, source: str, options: SourceOptions) -> None:
         ...

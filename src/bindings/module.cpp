@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "frame_view.hpp"
+#include "image_window.hpp"
 #include "options.hpp"
 #include "results_embed.hpp"
 #include "writer.hpp"
@@ -520,6 +521,7 @@ PYBIND11_MODULE(_core, m) {
   vistream::bindings::register_options(m);
   vistream::bindings::register_writer(m);
   vistream::bindings::register_results_embed(m);
+  vistream::bindings::register_image_window(m);
   // The timeline generation of a Player's frames (kept apart from the frame views).
   py::reinterpret_borrow<py::class_<PyFrame>>(m.attr("Frame"))
       .def_property_readonly(

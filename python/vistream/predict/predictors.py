@@ -175,6 +175,38 @@ class ModelDetector:
         return (f"{type(self).__name__}(runtime={self.runtime!r}, layout={self.layout!r}, "
                 f"input_hw={self.input_hw}, conf={self.conf})")
 
+    # Layouts whose every output is (batch, ...): their outputs can be split per image.
+    _BATCHED_LAYOUTS = ("yolov8", "yolov5", "yolox")
+
+    def _runs_batches(self) -> bool:
+        """Whether one network call may take several images: a torch module always can, an ONNX
+        or TensorRT graph when its batch dimension is symbolic."""
+        if self._custom_postprocess is not None or self.layout not in self._BATCHED_LAYOUTS:
+            return False
+        if self.runtime.name == "torch":
+            return True
+        shape = self.runtime.input_shape
+        return bool(shape) and not (isinstance(shape[0], int) and shape[0] > 0)
+
+    def batch(self, frames: Sequence[Any]) -> List[Detections]:
+        """Detections for several images (BGR arrays or frames with ``.array``, any sizes), in order.
+
+        One network call for all of them when the model takes a batch (a torch module, or an
+        ONNX/TensorRT graph whose batch dimension is dynamic, with a yolov8/yolov5/yolox layout);
+        otherwise one call per image. Either way each result equals ``self(frame)``.
+        ``MultiPlayer`` calls this once per batch.
+        """
+        frames = list(frames)
+        if len(frames) <= 1 or not self._runs_batches():
+            return [self(frame) for frame in frames]
+        inputs, transforms = zip(*(self.preprocess(frame) for frame in frames))
+        outputs = self.runtime(np.concatenate([np.asarray(x) for x in inputs]))
+        results = []
+        for row, transform in enumerate(transforms):
+            raw = self._decode([output[row:row + 1] for output in outputs], transform)
+            results.append(_make_detections(raw, transform, self.class_names))
+        return results
+
 
 class ModelSegmenter(ModelDetector):
     """YOLOv8/v11-seg instance segmentation: boxes plus masks from prototype masks.
@@ -186,6 +218,9 @@ class ModelSegmenter(ModelDetector):
     """
 
     task = "segment"
+
+    def _runs_batches(self) -> bool:
+        return False  # masks come from per-image prototypes: ``batch`` runs image by image
 
     def __call__(self, frame) -> Detections:
         outputs, transform = self.infer(frame)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -431,6 +431,27 @@ class YOLOX:
             raw = self.model(tensor)[0]
             result = postprocess(raw, self.conf, self.nms, self.class_agnostic, self.classes)
             return self.to_detections(result, ratio, image.shape)
+
+    def batch(self, images: Sequence[Any]) -> List[Detections]:
+        """Detections for several BGR images (arrays, tensors or frames with ``.array``; any sizes).
+
+        The torch backend runs them as one batch through the network (one call, as
+        ``MultiPlayer`` wants); ONNX files and TensorRT engines are exported with a fixed batch
+        of one and run image by image. Each result is what ``self(image)`` gives.
+        """
+        import torch
+
+        images = [getattr(image, "array", image) for image in images]
+        if len(images) <= 1 or self.backend != "torch":
+            return [self(image) for image in images]
+        with torch.inference_mode():
+            prepared = [self.preprocess(image) for image in images]
+            raw = self.model(torch.cat([tensor for tensor, _ in prepared]))
+            results = []
+            for row, ((_, ratio), image) in enumerate(zip(prepared, images)):
+                result = postprocess(raw[row], self.conf, self.nms, self.class_agnostic, self.classes)
+                results.append(self.to_detections(result, ratio, image.shape))
+            return results
 
     def __repr__(self) -> str:
         precision = "fp16" if self.fp16 else "bf16" if self.bf16 else "fp32"
