@@ -118,8 +118,8 @@ def tracker_contenders() -> dict:
                 rows = np.asarray(rows, np.float64).reshape(-1, 8)  # x1 y1 x2 y2 id conf cls idx
                 return rows[:, :4], rows[:, 4].astype(int)
             return step
-        # vistream OCSORT's defaults (det_thresh 0.5, min_hits 1, BYTE stage on)
-        contenders["boxmot OcSort"] = lambda: boxmot_step(OcSort(det_thresh=0.5, min_hits=1, use_byte=True))
+        # vistream OCSORT's defaults (det_thresh 0.6, min_hits 1, BYTE stage on)
+        contenders["boxmot OcSort"] = lambda: boxmot_step(OcSort(det_thresh=0.6, min_hits=1, use_byte=True))
     except ImportError:
         _log("boxmot not installed: no boxmot OcSort row")
     return contenders

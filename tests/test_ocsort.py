@@ -99,9 +99,9 @@ def test_bad_configuration_is_a_clear_error(value):
 def test_quality_on_occlusion_heavy_mot_data(fps):
     """Real TUD ground truth, people more than half hidden are missed 90% of the time.
 
-    Measured (docs/api.md, "Trackers"): OC-SORT is not better than ByteTrack here (the walkers
-    move linearly, the Kalman prediction is already good); asserted is that it tracks (MOTA/IDF1
-    floors) and stays within 5 MOTA points of ByteTrack.
+    Measured (docs/api.md, "Trackers"): OC-SORT's MOTA is ByteTrack's or better here, its IDF1
+    3-4 points lower; asserted: it tracks (MOTA/IDF1 floors) and its MOTA is within a point of
+    ByteTrack's or above.
     """
     mine, byte = [], []
     for sequence in ("TUD-Campus", "TUD-Stadtmitte"):
@@ -114,4 +114,4 @@ def test_quality_on_occlusion_heavy_mot_data(fps):
     byte_mota, byte_idf1 = np.mean(byte, axis=0)
     detail = f"OC-SORT {mota:.4f}/{idf1:.4f}, ByteTrack {byte_mota:.4f}/{byte_idf1:.4f}"
     assert mota > 0.6 and idf1 > 0.65, detail
-    assert mota >= byte_mota - 0.05, detail
+    assert mota >= byte_mota - 0.01, detail
