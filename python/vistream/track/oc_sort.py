@@ -231,8 +231,7 @@ class OCSORT:
             matched += [(tracks[free_tracks[r]], int(high[free_high[c]])) for r, c in pairs]
             free_high = free_high[rest_high]
 
-        for track, index in matched:
-            self._observe(track, boxes[index], float(scores[index]), int(detections.class_id[index]), index)
+        self._observe(matched, boxes, scores, detections.class_id)
 
         for index in high[free_high]:
             mean, cov = self.kalman.initiate(self.kalman.encode(boxes[index]))
@@ -270,32 +269,40 @@ class OCSORT:
             track.mean, track.covariance = mean, cov
             track.hit_streak = 0 if track.frames_unseen > 1 else track.hit_streak
 
-    def _observe(self, track: _OCTrack, box: np.ndarray, score: float, class_id: int, index: int) -> None:
-        """Correct a matched track; after a gap, first re-update over the virtual trajectory (ORU)."""
-        gap = track.frames_unseen  # frames since the last observation (1 = the previous frame)
-        measurement = self.kalman.encode(box)
-        if gap > 1:
-            mean, cov = track.frozen
-            start = self.kalman.encode(track.last_box)
-            for step in range(max(1, gap - ORU_MAX_GAP), gap):
-                mean, cov = self.kalman.predict(mean, cov)
-                virtual = start + (measurement - start) * step / gap
-                mean, cov = self.kalman.update(mean, cov, virtual)
-            track.mean, track.covariance = self.kalman.predict(mean, cov)
-        track.mean, track.covariance = self.kalman.update(track.mean, track.covariance, measurement)
-        previous = self._previous_observation(track)
-        direction = _centers(box[None])[0] - _centers(previous[None])[0]
-        norm = np.linalg.norm(direction)
-        if norm > 1e-6:
-            track.velocity = direction / norm
-        track.observations[self.frame_id] = box.copy()
-        for old in [f for f in track.observations if f < self.frame_id - self.delta_t]:
-            del track.observations[old]
-        track.last_box = box.copy()
-        track.frozen = (track.mean.copy(), track.covariance.copy())
-        track.frames_unseen = 0
-        track.hit_streak += 1
-        track.score, track.class_id, track.det_index = score, class_id, index
+    def _observe(self, matched: List[Tuple[_OCTrack, int]], boxes: np.ndarray, scores: np.ndarray,
+                 class_ids: np.ndarray) -> None:
+        """Correct the matched tracks (one batched Kalman update); a track seen again after a gap
+        is first re-updated over the virtual trajectory from its last observation (ORU)."""
+        if not matched:
+            return
+        tracks = [t for t, _ in matched]
+        observed = boxes[[i for _, i in matched]]
+        measurements = self.kalman.encode(observed)
+        for track, measurement in zip(tracks, measurements):
+            gap = track.frames_unseen  # frames since the last observation (1 = the previous frame)
+            if gap > 1:
+                mean, cov = track.frozen
+                start = self.kalman.encode(track.last_box)
+                for step in range(max(1, gap - ORU_MAX_GAP), gap):
+                    mean, cov = self.kalman.predict(mean, cov)
+                    mean, cov = self.kalman.update(mean, cov, start + (measurement - start) * step / gap)
+                track.mean, track.covariance = self.kalman.predict(mean, cov)
+        means, covs = self.kalman.multi_update(np.array([t.mean for t in tracks]),
+                                               np.array([t.covariance for t in tracks]), measurements)
+        for track, (_, index), box, mean, cov in zip(tracks, matched, observed, means, covs):
+            track.mean, track.covariance = mean, cov
+            direction = _centers(box[None])[0] - _centers(self._previous_observation(track)[None])[0]
+            norm = np.linalg.norm(direction)
+            if norm > 1e-6:
+                track.velocity = direction / norm
+            track.observations[self.frame_id] = box.copy()
+            for old in [f for f in track.observations if f < self.frame_id - self.delta_t]:
+                del track.observations[old]
+            track.last_box = box.copy()
+            track.frozen = (mean.copy(), cov.copy())
+            track.frames_unseen = 0
+            track.hit_streak += 1
+            track.score, track.class_id, track.det_index = float(scores[index]), int(class_ids[index]), int(index)
 
     def _to_detections(self, tracks: List[_OCTrack], detections: Detections) -> Detections:
         if not tracks:
