@@ -12,7 +12,8 @@ What it measures (median over repetitions, contenders interleaved in one process
 1. Tracker-only time per frame: the same detections (made from the MOTChallenge ground truth
    that ``motmetrics`` ships, with seeded misses, jitter, low scores and false positives — the
    data of tests/test_tracker_parity.py — plus a dense synthetic crowd of 100 walkers) go to
-   vistream ByteTrack / BoT-SORT, supervision ByteTrack and ultralytics BYTETracker / BOTSORT.
+   vistream ByteTrack / BoT-SORT / OC-SORT, supervision ByteTrack, ultralytics BYTETracker /
+   BOTSORT and (when installed) boxmot's OcSort, each at its own defaults.
    BoT-SORT runs without camera-motion compensation here (no images); MOTA/IDF1 are printed
    alongside so a fast-but-wrong tracker is visible.
 2. Camera-motion estimate per 1280x720 frame (BoT-SORT's GMC): vistream ``CameraMotion`` vs
