@@ -12,7 +12,8 @@ What it measures (median over repetitions, contenders interleaved in one process
 1. Tracker-only time per frame: the same detections (made from the MOTChallenge ground truth
    that ``motmetrics`` ships, with seeded misses, jitter, low scores and false positives — the
    data of tests/test_tracker_parity.py — plus a dense synthetic crowd of 100 walkers) go to
-   vistream ByteTrack / BoT-SORT, supervision ByteTrack and ultralytics BYTETracker / BOTSORT.
+   vistream ByteTrack / BoT-SORT / OC-SORT, supervision ByteTrack, ultralytics BYTETracker /
+   BOTSORT and (when installed) boxmot's OcSort, each at its own defaults.
    BoT-SORT runs without camera-motion compensation here (no images); MOTA/IDF1 are printed
    alongside so a fast-but-wrong tracker is visible.
 2. Camera-motion estimate per 1280x720 frame (BoT-SORT's GMC): vistream ``CameraMotion`` vs
@@ -60,7 +61,7 @@ def mot_streams() -> dict:
     streams = {}
     for sequence in ("TUD-Campus", "TUD-Stadtmitte"):
         gt = _ground_truth(sequence)
-        streams[sequence] = (gt, _synthesise(gt, seed=0))
+        streams[sequence] = (gt, _synthesise(gt, seed=0))  # 25 fps, YOLOX-like scores
     return streams
 
 
@@ -95,16 +96,34 @@ def tracker_contenders() -> dict:
     from ultralytics.trackers.bot_sort import BOTSORT
     from ultralytics.trackers.byte_tracker import BYTETracker
 
-    from vistream.track import BoTSORT, ByteTrack
+    from vistream.track import OCSORT, BoTSORT, ByteTrack
 
-    return {
-        "vistream ByteTrack": lambda: _vistream(ByteTrack(frame_rate=30)),
-        "supervision ByteTrack": lambda: _supervision(sv.ByteTrack(
-            track_activation_threshold=0.5, lost_track_buffer=30, minimum_matching_threshold=0.8, frame_rate=30)),
-        "ultralytics BYTETracker": lambda: _ultralytics(BYTETracker(_ultralytics_args())),
-        "vistream BoTSORT": lambda: _vistream(BoTSORT(frame_rate=30, track_thresh=0.5, gmc="none")),
-        "ultralytics BOTSORT": lambda: _ultralytics(BOTSORT(_ultralytics_args())),
+    # every tracker at its own defaults, as tests/test_tracker_parity.py compares them
+    ul_defaults = _ultralytics_args(track_high_thresh=0.25, new_track_thresh=0.25)
+    contenders = {
+        "vistream ByteTrack": lambda: _vistream(ByteTrack(frame_rate=25)),
+        "supervision ByteTrack": lambda: _supervision(sv.ByteTrack(frame_rate=25)),
+        "ultralytics BYTETracker": lambda: _ultralytics(BYTETracker(ul_defaults)),
+        "vistream BoTSORT": lambda: _vistream(BoTSORT(frame_rate=25, gmc="none")),
+        "ultralytics BOTSORT": lambda: _ultralytics(BOTSORT(ul_defaults)),
+        "vistream OCSORT": lambda: _vistream(OCSORT(frame_rate=25)),
     }
+    try:  # boxmot is not a dependency: compared when installed (pip install --no-deps boxmot rich)
+        from boxmot.trackers.box.ocsort.tracker import OcSort
+
+        image = np.zeros((1080, 1920, 3), np.uint8)
+
+        def boxmot_step(tracker):
+            def step(xyxy, scores):
+                rows = tracker.update(np.column_stack([xyxy, scores, np.zeros(len(scores))]).astype(np.float32), image)
+                rows = np.asarray(rows, np.float64).reshape(-1, 8)  # x1 y1 x2 y2 id conf cls idx
+                return rows[:, :4], rows[:, 4].astype(int)
+            return step
+        # vistream OCSORT's defaults (det_thresh 0.6, min_hits 1, BYTE stage on)
+        contenders["boxmot OcSort"] = lambda: boxmot_step(OcSort(det_thresh=0.6, min_hits=1, use_byte=True))
+    except ImportError:
+        _log("boxmot not installed: no boxmot OcSort row")
+    return contenders
 
 
 def time_tracker(factory, frames: list) -> tuple:
@@ -271,7 +290,8 @@ def markdown(result: dict) -> str:
                   "|---|---|---:|---:|---:|---:|---:|"]
         rows = result["trackers"]
         for row in rows:
-            family = "ByteTrack" if "Byte" in row["tracker"] else "BoTSORT"
+            family = ("ByteTrack" if "Byte" in row["tracker"] else
+                      "OCSORT" if "ocsort" in row["tracker"].lower() else "BoTSORT")
             ours = next(r for r in rows if r["stream"] == row["stream"] and r["tracker"] == f"vistream {family}")
             ratio = row["median_ms"] / ours["median_ms"]
             quality = (f"{100 * row['mota']:.2f} | {100 * row['idf1']:.2f}" if "mota" in row else "– | –")

@@ -113,7 +113,7 @@ def test_replay_with_cached_warps_equals_straight_run(street):
         out = replay.update(dets[i], frame=crops[i], warp=warps[i] if i == 20 else None)
         np.testing.assert_array_equal(out.tracker_id, straight[i].tracker_id)
         np.testing.assert_allclose(out.xyxy, straight[i].xyxy, atol=1e-4)
-    assert replay.gmc == "sparse_flow" and replay.det_thresh == pytest.approx(0.7)
+    assert replay.gmc == "sparse_flow" and replay.det_thresh == pytest.approx(0.25)
     with pytest.raises(ValueError, match="2x3"):
         replay.update(dets[0], warp=np.eye(3))
 

@@ -109,7 +109,7 @@ def test_buffer_scales_with_frame_rate():
 
 
 def test_low_score_detections_keep_track_alive_but_do_not_start_tracks():
-    tracker = ByteTrack()
+    tracker = ByteTrack(track_thresh=0.5)
     for f in range(5):
         tracker.update(dets([box(100 + 2 * f, 100)], scores=[0.9]))
     for f in range(5, 50):
@@ -179,7 +179,7 @@ def test_state_dict_round_trip_reproduces_ids_exactly():
 
     restored = ByteTrack(frame_rate=60, track_thresh=0.3)  # configuration comes from the snapshot
     restored.load_state_dict(snapshot)
-    assert restored.frame_id == 20 and restored.track_thresh == 0.5
+    assert restored.frame_id == 20 and restored.track_thresh == 0.25
     for f in range(20, 40):
         out = restored.update(frames[f])
         assert out.tracker_id.tolist() == outputs[f].tracker_id.tolist()

@@ -47,7 +47,7 @@ from .stats import PlayerStats
 OUTPUT_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".ts", ".m2ts", ".avi", ".flv", ".nut", ".m3u8")
 
 _DETECTORS = ("none", "motion", "hog", "mtcnn", "yolox")
-_TRACKERS = ("none", "bytetrack", "botsort", "sort")
+_TRACKERS = ("none", "bytetrack", "botsort", "ocsort", "sort")
 
 
 class UsageError(Exception):
@@ -209,7 +209,8 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                               "keys: those of --bytetrack plus gmc (sparse_flow, ecc, none), new_track_thresh, "
                               "proximity_thresh, appearance_thresh")
     plugins.add_argument("--tracker", choices=_TRACKERS, default="none",
-                         help="tracker giving each detection a stable id (botsort: compensates camera motion)")
+                         help="tracker giving each detection a stable id (botsort: compensates camera motion; "
+                              "ocsort: keeps ids through occlusions)")
     plugins.add_argument("--annotate", default="box,label,trail",
                          help="comma list of box,label,trail,dot,blur,pixelate,mask,keypoints,heatmap "
                               "(default box,label,trail)")
@@ -562,10 +563,10 @@ def _yolox_tracker(options: dict, frame_rate: float, tracker_name: str = "bytetr
         extra = {key: float(options[key]) for key in ("new_track_thresh", "proximity_thresh", "appearance_thresh")
                  if key in options}
         tracker = lambda: track.BoTSORT(  # noqa: E731
-            track_thresh=float(options.get("track_thresh", 0.6)), gmc=str(options.get("gmc", "sparse_flow")),
+            track_thresh=float(options.get("track_thresh", 0.25)), gmc=str(options.get("gmc", "sparse_flow")),
             **common, **extra)
     else:
-        tracker = lambda: track.ByteTrack(track_thresh=float(options.get("track_thresh", 0.5)), **common)  # noqa: E731
+        tracker = lambda: track.ByteTrack(track_thresh=float(options.get("track_thresh", 0.25)), **common)  # noqa: E731
     return detector, tracker
 
 
@@ -605,6 +606,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     tracker = {"none": None, "bytetrack": lambda: track.ByteTrack(frame_rate=frame_rate),
                # the offline detectors' scores sit around 0.5-0.8: ByteTrack's thresholds suit them
                "botsort": lambda: track.BoTSORT(frame_rate=frame_rate, track_thresh=0.5),
+               "ocsort": lambda: track.OCSORT(frame_rate=frame_rate),
                "sort": track.IoUTracker}[args.tracker]
     if options is not None:
         name = "botsort" if args.botsort is not None else "bytetrack"

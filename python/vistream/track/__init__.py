@@ -9,6 +9,8 @@ Example::
     tracker = BoTSORT(frame_rate=30)       # + camera-motion compensation from the frame
     tracked = tracker.update(detections, frame=image)
 
+    tracker = OCSORT(frame_rate=30)        # observation-centric: keeps ids through occlusions
+
     # raw detector output works too: (N, 5) [x1, y1, x2, y2, score] or (N, 6) [..., class_id]
     tracked = ByteTrack().update(np.array([[10, 20, 50, 80, 0.9, 0]]))
 """
@@ -20,6 +22,7 @@ from .camera_motion import CameraMotion
 from .iou_tracker import IoUTracker
 from .kalman_filter import KalmanFilterXYAH, KalmanFilterXYWH
 from .matching import iou_matrix, linear_assignment
+from .oc_sort import OCSORT
 
-__all__ = ["ByteTrack", "BoTSORT", "IoUTracker", "CameraMotion", "KalmanFilterXYAH", "KalmanFilterXYWH",
+__all__ = ["ByteTrack", "BoTSORT", "OCSORT", "IoUTracker", "CameraMotion", "KalmanFilterXYAH", "KalmanFilterXYWH",
            "iou_matrix", "linear_assignment", "as_detections"]
