@@ -306,8 +306,9 @@ class ResultsRecorder:
         self._writer = ResultsWriter(os.path.join(self._folder, "results.jsonl"))
 
     def write(self, index: int, time: float, detections: Detections,
-              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None) -> None:
-        self._writer.write(index, time, detections, plugins=plugins, processing_ms=processing_ms)
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
+              extra: Optional[Mapping[str, Any]] = None) -> None:
+        self._writer.write(index, time, detections, plugins=plugins, processing_ms=processing_ms, extra=extra)
 
     def finish(self, videos: "PathLike | Sequence[PathLike] | None",
                error: Optional[BaseException] = None) -> List[Path]:

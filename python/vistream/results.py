@@ -71,7 +71,8 @@ class ResultsWriter:
             self._csv.writerow(["frame", "time", "tracker_id", "class_id", "confidence", "x1", "y1", "x2", "y2"])
 
     def write(self, index: int, time: float, detections: Detections,
-              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None) -> None:
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
+              extra: Optional[Mapping[str, Any]] = None) -> None:
         if self._file is None:
             raise ValueError("results writer is closed")
         self._frames += 1
@@ -91,6 +92,8 @@ class ResultsWriter:
                 record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:
                 record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
+            if extra:  # more top-level fields (the Pipeline's "inference" latency in decoupled mode)
+                record.update(extra)
             self._file.write(json.dumps(record, default=_plain) + "\n")
         elif self.kind == "mot":
             if detections.tracker_id is None:
