@@ -26,12 +26,13 @@ class SlowMotionDetector:
     """A real detector (MOG2 motion blobs, on a half-size copy to spare the shared CPU) that takes
     150 ms per call, like a CNN on a CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = DETECTOR_SECONDS) -> None:
         import cv2
         from vistream.detect import MotionDetector
 
         self._cv2 = cv2
         self._motion = MotionDetector()
+        self.seconds = seconds
         self.calls = 0
         self.threads = set()
 
@@ -42,7 +43,7 @@ class SlowMotionDetector:
         half = self._cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=self._cv2.INTER_AREA)
         detections = self._motion(half)
         detections.xyxy = detections.xyxy * 2
-        time.sleep(max(0.0, DETECTOR_SECONDS - (time.perf_counter() - started)))
+        time.sleep(max(0.0, self.seconds - (time.perf_counter() - started)))
         return detections
 
 
@@ -171,11 +172,10 @@ def test_a_result_computed_before_a_seek_is_not_applied_after_it(vs):
 
 
 def test_offline_use_warns_and_keeps_the_synchronous_results(vs, test_mp4):
-    from vistream.detect import MotionDetector
     from vistream.track import ByteTrack
 
     def run(decoupled, frames):
-        pipeline = vs.Pipeline(MotionDetector(), ByteTrack(frame_rate=30), decoupled=decoupled)
+        pipeline = vs.Pipeline(SlowMotionDetector(seconds=0), ByteTrack(frame_rate=30), decoupled=decoupled)
         boxes = []
         for frame in frames:
             pipeline(frame)
