@@ -36,12 +36,24 @@ class SlowMotionDetector:
         self.calls = 0
         self.threads = set()
 
+    def prime(self, video, frames: int = 60) -> None:
+        """Teaches the background model the scene first, so that every call finds the walkers."""
+        import vistream
+
+        with vistream.Reader(video) as reader:
+            for frame in reader:
+                if frame.index == frames:
+                    break
+                self._motion(self._half(frame.array))
+
+    def _half(self, image):
+        return self._cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=self._cv2.INTER_AREA)
+
     def __call__(self, image):
         started = time.perf_counter()
         self.calls += 1
         self.threads.add(threading.current_thread().name)
-        half = self._cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=self._cv2.INTER_AREA)
-        detections = self._motion(half)
+        detections = self._motion(self._half(image))
         detections.xyxy = detections.xyxy * 2
         time.sleep(max(0.0, self.seconds - (time.perf_counter() - started)))
         return detections
@@ -56,9 +68,12 @@ def test_realtime_player_keeps_media_pace_and_every_frame_carries_tracks(vs, tes
     from vistream.track import ByteTrack
 
     out, results = tmp_path / "out.mp4", tmp_path / "r.jsonl"
-    # ultrafast: x264's default preset alone cannot keep a loaded 2-core machine at media pace
-    player = vs.Player(test_mp4, output=str(out), mode="realtime", display=False, preset="ultrafast")
+    # ultrafast: x264's default preset alone cannot keep a loaded 2-core machine at media pace; no
+    # sound played: the test's dummy audio device would be the clock, and it lags on a starved machine
+    player = vs.Player(test_mp4, output=str(out), mode="realtime", display=False, preset="ultrafast",
+                       play_audio=False)
     detector = SlowMotionDetector()
+    detector.prime(test_mp4)
     pipeline = vs.Pipeline(detector, ByteTrack(frame_rate=player.info.fps), [BoxAnnotator()],
                            results=str(results), decoupled=True)
     player.on_frame(pipeline)
@@ -70,18 +85,19 @@ def test_realtime_player_keeps_media_pace_and_every_frame_carries_tracks(vs, tes
 
     duration = TEST_MP4_FRAMES / player.info.fps
     # synchronously, 240 frames x 150 ms is > 36 s offline (4.5x), or ~190 frames dropped in real time
-    assert wall < 1.5 * duration, f"{wall:.1f} s for {duration:.1f} s of media"
+    assert wall < 1.5 * duration, f"{wall:.1f} s for {duration:.1f} s of media: {stats}, {pipeline.decoupled_stats}"
     assert detector.threads == {"vistream-inference"}
-    # every frame reaches the output; a handful may be lost to a CPU-starved machine, not ~80%
+    # every frame reaches the output (240 of 240 on a quiet machine); a few may be lost to a CPU-starved
+    # one, as any callback loses them there, never the ~80% the synchronous pipeline drops
     assert stats.frames_encoded + stats.frames_dropped == TEST_MP4_FRAMES
-    assert stats.frames_dropped <= 8, stats
+    assert stats.frames_dropped <= TEST_MP4_FRAMES // 10, stats
     with vs.Reader(str(out)) as reader:
         assert sum(1 for _ in reader) == stats.frames_encoded
 
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(lines) == stats.frames_processed
     with_tracks = [i for i, line in enumerate(lines) if line["detections"]]
-    assert with_tracks and with_tracks[0] < 90, "no tracks in the first 3 s"
+    assert with_tracks and with_tracks[0] < 30, "no tracks in the first second"
     # from the first tracked result on, every frame carries tracks (held and moved forward in between)
     assert with_tracks == list(range(with_tracks[0], len(lines)))
     assert all(line["detections"][0].get("tracker_id") is not None for line in lines[with_tracks[0]:])
@@ -92,7 +108,8 @@ def test_realtime_player_keeps_media_pace_and_every_frame_carries_tracks(vs, tes
 
     inference = pipeline.decoupled_stats
     assert inference.frames == stats.frames_processed
-    assert inference.detector_runs == detector.calls
+    # results applied or dropped; at most the one under way at the end and one not taken yet are not counted
+    assert detector.calls - 2 <= inference.detector_runs <= detector.calls
     assert detector.calls >= 20  # ~50 at 150 ms per call over 8 s; fewer on a starved machine
     assert inference.frames_replaced > 0  # busy worker: frames were not queued
     assert inference.frames_behind_mean >= DETECTOR_SECONDS * player.info.fps * 0.9

@@ -37,7 +37,8 @@ class ResultsWriter:
     are written on the first line and again only when they change: ``read_results`` reads it back) —
     also for frames without detections — plus ``"processing_ms"`` when given (the Pipeline gives
     the wall-clock milliseconds it spent on the frame: detect, track, plugins, annotate), plus ``"plugins": {name: value}`` when ``plugins``
-    is given (per-frame analysis values; numpy scalars/arrays are converted). ``.txt``:
+    is given (per-frame analysis values; numpy scalars/arrays are converted), plus the
+    top-level fields of ``extra`` (``Pipeline(decoupled=True)``: ``"inference"``). ``.txt``:
     MOTChallenge rows ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
     detection with a header. The txt and csv formats have no place for plugin values and
     leave them out.
