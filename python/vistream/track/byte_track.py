@@ -329,7 +329,9 @@ class ByteTrack:
             tracked = tracker.update(detections)        # on frame k
             shown = tracker.predicted_at(3, tracked)    # where those tracks are on frame k + 3
         """
-        frames_ahead = check_frames_elapsed(frames_ahead + 1) - 1  # an int >= 0
+        if isinstance(frames_ahead, bool) or not isinstance(frames_ahead, (int, np.integer)) or frames_ahead < 0:
+            raise ValueError(f"frames_ahead must be an int >= 0, got {frames_ahead!r}")
+        frames_ahead = int(frames_ahead)
         out = tracked[np.arange(len(tracked))]
         if frames_ahead == 0 or not len(out) or out.tracker_id is None:
             return out
