@@ -73,3 +73,20 @@ def test_hog_finds_people_in_the_crowd_clip(vs, test_mp4):
     assert sum(counts) >= 4, f"HOG found {counts} people in a street crowd"
     empty = detect(np.zeros((480, 640, 3), np.uint8))
     assert len(empty) == 0
+
+
+def test_hog_finds_the_small_street_people_of_the_crowd_clip(vs, test_mp4):
+    # People in the clip are 40-100 px tall; the old defaults (a downscale to 960 px, nothing
+    # smaller than HOG's 128 px window) found none on these frames. Looking at frame 60 there are
+    # well over 60 people in view; the default upscale finds 30-40 of them.
+    from vistream.detect import HOGPeopleDetector
+    detect = HOGPeopleDetector()
+    assert detect.smallest_person(1280) <= 50
+    with vs.Reader(test_mp4) as reader:
+        for index in (60, 180):
+            detections = detect(reader.frame_at(index).array)
+            heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
+            # person-sized boxes (HOG's box has a margin: ~1.3x the person), none bigger than a person
+            people = np.count_nonzero((heights >= 45) & (heights <= 160))
+            assert people >= 20, f"frame {index}: {len(detections)} boxes, heights {sorted(heights.astype(int))}"
+            assert len(detections) - people <= 3

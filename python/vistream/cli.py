@@ -236,6 +236,10 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                               "is written: a subtitle track of labels and track ids any player shows, and the "
                               "full .jsonl records (mkv: attachment vistream-results.jsonl; mp4/mov: text track "
                               "'vistream-results'); read them with vistream.read_results(VIDEO)")
+    plugins.add_argument("--decoupled", action="store_true",
+                         help="real-time playback never waits for the detector: it runs apart on the newest frame "
+                              "and every frame shows the latest tracks moved forward to it (implies --realtime; "
+                              "the summary and .jsonl results say how many frames behind the results were)")
 
 
 def _source_url(source: str) -> str:
@@ -284,6 +288,11 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     if (getattr(args, "line", None) or getattr(args, "zones", None)) and not has_tracker:
         raise UsageError("--line/--zones count tracks: add --tracker bytetrack (with a --detector), or --bytetrack")
     _check_zone_arguments(args)
+    if getattr(args, "decoupled", False) and not has_detector:
+        raise UsageError("--decoupled runs the detector apart from playback: add a detector")
+    if getattr(args, "decoupled", False) and args.mode == "offline":
+        raise UsageError("--decoupled is for real-time playback (--offline runs the detector on every frame): "
+                         "drop one of them")
     names = [n.strip().lower() for n in args.annotate.split(",") if n.strip()]
     unknown = [n for n in names if n not in _ANNOTATORS]
     if unknown:
@@ -477,7 +486,7 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
     window = False if headless else _resolve_display("auto")
     if args.mode is None:
         writes = args.output is not None or getattr(args, "results", None) is not None
-        args.mode = "realtime" if window and not writes else "offline"
+        args.mode = "realtime" if (window and not writes) or getattr(args, "decoupled", False) else "offline"
     return Player(
         _source_url(args.source),
         vfilter=args.vfilter,
@@ -591,8 +600,9 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     every = args.every or 1
     # The tracker is updated on detector frames only: it runs at the detector's rate, which
     # scales how long lost tracks are kept (track_buffer is in frames at 30 fps).
-    frame_rate = (frame_rate or 30.0) / every
-    if args.interval is not None:
+    decoupled = getattr(args, "decoupled", False)
+    frame_rate = (frame_rate or 30.0) / (1 if decoupled else every)  # decoupled: the tracker counts frames
+    if args.interval is not None and not decoupled:
         frame_rate = min(frame_rate, 1.0 / args.interval)
     options = args.plugin_options
     classifier_model = getattr(args, "classifier", None)
@@ -628,7 +638,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
                     every_n_frames=every, interval=args.interval, results=args.results,
                     plugins=[analytics.schedule()] if analytics is not None else (),
                     tensors=True if tensors else None,
-                    embed_results=getattr(args, "embed_results", False),
+                    embed_results=getattr(args, "embed_results", False), decoupled=decoupled,
                     **(_classifier_options(args) if classifier_model else {}))
 
 
@@ -646,6 +656,9 @@ class _TrackLengths:
     def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
         self.frames_per_track: Counter = Counter()
+
+    def _bind_player(self, player) -> None:  # Player.on_frame: the pipeline learns the player's mode
+        self.pipeline._bind_player(player)
 
     def __call__(self, frame) -> None:
         self.pipeline(frame)
@@ -675,6 +688,11 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
     analytics = _zone_analytics_of(track_lengths.pipeline) if track_lengths is not None else None
     if analytics is not None:
         lines += analytics.summary_lines()
+    inference = track_lengths.pipeline.decoupled_stats if track_lengths is not None else None
+    if inference is not None and inference.frames_with_result:
+        lines.append(f"inference (decoupled): {inference.detector_runs} detector runs, results "
+                     f"{inference.frames_behind_mean:.1f} frames behind on average (p50 {inference.latency_ms_p50:.0f} ms, "
+                     f"max {inference.latency_ms_max:.0f} ms)")
     transfers = track_lengths.pipeline.transfers if track_lengths is not None else None
     if transfers is not None and transfers.tensor_frames:
         lines.append(f"plugins: {transfers.tensor_frames} frames as tensors on {_device_of(stats)}, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import copy
 import inspect
+import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,13 @@ import numpy as np
 
 from .classifications import Classifications
 from .classifier_slot import ClassifierSlot
+from .decoupled import DecoupledTracking
 from .detections import Detections
 from .protocols import Annotator, Classifier, Detector, Tracker, check_protocol
 from .embedded_results import ResultsRecorder
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
+from .stats import DecoupledStats
 
 
 class _FrameRecord:
@@ -238,6 +241,15 @@ class Pipeline:
             JSONL record's ``"classifications"``), with its own cadence
             (``classifier_every_n_frames``, ``classifier_interval``; held in between). See
             ``vistream.classifier_slot``.
+        decoupled: a realtime Player's callback never waits for the detector: it runs on a worker
+            thread on the newest frame (frames arriving while it is busy are not queued), its
+            results are tracked as they come, and every frame shows the latest tracks moved
+            forward to it by the tracker's motion model (``predicted_at``). The tracker counts
+            frames (give it the stream's frame rate). ``decoupled_stats`` and the ``.jsonl``
+            records (``"inference"``) say how far behind the results were. A seek, step or loop
+            drops results computed before it and restarts the tracks (no replay). Realtime only:
+            frames of a Reader (no ``serial``) or of a Player in offline mode are processed
+            synchronously, exactly as without it (one warning says so). See docs/api.md.
 
     Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
     "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it
@@ -312,7 +324,8 @@ class Pipeline:
                  snapshot_every: int = 30, max_snapshots: int = 200,
                  replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None,
                  embed_results: bool = False, classifier: Optional[Classifier] = None, classify: str = "box",
-                 classifier_every_n_frames: int = 1, classifier_interval: Optional[float] = None) -> None:
+                 classifier_every_n_frames: int = 1, classifier_interval: Optional[float] = None,
+                 decoupled: bool = False) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
@@ -361,6 +374,7 @@ class Pipeline:
             classifier, classify, classifier_every_n_frames, classifier_interval, self.replay_window)
         #: the classifier's latest whole-frame result (``classify="frame"``)
         self.classifications: Optional[Classifications] = None
+        self._decoupled = self._setup_decoupled(decoupled)
 
     def _setup_image_kinds(self, tensors: Optional[bool]) -> None:
         if tensors not in (None, True, False):
@@ -429,6 +443,7 @@ class Pipeline:
         started = perf_counter()  # the results' processing_ms: what this frame cost the pipeline
         index, time = frame.index, frame.time
         image = _FrameImage.of(frame, self.tensors, self._transfer_counts)
+        decoupled = self._decoupled is not None and self._decoupled_applies(frame)
         record = self._records.get(index)
         if self._starts_timeline(frame):
             if self._history is not None:
@@ -437,7 +452,9 @@ class Pipeline:
                 previous = record.previous
             else:
                 previous = index - 1 if index - 1 in self._records else None
-            if self._last_index is not None:  # the very first frame keeps the tracker as given
+            if decoupled and self._last_index is not None:
+                self._decoupled.new_timeline()
+            elif self._last_index is not None:  # the very first frame keeps the tracker as given
                 self._restore(index, previous)
             continuing = False
         else:
@@ -456,19 +473,19 @@ class Pipeline:
             else:
                 kept = kept.clone()  # on the frame's device
             self._history.append(kept)
-        first_visit = record is None
+        first_visit = record is None and not decoupled
         if first_visit:
             record = _FrameRecord(time, previous)
             self._snapshot(index, previous)
             self._remember(index, record)
             record.detections = self._detect(index, time, image, previous)
-        detections = record.detections
+        detections = None if decoupled else record.detections
         if detections is not None:
             if first_visit:
                 record.steps = self._tracker_steps(index, time)
             self._held = self._track(record, detections, image.read(self._tracker_takes))
             self._last_run = (index, time)
-        tracked = self._held
+        tracked = self._decoupled_step(index, time, image, previous) if decoupled else self._held
         frame_classes = None
         if self._classifier_slot is not None:
             tracked, frame_classes = self._classifier_slot(
@@ -483,14 +500,65 @@ class Pipeline:
             processing_ms = (perf_counter() - started) * 1000.0
             for writer in (self._results, self._embedded):
                 if writer is not None:
-                    # the key only when a frame classifier ran: writers without it keep working
-                    writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms,
-                                 **({"classifications": frame_classes} if frame_classes is not None else {}))
+                    # the keys only when a frame classifier ran / in decoupled mode: writers without them keep working
+                    fields = {"classifications": frame_classes} if frame_classes is not None else {}
+                    if decoupled:
+                        fields["extra"] = {"inference": self._decoupled.last_record}
+                    writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms, **fields)
         self._written.add(index, previous if continuing else None)
         self._last_index = index
         self._last_time = time
         self._last_serial = getattr(frame, "serial", None)
         self.last = tracked
+
+    # -- decoupled inference (python/vistream/decoupled.py) ---------------------------------
+    def _setup_decoupled(self, decoupled: bool) -> Optional[DecoupledTracking]:
+        if not isinstance(decoupled, bool):
+            raise TypeError(f"Pipeline: decoupled must be True or False, got {decoupled!r}")
+        self._player_mode: Optional[str] = None
+        self._decoupled_warned = False
+        if not decoupled:
+            return None
+        if self.detector is None:
+            raise ValueError("Pipeline: decoupled=True runs the detector apart from playback and needs a detector")
+        # BoT-SORT estimates camera motion from the detected frame (the worker's host copy of it)
+        tracker_frame = ((lambda image: image if isinstance(image, np.ndarray) else None)
+                         if self._tracker_takes_warp else None)
+        return DecoupledTracking(lambda image: self._checked_result(self.detector(image)), self.tracker,
+                                 self._tracker_takes_gap, tracker_frame)
+
+    def _bind_player(self, player: Any) -> None:
+        """Called by ``Player.on_frame(pipeline)``: decoupled mode needs to know the Player's mode."""
+        self._player_mode = getattr(player, "mode", None)
+
+    def _decoupled_applies(self, frame) -> bool:
+        """Decoupled inference is for a realtime Player: elsewhere the synchronous path, with a warning."""
+        reason = None
+        if getattr(frame, "serial", None) is None:
+            reason = "these frames are not a Player's (a Reader's are processed in order)"
+        elif self._player_mode not in (None, "realtime"):
+            reason = f"the Player runs in {self._player_mode} mode (every frame through the callback)"
+        if reason is None:
+            return True
+        if not self._decoupled_warned:
+            self._decoupled_warned = True
+            warnings.warn(f"Pipeline(decoupled=True) is for a realtime Player; {reason}: the detector runs "
+                          "on every due frame, as without decoupled", stacklevel=3)
+        return False
+
+    def _decoupled_step(self, index: int, time: float, image: _FrameImage, previous: Optional[int]) -> Detections:
+        copy_ = None
+        if self._detector_cadence.due(index, time, previous):
+            view = image.read(self._detector_takes)
+            # the frame's memory is the player's again after the callback: the worker gets a copy
+            copy_ = view.copy() if isinstance(view, np.ndarray) else view.clone()
+        return self._decoupled.step(index, time, copy_)
+
+    @property
+    def decoupled_stats(self) -> Optional[DecoupledStats]:
+        """How far behind the frames the results of ``decoupled=True`` were (``DecoupledStats``);
+        None without ``decoupled``."""
+        return None if self._decoupled is None else self._decoupled.stats
 
     def _starts_timeline(self, frame) -> bool:
         """Whether ``frame`` does not continue the frames seen so far (seek, step back, loop)."""
@@ -672,6 +740,8 @@ class Pipeline:
 
         Returns where the results are (None without a results file or when no frame was written).
         """
+        if self._decoupled is not None:
+            self._decoupled.close()
         written = self._results.close(error) if self._results is not None else None
         if self._embedded is not None:
             recorder, self._embedded = self._embedded, None

@@ -251,6 +251,8 @@ class Player:
             exit_at_end=exit_at_end, loop=loop, play_audio=play_audio, display=show_window,
         )
         self.source = url
+        #: "offline" or "realtime"
+        self.mode = mode
         self.output = self._pending.name if self._pending else None
         self._callback: Optional[FrameCallback] = None
         _logging.sync_level()
@@ -271,6 +273,9 @@ class Player:
             raise TypeError("on_frame() needs a callable")
         self._callback = fn
         self._core.set_callback(fn)
+        bind = getattr(fn, "_bind_player", None)  # a Pipeline: decoupled inference needs the mode
+        if callable(bind):
+            bind(self)
         return fn
 
     def on_key(self, fn: Callable[[str], Optional[bool]]) -> Callable[[str], Optional[bool]]:

@@ -38,7 +38,8 @@ class ResultsWriter:
     are written on the first line and again only when they change: ``read_results`` reads it back) —
     also for frames without detections — plus ``"processing_ms"`` when given (the Pipeline gives
     the wall-clock milliseconds it spent on the frame: detect, track, plugins, annotate), plus ``"plugins": {name: value}`` when ``plugins``
-    is given (per-frame analysis values; numpy scalars/arrays are converted). ``.txt``:
+    is given (per-frame analysis values; numpy scalars/arrays are converted), plus the
+    top-level fields of ``extra`` (``Pipeline(decoupled=True)``: ``"inference"``). ``.txt``:
     MOTChallenge rows ``frame(1-based),id,x,y,w,h,conf,-1,-1,-1`` for tracked detections. ``.csv``: one row per
     detection with a header. The txt and csv formats have no place for plugin values and
     leave them out.
@@ -73,7 +74,8 @@ class ResultsWriter:
 
     def write(self, index: int, time: float, detections: Detections,
               plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
-              classifications: Optional[Classifications] = None) -> None:
+              classifications: Optional[Classifications] = None,
+              extra: Optional[Mapping[str, Any]] = None) -> None:
         """Writes frame ``index``'s record; ``classifications`` is a whole-frame classifier's result
         (the ``.jsonl`` record's ``"classifications"``: ``Classifications.to_dict``)."""
         if self._file is None:
@@ -97,6 +99,8 @@ class ResultsWriter:
                 record["processing_ms"] = round(float(processing_ms), 3)
             if plugins is not None:
                 record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
+            if extra:  # more top-level fields (the Pipeline's "inference" latency in decoupled mode)
+                record.update(extra)
             self._file.write(json.dumps(record, default=_plain) + "\n")
         elif self.kind == "mot":
             if detections.tracker_id is None:

@@ -237,4 +237,35 @@ class WriterStats(_Subscriptable):
     device_to_host_copies: int = 0
 
 
+@dataclass(frozen=True)
+class DecoupledStats(_Subscriptable):
+    """How far behind the frames the results of ``Pipeline(decoupled=True)`` were
+    (``pipeline.decoupled_stats``). The detector runs on a worker on the newest frame; each frame
+    shows the latest result, moved forward to it by the tracker's motion model."""
+
+    #: frames the callback handled decoupled
+    frames: int
+    #: of those, frames that showed a result (all but those before the first result of a timeline)
+    frames_with_result: int
+    #: frames handed to the worker (the detector's cadence allowing)
+    frames_offered: int
+    #: offered frames replaced by a newer one before the worker took them (never detected)
+    frames_replaced: int
+    #: results the detector produced
+    detector_runs: int
+    #: results dropped because a seek/step/loop started a new timeline while they were computed
+    results_discarded: int
+    #: frames between the frame shown and the frame its result was computed on: mean and max
+    frames_behind_mean: Optional[float]
+    frames_behind_max: Optional[int]
+    #: wall milliseconds from the callback getting the frame a shown result was computed on to
+    #: the frame showing it (p50/p95 over the last 4096 frames, exact max)
+    latency_ms_p50: Optional[float]
+    latency_ms_p95: Optional[float]
+    latency_ms_max: Optional[float]
+    #: the detector's own time per run, milliseconds
+    detector_ms_mean: Optional[float]
+    detector_ms_max: Optional[float]
+
+
 __all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]

@@ -333,3 +333,34 @@ class ByteTrack:
         self._next_key = int(state["next_key"])
         self.tracked = [Track.from_dict(t) for t in state["tracked"]]
         self.lost = [Track.from_dict(t) for t in state["lost"]]
+
+    # -- prediction between updates (Pipeline(decoupled=True)) ----------------------------
+    def predicted_at(self, frames_ahead: int, tracked: Detections) -> Detections:
+        """``tracked`` (the output of the last ``update``) with each box moved ``frames_ahead``
+        frames forward by its track's Kalman motion model. Side-effect free: the tracker's state
+        is not changed (camera motion, unknown ahead of time, is not applied).
+
+        Example::
+
+            tracked = tracker.update(detections)        # on frame k
+            shown = tracker.predicted_at(3, tracked)    # where those tracks are on frame k + 3
+        """
+        if isinstance(frames_ahead, bool) or not isinstance(frames_ahead, (int, np.integer)) or frames_ahead < 0:
+            raise ValueError(f"frames_ahead must be an int >= 0, got {frames_ahead!r}")
+        frames_ahead = int(frames_ahead)
+        out = tracked[np.arange(len(tracked))]
+        if frames_ahead == 0 or not len(out) or out.tracker_id is None:
+            return out
+        by_id = {t.track_id: t for t in self.tracked if t.is_activated and t.mean is not None}
+        rows = [i for i, track_id in enumerate(out.tracker_id) if int(track_id) in by_id]
+        if not rows:
+            return out
+        tracks = [by_id[int(out.tracker_id[i])] for i in rows]
+        means = np.array([t.mean for t in tracks])
+        covs = np.array([t.covariance for t in tracks])
+        for _ in range(min(frames_ahead, self.max_time_lost + 1)):  # as far as a lost track lives
+            means, covs = self.kalman.multi_predict(means, covs)
+        xyxy = out.xyxy.copy()
+        xyxy[rows] = self.kalman.decode(means[:, :4]).astype(xyxy.dtype)
+        out.xyxy = xyxy
+        return out
