@@ -222,6 +222,11 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                               "is written: a subtitle track of labels and track ids any player shows, and the "
                               "full .jsonl records (mkv: attachment vistream-results.jsonl; mp4/mov: text track "
                               "'vistream-results'); read them with vistream.read_results(VIDEO)")
+    from .sinks.spec import SPEC_HELP, sink_argument
+    plugins.add_argument("--sink", action="append", type=sink_argument, metavar="SPEC",
+                         help=f"also send every frame's results record (the --results .jsonl line) to {SPEC_HELP}; "
+                              "repeatable; network sinks are batched and retried without slowing the run "
+                              "(see docs/sinks.md)")
 
 
 def _source_url(source: str) -> str:
@@ -310,6 +315,9 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         _check_writable(args.results, "--results")
     if getattr(args, "embed_results", False):
         _check_embed_arguments(args, has_detector)
+    if getattr(args, "sink", None) and not has_detector:
+        raise UsageError("--sink sends what a detector finds: add --detector "
+                         f"{'|'.join(_DETECTORS[1:])} (or --bytetrack / --botsort)")
     args.plugin_options = _plugin_options(args)
 
 
@@ -535,7 +543,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     options = args.plugin_options
     if args.detector == "none" and options is None:
         return None
-    from . import annotate, detect, track
+    from . import annotate, detect, sinks, track
     from .pipeline import Pipeline
 
     detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
@@ -557,7 +565,8 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     return Pipeline(detector() if detector else None, tracker() if tracker else None, annotators,
                     every_n_frames=every, interval=args.interval, results=args.results,
                     tensors=True if tensors else None,
-                    embed_results=getattr(args, "embed_results", False))
+                    embed_results=getattr(args, "embed_results", False),
+                    sinks=[sinks.sink_from_spec(spec) for spec in getattr(args, "sink", None) or ()])
 
 
 class _TrackLengths:
