@@ -26,6 +26,8 @@ if [ "${1:-}" = "--test" ]; then
     gstreamer1.0-plugins-bad rtsp-server-perl nginx libnginx-mod-rtmp srt-tools openssl"
   # tests/test_report.py loads the `vistream report` page in a real headless browser
   APT_PACKAGES="$APT_PACKAGES chromium"
+  # tests/test_sinks_mqtt.py runs Debian's MQTT broker on loopback for the MqttSink
+  APT_PACKAGES="$APT_PACKAGES mosquitto"
 fi
 missing=""
 for p in $APT_PACKAGES; do
@@ -75,6 +77,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q --no-deps "deeplabcut==3.0.2" "deeplabcut-live==1.1.0" "albumentations==1.4.3" "ruamel.yaml==0.19.1" "einops==0.8.2" "dlclibrary==0.0.12" "timm==1.0.31" "safetensors==0.8.0" "huggingface_hub==2.4.0" "httpx2==2.16.2" "httpcore2==2.16.2" "truststore==0.10.5" "h11==0.16.0" "py-cpuinfo==9.0.0" "colorcet==3.2.1" "pydantic==2.14.4" "pydantic_core==2.50.5" "typing_inspection==0.4.5" "annotated_types==0.8.0" "filterpy==2.0.0" "numba==0.68.1" "llvmlite==0.50.0" "scikit-image==0.26.0" "lazy_loader==0.6" "tifffile==2026.3.3" "scikit-learn==1.9.1" "joblib==1.6.0" "cloudpickle==3.1.3" "narwhals==2.29.0" "threadpoolctl==3.8.0" "statsmodels==0.15.0" "patsy==1.0.3" "tables==3.11.1" "blosc2==4.14.1" "ndindex==1.10.1" "msgpack==1.2.4" "numexpr==2.14.2"
   # tests/test_detections_results.py: property tests (hypothesis), masks' COCO RLE checked against pycocotools
   .venv/bin/python -m pip install -q "hypothesis==6.170.15" "pycocotools==2.0.11"
+  # tests/test_sinks_mqtt.py: MqttSink's client library (and the test's subscriber)
+  .venv/bin/python -m pip install -q "paho-mqtt==2.1.0"
 fi
 
 .venv/bin/python -m pip install -q .

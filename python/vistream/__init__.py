@@ -134,6 +134,12 @@ _PREDICT_EXPORTS = ("OnnxDetector", "OnnxSegmenter", "OnnxClassifier", "TorchDet
                     "TorchClassifier", "UltralyticsPredictor", "export_model")
 __all__ += list(_PREDICT_EXPORTS)
 
+# Result sinks and history (issue 14): vistream.sinks.WebhookSink, MqttSink, ...; Pipeline(sinks=, history=).
+from . import sinks  # noqa: E402
+from .sinks import ResultHistory, SinkStats  # noqa: E402
+
+__all__ += ["ResultHistory", "SinkStats"]
+
 
 def __getattr__(name: str):
     if name in _TORCH_ANNOTATORS:
