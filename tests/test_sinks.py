@@ -188,8 +188,9 @@ def test_webhook_never_blocks_the_pipeline_drops_and_counts_and_closes_on_time(t
     pipeline.close()
     closed_in = time.monotonic() - closing
 
-    assert slowest < 0.5, f"a frame waited {slowest:.2f} s on the sink"
-    assert closed_in < 1.0 + 2.5, f"close took {closed_in:.1f} s with close_timeout=1"
+    # a blocked write would wait for the hung request (30 s timeout); margins for a loaded machine
+    assert slowest < 5.0, f"a frame waited {slowest:.2f} s on the sink"
+    assert closed_in < 5.0, f"close took {closed_in:.1f} s with close_timeout=1 (the request hangs for 30 s)"
     stats = sink.stats
     assert stats.records == FRAMES and stats.sent == 0 and stats.pending == 0
     assert stats.dropped == FRAMES  # 10 in flight at the deadline + everything the full queue pushed out
@@ -228,7 +229,8 @@ def test_raising_sink_stops_neither_the_pipeline_nor_the_video_nor_the_results(t
 
 
 def test_csv_sink_header_is_supervisions_plus_class_name_and_reads_back(test_mp4, tmp_path):
-    sv = pytest.importorskip("supervision")  # setup.sh --test installs supervision==0.29.1
+    import supervision as sv  # setup.sh --test installs supervision==0.29.1 (a missing one is a failure)
+
     assert sv.__version__ == "0.29.1"
     sink = CsvSink(tmp_path / "d.csv")
     run_pipeline(test_mp4, tmp_path / "r.jsonl", [sink])
@@ -321,6 +323,8 @@ def test_cli_sink_flag_sends_the_results_records(test_mp4, tmp_path, collector_f
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert collector.records() == file_records(results)
+    frames = len(collector.records())
+    assert f"sink webhook:{collector.url}: {frames} of {frames} records sent" in run.stdout
     assert csv_path.read_text().startswith("x_min,y_min,x_max,y_max,class_id,confidence,tracker_id,class_name,")
     bad = subprocess.run([sys.executable, "-m", "vistream", "play", str(test_mp4), "--sink", "ftp://x/y"],
                          capture_output=True, text=True, timeout=60)

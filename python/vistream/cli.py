@@ -605,6 +605,10 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
     if transfers is not None and transfers.tensor_frames:
         lines.append(f"plugins: {transfers.tensor_frames} frames as tensors on {_device_of(stats)}, "
                      f"{transfers.host_copies} host copies, {transfers.host_uploads} uploads")
+    for sink in track_lengths.pipeline.sinks if track_lengths is not None else ():
+        counts = sink.stats
+        lines.append(f"sink {counts.sink}: {counts.sent} of {counts.records} records sent"
+                     + (f", {counts.dropped} dropped (last error: {counts.last_error})" if counts.dropped else ""))
     for path in written:
         lines.append(f"wrote {path}")
     return "\n".join(lines)
