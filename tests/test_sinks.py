@@ -20,7 +20,7 @@ import pytest
 
 import vistream
 from vistream import Detections, Pipeline, Reader, Schedule
-from vistream.sinks import CallableSink, CsvSink, JsonlSink, QueuedSink, ResultHistory, Sink, WebhookSink
+from vistream.sinks import CsvSink, JsonlSink, QueuedSink, ResultHistory, Sink, WebhookSink
 from vistream.track import ByteTrack
 
 FRAMES = 240  # python/test.mp4
