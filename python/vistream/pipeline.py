@@ -240,7 +240,7 @@ class Pipeline:
             flushes them (each within its ``close_timeout``). See docs/sinks.md.
         history: the window of ``pipeline.history`` (a ``ResultHistory``: ``history[name]`` is
             ``{media time: value}`` for ``"detections"`` and each plugin); default
-            ``ResultHistory()``: 1000 entries per name within 60 s of the current frame.
+            ``ResultHistory()``: 300 entries per name (10 s at 30 fps) within 60 s of the current frame.
 
     Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
     "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it

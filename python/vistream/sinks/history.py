@@ -42,7 +42,7 @@ class ResultHistory:
         pipeline.history.at("detections", 12.5)       # what was shown at 12.5 s
     """
 
-    def __init__(self, max_items: Optional[int] = 1000, max_seconds: Optional[float] = 60.0) -> None:
+    def __init__(self, max_items: Optional[int] = 300, max_seconds: Optional[float] = 60.0) -> None:
         if max_items is not None and (not isinstance(max_items, int) or max_items < 0):
             raise ValueError(f"ResultHistory: max_items must be an int >= 0 or None, got {max_items!r}")
         if max_seconds is not None and not (max_seconds >= 0 and math.isfinite(max_seconds)):
