@@ -32,6 +32,9 @@ class WebhookSink(QueuedSink):
         headers: extra request headers (e.g. ``{"Authorization": "Bearer ..."}``).
         timeout: seconds for one request (connect + response); shortened near the close deadline.
 
+    One connection per request, straight to the host (``http_proxy`` and friends are not used);
+    ``https://`` verifies the server with the system's CA certificates.
+
     Example::
 
         pipeline = vistream.Pipeline(detector, tracker, sinks=[WebhookSink("http://127.0.0.1:8000/results")])
