@@ -26,6 +26,8 @@ if [ "${1:-}" = "--test" ]; then
     gstreamer1.0-plugins-bad rtsp-server-perl nginx libnginx-mod-rtmp srt-tools openssl"
   # tests/test_report.py loads the `vistream report` page in a real headless browser
   APT_PACKAGES="$APT_PACKAGES chromium"
+  # tests/test_sinks_mqtt.py runs Debian's MQTT broker on loopback for the MqttSink
+  APT_PACKAGES="$APT_PACKAGES mosquitto"
 fi
 missing=""
 for p in $APT_PACKAGES; do
@@ -77,6 +79,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "pyarrow==26.0.1" "ray==2.60.0" "fsspec==2026.9.0"
   # tests/test_detections_results.py: property tests (hypothesis), masks' COCO RLE checked against pycocotools
   .venv/bin/python -m pip install -q "hypothesis==6.170.15" "pycocotools==2.0.11"
+  # tests/test_sinks_mqtt.py: MqttSink's client library (and the test's subscriber)
+  .venv/bin/python -m pip install -q "paho-mqtt==2.1.0"
 fi
 
 .venv/bin/python -m pip install -q .

@@ -684,3 +684,44 @@ class RecordingTcpServer:
         self.listener.close()
         self.drop_current()
         self.thread.join(timeout=5)
+
+
+class Mosquitto:
+    """Debian's mosquitto MQTT broker on a free loopback port (tests/test_sinks_mqtt.py).
+
+    Persistent (``persistence true`` in ``directory``), so ``restart()`` keeps durable sessions
+    and their queued messages, as a production broker restarting would; ``stop()`` always ends it
+    (the fixture calls it)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.program = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+        if self.program is None:
+            pytest.fail("mosquitto not installed (Debian package mosquitto; scripts/setup.sh --test installs it)")
+        self.directory = directory
+        self.port = free_port()
+        self.config = directory / "mosquitto.conf"
+        # user root: run as root, mosquitto would otherwise switch to its own user, which cannot
+        # write the persistence file in the test's folder (ignored when not root)
+        self.config.write_text(textwrap.dedent(f"""\
+            listener {self.port} 127.0.0.1
+            allow_anonymous true
+            persistence true
+            persistence_location {directory}/
+            max_queued_messages 100000
+            user root
+            log_dest stdout
+            """))
+        self.service: Optional[Service] = None
+        self.start()
+
+    def start(self) -> None:
+        self.service = Service("mosquitto", [self.program, "-c", str(self.config)], self.directory)
+        wait_until(lambda: tcp_listening(self.port), 10, f"mosquitto on port {self.port}", self.service)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()

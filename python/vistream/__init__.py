@@ -139,6 +139,12 @@ from .analytics import LineZone, PolygonZone, ZoneAnalytics, ZoneEvent  # noqa: 
 
 __all__ += ["LineZone", "PolygonZone", "ZoneAnalytics", "ZoneEvent"]
 
+# Result sinks and history (issue 14): vistream.sinks.WebhookSink, MqttSink, ...; Pipeline(sinks=, history=).
+from . import sinks  # noqa: E402
+from .sinks import ResultHistory, SinkStats  # noqa: E402
+
+__all__ += ["ResultHistory", "SinkStats"]
+
 
 def __getattr__(name: str):
     if name in _TORCH_ANNOTATORS:

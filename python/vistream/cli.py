@@ -240,6 +240,11 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                          help="real-time playback never waits for the detector: it runs apart on the newest frame "
                               "and every frame shows the latest tracks moved forward to it (implies --realtime; "
                               "the summary and .jsonl results say how many frames behind the results were)")
+    from .sinks.spec import SPEC_HELP, sink_argument
+    plugins.add_argument("--sink", action="append", type=sink_argument, metavar="SPEC",
+                         help=f"also send every frame's results record (the --results .jsonl line) to {SPEC_HELP}; "
+                              "repeatable; network sinks are batched and retried without slowing the run "
+                              "(see docs/sinks.md)")
 
 
 def _source_url(source: str) -> str:
@@ -340,6 +345,9 @@ def check_play_arguments(args: argparse.Namespace) -> None:
         _check_writable(args.results, "--results")
     if getattr(args, "embed_results", False):
         _check_embed_arguments(args, has_detector)
+    if getattr(args, "sink", None) and not has_detector:
+        raise UsageError("--sink sends what a detector finds: add --detector "
+                         f"{'|'.join(_DETECTORS[1:])} (or --bytetrack / --botsort)")
     args.plugin_options = _plugin_options(args)
 
 
@@ -608,7 +616,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
     classifier_model = getattr(args, "classifier", None)
     if args.detector == "none" and options is None and not classifier_model:
         return None
-    from . import annotate, detect, track
+    from . import annotate, detect, sinks, track
     from .pipeline import Pipeline
 
     detector = {"none": None, "motion": detect.MotionDetector, "hog": detect.HOGPeopleDetector,
@@ -639,6 +647,7 @@ def pipeline_from_arguments(args: argparse.Namespace, frame_rate: float, tensors
                     plugins=[analytics.schedule()] if analytics is not None else (),
                     tensors=True if tensors else None,
                     embed_results=getattr(args, "embed_results", False), decoupled=decoupled,
+                    sinks=[sinks.sink_from_spec(spec) for spec in getattr(args, "sink", None) or ()],
                     **(_classifier_options(args) if classifier_model else {}))
 
 
@@ -697,6 +706,10 @@ def _summary(source: str, stats: PlayerStats, track_lengths: Optional[_TrackLeng
     if transfers is not None and transfers.tensor_frames:
         lines.append(f"plugins: {transfers.tensor_frames} frames as tensors on {_device_of(stats)}, "
                      f"{transfers.host_copies} host copies, {transfers.host_uploads} uploads")
+    for sink in track_lengths.pipeline.sinks if track_lengths is not None else ():
+        counts = sink.stats
+        lines.append(f"sink {counts.sink}: {counts.sent} of {counts.records} records sent"
+                     + (f", {counts.dropped} dropped (last error: {counts.last_error})" if counts.dropped else ""))
     for path in written:
         lines.append(f"wrote {path}")
     return "\n".join(lines)

@@ -25,6 +25,9 @@ from .embedded_results import ResultsRecorder
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
 from .stats import DecoupledStats
+from .sinks.base import Sink
+from .sinks.dispatch import ResultDispatcher
+from .sinks.history import ResultHistory
 
 
 class _FrameRecord:
@@ -250,6 +253,14 @@ class Pipeline:
             drops results computed before it and restarts the tracks (no replay). Realtime only:
             frames of a Reader (no ``serial``) or of a Player in offline mode are processed
             synchronously, exactly as without it (one warning says so). See docs/api.md.
+        sinks: ``vistream.sinks.Sink`` objects (or plain callables, wrapped in ``CallableSink``)
+            that get every frame's results record, the line the ``.jsonl`` file has for it:
+            ``JsonlSink``, ``CsvSink``, ``CallableSink``, ``WebhookSink``, ``MqttSink``, your
+            own. A failing sink is logged and counted (``sink.stats``), never raised; ``close()``
+            flushes them (each within its ``close_timeout``). See docs/sinks.md.
+        history: the window of ``pipeline.history`` (a ``ResultHistory``: ``history[name]`` is
+            ``{media time: value}`` for ``"detections"`` and each plugin); default
+            ``ResultHistory()``: 300 entries per name (10 s at 30 fps) within 60 s of the current frame.
 
     Tensors or numpy: each plugin says what it takes in an ``accepts`` attribute, a set of
     "numpy" and/or "torch" (``YOLOX``: both; ``TorchBoxAnnotator``: "torch"); without one it
@@ -325,7 +336,8 @@ class Pipeline:
                  replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None,
                  embed_results: bool = False, classifier: Optional[Classifier] = None, classify: str = "box",
                  classifier_every_n_frames: int = 1, classifier_interval: Optional[float] = None,
-                 decoupled: bool = False) -> None:
+                 decoupled: bool = False, sinks: Sequence["Sink | Callable"] = (),
+                 history: Optional[ResultHistory] = None) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
         self.replay_window = _check_positive_int(replay_window, "replay_window", "Pipeline")
@@ -367,6 +379,9 @@ class Pipeline:
         # Copies only when some plugin looks back: frame views die with the callback.
         self._history: Optional[Deque[np.ndarray]] = deque(maxlen=depth) if depth > 1 else None
         self.results: Dict[str, Any] = {}                # plugin name -> latest value
+        self._outputs = ResultDispatcher(sinks, history, [p.name for p in self.plugins])
+        self.sinks: List[Sink] = self._outputs.sinks      # their counters: sink.stats
+        self.history: ResultHistory = self._outputs.history  # {name: {media time: value}}, bounded
         self.last: Detections = Detections.empty()
         self._setup_image_kinds(tensors)
         self.classifier = classifier
@@ -492,19 +507,22 @@ class Pipeline:
                 index, time, image.read(image_kinds(self.classifier)), tracked, previous)
             self.classifications = frame_classes
         produced = self._run_plugins(index, time, image, tracked, previous)
+        self._outputs.remember(time, tracked, produced)
         for annotator, kinds in zip(self.annotators, self._annotator_takes):
             annotator.annotate(image.write(kinds), tracked)
         image.finish()
-        if (self._results is not None or self._embedded is not None) and index not in self._written:
+        if (self._results is not None or self._embedded is not None or self._outputs.active) \
+                and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
             processing_ms = (perf_counter() - started) * 1000.0
+            # the keys only when a frame classifier ran / in decoupled mode: writers without them keep working
+            fields: Dict[str, Any] = {"classifications": frame_classes} if frame_classes is not None else {}
+            if decoupled:
+                fields["extra"] = {"inference": self._decoupled.last_record}
             for writer in (self._results, self._embedded):
                 if writer is not None:
-                    # the keys only when a frame classifier ran / in decoupled mode: writers without them keep working
-                    fields = {"classifications": frame_classes} if frame_classes is not None else {}
-                    if decoupled:
-                        fields["extra"] = {"inference": self._decoupled.last_record}
                     writer.write(index, time, tracked, plugins=plugins, processing_ms=processing_ms, **fields)
+            self._outputs.emit(index, time, tracked, plugins, processing_ms, **fields)
         self._written.add(index, previous if continuing else None)
         self._last_index = index
         self._last_time = time
@@ -738,14 +756,19 @@ class Pipeline:
         done); a failed run (an ``Exception``) embeds nothing. ``pipeline.embedded`` lists the
         videos that got them.
 
+        The sinks are flushed last (each within its ``close_timeout``), also when the files fail.
+
         Returns where the results are (None without a results file or when no frame was written).
         """
         if self._decoupled is not None:
             self._decoupled.close()
-        written = self._results.close(error) if self._results is not None else None
-        if self._embedded is not None:
-            recorder, self._embedded = self._embedded, None
-            self.embedded = recorder.finish(video, error)
+        try:
+            written = self._results.close(error) if self._results is not None else None
+            if self._embedded is not None:
+                recorder, self._embedded = self._embedded, None
+                self.embedded = recorder.finish(video, error)
+        finally:
+            self._outputs.close()
         return written
 
     def __enter__(self) -> "Pipeline":

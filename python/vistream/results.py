@@ -29,6 +29,63 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+class RecordBuilder:
+    """Builds the per-frame results records: exactly the lines of a ``.jsonl`` results file (as
+    dicts), which the Pipeline's sinks get too.
+
+    ``{"frame": i, "time": t, "detections": [...], "processing_ms"?: ms, "plugins"?: {name: value}}``
+    plus the keys of ``Detections.to_dict``, whose ``class_names``/``keypoint_names``/
+    ``classification_names`` are given on the first record and again only when they change
+    (``frames_of_records`` carries them forward). One builder per stream of records: it remembers
+    the names it gave.
+    """
+
+    def __init__(self) -> None:
+        self._names_written: dict = {}  # name key -> value last written
+
+    def build(self, index: int, time: float, detections: Detections,
+              plugins: Optional[Mapping[str, Any]] = None, processing_ms: Optional[float] = None,
+              classifications: Optional[Classifications] = None,
+              extra: Optional[Mapping[str, Any]] = None) -> dict:
+        """The record of frame ``index`` (``classifications``: a whole-frame classifier's result;
+        ``extra``: more top-level fields, e.g. decoupled mode's ``"inference"``); raises TypeError naming a plugin whose value is not
+        JSON-serialisable (numpy scalars and arrays are: ``json.dumps(record, default=plain_json)``)."""
+        # detections (with masks as COCO RLE, keypoints, classifications) plus their names:
+        # Detections.to_dict's keys, so a line reads back with Detections.from_dict. Names
+        # (80 COCO classes...) are written when they change, not on every line; read_results
+        # carries them forward.
+        fields = detections.to_dict()
+        for key in NAME_KEYS:
+            value = fields.pop(key, None)
+            if value != self._names_written.get(key):
+                fields[key] = value
+                self._names_written[key] = value
+        record = {"frame": int(index), "time": round(float(time), 6), **fields}
+        if classifications is not None:
+            record["classifications"] = classifications.to_dict()
+        if processing_ms is not None:
+            record["processing_ms"] = round(float(processing_ms), 3)
+        if plugins is not None:
+            record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
+        if extra:
+            record.update(extra)
+        return record
+
+    @staticmethod
+    def _checked(name: str, value: Any, index: int) -> Any:
+        # Checked per plugin so the error names the culprit instead of failing on the whole line.
+        try:
+            json.dumps(value, default=_plain)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"results of plugin {name!r} on frame {index} are not JSON-serialisable: "
+                            f"{error}") from None
+        return value
+
+
+#: ``json.dumps`` fallback for results records: numpy scalars and arrays become plain values.
+plain_json = _plain
+
+
 class ResultsWriter:
     """Writes one record per processed frame.
 
@@ -63,7 +120,7 @@ class ResultsWriter:
             raise ValueError(f"results file {self.path.name!r}: use .jsonl, .txt (MOTChallenge) or .csv")
         self._pending = PendingOutput(str(self.path), what="results file")
         self._frames = 0
-        self._names_written: dict = {}  # name key -> value last written (jsonl)
+        self._records = RecordBuilder()  # jsonl lines; names written when they change
         #: where the data is after close(): ``path``, the partial file of a failed run, or None
         self.written: Optional[Path] = None
         self._file: Optional[IO[str]] = open(self._pending.partial, "w", newline="")
@@ -82,25 +139,8 @@ class ResultsWriter:
             raise ValueError("results writer is closed")
         self._frames += 1
         if self.kind == "jsonl":
-            # detections (with masks as COCO RLE, keypoints, classifications) plus their names:
-            # Detections.to_dict's keys, so a line reads back with Detections.from_dict. Names
-            # (80 COCO classes...) are written when they change, not on every line; read_results
-            # carries them forward.
-            fields = detections.to_dict()
-            for key in NAME_KEYS:
-                value = fields.pop(key, None)
-                if value != self._names_written.get(key):
-                    fields[key] = value
-                    self._names_written[key] = value
-            record = {"frame": int(index), "time": round(float(time), 6), **fields}
-            if classifications is not None:
-                record["classifications"] = classifications.to_dict()
-            if processing_ms is not None:
-                record["processing_ms"] = round(float(processing_ms), 3)
-            if plugins is not None:
-                record["plugins"] = {name: self._checked(name, value, index) for name, value in plugins.items()}
-            if extra:  # more top-level fields (the Pipeline's "inference" latency in decoupled mode)
-                record.update(extra)
+            record = self._records.build(index, time, detections, plugins, processing_ms,
+                                        classifications=classifications, extra=extra)
             self._file.write(json.dumps(record, default=_plain) + "\n")
         elif self.kind == "mot":
             if detections.tracker_id is None:
@@ -113,16 +153,6 @@ class ResultsWriter:
                                                         detections.confidence):
                 self._csv.writerow([index, f"{time:.6f}", int(tid), int(cls), f"{conf:.4f}",
                                     f"{x1:.2f}", f"{y1:.2f}", f"{x2:.2f}", f"{y2:.2f}"])
-
-    @staticmethod
-    def _checked(name: str, value: Any, index: int) -> Any:
-        # Checked per plugin so the error names the culprit instead of failing on the whole line.
-        try:
-            json.dumps(value, default=_plain)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"results of plugin {name!r} on frame {index} are not JSON-serialisable: "
-                            f"{error}") from None
-        return value
 
     def close(self, error: Optional[BaseException] = None) -> Optional[Path]:
         """Finishes the file; ``error`` is what ended the run (None: it ended normally).

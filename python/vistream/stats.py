@@ -268,4 +268,29 @@ class DecoupledStats(_Subscriptable):
     detector_ms_max: Optional[float]
 
 
-__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "WriterStats"]
+@dataclass(frozen=True)
+class SinkStats(_Subscriptable):
+    """One results sink's counters (``sink.stats``, ``Pipeline.sink_stats``); see docs/sinks.md.
+
+    At the end of a run (after ``close()``) ``records == sent + dropped``: every record was
+    delivered or counted as lost."""
+
+    #: the sink's name (``sink.name``: its kind and target)
+    sink: str
+    #: records handed to the sink (one per frame)
+    records: int = 0
+    #: records delivered (written, called, acknowledged by the server)
+    sent: int = 0
+    #: failed attempts (an exception, an HTTP error, a lost or refused connection)
+    failed: int = 0
+    #: records sent again after a failed attempt
+    retried: int = 0
+    #: records given up on (queue full, retries exhausted, close deadline, a write that raised)
+    dropped: int = 0
+    #: records queued or in flight now
+    pending: int = 0
+    #: the last failure's message (None if none)
+    last_error: Optional[str] = None
+
+
+__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "SinkStats", "DecoupledStats", "WriterStats"]
