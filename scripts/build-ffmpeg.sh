@@ -42,8 +42,9 @@ if pkg-config --exists x264; then
   X264="--enable-gpl --enable-libx264 --enable-encoder=libx264"
 fi
 
-# Filters: those vistream builds graphs from (src/*.cpp) plus the buffers and common helpers.
-FILTERS="buffer buffersink abuffer abuffersink null nullsink anull anullsink format aformat scale fps \
+# Filters: those vistream builds graphs from (src/*.cpp) plus common helpers; the buffer
+# sources/sinks are always built in 7.x (configure warns if they are named).
+FILTERS="null nullsink anull anullsink format aformat scale fps \
 setpts asetpts settb asettb aresample atempo volume transpose hflip vflip rotate pad crop yadif bwdif \
 split asplit copy trim atrim"
 DECODERS="h264 hevc mpeg4 mpeg2video mpeg1video mjpeg png rawvideo vp8 vp9 av1 ffv1 \
