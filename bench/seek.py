@@ -568,7 +568,9 @@ def tool_versions() -> dict:
     try:
         from vistream import _core
 
-        versions["vistream_ffmpeg"] = getattr(_core, "FFMPEG_VERSIONS", None) or "system FFmpeg"
+        runtime = _core.ffmpeg_versions().get("runtime_libavcodec")  # AV_VERSION_INT of the loaded libavcodec
+        versions["vistream_ffmpeg"] = (f"libavcodec {runtime >> 16}.{(runtime >> 8) & 0xFF}.{runtime & 0xFF}"
+                                       if runtime else "system FFmpeg")
     except Exception:
         pass
     return versions

@@ -200,9 +200,12 @@ Demuxer::Demuxer(const std::string& url, int known_video_stream, std::shared_ptr
   }
   // Reopening a source already probed: when the container header lists every stream (mp4,
   // mkv, ...) the streams and their indices are known, and probing (which decodes frames)
-  // would only cost time. Headerless formats (MPEG-TS) create streams while probing.
+  // would only cost time. Headerless formats (MPEG-TS) create streams while probing. The mov
+  // demuxer clears the header's size of MPEG-4 Part 2 / H.263 tracks so that the decoder sets it:
+  // such a stream has no size until probed, so it is probed again.
   const bool reuse_probe = known_video_stream >= 0 && !(ctx_->ctx_flags & AVFMTCTX_NOHEADER) &&
-                           known_video_stream < static_cast<int>(ctx_->nb_streams);
+                           known_video_stream < static_cast<int>(ctx_->nb_streams) &&
+                           ctx_->streams[known_video_stream]->codecpar->width > 0;
   if (!reuse_probe) {
     BlockingCall call(cancel_.get(), timeouts_.open);  // probing is still part of opening
     call_ = &call;
