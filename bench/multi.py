@@ -5,6 +5,7 @@ This is a benchmark, not a test: it never fails on a slow result, it reports it.
 
     python bench/multi.py                    # N = 1, 2, 4, 8; writes bench/results/multi-*.json/png
     python bench/multi.py --streams 1 4 --no-write
+    python bench/multi.py --modes batched processes    # without the ultralytics columns
 
 Workload per stream: the street clip (python/test.mp4) scaled to 640x360, its first --seconds
 seconds, decoded (one decoder thread per stream), YOLOX-nano at --input pixels on the CPU (seeded
