@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Many streams: one process with MultiPlayer (batched detection) vs N separate processes.
+"""Many streams: one process with MultiPlayer (batched detection) vs N separate processes vs ultralytics.
 
 This is a benchmark, not a test: it never fails on a slow result, it reports it.
 
     python bench/multi.py                    # N = 1, 2, 4, 8; writes bench/results/multi-*.json/png
     python bench/multi.py --streams 1 4 --no-write
+    python bench/multi.py --modes batched processes    # without the ultralytics columns
 
 Workload per stream: the street clip (python/test.mp4) scaled to 640x360, its first --seconds
 seconds, decoded (one decoder thread per stream), YOLOX-nano at --input pixels on the CPU (seeded
@@ -14,6 +15,18 @@ random weights: the speed does not depend on the values), ByteTrack per stream.
   (one network call per batch, max_batch = N, max_wait 50 ms), torch on all cores.
 - processes: N processes, each a plain ``Reader`` loop over one stream with ``YOLOX.__call__``,
   torch threads = cores // N (at least 1), so neither side oversubscribes the cores.
+- ultralytics: one process, ultralytics' own multi-source path: ``model.track(source="N.streams",
+  stream=True, stream_buffer=True, imgsz=--input)`` with YOLOv8n built from ``yolov8n.yaml``
+  (random weights, no download) and its ByteTrack (one tracker per stream). Its ``LoadStreams``
+  reads each source with ``cv2.VideoCapture`` in a thread; with the default ``stream_buffer=False``
+  it keeps only each stream's newest frame and drops the rest (live-camera semantics), so the bench
+  sets ``stream_buffer=True`` (a FIFO of up to 30 frames per stream, the reader waits when full:
+  no drops) and counts the results it actually yields per stream. It stops at the first stream
+  that ends. Latency is not measured (the loader does not timestamp frames). Checked on two 1 s
+  copies of the clip: the default (no buffer) yielded 2 results for 60 frames.
+- batched-yolov8n: the batched MultiPlayer row with the same yaml-built YOLOv8n instead of YOLOX
+  (one ``model.predict(list of frames)`` per batch, vistream's ByteTrack), so one pair of rows
+  compares the engines with the same network.
 
 Every worker loads its model first and then waits; all start together, and the timing covers
 the frames only (no interpreter start or model load). Aggregate frames/s = all frames / (last
@@ -26,6 +39,7 @@ source's queue, queue_size 2, and for the batch).
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as _dt
 import json
 import os
@@ -83,11 +97,73 @@ def worker_single(clip: str, input_size: int, threads: int) -> dict:
             "latencies": [latencies]}
 
 
-def worker_batched(clip: str, streams: int, input_size: int, threads: int) -> dict:
+def _yolov8n(threads: int):
+    import torch
+    from ultralytics import YOLO
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    return YOLO("yolov8n.yaml", task="detect")
+
+
+class _UltralyticsBatch:
+    """A yaml-built YOLOv8n as a batch detector: one ``model.predict`` over all frames of a batch."""
+
+    def __init__(self, model, input_size: int):
+        self.model = model
+        self.options = dict(imgsz=input_size, conf=0.25, verbose=False)
+        import numpy as np
+
+        # the first predict builds (and fuses) the model: keep it out of the timed frames
+        self.model.predict(np.zeros((360, 640, 3), np.uint8), **self.options)
+
+    def batch(self, frames) -> list:
+        from vistream import Detections
+
+        results = self.model.predict([frame.array for frame in frames], **self.options)
+        return [Detections.from_ultralytics(result) for result in results]
+
+    def __call__(self, image):
+        from vistream import Detections
+
+        return Detections.from_ultralytics(self.model.predict(image, **self.options)[0])
+
+
+def worker_ultralytics(clip: str, streams: int, input_size: int, threads: int) -> dict:
+    import numpy as np
+
+    model = _yolov8n(threads)
+    # one blank frame builds the predictor and warms the model, like the other workers' model load
+    model.predict(np.zeros((360, 640, 3), np.uint8), imgsz=input_size, conf=0.25, verbose=False)
+    with tempfile.TemporaryDirectory(prefix="bench-multi-ul-") as directory:
+        # one name per stream, so each result's .path says which stream it came from
+        names = [str(Path(directory) / f"stream{index}.mp4") for index in range(streams)]
+        for name in names:
+            os.symlink(clip, name)
+        listing = Path(directory) / "sources.streams"
+        listing.write_text("\n".join(names) + "\n")
+        print("ready", flush=True)
+        sys.stdin.readline()
+        per_stream = collections.Counter()  # keyed by ultralytics' cleaned source name
+        start, cpu = time.time(), time.process_time()
+        # stream=True yields one Results per frame per stream (a batch's N results in a row)
+        for result in model.track(source=str(listing), stream=True, stream_buffer=True, imgsz=input_size,
+                                  conf=0.25, tracker="bytetrack.yaml", verbose=False, persist=True):
+            per_stream[result.path] += 1
+        end, cpu = time.time(), time.process_time() - cpu
+    counts = [count for _, count in sorted(per_stream.items())]
+    return {"frames": sum(counts), "per_stream": counts, "start": start, "end": end, "cpu": cpu,
+            "mean_batch_size": float(streams), "latencies": []}
+
+
+def worker_batched(clip: str, streams: int, input_size: int, threads: int, model: str = "yolox") -> dict:
     import vistream
     from vistream.track import ByteTrack
 
-    detector = _load_model(input_size, threads)
+    if model == "yolov8n":
+        detector = _UltralyticsBatch(_yolov8n(threads), input_size)
+    else:
+        detector = _load_model(input_size, threads)
     latencies = {i: [] for i in range(streams)}
 
     def measure(frames):
@@ -102,8 +178,8 @@ def worker_batched(clip: str, streams: int, input_size: int, threads: int) -> di
     sys.stdin.readline()
     start, cpu = time.time(), time.process_time()
     stats = multi.run()
-    return {"frames": stats.frames, "start": start, "end": time.time(), "cpu": time.process_time() - cpu,
-            "batches": stats.batches,
+    return {"frames": stats.frames, "per_stream": [len(values) for values in latencies.values()],
+            "start": start, "end": time.time(), "cpu": time.process_time() - cpu, "batches": stats.batches,
             "mean_batch_size": stats.mean_batch_size, "latencies": list(latencies.values())}
 
 
@@ -111,6 +187,7 @@ def _run_workers(commands) -> list:
     # Idle OpenMP threads sleep instead of spinning: on a shared (oversubscribed) machine,
     # spinning torch threads starve the decoders and the other workers (measured: 0.2 frames/s).
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    env.setdefault("YOLO_OFFLINE", "1")  # the YOLOv8n columns build from the yaml: nothing to download
     procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
              for command in commands]
     for proc in procs:
@@ -138,10 +215,22 @@ def _summary(results: list, mode: str, streams: int) -> dict:
     cpu = sum(r["cpu"] for r in results)
     row = {"mode": mode, "streams": streams, "frames": frames, "seconds": seconds, "fps": frames / seconds,
            "cpu_seconds": cpu, "cpu_ms_per_frame": 1000 * cpu / frames,
-           "latency_mean_ms": 1000 * statistics.fmean(means), "latency_p95_ms": 1000 * _percentile(every, 0.95)}
-    if mode == "batched":
+           "latency_mean_ms": 1000 * statistics.fmean(means) if means else None,
+           "latency_p95_ms": 1000 * _percentile(every, 0.95) if every else None}
+    if "mean_batch_size" in results[0]:
         row["mean_batch_size"] = results[0]["mean_batch_size"]
+    if "per_stream" in results[0]:
+        row["frames_per_stream"] = results[0]["per_stream"]
     return row
+
+
+MODE_LABELS = {
+    "batched": "one process, MultiPlayer (batched), YOLOX-nano",
+    "processes": "N separate processes, YOLOX-nano",
+    "batched-yolov8n": "one process, MultiPlayer (batched), YOLOv8n",
+    "ultralytics": "ultralytics model.track(.streams), YOLOv8n",
+}
+ALL_MODES = list(MODE_LABELS)
 
 
 def _plot(rows: list, path: Path) -> None:
@@ -151,12 +240,17 @@ def _plot(rows: list, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
-    for mode, marker in (("batched", "o"), ("processes", "s")):
+    for mode, marker in (("batched", "o"), ("processes", "s"), ("batched-yolov8n", "^"), ("ultralytics", "v")):
         mine = [r for r in rows if r["mode"] == mode]
-        label = "one process, MultiPlayer (batched)" if mode == "batched" else "N separate processes"
+        if not mine:
+            continue
+        label = MODE_LABELS[mode]
         left.plot([r["streams"] for r in mine], [r["fps"] for r in mine], marker=marker, label=label)
         middle.plot([r["streams"] for r in mine], [r["cpu_ms_per_frame"] for r in mine], marker=marker, label=label)
-        right.plot([r["streams"] for r in mine], [r["latency_mean_ms"] for r in mine], marker=marker, label=label)
+        timed = [r for r in mine if r["latency_mean_ms"] is not None]
+        if timed:
+            right.plot([r["streams"] for r in timed], [r["latency_mean_ms"] for r in timed], marker=marker,
+                       label=label)
     for axis, title in ((left, "aggregate frames/s (higher is better)"),
                         (middle, "CPU ms per frame, all threads (lower is better)"),
                         (right, "mean latency per stream, ms (lower is better)")):
@@ -167,9 +261,14 @@ def _plot(rows: list, path: Path) -> None:
         axis.set_title(title, fontsize=10)
         axis.grid(alpha=0.3)
     left.legend(fontsize=8)
-    figure.suptitle("bench/multi.py: decode + YOLOX-nano + ByteTrack per stream, 2-core CPU")
+    figure.suptitle("bench/multi.py: decode + detect (YOLOX-nano, or YOLOv8n where marked) + ByteTrack per stream, "
+                    "2-core CPU")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
+
+
+def _ms(value) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 def main() -> int:
@@ -177,8 +276,11 @@ def main() -> int:
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds of the clip per stream")
     parser.add_argument("--input", type=int, default=320, help="YOLOX input size (square)")
+    parser.add_argument("--modes", nargs="+", choices=ALL_MODES, default=ALL_MODES,
+                        help="which columns to run (the ultralytics ones need the ultralytics package)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no results")
-    parser.add_argument("--worker", choices=["single", "batched"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["single", "batched", "batched-yolov8n", "ultralytics"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--clip", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
@@ -189,6 +291,12 @@ def main() -> int:
         return 0
     if args.worker == "batched":
         print(json.dumps(worker_batched(args.clip, args.count, args.input, args.threads)))
+        return 0
+    if args.worker == "batched-yolov8n":
+        print(json.dumps(worker_batched(args.clip, args.count, args.input, args.threads, model="yolov8n")))
+        return 0
+    if args.worker == "ultralytics":
+        print(json.dumps(worker_ultralytics(args.clip, args.count, args.input, args.threads)))
         return 0
 
     cores = os.cpu_count() or 1
@@ -201,15 +309,17 @@ def main() -> int:
         me = [sys.executable, str(Path(__file__).resolve()), "--input", str(args.input), "--clip", clip]
         rows = []
         for streams in args.streams:
-            batched = _run_workers([me + ["--worker", "batched", "--count", str(streams), "--threads", str(cores)]])
-            rows.append(_summary(batched, "batched", streams))
-            separate = _run_workers([me + ["--worker", "single", "--threads", str(max(1, cores // streams))]
-                                     for _ in range(streams)])
-            rows.append(_summary(separate, "processes", streams))
-            for row in rows[-2:]:
-                print(f"N={row['streams']} {row['mode']:>9}: {row['fps']:6.1f} frames/s, "
+            for mode in args.modes:
+                if mode == "processes":
+                    commands = [me + ["--worker", "single", "--threads", str(max(1, cores // streams))]
+                                for _ in range(streams)]
+                else:
+                    commands = [me + ["--worker", mode, "--count", str(streams), "--threads", str(cores)]]
+                row = _summary(_run_workers(commands), mode, streams)
+                rows.append(row)
+                print(f"N={row['streams']} {row['mode']:>15}: {row['fps']:6.1f} frames/s, "
                       f"{row['cpu_ms_per_frame']:6.1f} CPU ms/frame, latency mean "
-                      f"{row['latency_mean_ms']:6.1f} ms, p95 {row['latency_p95_ms']:6.1f} ms"
+                      f"{_ms(row['latency_mean_ms'])} ms, p95 {_ms(row['latency_p95_ms'])} ms"
                       + (f", mean batch {row['mean_batch_size']:.2f}" if "mean_batch_size" in row else ""),
                       flush=True)
     load_end = os.getloadavg()
@@ -217,7 +327,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['streams']} | {row['mode']} | {row['frames']} | {row['fps']:.1f} | {row['cpu_ms_per_frame']:.1f} | "
-              f"{row['latency_mean_ms']:.0f} | {row['latency_p95_ms']:.0f} | "
+              f"{_ms(row['latency_mean_ms'])} | {_ms(row['latency_p95_ms'])} | "
               f"{row.get('mean_batch_size', 1.0):.2f} |")
     print(f"\nload average at start {load_start[0]:.2f}, at end {load_end[0]:.2f}; {cores} cores")
     if not args.no_write:
