@@ -31,7 +31,6 @@ from typing import Any, Deque, List, Optional, Tuple
 import numpy as np
 
 from .decoupled import CLOSE_TIMEOUT, _Job, _Result
-from .detections import Detections
 from .errors import VistreamError
 
 #: Seconds ``close()`` waits after terminate() (SIGTERM) before kill() (SIGKILL).
