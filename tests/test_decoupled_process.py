@@ -16,10 +16,16 @@ DETECTOR_SECONDS = 0.1
 SECONDS_PLAYED = 5.0
 
 
+#: one ``sum(range(n))`` takes ~10 ms here and never lets go of the GIL: a C builtin does not
+#: switch threads inside (a bytecode loop would hand the GIL over every 5 ms when asked)
+GIL_HELD_CHUNK = 400_000
+
+
 class GilBoundDetector:
-    """A pure-Python detector: ~100 ms of Python bytecode (holding the GIL, like a model written in
-    Python) then boxes that depend only on the image (one per quadrant, scored by its brightness),
-    so that a result can be checked against running it on the same frame in-process."""
+    """A pure-Python detector: a Python loop that spends ~100 ms holding the GIL, ~10 ms at a time
+    (as sorting, parsing or a pure-Python model's builtin calls do), then boxes that depend only on
+    the image (one per quadrant, scored by its brightness), so that a result can be checked
+    against running it on the same frame in-process."""
 
     def __init__(self, seconds: float = DETECTOR_SECONDS) -> None:
         self.seconds = seconds
@@ -28,10 +34,8 @@ class GilBoundDetector:
         from vistream import Detections
 
         deadline = time.perf_counter() + self.seconds
-        spins = 0
         while time.perf_counter() < deadline:
-            for _ in range(200):
-                spins += 1
+            sum(range(GIL_HELD_CHUNK))
         height, width = image.shape[:2]
         boxes, scores = [], []
         for top in (0, height // 2):
@@ -69,10 +73,14 @@ def _alive(pid: int) -> bool:
 
 
 def _play(vs, test_mp4, tmp_path, decoupled, detector=None):
-    """A realtime run of the first SECONDS_PLAYED s; returns what the run showed."""
+    """A realtime run of the first SECONDS_PLAYED s, boxes and labels drawn on every frame (each
+    OpenCV call releases the GIL and takes it back); returns what the run showed."""
+    from vistream.annotate import BoxAnnotator, LabelAnnotator
+
     results = tmp_path / f"{decoupled}.jsonl"
     player = vs.Player(test_mp4, mode="realtime", display=False, play_audio=False, end=SECONDS_PLAYED)
-    pipeline = vs.Pipeline(detector or GilBoundDetector(), results=str(results), decoupled=decoupled)
+    pipeline = vs.Pipeline(detector or GilBoundDetector(), annotators=[BoxAnnotator(), LabelAnnotator()],
+                           results=str(results), decoupled=decoupled)
     callback_seconds = []
 
     def timed(frame):
@@ -90,7 +98,8 @@ def _play(vs, test_mp4, tmp_path, decoupled, detector=None):
         wall = time.perf_counter() - started
         segments = list(getattr(worker, "shared_memory_names", ()))
         pipeline.close()
-    return dict(stats=stats, wall=wall, callback_ms_p90=1000 * float(np.percentile(callback_seconds, 90)),
+    return dict(stats=stats, wall=wall, callback_ms_p50=1000 * float(np.percentile(callback_seconds, 50)),
+                callback_ms_p90=1000 * float(np.percentile(callback_seconds, 90)),
                 inference=pipeline.decoupled_stats,
                 lines=[json.loads(line) for line in results.read_text().splitlines()],
                 worker=worker, segments=segments, fps=player.info.fps)
@@ -116,19 +125,22 @@ def test_process_worker_keeps_media_pace_where_the_thread_worker_cannot(process_
     process, thread = process_and_thread_runs
     frames = round(SECONDS_PLAYED * process["fps"])
     measured = {kind: (f"wall {run['wall']:.2f} s, {run['stats'].frames_processed} processed, "
-                       f"{run['stats'].frames_dropped} dropped, callback p90 {run['callback_ms_p90']:.1f} ms, "
+                       f"{run['stats'].frames_dropped} dropped, callback p50 {run['callback_ms_p50']:.1f} ms, "
+                       f"p90 {run['callback_ms_p90']:.1f} ms, "
                        f"{run['inference'].detector_runs} detector runs")
                 for kind, run in (("process", process), ("thread", thread))}
     print(measured)
-    # media pace: the callback takes a copy and the tracks, never the detector's 100 ms
+    # media pace: the callback takes a copy, the tracks and its own work, never the detector's 100 ms
     assert process["wall"] < 1.5 * SECONDS_PLAYED, measured
     assert process["stats"].frames_dropped <= frames // 10, measured
-    assert process["callback_ms_p90"] < 1000 / process["fps"], measured
+    assert process["callback_ms_p50"] < 1000 / process["fps"], measured
     assert process["inference"].detector_runs >= 15, measured  # ~45 at 100 ms over 5 s; fewer when starved
     assert process["inference"].detector_ms_mean >= DETECTOR_SECONDS * 1000 * 0.95
-    # the thread worker runs the same detector under the callback's GIL: the callback waits for it
-    # (a switch interval, 5 ms, at a time; measured 7.4 vs 1.5 ms p90, 4 vs 0 frames dropped, load ~3.5)
-    assert thread["callback_ms_p90"] > 2 * process["callback_ms_p90"], measured
+    # the thread worker runs the same detector in the callback's process: each time the callback
+    # needs the GIL it waits for the detector's current chunk (~10 ms) to end, and frames are
+    # dropped (measured, load ~4-6: 10 and 14 dropped, p90 15-30 ms; process: 0, p90 4-8 ms)
+    assert (thread["stats"].frames_dropped >= process["stats"].frames_dropped + 5
+            or thread["callback_ms_p90"] > 2 * process["callback_ms_p90"]), measured
     _assert_nothing_left(process)
 
 

@@ -19,6 +19,7 @@ Threads and ownership (parent side):
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import threading
 import traceback
@@ -33,6 +34,10 @@ import numpy as np
 from .decoupled import CLOSE_TIMEOUT, _Job, _Result
 from .errors import VistreamError
 
+#: How much lower the worker process's CPU priority is than the player's (``os.nice``).
+WORKER_NICENESS = 5
+#: Seconds the Pipeline's construction waits for the worker process to load the detector.
+READY_TIMEOUT = 60.0
 #: Seconds ``close()`` waits after terminate() (SIGTERM) before kill() (SIGKILL).
 TERMINATE_TIMEOUT = 2.0
 
@@ -47,6 +52,12 @@ class InferenceProcessError(VistreamError, RuntimeError):
 
 def _worker_main(conn: Connection, detector_bytes: bytes) -> None:
     """The worker process: unpickles the detector, then detects each frame it is told about."""
+    # playback first: on a machine short of CPU the detector (whose results are best-effort by
+    # design) yields to the player's decode, callback and encode rather than the other way round
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not permitted (a restricted container): same priority as the player
+        pass
     try:
         detector = pickle.loads(detector_bytes)
     except BaseException as error:  # reported to the parent, which raises it from run()
@@ -100,8 +111,13 @@ class ProcessInferenceWorker:
         check: applied to each result in the parent (the Pipeline's result check).
         name: the process's name.
 
+    The constructor waits (up to ``READY_TIMEOUT``) for the process to have loaded the detector,
+    so that its start-up does not compete with the start of playback.
+
     Raises:
         DetectorNotPicklableError: the detector does not pickle.
+        InferenceProcessError: the worker process died or did not load it in time; an exception
+            unpickling it in the worker is raised as it is (its traceback as a note).
     """
 
     def __init__(self, detector: Any, check: Any = None, name: str = "vistream-inference") -> None:
@@ -118,16 +134,17 @@ class ProcessInferenceWorker:
         self._check = check
         context = multiprocessing.get_context("spawn")  # fork would copy the player's threads' state
         self._conn, child_conn = context.Pipe()
+        self._slots: List[Optional[shared_memory.SharedMemory]] = [None, None]
+        self._lock = threading.Lock()
+        # protected by _lock
+        self._in_flight: Optional[Tuple[int, _Job]] = None
         self.process = context.Process(target=_worker_main, args=(child_conn, detector_bytes), name=name,
                                        daemon=True)
         self.process.start()
         #: the worker process's id
         self.pid: int = self.process.pid
         child_conn.close()  # the parent's copy: EOF on our end once the child is gone
-        self._slots: List[Optional[shared_memory.SharedMemory]] = [None, None]
-        self._lock = threading.Lock()
-        # protected by _lock
-        self._in_flight: Optional[Tuple[int, _Job]] = None
+        self._await_ready()
         self._pending: Optional[Tuple[int, _Job]] = None
         self._done: Deque[_Result] = deque()
         self._error: Optional[BaseException] = None
@@ -135,6 +152,41 @@ class ProcessInferenceWorker:
         self._job_ids = 0
         self._receiver = threading.Thread(target=self._receive, name="vistream-inference-process", daemon=True)
         self._receiver.start()
+
+    def _await_ready(self) -> None:
+        """Waits for the worker to have imported and unpickled the detector, so that this cost (a
+        second or more) is paid before playback starts, and an error unpickling it is raised here."""
+        ready = wait([self._conn, self.process.sentinel], READY_TIMEOUT)
+        message = None
+        if self._conn in ready:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                pass
+        if message is not None and message[0] == "ready":
+            return
+        error: BaseException
+        if message is not None and message[0] == "error":
+            _, error, text = message
+            if error is None:
+                error = InferenceProcessError(f"the worker process could not load detector "
+                                              f"{self._detector_name!r}:\n{text}")
+            else:
+                error.add_note(f"raised in the decoupled worker process loading the detector:\n{text}")
+        elif not ready:
+            error = InferenceProcessError(f"Pipeline(decoupled=\"process\"): the worker process did not load detector "
+                                          f"{self._detector_name!r} within {READY_TIMEOUT:g} s")
+        else:
+            self.process.join(TERMINATE_TIMEOUT)
+            error = self._died_error()
+        self.process.terminate()
+        self.process.join(TERMINATE_TIMEOUT)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self._conn.close()
+        self.process.close()
+        raise error
 
     @property
     def shared_memory_names(self) -> List[str]:
