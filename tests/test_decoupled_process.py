@@ -214,3 +214,25 @@ def test_command_line_decoupled_takes_an_optional_worker(test_mp4):
     result = run(str(test_mp4), "--headless", "--detector", "motion", "--decoupled", "process", "--end", "1")
     assert result.returncode != 0 and "'MotionDetector' cannot be sent to a worker process" in result.stderr, \
         result.stderr
+
+
+class SleepingDetector:
+    """A detection that does not end in time for close()."""
+
+    def __call__(self, image):
+        time.sleep(60)
+
+
+def test_close_terminates_a_worker_that_does_not_finish_in_time(vs):
+    from vistream.decoupled import _Job
+    from vistream.decoupled_process import ProcessInferenceWorker
+
+    worker = ProcessInferenceWorker(SleepingDetector())
+    worker.offer(_Job(np.zeros((720, 1280, 3), np.uint8), 0, 0.0, 0, time.perf_counter()))
+    time.sleep(0.2)  # the worker took the frame and sleeps
+    segments = list(worker.shared_memory_names)
+    started = time.perf_counter()
+    assert worker.close(timeout=0.5) is False  # it had to be terminated
+    assert time.perf_counter() - started < 0.5 + 3.0
+    assert worker.take() == []  # no error for a worker stopped on purpose
+    _assert_nothing_left(dict(worker=worker, segments=segments))
