@@ -236,10 +236,13 @@ def add_play_arguments(parser: argparse.ArgumentParser) -> None:
                               "is written: a subtitle track of labels and track ids any player shows, and the "
                               "full .jsonl records (mkv: attachment vistream-results.jsonl; mp4/mov: text track "
                               "'vistream-results'); read them with vistream.read_results(VIDEO)")
-    plugins.add_argument("--decoupled", action="store_true",
+    # no argparse choices: "play --decoupled clip.mp4" must keep working (_check_decoupled_worker)
+    plugins.add_argument("--decoupled", nargs="?", const="thread", default=False, metavar="{thread,process}",
                          help="real-time playback never waits for the detector: it runs apart on the newest frame "
                               "and every frame shows the latest tracks moved forward to it (implies --realtime; "
-                              "the summary and .jsonl results say how many frames behind the results were)")
+                              "the summary and .jsonl results say how many frames behind the results were); "
+                              "on a worker thread (default) or, for a detector that holds the GIL (pure Python), "
+                              "in a worker process ('--decoupled process')")
     from .sinks.spec import SPEC_HELP, sink_argument
     plugins.add_argument("--sink", action="append", type=sink_argument, metavar="SPEC",
                          help=f"also send every frame's results record (the --results .jsonl line) to {SPEC_HELP}; "
@@ -255,6 +258,7 @@ def check_play_arguments(args: argparse.Namespace) -> None:
     """Every check that needs no file opened: conflicting flags, ranges, extensions, folders,
     plugin options, detector/tracker/results combinations. Raises ``UsageError``."""
     headless = args.headless or args.no_video
+    _check_decoupled_worker(args)
     _check_input_arguments(args)
     source = _source_url(args.source)
     if headless and args.fullscreen:
@@ -409,6 +413,17 @@ def _check_embed_arguments(args: argparse.Namespace, has_detector: bool) -> None
     if args.segment_time is not None or not _embed_targets(args) or _embed_targets(args)[0] != args.output:
         raise UsageError(f"--embed-results: --output {args.output!r} must be one local .mp4, .m4v, .mov or .mkv "
                          "file (subtitle tracks and attachments need one of these containers)")
+
+
+def _check_decoupled_worker(args: argparse.Namespace) -> None:
+    """--decoupled [thread|process]: a word that is neither, before a missing source, is the source."""
+    worker = getattr(args, "decoupled", False)
+    if worker in (False, "thread", "process"):
+        return
+    if args.source is None:
+        args.source, args.decoupled = worker, "thread"
+        return
+    raise UsageError(f"--decoupled takes thread or process (or nothing: thread), got {worker!r}")
 
 
 def _check_input_arguments(args: argparse.Namespace) -> None:

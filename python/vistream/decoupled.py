@@ -134,6 +134,8 @@ class DecoupledTracking:
 
     Args:
         detect: ``detect(image) -> Detections`` (the Pipeline's checked detector call).
+        worker: the worker to use instead of a thread running ``detect`` (same interface as
+            ``InferenceWorker``: ``decoupled_process.ProcessInferenceWorker``).
         tracker: the Pipeline's tracker, or None. It is updated with each result, in order, with
             ``frames_elapsed`` = frames between the frames the results were computed on (it
             counts frames: give it the stream's frame rate); between results each frame gets
@@ -144,8 +146,10 @@ class DecoupledTracking:
     """
 
     def __init__(self, detect: Callable[[Any], Detections], tracker: Any,
-                 tracker_takes_gap: bool, tracker_frame: Optional[Callable[[Any], Any]] = None) -> None:
-        self.worker = InferenceWorker(detect)
+                 tracker_takes_gap: bool, tracker_frame: Optional[Callable[[Any], Any]] = None,
+                 worker: Optional[Any] = None) -> None:
+        # ``worker``: a ProcessInferenceWorker (decoupled="process"), else a thread runs ``detect``
+        self.worker = worker if worker is not None else InferenceWorker(detect)
         self.tracker = tracker
         self._tracker_takes_gap = tracker_takes_gap
         self._tracker_frame = tracker_frame
@@ -244,5 +248,7 @@ class DecoupledTracking:
             return
         self.closed = True
         if not self.worker.close(timeout):
+            left = ("its thread is left to end on its own" if isinstance(self.worker, InferenceWorker)
+                    else "its worker process was terminated")
             warnings.warn(f"Pipeline(decoupled=True): the detector was still running {timeout:g} s after close(); "
-                          "its thread is left to end on its own", RuntimeWarning, stacklevel=3)
+                          f"{left}", RuntimeWarning, stacklevel=3)

@@ -245,7 +245,9 @@ class Pipeline:
             (``classifier_every_n_frames``, ``classifier_interval``; held in between). See
             ``vistream.classifier_slot``.
         decoupled: a realtime Player's callback never waits for the detector: it runs on a worker
-            thread on the newest frame (frames arriving while it is busy are not queued), its
+            thread (True or ``"thread"``) or, for a GIL-bound detector, in a spawned worker
+            process (``"process"``: the detector must pickle; frames go through shared memory),
+            on the newest frame (frames arriving while it is busy are not queued), its
             results are tracked as they come, and every frame shows the latest tracks moved
             forward to it by the tracker's motion model (``predicted_at``). The tracker counts
             frames (give it the stream's frame rate). ``decoupled_stats`` and the ``.jsonl``
@@ -336,7 +338,7 @@ class Pipeline:
                  replay_window: int = DEFAULT_REPLAY_WINDOW, tensors: Optional[bool] = None,
                  embed_results: bool = False, classifier: Optional[Classifier] = None, classify: str = "box",
                  classifier_every_n_frames: int = 1, classifier_interval: Optional[float] = None,
-                 decoupled: bool = False, sinks: Sequence["Sink | Callable"] = (),
+                 decoupled: "bool | str" = False, sinks: Sequence["Sink | Callable"] = (),
                  history: Optional[ResultHistory] = None) -> None:
         if snapshot_every < 1 or max_snapshots < 1:
             raise ValueError("Pipeline: snapshot_every and max_snapshots must be >= 1")
@@ -530,9 +532,9 @@ class Pipeline:
         self.last = tracked
 
     # -- decoupled inference (python/vistream/decoupled.py) ---------------------------------
-    def _setup_decoupled(self, decoupled: bool) -> Optional[DecoupledTracking]:
-        if not isinstance(decoupled, bool):
-            raise TypeError(f"Pipeline: decoupled must be True or False, got {decoupled!r}")
+    def _setup_decoupled(self, decoupled: "bool | str") -> Optional[DecoupledTracking]:
+        if not (isinstance(decoupled, bool) or decoupled in ("thread", "process")):
+            raise TypeError(f"Pipeline: decoupled must be True (= \"thread\"), \"process\" or False, got {decoupled!r}")
         self._player_mode: Optional[str] = None
         self._decoupled_warned = False
         if not decoupled:
@@ -542,8 +544,12 @@ class Pipeline:
         # BoT-SORT estimates camera motion from the detected frame (the worker's host copy of it)
         tracker_frame = ((lambda image: image if isinstance(image, np.ndarray) else None)
                          if self._tracker_takes_warp else None)
+        worker = None
+        if decoupled == "process":  # GIL-bound detectors: the detector is pickled to a spawned process
+            from .decoupled_process import ProcessInferenceWorker
+            worker = ProcessInferenceWorker(self.detector, self._checked_result)
         return DecoupledTracking(lambda image: self._checked_result(self.detector(image)), self.tracker,
-                                 self._tracker_takes_gap, tracker_frame)
+                                 self._tracker_takes_gap, tracker_frame, worker)
 
     def _bind_player(self, player: Any) -> None:
         """Called by ``Player.on_frame(pipeline)``: decoupled mode needs to know the Player's mode."""
