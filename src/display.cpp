@@ -32,42 +32,6 @@ constexpr double kMasterTolerance = 0.010;
 // The OSD's fps: frames shown during the last second of playback.
 constexpr double kFpsWindow = 1.0;
 
-const char* env_value(const char* name) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : nullptr;
-}
-
-// Starts SDL's video subsystem on a display the user can see. Returns "" on success, else why
-// not. Without SDL_VIDEODRIVER, SDL 2.26 silently falls back to its invisible "offscreen"
-// driver when no display works; that is no window either, so it is refused here (asking for
-// it with SDL_VIDEODRIVER=offscreen or =dummy is fine: tests and servers render off screen).
-std::string init_video() {
-  std::lock_guard lock(sdl::init_mutex());
-  sdl::route_logs();
-  const bool driver_requested = env_value("SDL_VIDEODRIVER") != nullptr;
-#if defined(__unix__) && !defined(__ANDROID__)
-  if (!driver_requested && !env_value("DISPLAY") && !env_value("WAYLAND_DISPLAY"))
-    return "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
-#endif
-  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) return std::string("SDL_Init(SDL_INIT_VIDEO) failed: ") + SDL_GetError();
-  const char* driver = SDL_GetCurrentVideoDriver();
-  const std::string name = driver ? driver : "";
-  if (!driver_requested && (name == "offscreen" || name == "dummy")) {
-    SDL_QuitSubSystem(SDL_INIT_VIDEO);
-    std::string where;
-    if (const char* x11 = env_value("DISPLAY")) where += std::string("DISPLAY='") + x11 + "'";
-    if (const char* wayland = env_value("WAYLAND_DISPLAY"))
-      where += std::string(where.empty() ? "" : ", ") + "WAYLAND_DISPLAY='" + wayland + "'";
-    return "cannot connect to the display server (" + where + "); SDL found no usable video driver";
-  }
-  return "";
-}
-
-void quit_video() {
-  std::lock_guard lock(sdl::init_mutex());
-  SDL_QuitSubSystem(SDL_INIT_VIDEO);
-}
-
 std::string format_time(double seconds) {
   if (!(seconds >= 0)) seconds = 0;
   const int total = static_cast<int>(seconds);
@@ -78,25 +42,6 @@ std::string format_time(double seconds) {
     std::snprintf(buffer, sizeof(buffer), "%02d:%02d", total / 60, total % 60);
   }
   return buffer;
-}
-
-const char* find_font() {
-  if (const char* env = std::getenv("VISTREAM_FONT")) return env;
-  static const char* const kCandidates[] = {
-      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-      "/usr/share/fonts/TTF/DejaVuSans.ttf",
-      "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-      "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-      "/System/Library/Fonts/Helvetica.ttc",
-      "C:\\Windows\\Fonts\\arial.ttf",
-  };
-  for (const char* path : kCandidates) {
-    if (FILE* f = std::fopen(path, "rb")) {
-      std::fclose(f);
-      return path;
-    }
-  }
-  return nullptr;
 }
 
 Uint32 sdl_format(AVPixelFormat format) {
@@ -133,6 +78,7 @@ struct Display::Impl {
   SDL_Texture* texture = nullptr;
   TTF_Font* font = nullptr;
   int font_size = 0;
+  bool ttf_started = false;  // this window's TTF_Init succeeded (paired with one TTF_Quit)
   int texture_w = 0, texture_h = 0;
   Uint32 texture_format = 0;
   std::vector<uint8_t> neutral_chroma;
@@ -161,13 +107,15 @@ struct Display::Impl {
 };
 
 void Display::Impl::run(std::promise<std::string>& ready) {
-  const std::string error = init_video();
+  const std::string error = sdl::start_video();
   if (!error.empty()) {
     ready.set_value(error);
     return;
   }
   // The font is optional: when TTF cannot start, no font is opened and the OSD shows the bar only.
-  if (!TTF_WasInit()) TTF_Init();
+  // SDL_ttf counts TTF_Init/TTF_Quit: this window quits only what it started, so closing it
+  // leaves the fonts of another window (the mosaic's ImageWindow) working.
+  ttf_started = TTF_Init() == 0;
   wake_event.store(SDL_RegisterEvents(1));
   ready.set_value("");
   loop();
@@ -184,8 +132,9 @@ void Display::Impl::cleanup() {
   texture = nullptr;
   renderer = nullptr;
   window = nullptr;
-  if (TTF_WasInit()) TTF_Quit();
-  quit_video();
+  if (ttf_started) TTF_Quit();
+  ttf_started = false;
+  sdl::stop_video();
 }
 
 void Display::Impl::count_shown_frame() {
@@ -375,7 +324,7 @@ void Display::Impl::draw_osd(int width, int height) {
   if (!font || font_size != text_px) {
     if (font) TTF_CloseFont(font);
     font = nullptr;
-    if (const char* path = find_font()) font = TTF_OpenFont(path, text_px);
+    if (const char* path = sdl::font_path()) font = TTF_OpenFont(path, text_px);
     font_size = text_px;
     if (!font) return;
   }
@@ -490,12 +439,12 @@ void Display::abort() {
 double Display::fps() const { return impl_->fps.load(); }
 
 bool Display::available(std::string* reason) {
-  const std::string error = init_video();
+  const std::string error = sdl::start_video();
   if (!error.empty()) {
     if (reason) *reason = error;
     return false;
   }
-  quit_video();
+  sdl::stop_video();
   return true;
 }
 

@@ -27,51 +27,6 @@ namespace {
 
 constexpr size_t kMaxEvents = 256;
 
-const char* env_value(const char* name) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : nullptr;
-}
-
-// Starts SDL's video subsystem; "" on success, else why not. Like the Player's window, SDL's
-// silent fallback to an invisible driver is refused unless SDL_VIDEODRIVER asked for it.
-std::string start_video() {
-  std::lock_guard lock(sdl::init_mutex());
-  sdl::route_logs();
-  const bool driver_requested = env_value("SDL_VIDEODRIVER") != nullptr;
-#if defined(__unix__) && !defined(__ANDROID__)
-  if (!driver_requested && !env_value("DISPLAY") && !env_value("WAYLAND_DISPLAY"))
-    return "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
-#endif
-  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) return std::string("SDL_Init(SDL_INIT_VIDEO) failed: ") + SDL_GetError();
-  const char* driver = SDL_GetCurrentVideoDriver();
-  const std::string name = driver ? driver : "";
-  if (!driver_requested && (name == "offscreen" || name == "dummy")) {
-    SDL_QuitSubSystem(SDL_INIT_VIDEO);
-    return "cannot connect to the display server; SDL found no usable video driver";
-  }
-  return "";
-}
-
-void stop_video() {
-  std::lock_guard lock(sdl::init_mutex());
-  SDL_QuitSubSystem(SDL_INIT_VIDEO);
-}
-
-const char* font_path() {
-  if (const char* env = std::getenv("VISTREAM_FONT")) return env;
-  static const char* const kCandidates[] = {
-      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
-      "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-      "/System/Library/Fonts/Helvetica.ttc", "C:\\Windows\\Fonts\\arial.ttf"};
-  for (const char* path : kCandidates) {
-    if (FILE* f = std::fopen(path, "rb")) {
-      std::fclose(f);
-      return path;
-    }
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 struct ImageWindow::Impl {
@@ -110,7 +65,7 @@ struct ImageWindow::Impl {
 };
 
 void ImageWindow::Impl::run(std::promise<std::string>& ready) {
-  const std::string error = start_video();
+  const std::string error = sdl::start_video();
   if (!error.empty()) {
     ready.set_value(error);
     return;
@@ -156,7 +111,7 @@ void ImageWindow::Impl::cleanup() {
   window = nullptr;
   if (ttf_started) TTF_Quit();
   ttf_started = false;
-  stop_video();
+  sdl::stop_video();
 }
 
 void ImageWindow::Impl::take_picture() {
@@ -196,7 +151,7 @@ void ImageWindow::Impl::render() {
     if (ttf_started && (!font || font_px != px)) {
       if (font) TTF_CloseFont(font);
       font = nullptr;
-      if (const char* path = font_path()) font = TTF_OpenFont(path, px);
+      if (const char* path = sdl::font_path()) font = TTF_OpenFont(path, px);
       font_px = px;
     }
     const double scale = texture_w > 0 ? static_cast<double>(dst.w) / texture_w : 1.0;

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "vistream/ffmpeg.hpp"
@@ -126,6 +127,65 @@ void route_logs() {
   // messages too while vistream's log is at debug level.
   SDL_LogSetAllPriority(log::level() >= AV_LOG_DEBUG ? SDL_LOG_PRIORITY_INFO : SDL_LOG_PRIORITY_WARN);
 #endif
+}
+
+namespace {
+const char* env_value(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : nullptr;
+}
+}  // namespace
+
+std::string start_video() {
+#if VS_HAVE_SDL
+  std::lock_guard lock(init_mutex());
+  route_logs();
+  const bool driver_requested = env_value("SDL_VIDEODRIVER") != nullptr;
+#if defined(__unix__) && !defined(__ANDROID__)
+  if (!driver_requested && !env_value("DISPLAY") && !env_value("WAYLAND_DISPLAY"))
+    return "no display server (neither DISPLAY nor WAYLAND_DISPLAY is set)";
+#endif
+  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) return std::string("SDL_Init(SDL_INIT_VIDEO) failed: ") + SDL_GetError();
+  const char* driver = SDL_GetCurrentVideoDriver();
+  const std::string name = driver ? driver : "";
+  if (!driver_requested && (name == "offscreen" || name == "dummy")) {
+    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    std::string where;
+    if (const char* x11 = env_value("DISPLAY")) where += std::string("DISPLAY='") + x11 + "'";
+    if (const char* wayland = env_value("WAYLAND_DISPLAY"))
+      where += std::string(where.empty() ? "" : ", ") + "WAYLAND_DISPLAY='" + wayland + "'";
+    return "cannot connect to the display server (" + where + "); SDL found no usable video driver";
+  }
+  return "";
+#else
+  return "vistream was built without SDL2";
+#endif
+}
+
+void stop_video() {
+#if VS_HAVE_SDL
+  std::lock_guard lock(init_mutex());
+  SDL_QuitSubSystem(SDL_INIT_VIDEO);
+#endif
+}
+
+const char* font_path() {
+  if (const char* env = env_value("VISTREAM_FONT")) return env;
+  static const char* const kCandidates[] = {
+      "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+      "/usr/share/fonts/TTF/DejaVuSans.ttf",
+      "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+      "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+      "/System/Library/Fonts/Helvetica.ttc",
+      "C:\\Windows\\Fonts\\arial.ttf",
+  };
+  for (const char* path : kCandidates) {
+    if (FILE* f = std::fopen(path, "rb")) {
+      std::fclose(f);
+      return path;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace vistream::sdl

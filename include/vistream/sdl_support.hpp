@@ -6,6 +6,7 @@
 #pragma once
 
 #include <mutex>
+#include <string>
 
 namespace vistream::sdl {
 
@@ -22,5 +23,17 @@ std::mutex& init_mutex();
 // error handlers replaced; the libraries stay loaded so SDL's later dlopen of the same
 // library finds the handler in place.
 void route_logs();
+
+// Starts SDL's video subsystem on a display the user can see (the Player's window and the
+// mosaic's ImageWindow share it). Returns "" on success, else why not. Without SDL_VIDEODRIVER,
+// SDL 2.26 silently falls back to its invisible "offscreen" driver when no display works; that
+// is no window either, so it is refused (asking for it with SDL_VIDEODRIVER=offscreen or =dummy
+// is fine: tests and servers render off screen). Pair a success with stop_video().
+std::string start_video();
+void stop_video();
+
+// The font the windows draw text with: $VISTREAM_FONT, else the first common system font
+// found; nullptr when there is none (the windows then draw no text).
+const char* font_path();
 
 }  // namespace vistream::sdl
