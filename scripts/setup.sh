@@ -81,6 +81,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "hypothesis==6.170.15" "pycocotools==2.0.11"
   # tests/test_sinks_mqtt.py: MqttSink's client library (and the test's subscriber)
   .venv/bin/python -m pip install -q "paho-mqtt==2.1.0"
+  # tests/test_bench_seek.py: bench/seek.py's frames-decoded minimum reads the H.264 packets with PyAV
+  .venv/bin/python -m pip install -q "av==18.1.0"
 fi
 
 .venv/bin/python -m pip install -q .
