@@ -49,6 +49,20 @@ def _without(a: List[Track], b: List[Track]) -> List[Track]:
     return [t for t in a if t.key not in drop]
 
 
+def tracked_detections(tracks: Sequence[Any], boxes: Optional[np.ndarray], detections: Detections) -> Detections:
+    """A tracker's output: for each track (``det_index``, ``track_id``) the detection it matched
+    this frame, with the track's ``boxes`` (its filtered box, one row per track) and its id.
+    Shared by ByteTrack/BoT-SORT and OC-SORT so their outputs keep one shape."""
+    if not tracks:
+        out = detections[np.zeros(len(detections), bool)]
+        out.tracker_id = np.zeros(0, np.int64)
+        return out
+    out = detections[np.array([t.det_index for t in tracks], np.int64)]
+    out.xyxy = boxes.astype(np.float32)
+    out.tracker_id = np.array([t.track_id for t in tracks], np.int64)
+    return out
+
+
 class ByteTrack:
     """Multi-object tracker: Kalman-predicted boxes matched to detections in two stages.
 
@@ -290,14 +304,7 @@ class ByteTrack:
                 [t for i, t in enumerate(lost) if i not in drop_lost])
 
     def _to_detections(self, tracks: List[Track], detections: Detections) -> Detections:
-        if not tracks:
-            out = detections[np.zeros(len(detections), bool)]
-            out.tracker_id = np.zeros(0, np.int64)
-            return out
-        out = detections[np.array([t.det_index for t in tracks], np.int64)]
-        out.xyxy = self._boxes(tracks).astype(np.float32)
-        out.tracker_id = np.array([t.track_id for t in tracks], np.int64)
-        return out
+        return tracked_detections(tracks, self._boxes(tracks) if tracks else None, detections)
 
     # -- snapshots ----------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..detections import Detections, as_detections
-from .byte_track import check_frames_elapsed
+from .byte_track import check_frames_elapsed, tracked_detections
 from .kalman_filter import KalmanFilterXYWH
 from .matching import iou_matrix, linear_assignment
 
@@ -305,14 +305,7 @@ class OCSORT:
             track.score, track.class_id, track.det_index = float(scores[index]), int(class_ids[index]), int(index)
 
     def _to_detections(self, tracks: List[_OCTrack], detections: Detections) -> Detections:
-        if not tracks:
-            out = detections[np.zeros(len(detections), bool)]
-            out.tracker_id = np.zeros(0, np.int64)
-            return out
-        out = detections[np.array([t.det_index for t in tracks], np.int64)]
-        out.xyxy = self._boxes(tracks).astype(np.float32)
-        out.tracker_id = np.array([t.track_id for t in tracks], np.int64)
-        return out
+        return tracked_detections(tracks, self._boxes(tracks) if tracks else None, detections)
 
     # -- snapshots --------------------------------------------------------------------------
     def _config(self) -> Dict[str, Any]:
