@@ -26,7 +26,12 @@ def probe_times(path, stream: str) -> list:
 def test_recording_across_a_source_outage_keeps_the_gap(tmp_path, test_mp4):
     rig = udp_rig(tmp_path, test_mp4).start()
     output = tmp_path / "rec.mkv"
-    player = vistream.Player(rig.url, output=str(output), timeout=1.0, reconnect_delay=0.1, reconnect_delay_max=0.2)
+    try:
+        player = vistream.Player(rig.url, output=str(output), timeout=1.0, reconnect_delay=0.1,
+                                 reconnect_delay_max=0.2)
+    except BaseException:
+        rig.close()  # the sender must not outlive a failed open
+        raise
     seen = {"before": 0, "after": 0}
     wall = {}
     outage_thread = []
