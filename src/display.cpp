@@ -16,6 +16,8 @@
 #if VS_HAVE_SDL
 #include <SDL.h>
 #include <SDL_ttf.h>
+
+#include "vistream/sdl_window_parts.hpp"
 #endif
 
 namespace vistream {
@@ -124,17 +126,7 @@ void Display::Impl::run(std::promise<std::string>& ready) {
 
 void Display::Impl::cleanup() {
   current.reset();
-  if (font) TTF_CloseFont(font);
-  font = nullptr;
-  if (texture) SDL_DestroyTexture(texture);
-  if (renderer) SDL_DestroyRenderer(renderer);
-  if (window) SDL_DestroyWindow(window);
-  texture = nullptr;
-  renderer = nullptr;
-  window = nullptr;
-  if (ttf_started) TTF_Quit();
-  ttf_started = false;
-  sdl::stop_video();
+  sdl::release_window(window, renderer, texture, font, ttf_started);
 }
 
 void Display::Impl::count_shown_frame() {

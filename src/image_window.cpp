@@ -18,6 +18,8 @@
 #if VS_HAVE_SDL
 #include <SDL.h>
 #include <SDL_ttf.h>
+
+#include "vistream/sdl_window_parts.hpp"
 #endif
 
 namespace vistream {
@@ -100,19 +102,7 @@ void ImageWindow::Impl::run(std::promise<std::string>& ready) {
   cleanup();
 }
 
-void ImageWindow::Impl::cleanup() {
-  if (font) TTF_CloseFont(font);
-  if (texture) SDL_DestroyTexture(texture);
-  if (renderer) SDL_DestroyRenderer(renderer);
-  if (window) SDL_DestroyWindow(window);
-  font = nullptr;
-  texture = nullptr;
-  renderer = nullptr;
-  window = nullptr;
-  if (ttf_started) TTF_Quit();
-  ttf_started = false;
-  sdl::stop_video();
-}
+void ImageWindow::Impl::cleanup() { sdl::release_window(window, renderer, texture, font, ttf_started); }
 
 void ImageWindow::Impl::take_picture() {
   std::unique_lock lock(mutex);
