@@ -85,7 +85,7 @@ void validate(const SourceOptions& options) {
 
 void validate(const EncoderOptions& options) {
   if (options.encoder.empty()) refuse("encoder must be 'auto' or an FFmpeg encoder name, got ''");
-  if (options.codec.empty()) refuse("codec must be one of h264, hevc, av1, mpeg4, got ''");
+  if (options.codec.empty()) refuse("codec must be one of h264, hevc, av1, mpeg4, vp9, vp8, got ''");
   if (options.bit_rate < 0) refuse("bitrate must be >= 0 bits/s (0: the encoder's default), got " +
                                    std::to_string(options.bit_rate));
   check_optional_count(options.crf, "crf");

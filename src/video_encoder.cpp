@@ -116,6 +116,19 @@ void set_rate_control(const std::string& name, const EncoderOptions& options, AV
     // mpeg4's default 200 kb/s is unwatchable; ask for constant quality instead.
     ctx->flags |= AV_CODEC_FLAG_QSCALE;
     ctx->global_quality = FF_QP2LAMBDA * 3;
+  } else if (options.bit_rate <= 0 && name.rfind("libvpx", 0) == 0) {
+    // libvpx's default is 256 kb/s whatever the picture size: constant quality instead
+    // (bit rate 0 + crf), as FFmpeg's VP9 guide recommends.
+    codec_options.set("crf", 32);
+    ctx->bit_rate = 0;
+  }
+  if (name.rfind("libvpx", 0) == 0 && options.preset.empty()) {
+    // Its default ("good", cpu-used 1) encodes 720p at a few frames/s on two cores; the
+    // realtime settings are ~8x faster for ~30% more bytes at the same crf (measured on the
+    // test clip), and VP9 encodes rows in parallel.
+    codec_options.set("deadline", "realtime");
+    codec_options.set("cpu-used", 8);
+    if (name == "libvpx-vp9") codec_options.set("row-mt", 1);
   }
 }
 
@@ -147,7 +160,18 @@ std::vector<std::string> VideoEncoder::candidates(const std::string& codec) {
   if (codec == "av1")
     return {"av1_nvenc", "av1_vaapi", "av1_qsv", "libsvtav1", "libaom-av1", "librav1e"};
   if (codec == "mpeg4") return {"mpeg4"};
+  if (codec == "vp9") return {"vp9_vaapi", "vp9_qsv", "libvpx-vp9"};
+  if (codec == "vp8") return {"vp8_vaapi", "libvpx"};
   return {"h264_nvenc", "h264_vaapi", "h264_qsv", "libx264", "libopenh264", "mpeg4"};
+}
+
+AVCodecID VideoEncoder::codec_id(const std::string& codec) {
+  if (codec == "hevc" || codec == "h265") return AV_CODEC_ID_HEVC;
+  if (codec == "av1") return AV_CODEC_ID_AV1;
+  if (codec == "mpeg4") return AV_CODEC_ID_MPEG4;
+  if (codec == "vp9") return AV_CODEC_ID_VP9;
+  if (codec == "vp8") return AV_CODEC_ID_VP8;
+  return AV_CODEC_ID_H264;
 }
 
 VideoEncoder::VideoEncoder(const EncoderOptions& options, const VideoFormat& input,

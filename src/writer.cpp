@@ -3,6 +3,24 @@
 #include "vistream/error.hpp"
 
 namespace vistream {
+namespace {
+
+// "auto" encodes what the container can carry: a .webm named output gets VP9 (then AV1, VP8)
+// instead of failing at its header after the first frame. An explicit encoder is left alone
+// (FFmpeg's refusal names it).
+EncoderOptions for_container(EncoderOptions options, const Muxer& muxer) {
+  if (options.encoder != "auto" || muxer.accepts_codec(VideoEncoder::codec_id(options.codec))) return options;
+  for (const char* family : {"h264", "hevc", "vp9", "av1", "vp8", "mpeg4"}) {
+    if (!muxer.accepts_codec(VideoEncoder::codec_id(family))) continue;
+    av_log(nullptr, AV_LOG_INFO, "vistream: %s does not carry %s video; encoding %s instead\n",
+           muxer.format()->name, options.codec.c_str(), family);
+    options.codec = family;
+    return options;
+  }
+  return options;  // nothing fits: the encoder opens and the header's error names the container
+}
+
+}  // namespace
 
 std::vector<OutputTarget> output_targets(const std::vector<std::string>& urls, const EncoderOptions& options) {
   std::vector<std::string> all = urls;
@@ -39,7 +57,7 @@ Writer::Writer(std::vector<std::string> urls, const EncoderOptions& options, con
     throw Error(ErrorKind::InvalidArgument, "frame size must be positive, got " + std::to_string(frames.width) +
                                                 "x" + std::to_string(frames.height));
   muxer_ = std::make_unique<Muxer>(output_targets(urls, options));
-  encoder_ = std::make_unique<VideoEncoder>(options, frames, muxer_->needs_global_header());
+  encoder_ = std::make_unique<VideoEncoder>(for_container(options, *muxer_), frames, muxer_->needs_global_header());
   if (options.rotation && *options.rotation != 0.0) muxer_->set_rotation(*options.rotation);
   video_stream_ = muxer_->add_stream(encoder_->context());
   if (frames.frame_rate.num > 0) {

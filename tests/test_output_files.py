@@ -75,6 +75,32 @@ def test_vp9_opus_into_mov_picks_an_audio_codec_mov_takes(clips, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.mov"]  # no 0-byte or partial leftovers
 
 
+def test_webm_output_gets_codecs_webm_carries(clips, tmp_path):
+    # Used to fail at the header ("Only VP8 or VP9 or AV1 video ... are supported for WebM")
+    # after the run had started: "auto" now picks the container's codecs.
+    output = tmp_path / "out.webm"
+    stats = vistream.Player(str(clips["test"]), output=str(output)).run()
+    assert stats.encoder == "libvpx-vp9"
+    codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe_json(output, "-show_streams")["streams"]}
+    assert codecs == {"video": "vp9", "audio": "opus"}
+    assert ffprobe_count(output) == 240
+    assert sorted(os.listdir(tmp_path)) == ["out.webm"]
+
+
+def test_writer_webm_and_an_explicit_codec_container_mismatch(tmp_path):
+    import numpy as np
+
+    output = tmp_path / "frames.webm"
+    with vistream.Writer(output, fps=25) as writer:
+        for value in range(0, 250, 25):
+            writer.write(np.full((240, 320, 3), value, np.uint8))
+    assert ffprobe_stream(output)["codec_name"] == "vp9" and ffprobe_count(output) == 10
+    # An encoder the user named is not second-guessed: the container's refusal names it.
+    with pytest.raises(vistream.VistreamError, match="WebM"):
+        with vistream.Writer(tmp_path / "x264.webm", fps=25, encoder="libx264") as writer:
+            writer.write(np.zeros((240, 320, 3), np.uint8))
+
+
 def displayed_size(path) -> tuple:
     """(width, height) as a player shows the video: stored size turned by the display matrix."""
     stream = ffprobe_stream(path)

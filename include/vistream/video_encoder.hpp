@@ -20,7 +20,7 @@ class CudaDevice;
 
 struct EncoderOptions {
   std::string encoder = "auto";  // "auto" or an FFmpeg encoder name
-  std::string codec = "h264";    // used by "auto": h264, hevc, av1, mpeg4
+  std::string codec = "h264";    // used by "auto": h264, hevc, av1, mpeg4, vp9, vp8
   int64_t bit_rate = 0;          // bits/s; 0 = encoder default / crf
   int crf = -1;
   std::string preset;
@@ -55,6 +55,8 @@ class VideoEncoder {
 
   // Encoder candidates tried by "auto" for a codec, best first.
   static std::vector<std::string> candidates(const std::string& codec);
+  // The codec an EncoderOptions::codec family names ("h264", "hevc", "av1", "mpeg4", "vp9", "vp8").
+  static AVCodecID codec_id(const std::string& codec);
 
   // Device pictures (EncoderOptions::device "cuda[:N]"): every frame handed to encode() is a
   // BGR0 picture in that GPU's memory (data[0] a CUdeviceptr, linesize[0] its pitch; input

@@ -315,7 +315,7 @@ class EncoderOptions:
     @property
     def codec(self) -> str:
         """
-        What 'auto' looks for: h264, hevc, av1, mpeg4.
+        What 'auto' looks for: h264, hevc, av1, mpeg4, vp9, vp8 (a container that cannot carry it, such as .webm, gets the first of h264, hevc, vp9, av1, vp8, mpeg4 it can).
         """
     @codec.setter
     def codec(self, arg1: str) -> None:

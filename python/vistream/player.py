@@ -89,7 +89,8 @@ class Player:
             ``reconnect_delay_max`` caps the waits of both the source's and the network
             outputs' reconnects.
         encoder: "auto" (h264_nvenc, then libx264, libopenh264, mpeg4) or an FFmpeg encoder name.
-        codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4".
+        codec: what "auto" looks for: "h264", "hevc", "av1", "mpeg4", "vp9", "vp8"; a container
+            that cannot carry it (.webm) gets the first of h264, hevc, vp9, av1, vp8, mpeg4 it can.
         bitrate / crf / preset / gop: encoder settings (None = encoder default).
         hwaccel: decoding device, as for ``Reader``.
         display: True opens a window showing the frames after the callback (with keyboard

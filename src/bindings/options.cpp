@@ -260,7 +260,7 @@ void register_encoder_options(py::module_& m) {
       .field(
           "codec", "a codec name (str)", [](const EncoderOptions& o) { return o.codec; },
           [](EncoderOptions& o, const std::string& codec) { o.codec = codec; },
-          "What 'auto' looks for: h264, hevc, av1, mpeg4.")
+          "What 'auto' looks for: h264, hevc, av1, mpeg4, vp9, vp8 (a container that cannot carry it, such as .webm, gets the first of h264, hevc, vp9, av1, vp8, mpeg4 it can).")
       .field(
           "bitrate", "an int (bits/s) or None",
           [](const EncoderOptions& o) { return unless_unset<int64_t>(o.bit_rate, 0); },
