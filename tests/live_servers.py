@@ -73,15 +73,30 @@ class Service:
         except OSError:
             return ""
 
+    def _signal_group(self, signum: int) -> None:
+        # The service is its own session (start_new_session): signalling the group also reaches
+        # the children it forked (nginx's worker), which would otherwise outlive a killed master
+        # and keep the port.
+        try:
+            os.killpg(self.process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """Dies at once, with every process it started (SIGKILL to its process group)."""
+        self._signal_group(signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+
     def stop(self, timeout: float = 5.0) -> None:
         if self.process.poll() is not None:
+            self._signal_group(signal.SIGKILL)  # children left behind by a master that already died
             return
-        self.process.send_signal(signal.SIGTERM)
+        self._signal_group(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=timeout)
+            self.kill(timeout)
+        self._signal_group(signal.SIGKILL)
 
 
 def require_program(program: str, package: str) -> str:
@@ -424,8 +439,7 @@ class LiveRig:
         """The server dies at once (SIGKILL, or a closed listening socket for in-process servers)."""
         if self.server is not None:
             if isinstance(self.server, Service):
-                self.server.process.kill()
-                self.server.process.wait(timeout=10)
+                self.server.kill()
             else:
                 self.server.close()
             self.server = None
@@ -436,8 +450,7 @@ class LiveRig:
 
     def kill_feed(self) -> None:
         if self.feed is not None:
-            self.feed.process.kill()
-            self.feed.process.wait(timeout=10)
+            self.feed.kill()
             self.feed = None
 
     def start(self) -> "LiveRig":

@@ -193,8 +193,7 @@ def test_rtsp_publish_defaults_to_tcp_and_notices_a_dead_server(tmp_path):
         write_until(lambda: writer.stats.outputs[1].packets_written > 10, 10, "packets sent")
         assert udp_sockets_of_this_process() == udp_before, "the publish opened UDP sockets: not TCP"
         assert writer.stats.outputs[1].state == "connected"
-        server.process.kill()
-        server.process.wait(timeout=10)
+        server.kill()
         killed = time.monotonic()
         write_until(lambda: writer.stats.outputs[1].state == "reconnecting", 5, "the failure to show")
         noticed_after = time.monotonic() - killed

@@ -79,7 +79,11 @@ def outage_through(rig: LiveRig, lose: Callable[[], None], restore: Callable[[],
     Player reconnected and the frames and the file stayed right."""
     rig.start()
     output = tmp_path / "recording.mp4"
-    session = Session(rig.url, output, **FAST, **keywords)
+    try:
+        session = Session(rig.url, output, **FAST, **keywords)
+    except BaseException:
+        rig.close()  # a failed open must not leave the server and its feeder running
+        raise
     try:
         session.wait_frames(20, 30, "the first frames")
         lose()
