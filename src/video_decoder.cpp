@@ -98,7 +98,15 @@ VideoDecoder::VideoDecoder(const AVStream* stream, const DecoderOptions& options
 }
 
 void VideoDecoder::open_hardware(const DecoderOptions& options, const AVCodec* codec) {
-  if (options.device == "auto" && open_device_if_available()) return;
+  // "auto" keeps frames on a CUDA device only when NVDEC may decode them: an explicit other
+  // hwaccel ("vaapi", "qsv"...) is what the user asked for, and it decodes to the CPU.
+  const bool hwaccel_allows_cuda = options.hwaccel == "none" || options.hwaccel == "auto" || options.hwaccel.empty() ||
+                                   parse_cuda_ordinal(options.hwaccel) >= 0;
+  if (options.device == "auto" && !hwaccel_allows_cuda) {
+    hwaccel_note_ = "frames on the CPU (device 'auto'): hwaccel '" + options.hwaccel + "' was asked for";
+  } else if (options.device == "auto" && open_device_if_available()) {
+    return;
+  }
   const int device_ordinal = options.device == "auto" ? -1 : parse_cuda_ordinal(options.device);
   if (options.device != "cpu" && options.device != "auto" && device_ordinal < 0)
     throw Error(ErrorKind::InvalidArgument, "device must be 'cpu', 'cuda' or 'cuda:N', got '" + options.device + "'");

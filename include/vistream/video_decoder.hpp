@@ -16,7 +16,8 @@ struct DecoderOptions {
   // ("cuda:N" picks the CUDA device)
   // Where decoded frames live: "cpu" (downloaded, converted by the filter graph) or "cuda[:N]"
   // (NVDEC frames stay in that device's memory; implies hwaccel cuda on it); "auto": cuda:0
-  // when NVDEC opens there, else the CPU with `hwaccel` (hwaccel_note() says why).
+  // when NVDEC opens there, else the CPU with `hwaccel` (hwaccel_note() says why); an explicit
+  // non-CUDA hwaccel ("vaapi") keeps "auto" on the CPU.
   std::string device = "cpu";
   // Low latency (SourceOptions::low_latency): AV_CODEC_FLAG_LOW_DELAY, and slice threads only:
   // frame threads hold back one frame per extra thread before the first comes out.
