@@ -209,3 +209,33 @@ def test_bad_arguments_are_refused_clearly(clips):
     multi.run()
     with pytest.raises(vistream.VistreamError, match="once"):
         multi.run()
+
+
+def test_stop_ends_a_source_still_connecting_to_a_silent_server(clips, stalled_server):
+    # The open of a silent server blocks for its whole timeout (60 s here): stop() used to wait
+    # for it, since a source still connecting has no Reader yet to close. Its CancelToken ends it.
+    url, accepted = stalled_server
+    multi = vistream.MultiPlayer({"file": str(clips["small"]), "camera": url}, realtime=True,
+                                 source_options={"camera": {"timeout": 60.0, "reconnect_attempts": 0}})
+    stopper = threading.Timer(2.0, multi.stop)
+    stopper.start()
+    started = time.monotonic()
+    try:
+        stats = multi.run()
+    finally:
+        stopper.cancel()
+    elapsed = time.monotonic() - started
+    assert accepted, "the source never connected to the stalled server"
+    assert elapsed < 2.0 + 3.0, elapsed
+    assert stats.sources["camera"].state == "stopped" and stats.sources["camera"].frames == 0
+
+
+def test_cancel_token_ends_a_reader_open_from_another_thread(stalled_server):
+    url, accepted = stalled_server
+    token = vistream.CancelToken()
+    threading.Timer(0.5, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(vistream.CancelledError):
+        vistream.Reader(url, timeout=60.0, cancel=token)
+    assert time.monotonic() - started < 0.5 + 2.0
+    assert token.cancelled and accepted

@@ -18,6 +18,7 @@ from ._native_import import import_core
 _core = import_core()  # the native module must import: a failure names the missing library and its fix
 from ._logging import set_log_level
 from .errors import (
+    CancelledError,
     CheckpointMismatchError,
     DecodeError,
     DeviceMismatchError,
@@ -45,7 +46,7 @@ from .embedded_results import EmbeddedResults, NoEmbeddedResultsError, embed_res
 from .schedule import Schedule
 from .media_info import MediaInfo
 from .player import Player, Position
-from .reader import Frame, Reader
+from .reader import CancelToken, Frame, Reader
 from .stats import CacheStats, OutputStats, PlayerStats, ReaderStats, WriterStats
 from .writer import Writer
 from .connection import ConnectionEvent
@@ -68,6 +69,7 @@ def transfer_stats() -> dict:
 
 __all__ = [
     "Reader",
+    "CancelToken",
     "Player",
     "Writer",
     "WriterStats",
@@ -111,6 +113,7 @@ __all__ = [
     "FilterError",
     "FrameIndexError",
     "HardwareError",
+    "CancelledError",
     "DeviceMismatchError",
     "CheckpointMismatchError",
     "UntrustedCheckpointError",

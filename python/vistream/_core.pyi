@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import typing
 import typing_extensions
-__all__: list[str] = ['DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'ImageWindow', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'copy_with_embedding', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'read_embedded_text', 'set_av_log_level', 'transfer_stats', 'video_frame_times']
+__all__: list[str] = ['CancelToken', 'DisplayOptions', 'EncoderOptions', 'Frame', 'FramePlane', 'ImageWindow', 'Player', 'PlayerOptions', 'Reader', 'SPEED_RANGE', 'SourceOptions', 'Writer', 'av_log_level', 'capabilities', 'copy_with_embedding', 'cuda_kernels_built', 'encoder_candidates', 'ffmpeg_versions', 'flush_logs', 'read_embedded_text', 'set_av_log_level', 'transfer_stats', 'video_frame_times']
 class FramePlane:
     """
     One plane of a frame, exported with DLPack (np/torch.from_dlpack).
@@ -635,8 +635,23 @@ class ImageWindow:
     @property
     def frames_shown(self) -> int:
         ...
+class CancelToken:
+    """
+    Ends a Reader's blocking calls from another thread, including its open: pass it as Reader(..., cancel=token), then token.cancel() (sticky; the Reader raises CancelledError).
+    """
+    def __init__(self) -> None:
+        ...
+    def cancel(self) -> None:
+        """
+        Ends the blocking call in progress and every later one.
+        """
+    @property
+    def cancelled(self) -> bool:
+        """
+        True once cancel() was called.
+        """
 class Reader:
-    def __init__(self, source: str, options: SourceOptions) -> None:
+    def __init__(self, source: str, options: SourceOptions, cancel: CancelToken = None) -> None:
         ...
     def __next__(self) -> typing.Any:
         ...

@@ -121,3 +121,8 @@ __all__ = [
     "CheckpointMismatchError",
     "NoEmbeddedResultsError",
 ]
+
+
+class CancelledError(VistreamError):
+    """A blocking call ended by a ``CancelToken`` (``Reader(..., cancel=token)``; ``token.cancel()``
+    from another thread)."""

@@ -13,6 +13,9 @@ import numpy as np
 
 from . import _arguments, _core, _logging
 from .connection import ConnectionCallback, connection_dispatcher
+
+#: Ends a Reader's blocking calls from another thread, its open included (``Reader(cancel=)``).
+CancelToken = _core.CancelToken
 from .errors import FrameIndexError, UnusedInputOptionWarning
 from .media_info import MediaInfo
 from .stats import ReaderStats
@@ -213,6 +216,10 @@ class Reader:
         reconnect_attempts: attempts per outage before giving up (None: forever).
         on_disconnect / on_reconnect / on_error: callables getting a ``ConnectionEvent`` when
             the source is lost, restored, or an attempt fails (see ``vistream.connection``).
+        cancel: a ``vistream.CancelToken`` you keep: ``token.cancel()`` from another thread
+            ends this Reader's blocking call in progress, *including the open* (when there is
+            no Reader yet to ``close()``), with ``CancelledError``; the Reader is unusable
+            afterwards. ``MultiPlayer.stop()`` uses it to end sources still connecting.
 
     Example::
 
@@ -256,6 +263,7 @@ class Reader:
         on_disconnect: Optional[ConnectionCallback] = None,
         on_reconnect: Optional[ConnectionCallback] = None,
         on_error: Optional[ConnectionCallback] = None,
+        cancel: Optional[CancelToken] = None,
     ) -> None:
         dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, input_pairs = _input_arguments(source, camera, input_format, input_options, capture_size,
@@ -270,7 +278,7 @@ class Reader:
                                       reconnect_delay_max=reconnect_delay_max,
                                       reconnect_attempts=reconnect_attempts)
         _logging.sync_level()
-        self._core = _core.Reader(url, options)
+        self._core = _core.Reader(url, options, cancel)
         if dispatch is not None:
             self._core._set_connection_callback(dispatch)
         self.source = url

@@ -39,6 +39,7 @@ const char* python_error_name(ErrorKind kind) {
     case ErrorKind::Encoder: return "EncoderError";
     case ErrorKind::Filter: return "FilterError";
     case ErrorKind::Hardware: return "HardwareError";
+    case ErrorKind::Cancelled: return "CancelledError";
     default: return "VistreamError";
   }
 }
@@ -183,7 +184,10 @@ void call_connection_callback(const py::object& holder, const ConnectionEvent& e
 class PyReader {
  public:
   // The options are checked (canonical spelling, ranges) before anything is opened.
-  PyReader(const std::string& url, const SourceOptions& given) : cancel_(std::make_shared<CancelToken>()) {
+  // `cancel`: a token the caller keeps, so another thread can end a blocking open (the Reader
+  // does not exist yet to close()); the Reader then owns it like its own.
+  PyReader(const std::string& url, const SourceOptions& given, std::shared_ptr<CancelToken> cancel)
+      : cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()) {
     const SourceOptions options = checked(given);
     source_ = interruptible(*cancel_, [&] { return std::make_unique<VideoSource>(url, options, cancel_); });
   }
@@ -542,6 +546,15 @@ PYBIND11_MODULE(_core, m) {
           "previous frames in time (a gap while the source was down, not a seek), so a Pipeline keeps "
           "its tracks across it. False otherwise and for Reader frames.");
 
+  py::class_<CancelToken, std::shared_ptr<CancelToken>>(
+      m, "CancelToken",
+      "Ends a Reader's blocking calls from another thread, including its open: pass it as "
+      "Reader(..., cancel=token), then token.cancel() (sticky; the Reader raises CancelledError).")
+      .def(py::init<>())
+      .def("cancel", &CancelToken::cancel, py::call_guard<py::gil_scoped_release>(),
+           "Ends the blocking call in progress and every later one.")
+      .def_property_readonly("cancelled", &CancelToken::cancelled, "True once cancel() was called.");
+
   // The connection callback may reference its Reader (a cycle through native code): the
   // garbage collector sees it through traverse/clear, as for the Player below.
   py::class_<PyReader>(m, "Reader", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
@@ -558,7 +571,8 @@ PYBIND11_MODULE(_core, m) {
                            return 0;
                          };
                        }))
-      .def(py::init<const std::string&, const SourceOptions&>(), py::arg("source"), py::arg("options"))
+      .def(py::init<const std::string&, const SourceOptions&, std::shared_ptr<CancelToken>>(), py::arg("source"),
+           py::arg("options"), py::arg("cancel") = nullptr)
       .def("_unused_input_options",
            [](PyReader& r) { return r.locked([](VideoSource& s) { return s.unused_input_options(); }); })
       .def("__next__", &PyReader::next)

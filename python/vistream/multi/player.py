@@ -12,8 +12,8 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from ..detections import Detections
-from ..errors import VistreamError
-from ..reader import Reader
+from ..errors import CancelledError, VistreamError
+from ..reader import CancelToken, Reader
 from ..results import ResultsWriter
 from ..writer import Writer
 from .batching import detect_batch
@@ -133,6 +133,7 @@ class _Source:
         self.drops = 0  # lock
         self.reopens = 0  # lock
         self.reader: Optional[Reader] = None  # lock
+        self.opening: Optional[CancelToken] = None  # lock: ends the open in progress (stop())
         self.info = None  # set by the decode thread before its first frame is queued
         self.finished_after: Optional[float] = None  # lock
         self.thread: Optional[threading.Thread] = None
@@ -329,7 +330,10 @@ class MultiPlayer:
         self._stopping.set()
         with self._condition:
             readers = [s.reader for s in self._sources if s.reader is not None]
+            openings = [s.opening for s in self._sources if s.opening is not None]
             self._condition.notify_all()
+        for token in openings:  # a source still connecting (a silent server) has no reader to close
+            token.cancel()
         for reader in readers:
             reader.close()
 
@@ -414,8 +418,15 @@ class MultiPlayer:
         delay_max = float(options.get("reconnect_delay_max", 10.0) or 10.0)
         failures = 0
         while not self._stopping.is_set():
+            token = CancelToken()
+            with self._condition:
+                source.opening = token
+            if self._stopping.is_set():  # stop() ran before the token was published
+                return None
             try:
-                return Reader(source.url, **options)
+                return Reader(source.url, cancel=token, **options)
+            except CancelledError:
+                return None  # only stop() cancels the token
             except VistreamError:
                 failures += 1
                 if not retry or (attempts is not None and failures > attempts):
@@ -423,6 +434,9 @@ class MultiPlayer:
                 with self._condition:
                     source.reopens += 1
                 self._stopping.wait(min(delay * 2 ** (failures - 1), delay_max))
+            finally:
+                with self._condition:
+                    source.opening = None
         return None
 
     def _decode(self, source: _Source) -> None:
@@ -478,7 +492,7 @@ class MultiPlayer:
                 if reader is not None:
                     try:
                         source.reopens += reader.stats.reconnects
-                    except (ValueError, RuntimeError):
+                    except (ValueError, RuntimeError, VistreamError):  # closed or cancelled by stop()
                         pass
                     source.reader = None
                 source.state, source.error = state, error
