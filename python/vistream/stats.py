@@ -8,8 +8,8 @@ works for now but emits a ``DeprecationWarning``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
 
 
 class _Subscriptable:
@@ -293,6 +293,13 @@ class SinkStats(_Subscriptable):
     last_error: Optional[str] = None
 
 
+__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "SinkStats", "DecoupledStats", "WriterStats"]
+
+# Pipeline stage timings (issue 16: pipeline.timings, the web view's timings panel)
+from dataclasses import field  # noqa: E402
+from typing import Dict, Mapping  # noqa: E402
+
+
 @dataclass(frozen=True)
 class StageTiming(_Subscriptable):
     """Wall time of one pipeline stage (``StageTimings``): its last run and a running mean."""
@@ -341,5 +348,4 @@ class StageTimings(_Subscriptable):
                 "annotate": one(self.annotate), "total": one(self.total)}
 
 
-__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "SinkStats", "DecoupledStats", "WriterStats",
-           "StageTiming", "StageTimings"]
+__all__ += ["StageTiming", "StageTimings"]
