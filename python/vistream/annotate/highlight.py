@@ -16,7 +16,7 @@ HIGHLIGHT_COLOR: Tuple[int, int, int] = (255, 0, 255)
 
 class HighlightAnnotator:
     """Draws the box of the detection whose ``tracker_id`` is ``track_id`` thicker, in
-    ``color``, with ``#<id>`` in a filled tag above it. Nothing when that track is not on the frame.
+    ``color`` with a dark halo, with ``#<id>`` in a filled tag above it. Nothing when that track is not on the frame.
 
     ``Pipeline.highlight(track_id)`` draws with one after the pipeline's own annotators.
 
@@ -54,6 +54,8 @@ class HighlightAnnotator:
                 if not np.isfinite(box).all():
                     continue
                 x1, y1, x2, y2 = (int(round(v)) for v in box)
+                # a dark halo around the coloured outline: it stands out whatever the palette's box under it
+                cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 0, 0), thickness + 2 * max(1, thickness // 2))
                 cv2.rectangle(canvas, (x1, y1), (x2, y2), self.color, thickness)
                 # the tag sits on the box's top edge, inside the image
                 top = max(0, y1 - text_h - baseline - thickness)
