@@ -126,3 +126,14 @@ __all__ = [
 class CancelledError(VistreamError):
     """A blocking call ended by a ``CancelToken`` (``Reader(..., cancel=token)``; ``token.cancel()``
     from another thread)."""
+
+
+class UnknownTunableError(VistreamError, KeyError):
+    """``Pipeline.set_tunable()`` was given a plugin or parameter name the pipeline does not have
+    (the message lists the ones it has; ``Pipeline.tunables()`` lists them all). Also a ``KeyError``."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+__all__ += ["CancelledError", "UnknownTunableError"]
