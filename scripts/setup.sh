@@ -83,6 +83,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "paho-mqtt==2.1.0"
   # tests/test_bench_seek.py: bench/seek.py's frames-decoded minimum reads the H.264 packets with PyAV
   .venv/bin/python -m pip install -q "av==18.1.0"
+  # tests/test_web_server.py (and the web view's other tests): vistream[web] plus httpx for Starlette's TestClient
+  .venv/bin/python -m pip install -q "starlette==1.10.0" "uvicorn==0.54.0" "websockets==17.4" "httpx==0.28.1"
 fi
 
 .venv/bin/python -m pip install -q .
