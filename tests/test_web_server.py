@@ -294,6 +294,67 @@ def test_bad_control_messages_answer_400(clip):
         assert not player.paused, "a refused message changed nothing"
 
 
+# ------------------------------------------------------------------------- pipeline panels
+
+
+def test_panels_params_and_highlight_reach_the_pipeline(clip):
+    from vistream.annotate import BoxAnnotator
+    from vistream.detect import MotionDetector
+    from vistream.pipeline import Pipeline
+    from vistream.track import ByteTrack
+
+    pipeline = Pipeline(MotionDetector(), ByteTrack(), [BoxAnnotator()])
+    player = vistream.Player(str(clip), display=False, mode="realtime", exit_at_end=False, play_audio=False,
+                             loop=True, web=WebOptions(port=0))
+    player.on_frame(pipeline)
+    runner = threading.Thread(target=player.run)
+    runner.start()
+    try:
+        while player.web_view is None:
+            time.sleep(0.01)
+        url = player.web_view.url
+
+        async def panels_messages() -> List[dict]:
+            found = []
+            async with websockets.connect(ws_url(player.web_view), max_size=None) as client:
+                async with asyncio.timeout(10):
+                    while len(found) < 2:
+                        message = await client.recv()
+                        if isinstance(message, str) and json.loads(message)["type"] == "panels":
+                            found.append(json.loads(message))
+            return found
+
+        first, second = asyncio.run(panels_messages())
+        assert {"index", "detections", "counts", "timings"} <= first.keys()
+        assert second["index"] >= first["index"]
+        panels = http_json(f"{url}api/panels")
+        assert panels["index"] >= 0 and isinstance(panels["detections"], list)
+
+        params = {(p["plugin"], p["name"]): p for p in http_json(f"{url}api/params")}
+        assert params[("detector", "var_threshold")]["value"] == 25.0
+        updated = http_json(f"{url}api/params", {"plugin": "detector", "name": "var_threshold", "value": 80})
+        assert {(p["plugin"], p["name"]): p["value"] for p in updated}[("detector", "var_threshold")] == 80
+        deadline = time.monotonic() + 5
+        while pipeline.detector.var_threshold != 80 and time.monotonic() < deadline:
+            time.sleep(0.05)  # applied at the start of the next frame, on the pipeline's thread
+        assert pipeline.detector.var_threshold == 80
+        for bad in ({"plugin": "detector", "name": "var_threshold", "value": 1e9},
+                    {"plugin": "detector", "name": "no_such", "value": 1},
+                    {"plugin": "detector", "name": "var_threshold", "value": "high"},
+                    {"plugin": "detector"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                http_json(f"{url}api/params", bad)
+            assert refused.value.code == 400 and json.loads(refused.value.read())["error"], bad
+
+        assert http_json(f"{url}api/highlight", {"track_id": 7}) == {"highlighted": 7}
+        assert pipeline.highlighted == 7
+        http_json(f"{url}api/highlight", {"track_id": None})
+        assert pipeline.highlighted is None
+    finally:
+        player.stop()
+        runner.join(20)
+
+
 # ------------------------------------------------------------------------------------ files
 
 
