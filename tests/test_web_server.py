@@ -462,33 +462,36 @@ def _stalled_websocket(port: int) -> socket.socket:
     return client
 
 
-def _pipeline_rate(clip: Path, seconds: float, stalled: bool) -> Tuple[float, int, int]:
-    """(frames through the callback per second, RSS growth while serving, frames the server encoded)."""
-    with serving(clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
-        client = _stalled_websocket(view.port) if stalled else None
-        try:
-            time.sleep(1.0)  # the handshake done, the socket buffers filling
-            rss_before = rss_bytes()
-            processed_before, started = player.stats.frames_processed, time.monotonic()
-            time.sleep(seconds)
-            rate = (player.stats.frames_processed - processed_before) / (time.monotonic() - started)
-            return rate, rss_bytes() - rss_before, view.feed.frames_encoded
-        finally:
-            if client is not None:
-                client.close()
+def _rate_over(player: vistream.Player, seconds: float) -> float:
+    processed, started = player.stats.frames_processed, time.monotonic()
+    time.sleep(seconds)
+    return (player.stats.frames_processed - processed) / (time.monotonic() - started)
 
 
 def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(clip):
-    # Real-time at 30 fps: the pipeline's rate with a stalled client must match the rate without
-    # one. A per-client queue would hold every 720p JPEG (~250 kB at quality 95, 30 a second:
-    # ~7 MB/s, 30 MB over the 4 s); the newest-wins feed holds one, so 12 MB is far above the
-    # noise and far below a queue.
-    alone, _, _ = _pipeline_rate(clip, 4.0, stalled=False)
-    with_stalled, growth, encoded = _pipeline_rate(clip, 4.0, stalled=True)
-    assert encoded > 30, "the stalled client was connected: frames were encoded for it"
-    assert with_stalled >= 0.85 * alone, (alone, with_stalled)
-    assert with_stalled > 20, with_stalled
-    assert growth < 12 * 1024 * 1024, f"the server's memory grew by {growth / 1e6:.1f} MB"
+    # Real-time at 30 fps, one run, windows without and with a client that never reads, taken in
+    # turn so that the machine's changing load hits both alike. A per-client queue would hold
+    # every 720p JPEG (~90 kB at quality 95, 30 a second: ~2.7 MB/s; measured with a queueing
+    # variant of the feed: 8-11 MB over 3 s); the newest-wins feed holds at most one pixel copy
+    # (2.7 MB) and one JPEG (measured: under 0.5 MB of growth), so the limit is 5 MB over 4 s.
+    alone: List[float] = []
+    stalled: List[float] = []
+    growths: List[int] = []
+    with serving(clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
+        time.sleep(0.5)
+        for _ in range(2):
+            alone.append(_rate_over(player, 4.0))
+            client = _stalled_websocket(view.port)
+            try:
+                time.sleep(0.5)  # the handshake done, the socket buffers filling
+                encoded, rss = view.feed.frames_encoded, rss_bytes()
+                stalled.append(_rate_over(player, 4.0))
+                growths.append(rss_bytes() - rss)
+                assert view.feed.frames_encoded - encoded > 30, "frames were encoded for the connected client"
+            finally:
+                client.close()
+    assert sum(stalled) >= 0.85 * sum(alone), (alone, stalled)
+    assert max(growths) < 5 * 1024 * 1024, f"the server's memory grew by {max(growths) / 1e6:.1f} MB in 4 s"
 
 
 def test_twenty_client_cycles_leave_threads_and_memory_flat(clip):
