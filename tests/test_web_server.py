@@ -394,9 +394,9 @@ def non_loopback_address() -> Tuple[str, str]:
 def status_of(host: str, port: int, path: str, headers: Optional[dict] = None) -> Tuple[int, dict]:
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request("POST" if path.startswith("/api/control") else "GET", path,
-                           body=json.dumps({"action": "resume"}) if path.startswith("/api/control") else None,
-                           headers=headers or {})
+        post = path.startswith("/api/control")
+        connection.request("POST" if post else "GET", path, body=json.dumps({"action": "resume"}) if post else None,
+                           headers={**({"content-type": "application/json"} if post else {}), **(headers or {})})
         response = connection.getresponse()
         if path.startswith("/stream.mjpg") and response.status == 200:
             assert response.read1(64).startswith(b"--"), "the stream is flowing"
@@ -448,6 +448,25 @@ def test_loopback_needs_no_token_unless_given(clip):
     with serving(clip) as (player, view):
         assert view.token is None and "token" not in view.url
         assert status_of("127.0.0.1", view.port, "/api/state")[0] == 200
+
+
+def test_other_sites_in_the_browser_cannot_use_a_loopback_view(clip):
+    """No token on loopback: DNS rebinding (a foreign Host), cross-site WebSockets (a foreign
+    Origin) and form/text POSTs (no CORS preflight) are refused; the page's own requests are not."""
+    with serving(clip) as (player, view):
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": "evil.example:80"})[0] == 403
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": f"localhost:{view.port}"})[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", view.port, timeout=10)
+        connection.request("POST", "/api/control", body=json.dumps({"action": "pause"}),
+                           headers={"content-type": "text/plain"})
+        assert connection.getresponse().status == 415
+        connection.close()
+        assert not player.paused, "the refused POST changed nothing"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            asyncio.run(ws_frames(ws_url(view), 1, origin="http://evil.example"))
+        assert refused.value.response.status_code == 403
+        same_origin = f"http://127.0.0.1:{view.port}"
+        assert len(asyncio.run(ws_frames(ws_url(view), 1, origin=same_origin))) == 1
 
 
 # ------------------------------------------------------------------------------------- load
