@@ -294,6 +294,67 @@ def test_bad_control_messages_answer_400(clip):
         assert not player.paused, "a refused message changed nothing"
 
 
+# ------------------------------------------------------------------------- pipeline panels
+
+
+def test_panels_params_and_highlight_reach_the_pipeline(clip):
+    from vistream.annotate import BoxAnnotator
+    from vistream.detect import MotionDetector
+    from vistream.pipeline import Pipeline
+    from vistream.track import ByteTrack
+
+    pipeline = Pipeline(MotionDetector(), ByteTrack(), [BoxAnnotator()])
+    player = vistream.Player(str(clip), display=False, mode="realtime", exit_at_end=False, play_audio=False,
+                             loop=True, web=WebOptions(port=0))
+    player.on_frame(pipeline)
+    runner = threading.Thread(target=player.run)
+    runner.start()
+    try:
+        while player.web_view is None:
+            time.sleep(0.01)
+        url = player.web_view.url
+
+        async def panels_messages() -> List[dict]:
+            found = []
+            async with websockets.connect(ws_url(player.web_view), max_size=None) as client:
+                async with asyncio.timeout(10):
+                    while len(found) < 2:
+                        message = await client.recv()
+                        if isinstance(message, str) and json.loads(message)["type"] == "panels":
+                            found.append(json.loads(message))
+            return found
+
+        first, second = asyncio.run(panels_messages())
+        assert {"index", "detections", "counts", "timings"} <= first.keys()
+        assert second["index"] >= first["index"]
+        panels = http_json(f"{url}api/panels")
+        assert panels["index"] >= 0 and isinstance(panels["detections"], list)
+
+        params = {(p["plugin"], p["name"]): p for p in http_json(f"{url}api/params")}
+        assert params[("detector", "var_threshold")]["value"] == 25.0
+        updated = http_json(f"{url}api/params", {"plugin": "detector", "name": "var_threshold", "value": 80})
+        assert {(p["plugin"], p["name"]): p["value"] for p in updated}[("detector", "var_threshold")] == 80
+        deadline = time.monotonic() + 5
+        while pipeline.detector.var_threshold != 80 and time.monotonic() < deadline:
+            time.sleep(0.05)  # applied at the start of the next frame, on the pipeline's thread
+        assert pipeline.detector.var_threshold == 80
+        for bad in ({"plugin": "detector", "name": "var_threshold", "value": 1e9},
+                    {"plugin": "detector", "name": "no_such", "value": 1},
+                    {"plugin": "detector", "name": "var_threshold", "value": "high"},
+                    {"plugin": "detector"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                http_json(f"{url}api/params", bad)
+            assert refused.value.code == 400 and json.loads(refused.value.read())["error"], bad
+
+        assert http_json(f"{url}api/highlight", {"track_id": 7}) == {"highlighted": 7}
+        assert pipeline.highlighted == 7
+        http_json(f"{url}api/highlight", {"track_id": None})
+        assert pipeline.highlighted is None
+    finally:
+        player.stop()
+        runner.join(20)
+
+
 # ------------------------------------------------------------------------------------ files
 
 
@@ -333,9 +394,9 @@ def non_loopback_address() -> Tuple[str, str]:
 def status_of(host: str, port: int, path: str, headers: Optional[dict] = None) -> Tuple[int, dict]:
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request("POST" if path.startswith("/api/control") else "GET", path,
-                           body=json.dumps({"action": "resume"}) if path.startswith("/api/control") else None,
-                           headers=headers or {})
+        post = path.startswith("/api/control")
+        connection.request("POST" if post else "GET", path, body=json.dumps({"action": "resume"}) if post else None,
+                           headers={**({"content-type": "application/json"} if post else {}), **(headers or {})})
         response = connection.getresponse()
         if path.startswith("/stream.mjpg") and response.status == 200:
             assert response.read1(64).startswith(b"--"), "the stream is flowing"
@@ -389,6 +450,25 @@ def test_loopback_needs_no_token_unless_given(clip):
         assert status_of("127.0.0.1", view.port, "/api/state")[0] == 200
 
 
+def test_other_sites_in_the_browser_cannot_use_a_loopback_view(clip):
+    """No token on loopback: DNS rebinding (a foreign Host), cross-site WebSockets (a foreign
+    Origin) and form/text POSTs (no CORS preflight) are refused; the page's own requests are not."""
+    with serving(clip) as (player, view):
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": "evil.example:80"})[0] == 403
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": f"localhost:{view.port}"})[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", view.port, timeout=10)
+        connection.request("POST", "/api/control", body=json.dumps({"action": "pause"}),
+                           headers={"content-type": "text/plain"})
+        assert connection.getresponse().status == 415
+        connection.close()
+        assert not player.paused, "the refused POST changed nothing"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            asyncio.run(ws_frames(ws_url(view), 1, origin="http://evil.example"))
+        assert refused.value.response.status_code == 403
+        same_origin = f"http://127.0.0.1:{view.port}"
+        assert len(asyncio.run(ws_frames(ws_url(view), 1, origin=same_origin))) == 1
+
+
 # ------------------------------------------------------------------------------------- load
 
 
@@ -401,33 +481,36 @@ def _stalled_websocket(port: int) -> socket.socket:
     return client
 
 
-def _pipeline_rate(clip: Path, seconds: float, stalled: bool) -> Tuple[float, int, int]:
-    """(frames through the callback per second, RSS growth while serving, frames the server encoded)."""
-    with serving(clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
-        client = _stalled_websocket(view.port) if stalled else None
-        try:
-            time.sleep(1.0)  # the handshake done, the socket buffers filling
-            rss_before = rss_bytes()
-            processed_before, started = player.stats.frames_processed, time.monotonic()
-            time.sleep(seconds)
-            rate = (player.stats.frames_processed - processed_before) / (time.monotonic() - started)
-            return rate, rss_bytes() - rss_before, view.feed.frames_encoded
-        finally:
-            if client is not None:
-                client.close()
+def _rate_over(player: vistream.Player, seconds: float) -> float:
+    processed, started = player.stats.frames_processed, time.monotonic()
+    time.sleep(seconds)
+    return (player.stats.frames_processed - processed) / (time.monotonic() - started)
 
 
 def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(clip):
-    # Real-time at 30 fps: the pipeline's rate with a stalled client must match the rate without
-    # one. A per-client queue would hold every 720p JPEG (~250 kB at quality 95, 30 a second:
-    # ~7 MB/s, 30 MB over the 4 s); the newest-wins feed holds one, so 12 MB is far above the
-    # noise and far below a queue.
-    alone, _, _ = _pipeline_rate(clip, 4.0, stalled=False)
-    with_stalled, growth, encoded = _pipeline_rate(clip, 4.0, stalled=True)
-    assert encoded > 30, "the stalled client was connected: frames were encoded for it"
-    assert with_stalled >= 0.85 * alone, (alone, with_stalled)
-    assert with_stalled > 20, with_stalled
-    assert growth < 12 * 1024 * 1024, f"the server's memory grew by {growth / 1e6:.1f} MB"
+    # Real-time at 30 fps, one run, windows without and with a client that never reads, taken in
+    # turn so that the machine's changing load hits both alike. A per-client queue would hold
+    # every 720p JPEG (~90 kB at quality 95, 30 a second: ~2.7 MB/s; measured with a queueing
+    # variant of the feed: 8-11 MB over 3 s); the newest-wins feed holds at most one pixel copy
+    # (2.7 MB) and one JPEG (measured: under 0.5 MB of growth), so the limit is 5 MB over 4 s.
+    alone: List[float] = []
+    stalled: List[float] = []
+    growths: List[int] = []
+    with serving(clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
+        time.sleep(0.5)
+        for _ in range(2):
+            alone.append(_rate_over(player, 4.0))
+            client = _stalled_websocket(view.port)
+            try:
+                time.sleep(0.5)  # the handshake done, the socket buffers filling
+                encoded, rss = view.feed.frames_encoded, rss_bytes()
+                stalled.append(_rate_over(player, 4.0))
+                growths.append(rss_bytes() - rss)
+                assert view.feed.frames_encoded - encoded > 30, "frames were encoded for the connected client"
+            finally:
+                client.close()
+    assert sum(stalled) >= 0.85 * sum(alone), (alone, stalled)
+    assert max(growths) < 5 * 1024 * 1024, f"the server's memory grew by {max(growths) / 1e6:.1f} MB in 4 s"
 
 
 def test_twenty_client_cycles_leave_threads_and_memory_flat(clip):

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 from .controls import ControlError, apply_control, player_state
 from .feed import FrameFeed, publishing_callback
 from .options import LOOPBACK, WebOptions, is_loopback
-from .auth import TokenAuth, generate_token
+from .auth import BrowserGuard, TokenAuth, generate_token
 
 log = logging.getLogger("vistream.web")
 
@@ -217,9 +217,13 @@ class WebView:
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
 
-    def panels(self) -> Dict[str, Any]:
+    def snapshot(self) -> Any:
+        """The pipeline's latest ``DashboardSnapshot`` (None without a pipeline or before a frame)."""
         dashboard = getattr(self.pipeline, "dashboard", None)
-        snapshot = dashboard() if callable(dashboard) else None
+        return dashboard() if callable(dashboard) else None
+
+    def panels(self) -> Dict[str, Any]:
+        snapshot = self.snapshot()
         return snapshot.to_json() if snapshot is not None else {}
 
     def params(self) -> list:
@@ -227,7 +231,7 @@ class WebView:
         return [value.to_json() for value in tunables()] if callable(tunables) else []
 
     def _build_app(self) -> Any:
-        app = _build_app(self)
+        app = BrowserGuard(_build_app(self), check_host=self.token is None and is_loopback(self.host))
         return TokenAuth(app, self.token) if self.token else app
 
 
@@ -375,6 +379,7 @@ def _build_app(view: WebView) -> Any:
         async def send_updates() -> None:
             sent = 0
             last_state: Optional[Dict[str, Any]] = None
+            last_snapshot: Any = None
             state_at = panels_at = 0.0
             while not view.feed.closed:
                 frame = view.feed.latest
@@ -393,9 +398,10 @@ def _build_app(view: WebView) -> Any:
                         last_state, state_at = moved, now
                 if view.pipeline is not None and now - panels_at >= PANELS_INTERVAL:
                     panels_at = now
-                    snapshot = await run_in_threadpool(view.panels)
-                    if snapshot:
-                        await send_json({"type": "panels", **snapshot})
+                    snapshot = view.snapshot()  # one reference read; immutable once published
+                    if snapshot is not None and snapshot is not last_snapshot:  # paused: nothing new
+                        last_snapshot = snapshot
+                        await send_json({"type": "panels", **(await run_in_threadpool(snapshot.to_json))})
                 subscriber.event.clear()
                 if view.feed.latest is not None and view.feed.latest.sequence > sent:
                     continue
