@@ -478,8 +478,11 @@
 
     const legend = document.createDocumentFragment();
     lines.forEach((line, i) => {
-      const color = i === 0 && line.name === "total" ? "#f5f5f5" : COLORS[i % COLORS.length];
-      ctx.strokeStyle = color;
+      line.color = i === 0 && line.name === "total" ? "#f5f5f5" : COLORS[i % COLORS.length];
+    });
+    // Drawn last to first, so the total stays visible over a single class with the same counts.
+    lines.slice().reverse().forEach((line) => {
+      ctx.strokeStyle = line.color;
       ctx.lineWidth = line.width;
       ctx.setLineDash(line.dash || []);
       ctx.beginPath();
@@ -492,8 +495,12 @@
         if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
       }
       ctx.stroke();
+    });
+    lines.forEach((line) => {
       const item = document.createElement("span");
-      item.innerHTML = '<i style="background:' + color + '"></i>';
+      const swatch = document.createElement("i");
+      swatch.style.background = line.color;
+      item.appendChild(swatch);
       item.append(line.name + " " + (line.values.length ? line.values[line.values.length - 1] : "–"));
       legend.appendChild(item);
     });
