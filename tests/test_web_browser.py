@@ -36,6 +36,7 @@ from vistream.track import ByteTrack
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -73,7 +74,7 @@ def moving_clip(tmp_path_factory) -> Path:
 class Served:
     """A ``Pipeline.serve`` run on a thread: the view, its player and pipeline; ``stop()`` ends it."""
 
-    def __init__(self, clip: Path, port: int = 0) -> None:
+    def __init__(self, clip: Path, port: int = 0, token: Optional[str] = None) -> None:
         self.pipeline = vistream.Pipeline(MotionDetector(), ByteTrack(frame_rate=30), [BoxAnnotator()])
         self.view: Any = None
         self.failure: Optional[BaseException] = None
@@ -85,7 +86,7 @@ class Served:
 
         def run() -> None:
             try:
-                self.pipeline.serve(str(clip), port=port, loop=True, on_start=on_start)
+                self.pipeline.serve(str(clip), port=port, token=token, loop=True, on_start=on_start)
             except BaseException as error:  # noqa: BLE001 - reported by the test
                 self.failure = error
             finally:
@@ -102,8 +103,10 @@ class Served:
 
     def api(self, path: str, body: Optional[dict] = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url.rstrip("/") + path, data=data,
-                                         headers={"content-type": "application/json"})
+        headers = {"content-type": "application/json"}
+        if self.view.token:
+            headers["authorization"] = f"Bearer {self.view.token}"
+        request = urllib.request.Request(f"http://127.0.0.1:{self.view.port}{path}", data=data, headers=headers)
         with urllib.request.urlopen(request, timeout=WAIT) as response:
             return json.loads(response.read())
 
@@ -145,6 +148,14 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 def wait_for(driver: webdriver.Chrome, condition: Callable[[], Any], message: str, timeout: float = WAIT) -> Any:
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _: condition(), message)
+
+
+def number(element: WebElement) -> float:
+    """An element's text as a number; NaN while it shows none ("–")."""
+    try:
+        return float(element.text)
+    except ValueError:
+        return float("nan")
 
 
 def shown_index(driver: webdriver.Chrome) -> Optional[int]:
@@ -234,7 +245,7 @@ def test_video_shows_frames_that_change_and_the_hud(page, served):
     save(second, "playing_2.png")
     assert first.shape == second.shape and first.shape[1] >= 600, "the video element is drawn at its size"
     assert np.abs(first - second).mean() > 0.5, "two screenshots of the playing video are the same"
-    wait_for(page, lambda: float(page.find_element(By.ID, "fps").text or 0) > 5, "fps is not shown")
+    wait_for(page, lambda: number(page.find_element(By.ID, "fps")) > 5, "fps is not shown")
     assert page.find_element(By.ID, "dropped").text.isdigit()
     assert ":" in page.find_element(By.ID, "frame-time").text
     # The latency bench's record: what was drawn and when.
@@ -374,3 +385,46 @@ def test_disconnect_is_shown_and_the_page_reconnects_to_a_restarted_server(brows
         assert not browser.find_element(By.ID, "overlay").is_displayed()
     finally:
         second.stop()
+
+
+def test_seek_bar_seeks_on_release_and_speed_follows_the_select_and_keys(page, served):
+    seek = page.find_element(By.ID, "seek")
+    assert float(seek.get_attribute("max")) == pytest.approx(10, abs=0.1), "the bar spans the clip's duration"
+    playing_value = float(seek.get_attribute("value"))
+    wait_for(page, lambda: float(seek.get_attribute("value")) != playing_value, "the bar does not follow playback")
+    wait_paused_and_still(page)
+
+    # Dragging shows the target time; nothing is sought until the bar is released.
+    page.execute_script("arguments[0].value = '2'; arguments[0].dispatchEvent(new Event('input'))", seek)
+    assert page.find_element(By.ID, "position").text == "0:02.000"
+    page.execute_script("arguments[0].dispatchEvent(new Event('change'))", seek)
+    wait_for(page, lambda: shown_index(page) == 60, "releasing the bar at 2 s did not show frame 60")
+    assert served.view.player.position.index == 60
+    assert page.find_element(By.ID, "frame-time").text == "0:02.000"
+
+    speed = page.find_element(By.ID, "speed")
+    page.execute_script("arguments[0].value = '2'; arguments[0].dispatchEvent(new Event('change'))", speed)
+    wait_for(page, lambda: served.view.player.speed == 2, "the speed select did not reach the player")
+    body = page.find_element(By.TAG_NAME, "body")
+    body.send_keys("]")
+    wait_for(page, lambda: served.view.player.speed == 4, "']' did not double the speed")
+    body.send_keys(Keys.BACKSPACE)
+    wait_for(page, lambda: served.view.player.speed == 1, "backspace did not reset the speed")
+    wait_for(page, lambda: speed.get_attribute("value") == "1", "the select does not show the speed")
+
+
+def test_the_page_carries_the_token_of_its_url(browser, moving_clip):
+    run = Served(moving_clip, token="page-token-1234")
+    try:
+        assert "?token=page-token-1234" in run.url
+        browser.delete_all_cookies()
+        browser.get(run.url)
+        wait_for(browser, lambda: browser.find_element(By.ID, "connection").get_attribute("data-status") == "connected",
+                 "the page did not connect with the token")
+        wait_for(browser, lambda: shown_index(browser) is not None, "no frame was drawn")
+        set_param(browser, "detector", "min_area", MIN_AREA_NO_TRIANGLE)
+        wait_for(browser, lambda: server_param(run, "detector", "min_area") == pytest.approx(MIN_AREA_NO_TRIANGLE),
+                 "a parameter change did not pass the token check")
+        assert script_errors(browser) == []
+    finally:
+        run.stop()
