@@ -35,6 +35,7 @@ from vistream.track import ByteTrack
 # scripts/setup.sh --test installs selenium (pip) and chromium + chromium-driver (apt); missing = failure
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -283,6 +284,7 @@ def test_pause_stops_the_frames_and_step_moves_exactly_one(page, served):
     assert served.api("/api/state")["paused"] is True, "stepping resumed the player"
     body.send_keys(" ")
     wait_for(page, lambda: shown_index(page) > paused_index + 3, "space did not resume")
+    assert served.api("/api/state")["paused"] is False, "space pressed a button as well"
 
 
 def test_threshold_slider_changes_the_rows_of_the_detections_table(page, served):
@@ -357,6 +359,15 @@ def test_clicking_a_row_highlights_its_track_on_the_video(page, served):
     # Clicking the row again clears the highlight.
     page.find_element(By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]').click()
     wait_for(page, lambda: served.pipeline.highlighted is None, "a second click did not clear the highlight")
+
+    # A click on the box in the video does the same (offsets are from the element's centre).
+    video = page.find_element(By.ID, "video")
+    size = video.size
+    at_box = ((x1 + x2) / 2 - size["width"] / 2, (y1 + y2) / 2 - size["height"] / 2)
+    ActionChains(page).move_to_element_with_offset(video, *at_box).click().perform()
+    wait_for(page, lambda: served.pipeline.highlighted == track_id, "a click on the box did not highlight its track")
+    ActionChains(page).move_to_element_with_offset(video, *at_box).click().perform()
+    wait_for(page, lambda: served.pipeline.highlighted is None, "a second click on the box did not clear it")
 
 
 def test_disconnect_is_shown_and_the_page_reconnects_to_a_restarted_server(browser, moving_clip):

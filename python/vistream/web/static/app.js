@@ -260,6 +260,11 @@
     control({ action: "speed", speed });
   }
 
+  // A clicked button keeps no focus: the keys below stay the window's keys (space on a focused
+  // button would press it as well as toggle pause).
+  for (const button of [el.pause, el.stepBack, el.stepForward]) {
+    button.addEventListener("mousedown", (event) => event.preventDefault());
+  }
   el.pause.addEventListener("click", togglePause);
   el.stepBack.addEventListener("click", () => step(-1));
   el.stepForward.addEventListener("click", () => step(1));
@@ -297,6 +302,10 @@
       default: handled = false;
     }
     if (handled) event.preventDefault();
+  });
+  document.addEventListener("keyup", (event) => {
+    // A button focused with Tab would also be pressed by the space that toggled pause.
+    if (event.key === " " && event.target && event.target.tagName === "BUTTON") event.preventDefault();
   });
 
   // ---- highlight -------------------------------------------------------------------------------
