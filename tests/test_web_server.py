@@ -618,3 +618,33 @@ def test_vistream_serve_answers_and_stops_on_sigterm(clip, tmp_path):
     assert process.returncode == 0, err
     assert "stopped by SIGTERM" in out
     assert (tmp_path / "served.mp4").is_file(), "the output was finalized"
+
+
+def test_import_vistream_does_not_import_the_web_packages_and_a_missing_one_is_named(test_mp4):
+    code = """
+import sys
+import vistream, vistream.web
+from vistream.web import WebOptions
+assert not any(name in sys.modules for name in ("starlette", "uvicorn")), "imported eagerly"
+sys.modules["starlette"] = None  # as if the package were not installed
+from vistream.web import WebView
+try:
+    WebView(vistream.Player(sys.argv[1], display=False), port=0)
+except ImportError as error:
+    print(error)
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(test_mp4)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'vistream[web]'" in done.stdout and "starlette" in done.stdout
+
+
+def test_web_options_are_checked(test_mp4):
+    with pytest.raises(ValueError, match="port"):
+        WebOptions(port=70000)
+    with pytest.raises(TypeError, match="port"):
+        vistream.Player(str(test_mp4), display=False, web="8000")
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        WebOptions(jpeg_quality=0)
+    with pytest.raises(TypeError, match="token"):
+        WebOptions(token="")
+
