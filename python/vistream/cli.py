@@ -11,6 +11,11 @@ source audio::
 
     python -m vistream demo --output demo.mp4
 
+``serve`` runs the play pipeline in real-time mode and serves a web page showing the annotated
+video live, with pause/seek/step/speed and the pipeline's panels (docs/web.md)::
+
+    vistream serve clip.mp4 --detector motion --tracker bytetrack --port 8000
+
 ``report`` turns a ``--results`` .jsonl file into plots and one self-contained HTML page::
 
     vistream report tracks.jsonl -o report.html --video street.mp4 --annotated tracked.mp4
@@ -498,8 +503,8 @@ def _plugin_options(args: argparse.Namespace) -> Optional[dict]:
         raise UsageError(str(error)) from None
 
 
-def player_from_arguments(args: argparse.Namespace) -> Player:
-    """The Player the (checked) play options ask for.
+def player_from_arguments(args: argparse.Namespace, **overrides: Any) -> Player:
+    """The Player the (checked) play options ask for (``overrides``: further Player keywords).
 
     Runs offline (every frame) unless ``--realtime`` is given or a window opens with neither
     ``--output`` nor ``--results``: real-time mode drops frames the callback cannot take, which
@@ -538,6 +543,7 @@ def player_from_arguments(args: argparse.Namespace) -> Player:
         low_latency=getattr(args, "low_latency", False),
         **_reconnect_arguments(args),
         **_device_frames(args),
+        **overrides,
     )
 
 
@@ -769,6 +775,60 @@ def _play(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    add_play_arguments(parser)
+    web = parser.add_argument_group("web view")
+    web.add_argument("--port", type=int, default=8000, help="TCP port of the page (default 8000; 0: a free one)")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only); any other needs a token")
+    web.add_argument("--token", help="the token every request must carry (default: none on 127.0.0.1, "
+                                     "generated and printed for another --host)")
+    web.add_argument("--window", action="store_true", help="also open the player's window")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """``vistream serve``: the play pipeline in real-time mode, shown and steered in a browser."""
+    from .web import WebOptions, WebView
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in [0, 65535], got {args.port}")
+    args.headless = args.headless or not args.window
+    paused, args.paused = args.paused, False  # the page resumes: no window needed for --paused
+    check_play_arguments(args)
+    args.paused = paused
+    if args.mode is None:
+        args.mode = "realtime"
+    options = WebOptions(port=args.port, host=args.host, token=args.token)  # TypeError/ValueError: bad values
+    # at the end the page can still seek back; the sound plays on the server, not in the browser: none
+    player = player_from_arguments(args, exit_at_end=False, play_audio=False)
+    info = player.info
+    args.frame_size = (info.width, info.height)
+    pipeline = pipeline_from_arguments(args, info.fps, tensors=_frames_on_device(player))
+    track_lengths = None
+    if pipeline is not None:
+        track_lengths = _TrackLengths(pipeline)
+        player.on_frame(track_lengths)
+    view = WebView.from_options(player, options, pipeline=pipeline)
+    view.install()
+    error: Optional[BaseException] = None
+    reason = ""
+    with view:
+        print(f"vistream: serving {args.source} at {view.url} (Ctrl-C stops)", flush=True)
+        try:
+            player.run()
+        except (KeyboardInterrupt, Terminated) as stopped:
+            reason = "stopped by SIGTERM" if isinstance(stopped, Terminated) else "interrupted"
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            results = pipeline.close(error, video=_embed_targets(args) or None) if pipeline is not None else None
+    stats = player.stats
+    written = [str(path) for path in (stats.output, results) if path]
+    print(_summary(args.source, stats, track_lengths, written, reason), flush=True)
+    return 0
+
+
 def _why_no_frames(args: argparse.Namespace) -> str:
     if args.vfilter:
         return f"no frame came out of --vfilter {args.vfilter!r}"
@@ -809,6 +869,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
     play = sub.add_parser("play", help="play a file or URL (window when a display is available)")
     add_play_arguments(play)
+    serve = sub.add_parser("serve", help="show and steer the play pipeline in a browser (live video, controls, panels)")
+    _add_serve_arguments(serve)
     demo = sub.add_parser("demo", help="annotate a generated sample clip (or SOURCE) and encode it")
     demo.add_argument("source", nargs="?", help="video to annotate (default: a generated sample)")
     demo.add_argument("--output", default="demo.mp4", help="annotated output file (default demo.mp4)")
@@ -844,7 +906,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from .scaffold.generate import add_generate_arguments
 
     add_generate_arguments(generate)
-    for subparser in (play, demo, info, report, doctor, new, export, batch, generate):
+    for subparser in (play, serve, demo, info, report, doctor, new, export, batch, generate):
         # also after the subcommand (`vistream play x.mp4 -v`, `python play.py x.mp4 -v`); SUPPRESS keeps
         # a -v given before it
         subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
@@ -945,6 +1007,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     with _sigterm_raises():
         try:
+            if args.command == "serve":
+                return _serve(args)
             if args.command == "demo":
                 return _demo(args)
             if args.command == "info":

@@ -1034,6 +1034,36 @@ class Pipeline:
     def __exit__(self, exc_type, exc, traceback) -> None:
         self.close(exc)
 
+    def serve(self, source: Any, *, port: int = 8000, host: str = "127.0.0.1", token: Optional[str] = None,
+              loop: bool = False, on_start: Optional[Callable[[Any], None]] = None, **player_options: Any) -> Any:
+        """Runs this pipeline on ``source`` in a real-time Player and serves its web view (docs/web.md).
+
+        Blocks until the player is stopped (``view.player.stop()``) or Ctrl-C, then returns the
+        player's ``PlayerStats``. At the end of the source the player waits (the page can still
+        seek back), unless ``loop`` starts it over. ``on_start(view)`` is called with the running
+        ``vistream.web.WebView`` (its ``url``, its ``player``). ``host``/``token`` as
+        ``vistream.web.WebOptions``; ``player_options`` go to ``Player`` (``output=`` is
+        finalized however the run ends). Needs ``pip install 'vistream[web]'``.
+        """
+        from .player import Player
+        from .web import WebOptions, WebView
+
+        options = WebOptions(port=port, host=host, token=token)
+        player_options.setdefault("mode", "realtime")
+        player_options.setdefault("display", False)
+        player_options.setdefault("play_audio", False)  # the browser gets no sound
+        player_options.setdefault("exit_at_end", False)
+        player = Player(source, loop=loop, **player_options)
+        player.on_frame(self)
+        with WebView.from_options(player, options, pipeline=self) as view:
+            view.install()
+            if on_start is not None:
+                on_start(view)
+            try:
+                return player.run()
+            except KeyboardInterrupt:  # Ctrl-C is how a served pipeline ends: the output is finalized
+                return player.stats
+
 
 def _accepts(method: Callable, name: str) -> bool:
     """Whether ``method`` takes a keyword argument ``name`` (or **kwargs)."""

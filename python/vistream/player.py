@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from .errors import EncoderError, VistreamError
 from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, OutputStats, PlayerStats
+
+if TYPE_CHECKING:
+    from .web.options import WebOptions
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 
@@ -143,6 +146,10 @@ class Player:
             ``Reader``. See docs/gpu.md.
         cache_device_bytes: GPU memory the back-step cache may hold in device frames, apart
             from ``cache_bytes`` (host memory); 0 = device frames are not cached.
+        web: serve a web view of the run (docs/web.md): a port (on 127.0.0.1), or
+            ``vistream.web.WebOptions`` (host, token, ...). It starts with ``run()`` and stops when
+            ``run()`` ends; the page shows the frames after the callback, with pause, seek, step
+            and speed. Needs ``pip install 'vistream[web]'``.
 
     A value of the wrong type raises ``TypeError``, one out of range ``ValueError``; both name
     the option. The defaults shown are the engine's (``vistream._core.PlayerOptions``).
@@ -211,6 +218,7 @@ class Player:
         on_error: Optional[ConnectionCallback] = None,
         device: str = _DEFAULTS.source.device,
         cache_device_bytes: int = _DEFAULTS.source.cache_device_bytes,
+        web: "int | WebOptions | None" = None,
     ) -> None:
         dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
@@ -262,6 +270,9 @@ class Player:
             self._core._set_connection_callback(dispatch)
         _warn_unused(self._core, url)
         self.display = show_window
+        self._web = _web_options(web)
+        #: the running web view (``web=``): set while ``run()`` runs, else None
+        self.web_view = None
 
     def on_frame(self, fn: FrameCallback) -> FrameCallback:
         """Registers the per-frame callback; usable as a decorator.
@@ -300,14 +311,34 @@ class Player:
         the same exception is re-raised here.
         """
         error: Optional[BaseException] = None
+        view = self._start_web_view()
         try:
             self._core.run()
         except BaseException as caught:
             error = caught
             raise
         finally:
-            self._finish_output(error)
+            try:
+                if view is not None:
+                    view.stop()
+                    self.web_view = None
+            finally:
+                self._finish_output(error)
         return self.stats
+
+    def _start_web_view(self):
+        """``web=``: the view serving this run, its callback publishing every annotated frame."""
+        if self._web is None:
+            return None
+        from .web import WebView
+
+        callback = self._callback
+        pipeline = callback if callable(getattr(callback, "dashboard", None)) else getattr(callback, "pipeline", None)
+        view = WebView.from_options(self, self._web, pipeline=pipeline)
+        view.install()
+        view.start()
+        self.web_view = view
+        return view
 
     def _finish_output(self, error: Optional[BaseException]) -> None:
         if not self._pending_all or self._output_finished:
@@ -420,3 +451,14 @@ class Player:
 
     def __repr__(self) -> str:
         return f"<vistream.Player {self.source!r} -> {self.output!r}>"
+
+
+def _web_options(web: "int | WebOptions | None") -> "Optional[WebOptions]":
+    """``web=`` as ``WebOptions`` (None: no web view); a port alone serves on loopback."""
+    from .web.options import WebOptions
+
+    if web is None or isinstance(web, WebOptions):
+        return web
+    if isinstance(web, bool) or not isinstance(web, int):
+        raise TypeError(f"web must be a port (int) or vistream.web.WebOptions, got {type(web).__name__}")
+    return WebOptions(port=web)
