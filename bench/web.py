@@ -335,15 +335,38 @@ class Served:
         self.coded = CodedPipeline()
         self.player.on_frame(self.coded)
         self.view = None
+        #: seconds the pipeline's thread spent in the web view's publish() per frame (the copy of
+        #: the pixels for the encoder thread): what the web view costs the pipeline itself
+        self.publish_seconds: List[float] = []
         if web:
             from vistream.web import WebView
 
             self.view = WebView(self.player, self.coded.pipeline, port=0)
+            self._time_publish(self.view.feed)
             self.view.install()
             self.view.start()
         self.stats = None
         self.error: Optional[BaseException] = None
         self._thread: Optional[threading.Thread] = None
+
+    def _time_publish(self, feed) -> None:
+        publish = feed.publish
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return publish(*args, **kwargs)
+            finally:
+                self.publish_seconds.append(time.perf_counter() - started)
+
+        feed.publish = timed  # the publishing callback looks feed.publish up per frame
+
+    def publish_ms(self) -> dict:
+        if not self.publish_seconds:
+            return {}
+        ordered = sorted(self.publish_seconds)
+        return {"publish_median_ms": 1000 * statistics.median(ordered),
+                "publish_p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]}
 
     @property
     def base(self) -> str:
@@ -421,7 +444,7 @@ def measure_vistream_latency(clip: Path, transport: str, warmup: float, seconds:
                   polls=records["polls"], probe_errors=records["errors"],
                   pipeline_dropped=stats.frames_dropped if stats else None,
                   pipeline_processed=stats.frames_processed if stats else None,
-                  jpeg_encoded=served.view.feed.frames_encoded if served.view else None)
+                  jpeg_encoded=served.view.feed.frames_encoded if served.view else None, **served.publish_ms())
     if records["frames"]:  # the page's own account (window.vistreamFrames): published_at -> shown_at
         own = sorted(f["shown_at"] - 1000 * f["published_at"] for f in records["frames"]
                      if f.get("published_at") and f.get("shown_at")
@@ -558,7 +581,7 @@ def run_load(clip: Path, clients: str, mode: str, end: float) -> dict:
     return {"clients": clients, "mode": mode, "page": page, "fps": stats.fps, "elapsed": stats.elapsed,
             "frames_processed": stats.frames_processed, "frames_decoded": stats.frames_decoded,
             "frames_dropped": stats.frames_dropped, "load_before": load_before,
-            "jpeg_encoded": served.view.feed.frames_encoded if served.view else None}
+            "jpeg_encoded": served.view.feed.frames_encoded if served.view else None, **served.publish_ms()}
 
 
 # ----------------------------------------------------------------------------- report
@@ -590,13 +613,15 @@ def load_table(results: List[dict]) -> str:
     offline = {r["clients"]: r for r in results if r["mode"] == "offline"}
     realtime = {r["clients"]: r for r in results if r["mode"] == "realtime"}
     reference = offline.get("0 clients")
-    lines = ["| clients | offline fps | ÷ 0 clients | JPEGs encoded (offline) | realtime: frames dropped "
-             "| realtime: frames processed |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| clients | offline fps | ÷ 0 clients | JPEGs encoded (offline) | publish ms/frame (median, p99) "
+             "| realtime: frames dropped | realtime: frames processed |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for clients in [c for c in LOAD_CLIENTS if c in offline or c in realtime]:
         o, rt = offline.get(clients), realtime.get(clients)
         ratio = f"{o['fps'] / reference['fps']:.2f}" if o and reference else "–"
-        lines.append(f"| {clients} | {_fmt(o and o['fps'], 1)} | {ratio} | {_fmt(o and o['jpeg_encoded'])} "
+        publish = (f"{o['publish_median_ms']:.2f}, {o['publish_p99_ms']:.2f}" if o and o.get("publish_median_ms")
+                   is not None else "–")
+        lines.append(f"| {clients} | {_fmt(o and o['fps'], 1)} | {ratio} | {_fmt(o and o['jpeg_encoded'])} | {publish} "
                      f"| {_fmt(rt and rt['frames_dropped'])} | {_fmt(rt and rt['frames_processed'])} |")
     return "\n".join(lines)
 
