@@ -351,9 +351,11 @@ def _build_app(view: WebView) -> Any:
                 frame = view.feed.latest
                 if frame is not None and frame.sequence > sent:
                     sent = frame.sequence
+                    subscriber.waiting = False
                     async with send_lock:  # the header and its JPEG stay together
                         await socket_.send_text(json.dumps(frame.header()))
                         await socket_.send_bytes(frame.jpeg)
+                    view.feed.waiting_for_frame(subscriber)  # sent (not held up by a client that stopped reading)
                 now = _time.monotonic()
                 if state_wanted.is_set() or now - state_at >= STATE_INTERVAL:
                     state_wanted.clear()
