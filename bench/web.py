@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -522,7 +522,7 @@ def measure_streamlit_latency(clip: Path, warmup: float, seconds: float) -> dict
     # warm-up counts from the first frame handed over (streamlit's start-up is not latency)
     first = min((at for _, at in handovers), default=started)
     result = latency_stats(handovers, [tuple(r) for r in records["records"]], (max(started, first) + warmup, ended))
-    result.update(peer="streamlit", transport="streamlit (st.empty().image)", page="streamlit app",
+    result.update(peer="streamlit", transport="st.empty().image", page="streamlit app (its <img>)",
                   invalid_polls=records["invalid"], polls=records["polls"], probe_errors=records["errors"],
                   pipeline_dropped=dropped, pipeline_processed=len(handovers))
     if not handovers:
@@ -598,14 +598,17 @@ def _fmt(value: Optional[float], digits: int = 0) -> str:
 def latency_table(results: List[dict]) -> str:
     reference = next((r for r in results if r.get("transport") == "ws" and r.get("median_ms")), None)
     lines = ["| path | what the browser shows | median ms | p95 ms | max ms | frames shown/s | frames lost "
-             "| median ÷ vistream WS |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| median ÷ vistream WS | shown/s ÷ vistream WS |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = f"{r['median_ms'] / reference['median_ms']:.2f}" if reference and r.get("median_ms") else "–"
+        fps_ratio = (f"{r['shown_fps'] / reference['shown_fps']:.2f}" if reference and reference.get("shown_fps")
+                     and r.get("shown_fps") is not None else "–")
         lost = f"{r['lost']} of {r['handed_over']}" if "lost" in r else "–"
-        lines.append(f"| {r['peer']} {r['transport']} | {r.get('page', '')} | {_fmt(r.get('median_ms'))} "
+        page = r.get("page") or ("error: " + r.get("error", "")[:120].replace("|", "/"))
+        lines.append(f"| {r['peer']} {r['transport']} | {page} | {_fmt(r.get('median_ms'))} "
                      f"| {_fmt(r.get('p95_ms'))} | {_fmt(r.get('max_ms'))} | {_fmt(r.get('shown_fps'), 1)} "
-                     f"| {lost} | {ratio} |")
+                     f"| {lost} | {ratio} | {fps_ratio} |")
     return "\n".join(lines)
 
 
@@ -613,16 +616,17 @@ def load_table(results: List[dict]) -> str:
     offline = {r["clients"]: r for r in results if r["mode"] == "offline"}
     realtime = {r["clients"]: r for r in results if r["mode"] == "realtime"}
     reference = offline.get("0 clients")
-    lines = ["| clients | offline fps | ÷ 0 clients | JPEGs encoded (offline) | publish ms/frame (median, p99) "
-             "| realtime: frames dropped | realtime: frames processed |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| clients | offline fps | ÷ 0 clients | offline: JPEGs encoded | publish ms/frame (median, p99) "
+             "| realtime: frames dropped | realtime: frames processed | realtime: JPEGs encoded |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for clients in [c for c in LOAD_CLIENTS if c in offline or c in realtime]:
         o, rt = offline.get(clients), realtime.get(clients)
         ratio = f"{o['fps'] / reference['fps']:.2f}" if o and reference else "–"
         publish = (f"{o['publish_median_ms']:.2f}, {o['publish_p99_ms']:.2f}" if o and o.get("publish_median_ms")
                    is not None else "–")
         lines.append(f"| {clients} | {_fmt(o and o['fps'], 1)} | {ratio} | {_fmt(o and o['jpeg_encoded'])} | {publish} "
-                     f"| {_fmt(rt and rt['frames_dropped'])} | {_fmt(rt and rt['frames_processed'])} |")
+                     f"| {_fmt(rt and rt['frames_dropped'])} | {_fmt(rt and rt['frames_processed'])} "
+                     f"| {_fmt(rt and rt['jpeg_encoded'])} |")
     return "\n".join(lines)
 
 
