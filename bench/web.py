@@ -551,37 +551,43 @@ def stalled_websocket(port: int) -> socket.socket:
     return sock
 
 
-def run_load(clip: Path, clients: str, mode: str, end: float) -> dict:
-    """One pipeline run (`mode`, the first `end` seconds of the clip) with `clients` connected."""
-    served = Served(clip, mode, web=clients != "no web view", end=end)
+def run_load(clip: Path, clients: str, runs: Sequence[Tuple[str, float]]) -> List[dict]:
+    """Pipeline runs (each `(mode, clip seconds)`) with `clients` connected; the browsers are
+    started once and pointed at each run's server."""
+    browsers = int(clients.split()[0]) if clients.endswith(("browser", "browsers")) else 0
     drivers = []
-    sockets = []
-    page = None
+    results = []
     try:
-        if clients.endswith("browser") or clients.endswith("browsers"):
-            for _ in range(int(clients.split()[0])):
-                driver = chromium()
-                driver.get(served.base)
-                drivers.append(driver)
-            page = "the server's page (GET /)"
-        elif clients == "1 WebSocket that never reads":
-            sockets.append(stalled_websocket(served.view.port))
-        time.sleep(1.0)  # the clients' connections settle (page scripts open their sockets)
-        load_before = os.getloadavg()[0]
-        served.run()
-        served.join(timeout=600)
+        for _ in range(browsers):
+            drivers.append(chromium())
+        for mode, end in runs:
+            served = Served(clip, mode, web=clients != "no web view", end=end)
+            sockets = []
+            try:
+                for driver in drivers:
+                    driver.get(served.base)
+                if clients == "1 WebSocket that never reads":
+                    sockets.append(stalled_websocket(served.view.port))
+                time.sleep(1.0)  # the clients' connections settle (page scripts open their sockets)
+                load_before = os.getloadavg()[0]
+                served.run()
+                served.join(timeout=600)
+            finally:
+                for sock in sockets:
+                    sock.close()
+                served.close()
+            stats = served.stats
+            results.append({"clients": clients, "mode": mode, "page": "the server's page (GET /)" if drivers else None,
+                            "fps": stats.fps, "elapsed": stats.elapsed, "frames_processed": stats.frames_processed,
+                            "frames_decoded": stats.frames_decoded, "frames_dropped": stats.frames_dropped,
+                            "load_before": load_before,
+                            "jpeg_encoded": served.view.feed.frames_encoded if served.view else None,
+                            **served.publish_ms()})
     finally:
         for driver in drivers:
             with contextlib.suppress(Exception):
                 driver.quit()
-        for sock in sockets:
-            sock.close()
-        served.close()
-    stats = served.stats
-    return {"clients": clients, "mode": mode, "page": page, "fps": stats.fps, "elapsed": stats.elapsed,
-            "frames_processed": stats.frames_processed, "frames_decoded": stats.frames_decoded,
-            "frames_dropped": stats.frames_dropped, "load_before": load_before,
-            "jpeg_encoded": served.view.feed.frames_encoded if served.view else None, **served.publish_ms()}
+    return results
 
 
 # ----------------------------------------------------------------------------- report
@@ -598,8 +604,8 @@ def _fmt(value: Optional[float], digits: int = 0) -> str:
 def latency_table(results: List[dict]) -> str:
     reference = next((r for r in results if r.get("transport") == "ws" and r.get("median_ms")), None)
     lines = ["| path | what the browser shows | median ms | p95 ms | max ms | frames shown/s | frames lost "
-             "| median ÷ vistream WS | shown/s ÷ vistream WS |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| frames skipped before hand-over | median ÷ vistream WS | shown/s ÷ vistream WS |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = f"{r['median_ms'] / reference['median_ms']:.2f}" if reference and r.get("median_ms") else "–"
         fps_ratio = (f"{r['shown_fps'] / reference['shown_fps']:.2f}" if reference and reference.get("shown_fps")
@@ -608,23 +614,35 @@ def latency_table(results: List[dict]) -> str:
         page = r.get("page") or ("error: " + r.get("error", "")[:120].replace("|", "/"))
         lines.append(f"| {r['peer']} {r['transport']} | {page} | {_fmt(r.get('median_ms'))} "
                      f"| {_fmt(r.get('p95_ms'))} | {_fmt(r.get('max_ms'))} | {_fmt(r.get('shown_fps'), 1)} "
-                     f"| {lost} | {ratio} | {fps_ratio} |")
+                     f"| {lost} | {_fmt(r.get('pipeline_dropped'))} | {ratio} | {fps_ratio} |")
     return "\n".join(lines)
 
 
 def load_table(results: List[dict]) -> str:
-    offline = {r["clients"]: r for r in results if r["mode"] == "offline"}
+    """One row per client setup: the median offline run (and the range), the realtime run."""
+    def offline_of(clients: str) -> List[dict]:
+        return sorted((r for r in results if r["clients"] == clients and r["mode"] == "offline" and r.get("fps")),
+                      key=lambda r: r["fps"])
+
+    def median_run(clients: str) -> Optional[dict]:
+        runs = offline_of(clients)
+        return runs[len(runs) // 2] if runs else None
+
     realtime = {r["clients"]: r for r in results if r["mode"] == "realtime"}
-    reference = offline.get("0 clients")
-    lines = ["| clients | offline fps | ÷ 0 clients | offline: JPEGs encoded | publish ms/frame (median, p99) "
-             "| realtime: frames dropped | realtime: frames processed | realtime: JPEGs encoded |",
+    reference = median_run("0 clients")
+    lines = ["| clients | offline fps, median (range) | ÷ 0 clients | offline: JPEGs encoded "
+             "| publish ms/frame (median, p99) | realtime: frames dropped | realtime: frames processed "
+             "| realtime: JPEGs encoded |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for clients in [c for c in LOAD_CLIENTS if c in offline or c in realtime]:
-        o, rt = offline.get(clients), realtime.get(clients)
+    for clients in LOAD_CLIENTS:
+        o, rt, runs = median_run(clients), realtime.get(clients), offline_of(clients)
+        if o is None and rt is None:
+            continue
+        fps = f"{o['fps']:.0f} ({runs[0]['fps']:.0f}–{runs[-1]['fps']:.0f})" if o else "–"
         ratio = f"{o['fps'] / reference['fps']:.2f}" if o and reference else "–"
         publish = (f"{o['publish_median_ms']:.2f}, {o['publish_p99_ms']:.2f}" if o and o.get("publish_median_ms")
                    is not None else "–")
-        lines.append(f"| {clients} | {_fmt(o and o['fps'], 1)} | {ratio} | {_fmt(o and o['jpeg_encoded'])} | {publish} "
+        lines.append(f"| {clients} | {fps} | {ratio} | {_fmt(o and o['jpeg_encoded'])} | {publish} "
                      f"| {_fmt(rt and rt['frames_dropped'])} | {_fmt(rt and rt['frames_processed'])} "
                      f"| {_fmt(rt and rt['jpeg_encoded'])} |")
     return "\n".join(lines)
@@ -642,7 +660,8 @@ def write_section(markdown: str, machine: dict, args: argparse.Namespace) -> Non
             f"({machine['cpus']} cores shared with other jobs: load average {machine['load_start']:.1f} at the start, "
             f"{machine['loadavg'][0]:.1f} at the end). Clip: `{' '.join(CLIP_COMMAND)} {CLIP.relative_to(REPO)}`; "
             f"latency: {args.seconds:g} s measured after {args.warmup:g} s warm-up per row; load: offline runs "
-            f"the first {args.offline_seconds:g} s of the clip, realtime the first {args.realtime_seconds:g} s._\n\n"
+            f"{args.offline_runs} offline runs of the first {args.offline_seconds:g} s of the clip per row (the median "
+            f"run is shown), one realtime run of the first {args.realtime_seconds:g} s._\n\n"
             f"{markdown}\n{END}")
     if START in text and END in text:
         text = text[:text.index(START)] + body + text[text.index(END) + len(END):]
@@ -657,9 +676,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--transports", nargs="+", choices=("ws", "mjpeg", "streamlit"),
                         default=["ws", "mjpeg", "streamlit"])
     parser.add_argument("--clients", nargs="+", choices=LOAD_CLIENTS, default=LOAD_CLIENTS)
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per latency row")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per latency row")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured at the start of a row")
-    parser.add_argument("--offline-seconds", type=float, default=12.0, help="clip seconds of each offline run")
+    parser.add_argument("--offline-seconds", type=float, default=20.0, help="clip seconds of each offline run")
+    parser.add_argument("--offline-runs", type=int, default=3, help="offline runs per client setup")
     parser.add_argument("--realtime-seconds", type=float, default=8.0, help="clip seconds of each realtime run")
     parser.add_argument("--no-write", action="store_true", help="print only: no JSON, no BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -682,16 +702,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             latency.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
     if args.only in (None, "load"):
+        runs = [("offline", args.offline_seconds)] * args.offline_runs + [("realtime", args.realtime_seconds)]
         for clients in args.clients:
-            for mode, seconds in (("offline", args.offline_seconds), ("realtime", args.realtime_seconds)):
-                print(f"load {clients} {mode} ...", file=sys.stderr, flush=True)
-                try:
-                    result = run_load(clip, clients, mode, seconds)
-                except Exception as error:
-                    result = {"clients": clients, "mode": mode, "error": f"{type(error).__name__}: {error}",
-                              "fps": None, "frames_dropped": None, "frames_processed": None, "jpeg_encoded": None}
-                load.append(result)
-                print(json.dumps(result), file=sys.stderr, flush=True)
+            print(f"load {clients} ...", file=sys.stderr, flush=True)
+            try:
+                rows = run_load(clip, clients, runs)
+            except Exception as error:
+                rows = [{"clients": clients, "mode": "error", "error": f"{type(error).__name__}: {error}"}]
+            load.extend(rows)
+            for row in rows:
+                print(json.dumps(row), file=sys.stderr, flush=True)
     machine = _machine()
     machine["load_start"] = load_start
     parts = []
