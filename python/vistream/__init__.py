@@ -169,3 +169,12 @@ __all__ += ["PipelineConfig", "PipelineConfigError", "BatchResult", "batch"]
 from .multi import MultiFrame, MultiPlayer, MultiStats, PerSourceDetector, SourceStats  # noqa: E402
 
 __all__ += ["MultiPlayer", "MultiFrame", "MultiStats", "SourceStats", "PerSourceDetector"]
+
+# The web view's pipeline side (issue 16, docs/api.md "Live parameters and dashboard data"):
+# live-tunable plugin parameters, per-stage timings and the dashboard snapshot.
+from .tunables import Tunable, TunableValue  # noqa: E402
+from .errors import UnknownTunableError  # noqa: E402
+from .stats import StageTiming, StageTimings  # noqa: E402
+from .dashboard import DashboardSnapshot  # noqa: E402
+
+__all__ += ["Tunable", "TunableValue", "UnknownTunableError", "StageTiming", "StageTimings", "DashboardSnapshot"]

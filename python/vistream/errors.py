@@ -102,6 +102,14 @@ class NoEmbeddedResultsError(VistreamError, LookupError):
     remuxed without ``-map 0``, which drops attachments and extra subtitle tracks."""
 
 
+class UnknownTunableError(VistreamError, KeyError):
+    """``Pipeline.set_tunable()`` was given a plugin or parameter name the pipeline does not have
+    (the message lists the ones it has; ``Pipeline.tunables()`` lists them all). Also a ``KeyError``."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 __all__ = [
     "VistreamError",
     "DeviceMismatchError",
@@ -120,4 +128,5 @@ __all__ = [
     "UntrustedCheckpointError",
     "CheckpointMismatchError",
     "NoEmbeddedResultsError",
+    "UnknownTunableError",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import copy
 import inspect
+import threading
 import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ from typing import Any, Callable, Deque, Dict, FrozenSet, List, Optional, Sequen
 
 import numpy as np
 
+from . import tunables as _tunables
+from .annotate.highlight import HighlightAnnotator
 from .classifications import Classifications
+from .dashboard import DashboardBuilder, DashboardSnapshot, StageClock
 from .classifier_slot import ClassifierSlot
 from .decoupled import DecoupledTracking
 from .detections import Detections
@@ -24,10 +28,12 @@ from .protocols import Annotator, Classifier, Detector, Tracker, check_protocol
 from .embedded_results import ResultsRecorder
 from .results import ResultsWriter
 from .schedule import DEFAULT_REPLAY_WINDOW, Cadence, Schedule, _check_positive_int
-from .stats import DecoupledStats
+from .errors import UnknownTunableError
+from .stats import DecoupledStats, StageTimings
 from .sinks.base import Sink
 from .sinks.dispatch import ResultDispatcher
 from .sinks.history import ResultHistory
+from .tunables import Tunable, TunableValue
 
 
 class _FrameRecord:
@@ -392,6 +398,7 @@ class Pipeline:
         #: the classifier's latest whole-frame result (``classify="frame"``)
         self.classifications: Optional[Classifications] = None
         self._decoupled = self._setup_decoupled(decoupled)
+        self._setup_live()
 
     def _setup_image_kinds(self, tensors: Optional[bool]) -> None:
         if tensors not in (None, True, False):
@@ -458,6 +465,8 @@ class Pipeline:
     def __call__(self, frame) -> None:
         """Player callback: detect, track, run plugins, annotate ``frame.array`` in place, export."""
         started = perf_counter()  # the results' processing_ms: what this frame cost the pipeline
+        self._apply_pending()  # live parameter changes: between frames, never during one
+        clock = self._clock
         index, time = frame.index, frame.time
         image = _FrameImage.of(frame, self.tensors, self._transfer_counts)
         decoupled = self._decoupled is not None and self._decoupled_applies(frame)
@@ -495,24 +504,40 @@ class Pipeline:
             record = _FrameRecord(time, previous)
             self._snapshot(index, previous)
             self._remember(index, record)
+            stage = perf_counter()
             record.detections = self._detect(index, time, image, previous)
+            if record.detections is not None and self.detector is not None:
+                clock.add("detect", (perf_counter() - stage) * 1000.0)
         detections = None if decoupled else record.detections
         if detections is not None:
             if first_visit:
                 record.steps = self._tracker_steps(index, time)
+            stage = perf_counter()
             self._held = self._track(record, detections, image.read(self._tracker_takes))
+            if self.tracker is not None:
+                clock.add("track", (perf_counter() - stage) * 1000.0)
             self._last_run = (index, time)
-        tracked = self._decoupled_step(index, time, image, previous) if decoupled else self._held
+        if decoupled:
+            stage = perf_counter()
+            tracked = self._decoupled_step(index, time, image, previous)
+            clock.add("detect", (perf_counter() - stage) * 1000.0)
+        else:
+            tracked = self._held
         frame_classes = None
         if self._classifier_slot is not None:
+            stage = perf_counter()
             tracked, frame_classes = self._classifier_slot(
                 index, time, image.read(image_kinds(self.classifier)), tracked, previous)
             self.classifications = frame_classes
+            clock.add("classify", (perf_counter() - stage) * 1000.0)
         produced = self._run_plugins(index, time, image, tracked, previous)
         self._outputs.remember(time, tracked, produced)
+        stage = perf_counter()
         for annotator, kinds in zip(self.annotators, self._annotator_takes):
             annotator.annotate(image.write(kinds), tracked)
+        self._draw_highlight(image, tracked)
         image.finish()
+        clock.add("annotate", (perf_counter() - stage) * 1000.0)
         if (self._results is not None or self._embedded is not None or self._outputs.active) \
                 and index not in self._written:
             plugins = {k: v for k, v in produced.items() if v is not None} if self.plugins else None
@@ -530,6 +555,197 @@ class Pipeline:
         self._last_time = time
         self._last_serial = getattr(frame, "serial", None)
         self.last = tracked
+        clock.frames += 1
+        clock.add("total", (perf_counter() - started) * 1000.0)
+        timings = clock.timings()
+        self._timings = timings
+        self._dashboard.publish(index, time, self._last_serial, tracked, timings, self._highlighter.track_id)
+
+    # -- live parameters, highlight, timings, dashboard (docs/api.md) ------------------------
+    #: the pipeline's own live parameters (plugin ``"pipeline"``)
+    PIPELINE_TUNABLES: Tuple[Tunable, ...] = (
+        Tunable("every_n_frames", 1, 30, 1, "int", "run the detector on every n-th frame"),
+    )
+    # changes to these invalidate what the pipeline remembers for replay (cached detections,
+    # tracker snapshots that carry the old configuration)
+    _REPLAYED_PLUGINS = frozenset({"detector", "tracker", "classifier", "pipeline"})
+
+    def _setup_live(self) -> None:
+        # Any thread queues a change under _live_lock; the pipeline's thread swaps the queue out at
+        # the start of a frame and applies it: no other thread ever touches a plugin.
+        self._live_lock = threading.Lock()
+        self._pending: Dict[Tuple[str, str], Any] = {}   # protected by _live_lock
+        # detector changes of decoupled=True: applied by the thread that runs the detector, just
+        # before its next run (protected by _live_lock)
+        self._pending_detector: Dict[str, Any] = {}
+        self._highlight_request: Optional[int] = None    # any thread writes it (one assignment)
+        self._highlighter = HighlightAnnotator()          # pipeline thread only
+        self._clock = StageClock()                        # pipeline thread only
+        self._timings = StageTimings()                    # published by one assignment
+        decoupled_stats = None if self._decoupled is None else (lambda: self._decoupled.stats)
+        self._dashboard = DashboardBuilder(self.plugins, self.sinks, decoupled_stats)  # pipeline thread only
+
+    def _live_owners(self) -> Dict[str, Any]:
+        """{plugin key: object declaring tunables} (the pipeline itself is handled apart)."""
+        owners: Dict[str, Any] = {}
+        if self.detector is not None and not self._detector_in_process():
+            owners["detector"] = self.detector
+        if self.tracker is not None:
+            owners["tracker"] = self.tracker
+        if self.classifier is not None:
+            owners["classifier"] = self.classifier
+        for plugin in self.plugins:
+            owners[plugin.name] = plugin.fn if _tunables.declared(plugin.fn) else plugin
+        for i, annotator in enumerate(self.annotators):
+            owners[f"annotator:{i}"] = annotator
+        return {key: owner for key, owner in owners.items() if _tunables.declared(owner)}
+
+    def _detector_in_process(self) -> bool:
+        from .decoupled import InferenceWorker
+
+        return self._decoupled is not None and not isinstance(self._decoupled.worker, InferenceWorker)
+
+    def _find_tunable(self, plugin: str, name: str) -> Tunable:
+        if plugin == "pipeline":
+            return self._pipeline_tunable(name)
+        owners = self._live_owners()
+        owner = owners.get(plugin)
+        if owner is None:
+            if plugin == "detector" and self._detector_in_process():
+                raise UnknownTunableError("'detector' runs in a worker process (decoupled=\"process\"): its "
+                                          "parameters cannot change while it runs")
+            known = ", ".join(["pipeline", *owners]) or "none"
+            raise UnknownTunableError(f"the pipeline has no plugin {plugin!r} with tunables (it has: {known})")
+        return _tunables.find(owner, plugin, name)
+
+    def _pipeline_tunable(self, name: str) -> Tunable:
+        for tunable in self.PIPELINE_TUNABLES:
+            if tunable.name == name:
+                return tunable
+        names = ", ".join(t.name for t in self.PIPELINE_TUNABLES)
+        raise UnknownTunableError(f"'pipeline' has no tunable {name!r} (it has: {names})")
+
+    def tunables(self) -> List[TunableValue]:
+        """Every live parameter of the pipeline and its plugins, with its value (a change queued
+        by ``set_tunable`` included). Safe to call from any thread.
+
+        Example::
+
+            for t in pipeline.tunables():
+                print(t.plugin, t.name, t.value, t.minimum, t.maximum)
+        """
+        with self._live_lock:
+            pending = dict(self._pending)
+            pending.update({("detector", name): value for name, value in self._pending_detector.items()})
+        found: List[TunableValue] = []
+
+        def add(key: str, tunable: Tunable, value: Any) -> None:
+            value = pending.get((key, tunable.name), value)
+            found.append(TunableValue(key, tunable.name, value, tunable.minimum, tunable.maximum, tunable.step,
+                                      tunable.kind, tunable.doc))
+
+        for tunable in self.PIPELINE_TUNABLES:
+            add("pipeline", tunable, int(getattr(self, tunable.name)))
+        for key, owner in self._live_owners().items():
+            for tunable in _tunables.declared(owner):
+                add(key, tunable, _tunables.current_value(owner, tunable))
+        return found
+
+    def set_tunable(self, plugin: str, name: str, value: Any) -> None:
+        """Changes a live parameter from any thread: checked now, applied on the pipeline's thread
+        at the start of the next frame (never during one); a later change of the same parameter
+        replaces one still queued.
+
+        ``plugin`` is a ``TunableValue.plugin`` of ``tunables()``: ``"detector"``, ``"tracker"``,
+        ``"classifier"``, ``"pipeline"``, a ``Schedule``'s name or ``"annotator:<i>"``.
+
+        A change of the detector, tracker, classifier or pipeline also makes the pipeline forget what
+        it remembered for replay: frames shown again after a seek back are detected and tracked
+        anew, with the new values. With ``decoupled=True`` a detector change is applied by the
+        worker just before its next run; with ``decoupled="process"`` the detector has none.
+
+        Raises:
+            UnknownTunableError: no such plugin or parameter (also a KeyError).
+            TypeError: a value of the wrong type (a bool for a number, 2.5 for an int...).
+            ValueError: a value outside the tunable's [minimum, maximum].
+
+        Example::
+
+            pipeline.set_tunable("detector", "conf", 0.5)
+            pipeline.set_tunable("tracker", "track_buffer", 60)
+        """
+        if not isinstance(plugin, str) or not isinstance(name, str):
+            raise TypeError(f"set_tunable: plugin and name are strings, got {plugin!r}, {name!r}")
+        checked = self._find_tunable(plugin, name).check(value, plugin)
+        with self._live_lock:
+            if plugin == "detector" and self._decoupled is not None:
+                self._pending_detector[name] = checked
+                self._pending[("detector", "")] = None  # still tells the next frame to forget replay
+            else:
+                self._pending[(plugin, name)] = checked
+
+    def highlight(self, track_id: Optional[int]) -> None:
+        """From the next frame on, draw track ``track_id`` emphasised (a thicker box in a distinct
+        colour and its id, after the annotators); None clears it. Safe to call from any thread."""
+        if track_id is not None and (isinstance(track_id, bool) or not isinstance(track_id, (int, np.integer))):
+            raise TypeError(f"highlight: track_id is an int or None, got {type(track_id).__name__} {track_id!r}")
+        self._highlight_request = None if track_id is None else int(track_id)
+
+    @property
+    def highlighted(self) -> Optional[int]:
+        """The track ``highlight()`` asked for (drawn from the next frame on), or None."""
+        return self._highlight_request
+
+    @property
+    def timings(self) -> StageTimings:
+        """Milliseconds per stage, last run and mean (``StageTimings``), as of the last frame."""
+        return self._timings
+
+    def dashboard(self) -> Optional[DashboardSnapshot]:
+        """The latest frame's ``DashboardSnapshot`` (None before the first frame). Safe to call
+        from any thread: the pipeline publishes a new immutable snapshot at the end of each frame."""
+        return self._dashboard.latest
+
+    def _apply_pending(self) -> None:
+        """Pipeline thread, start of a frame: applies the queued changes and the highlight."""
+        self._highlighter.track_id = self._highlight_request
+        if not self._pending:  # read without the lock: a change racing this frame waits for the next
+            return
+        with self._live_lock:
+            pending, self._pending = self._pending, {}
+        forget = False
+        owners = self._live_owners()
+        for (plugin, name), value in pending.items():
+            forget = forget or plugin in self._REPLAYED_PLUGINS
+            if plugin == "detector" and not name:
+                continue  # decoupled: the worker applies the value
+            if plugin == "pipeline":
+                self._set_pipeline_tunable(name, value)
+            else:
+                _tunables.apply(owners[plugin], name, value)
+        if forget:
+            self._records.clear()
+            self._snapshots.clear()
+
+    def _set_pipeline_tunable(self, name: str, value: Any) -> None:
+        if name == "every_n_frames":
+            self._detector_cadence = Cadence(value, self.interval, owner="Pipeline", window=self.replay_window)
+
+    def _detect_on_worker(self, image: Any) -> Any:
+        """A detector run, on the thread that runs it (decoupled=True: its worker): queued changes first."""
+        if self._pending_detector:
+            with self._live_lock:
+                pending, self._pending_detector = self._pending_detector, {}
+            for name, value in pending.items():
+                _tunables.apply(self.detector, name, value)
+        return self.detector(image)
+
+    def _draw_highlight(self, image: _FrameImage, tracked: Detections) -> None:
+        track = self._highlighter.track_id
+        if track is None or tracked.tracker_id is None or not len(tracked) \
+                or not bool(np.any(np.asarray(tracked.tracker_id) == track)):
+            return  # no host copy of a device frame for nothing to draw
+        self._highlighter.annotate(image.write(NUMPY_ONLY), tracked)
 
     # -- decoupled inference (python/vistream/decoupled.py) ---------------------------------
     def _setup_decoupled(self, decoupled: "bool | str") -> Optional[DecoupledTracking]:
@@ -548,7 +764,7 @@ class Pipeline:
         if decoupled == "process":  # GIL-bound detectors: the detector is pickled to a spawned process
             from .decoupled_process import ProcessInferenceWorker
             worker = ProcessInferenceWorker(self.detector, self._checked_result)
-        return DecoupledTracking(lambda image: self._checked_result(self.detector(image)), self.tracker,
+        return DecoupledTracking(lambda image: self._checked_result(self._detect_on_worker(image)), self.tracker,
                                  self._tracker_takes_gap, tracker_frame, worker)
 
     def _bind_player(self, player: Any) -> None:
@@ -611,7 +827,7 @@ class Pipeline:
             return Detections.empty()  # the tracker still sees every frame
         if self._detector_cadence.due(index, time, previous):
             # a host copy only when due
-            return self._checked_result(self.detector(image.read(self._detector_takes)))
+            return self._checked_result(self._detect_on_worker(image.read(self._detector_takes)))
         return None
 
     def _checked_result(self, result: Any) -> Detections:
@@ -669,8 +885,10 @@ class Pipeline:
                 continue  # not enough frames since the start or the last seek: skip, don't postpone
             # a plugin function marked takes_frame_time (vistream.analytics) also gets the frame's
             # index and media time: events and dwell times need them
+            stage = perf_counter()
             value = (plugin.fn(frames, tracked, index=index, time=time) if getattr(plugin.fn, "takes_frame_time", False)
                      else plugin.fn(frames, tracked))
+            self._clock.add_plugin(plugin.name, (perf_counter() - stage) * 1000.0)
             self.results[plugin.name] = value
             produced[plugin.name] = value
         return produced

@@ -8,8 +8,8 @@ works for now but emits a ``DeprecationWarning``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 
 class _Subscriptable:
@@ -293,4 +293,53 @@ class SinkStats(_Subscriptable):
     last_error: Optional[str] = None
 
 
-__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "SinkStats", "DecoupledStats", "WriterStats"]
+@dataclass(frozen=True)
+class StageTiming(_Subscriptable):
+    """Wall time of one pipeline stage (``StageTimings``): its last run and a running mean."""
+
+    #: milliseconds of the stage's latest run
+    last_ms: float
+    #: exponential moving average of its runs (weight 0.1 on the newest), milliseconds
+    mean_ms: float
+    #: how many times it ran
+    runs: int
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"last_ms": self.last_ms, "mean_ms": self.mean_ms, "runs": self.runs}
+
+
+@dataclass(frozen=True)
+class StageTimings(_Subscriptable):
+    """Where a ``Pipeline``'s time goes (``pipeline.timings``): per stage, the last run's and the
+    mean milliseconds, measured with ``perf_counter`` around each stage on the pipeline's thread.
+
+    A stage that did not run yet is None (``detect`` on frames the detector skips keeps its last
+    run; with ``decoupled=True`` it is the hand-off to the worker and the tracking of its results,
+    the detector's own time being ``decoupled_stats.detector_ms_mean``). ``annotate`` includes the
+    highlight; ``total`` is the whole callback, results export included.
+    """
+
+    #: frames the pipeline processed
+    frames: int = 0
+    detect: Optional[StageTiming] = None
+    track: Optional[StageTiming] = None
+    classify: Optional[StageTiming] = None
+    #: per ``Schedule`` plugin (by name), those that ran
+    plugins: Mapping[str, StageTiming] = field(default_factory=dict)
+    annotate: Optional[StageTiming] = None
+    total: Optional[StageTiming] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        """``{"frames", "detect", "track", "classify", "plugins": {name: ...}, "annotate", "total"}``,
+        each stage ``{"last_ms", "mean_ms", "runs"}`` or None."""
+        def one(stage: Optional[StageTiming]) -> Optional[Dict[str, Any]]:
+            return None if stage is None else stage.to_json()
+
+        return {"frames": self.frames, "detect": one(self.detect), "track": one(self.track),
+                "classify": one(self.classify),
+                "plugins": {name: stage.to_json() for name, stage in self.plugins.items()},
+                "annotate": one(self.annotate), "total": one(self.total)}
+
+
+__all__ = ["CacheStats", "OutputStats", "PlayerStats", "ReaderStats", "SinkStats", "DecoupledStats", "WriterStats",
+           "StageTiming", "StageTimings"]

@@ -53,6 +53,11 @@ from .zone import LineZoneAnnotator, PolygonZoneAnnotator, ZoneAnnotator  # noqa
 
 __all__ += ["LineZoneAnnotator", "ZoneAnnotator", "PolygonZoneAnnotator", "HeatmapAnnotator"]
 
+# The dashboard's clicked track (Pipeline.highlight)
+from .highlight import HighlightAnnotator  # noqa: E402
+
+__all__ += ["HighlightAnnotator"]
+
 
 def __getattr__(name: str):
     # torch is optional: importing vistream.annotate must not require it.

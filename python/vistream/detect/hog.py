@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..detections import Detections
+from ..tunables import Tunable
 
 #: Height of HOG's detection window (64x128 px); a person fills about 3/4 of it, the rest is margin.
 WINDOW_HEIGHT = 128
@@ -47,6 +48,12 @@ class HOGPeopleDetector:
         detect = HOGPeopleDetector()                 # people from ~48 px tall in a 1280 px frame
         people = detect(cv2.imread("crowd.jpg"))
     """
+
+    #: live parameters (``Pipeline.set_tunable("detector", ...)``)
+    tunables = (
+        Tunable("min_confidence", 0.0, 3.0, 0.05, doc="smallest SVM margin kept"),
+        Tunable("nms_threshold", 0.05, 1.0, 0.01, doc="IoU above which overlapping boxes are merged"),
+    )
 
     def __init__(self, scale: float = 1.1, win_stride: int = 8, min_confidence: float = 0.3,
                  max_width: int = 2560, nms_threshold: float = 0.45, upscale: float = 2.0) -> None:

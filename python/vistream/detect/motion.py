@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..detections import Detections
+from ..tunables import Tunable
 
 
 class MotionDetector:
@@ -27,6 +28,12 @@ class MotionDetector:
         for frame in vistream.Reader("street.mp4"):
             detections = detect(frame.array)
     """
+
+    #: live parameters (``Pipeline.set_tunable("detector", ...)``)
+    tunables = (
+        Tunable("min_area", 0.0, 0.05, 0.0005, doc="smallest blob kept, fraction of the image area"),
+        Tunable("var_threshold", 1.0, 400.0, 1.0, doc="background model sensitivity (higher: less motion)"),
+    )
 
     def __init__(self, min_area: float = 0.0005, history: int = 200, var_threshold: float = 25.0,
                  detect_shadows: bool = True) -> None:
@@ -66,6 +73,15 @@ class MotionDetector:
         return Detections(xyxy=np.array(boxes, np.float32), confidence=np.array(scores, np.float32),
                           class_id=np.zeros(len(boxes), np.int64),
                           data={"class_name": np.array(["motion"] * len(boxes))})
+
+    @property
+    def var_threshold(self) -> float:
+        """MOG2 sensitivity (lower = more sensitive); settable, it applies from the next frame."""
+        return float(self._subtractor.getVarThreshold())
+
+    @var_threshold.setter
+    def var_threshold(self, value: float) -> None:
+        self._subtractor.setVarThreshold(float(value))
 
     def reset(self) -> None:
         """Forgets the learned background (e.g. after a seek)."""

@@ -32,6 +32,7 @@ from ..detections import Detections
 from ..masks import InstanceMasks
 from . import postprocess as post
 from .preprocess import ImageNetPreprocess, ImageTransform, Letterbox, Resize, IMAGENET_MEAN, IMAGENET_STD
+from ..tunables import Tunable
 from .runtime import OnnxRuntime, Runtime, TensorRTRuntime, TorchRuntime
 
 __all__ = ["OnnxDetector", "TorchDetector", "OnnxSegmenter", "TorchSegmenter", "OnnxClassifier", "TorchClassifier",
@@ -115,6 +116,12 @@ class ModelDetector:
     """
 
     task = "detect"
+
+    #: live parameters (``Pipeline.set_tunable("detector", ...)``)
+    tunables = (
+        Tunable("conf", 0.0, 1.0, 0.01, doc="minimum score"),
+        Tunable("iou", 0.05, 1.0, 0.01, doc="IoU threshold of non-maximum suppression"),
+    )
 
     def __init__(self, runtime: Runtime, *, layout: str = "auto", preprocess: Optional[Preprocess] = None,
                  postprocess: Optional[Callable[[List[Any], ImageTransform], Any]] = None, conf: float = 0.25,

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional, Union
 from ..classifications import Classifications
 from ..detections import Detections
 from ..errors import MissingDependencyError
+from ..tunables import Tunable
 from .preprocess import as_image
 
 __all__ = ["UltralyticsPredictor"]
@@ -43,6 +44,12 @@ class UltralyticsPredictor:
     (N, K, 3)); classify models return the top-k classes (``Classifications``, one row). ``task`` says which.
     """
 
+    #: live parameters (``Pipeline.set_tunable("detector", ...)``): ultralytics' predict options
+    tunables = (
+        Tunable("conf", 0.0, 1.0, 0.01, doc="minimum score"),
+        Tunable("iou", 0.05, 1.0, 0.01, doc="IoU threshold of non-maximum suppression"),
+    )
+
     def __init__(self, model: Union[str, os.PathLike, Any], *, conf: float = 0.25, iou: float = 0.7,
                  imgsz: Union[int, tuple] = 640, device: Optional[str] = None, top_k: int = 5,
                  **predict_options: Any):
@@ -64,6 +71,24 @@ class UltralyticsPredictor:
         if device is not None:
             self.options["device"] = device
         self.options.update(predict_options)
+
+    @property
+    def conf(self) -> float:
+        """The ``conf`` predict option (settable: used from the next frame)."""
+        return float(self.options["conf"])
+
+    @conf.setter
+    def conf(self, value: float) -> None:
+        self.options["conf"] = float(value)
+
+    @property
+    def iou(self) -> float:
+        """The ``iou`` predict option (settable: used from the next frame)."""
+        return float(self.options["iou"])
+
+    @iou.setter
+    def iou(self, value: float) -> None:
+        self.options["iou"] = float(value)
 
     @property
     def class_names(self) -> Dict[int, str]:

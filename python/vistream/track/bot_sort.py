@@ -92,6 +92,11 @@ class BoTSORT(ByteTrack):
         self.low_thresh = float(low_thresh)
         self.det_thresh = float(new_track_thresh) if new_track_thresh is not None else self.track_thresh
 
+    def _derive_thresholds(self) -> None:
+        super()._derive_thresholds()
+        # a new track needs new_track_thresh, or track_thresh itself (not ByteTrack's + 0.1)
+        self.det_thresh = float(self.new_track_thresh) if self.new_track_thresh is not None else self.track_thresh
+
     def reset(self) -> None:
         """Forget all tracks and the previous frame; ids start again at 1."""
         super().reset()

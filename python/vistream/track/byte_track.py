@@ -10,6 +10,7 @@ import numpy as np
 from ..detections import Detections, as_detections
 from .kalman_filter import KalmanFilterXYAH
 from .matching import fuse_score, iou_distance, linear_assignment
+from ..tunables import Tunable
 from .track import Track, TrackState
 
 LOW_SCORE_FLOOR = 0.1        # detections below this are ignored entirely
@@ -96,6 +97,12 @@ class ByteTrack:
     frozen_when_lost = [7]  # state velocities zeroed while a track is not matched (height)
     # Pipeline may pass frame= as a torch tensor: ByteTrack never looks at it (no host copy for it)
     accepts = frozenset({"numpy", "torch"})
+    #: live parameters (``Pipeline.set_tunable("tracker", ...)``)
+    tunables = (
+        Tunable("track_thresh", 0.05, 0.95, 0.01, doc="score splitting high from low detections"),
+        Tunable("match_thresh", 0.05, 1.0, 0.01, doc="cost limit of the first association"),
+        Tunable("track_buffer", 1, 300, 1, "int", doc="frames (at 30 fps) a lost track is kept"),
+    )
 
     def __init__(self, frame_rate: float = 30, track_thresh: float = 0.25, match_thresh: float = 0.8,
                  track_buffer: int = 30, mot20: bool = False) -> None:
@@ -109,6 +116,19 @@ class ByteTrack:
         self.max_time_lost = int(frame_rate / 30.0 * track_buffer)
         self.kalman = self.kalman_class()
         self.reset()
+
+    def set_tunable(self, name: str, value: float) -> None:
+        """Changes a live parameter (one of ``tunables``) and what the constructor derives from it
+        (``det_thresh`` from ``track_thresh``, ``max_time_lost`` from ``track_buffer``); the tracks
+        are kept."""
+        if name not in {t.name for t in self.tunables}:
+            raise AttributeError(f"{type(self).__name__} has no tunable {name!r}")
+        setattr(self, name, int(value) if name == "track_buffer" else float(value))
+        self._derive_thresholds()
+
+    def _derive_thresholds(self) -> None:
+        self.det_thresh = self.track_thresh + 0.1
+        self.max_time_lost = int(self.frame_rate / 30.0 * self.track_buffer)
 
     def reset(self) -> None:
         """Forget all tracks; ids start again at 1."""

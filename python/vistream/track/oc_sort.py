@@ -32,6 +32,7 @@ import numpy as np
 from ..detections import Detections, as_detections
 from .byte_track import check_frames_elapsed, tracked_detections
 from .kalman_filter import KalmanFilterXYWH
+from ..tunables import Tunable
 from .matching import iou_matrix, linear_assignment
 
 ORU_MAX_GAP = 1000  # frames; a longer gap re-updates only the last ``ORU_MAX_GAP`` virtual steps
@@ -119,6 +120,13 @@ class OCSORT:
     """
 
     accepts = frozenset({"numpy", "torch"})  # the image is never looked at
+    #: live parameters (``Pipeline.set_tunable("tracker", ...)``)
+    tunables = (
+        Tunable("det_thresh", 0.05, 0.95, 0.01, doc="score a detection needs for the first association"),
+        Tunable("iou_thresh", 0.05, 0.95, 0.01, doc="minimum IoU of a match"),
+        Tunable("max_age", 1, 300, 1, "int", doc="frames (at 30 fps) a track lives unseen"),
+        Tunable("min_hits", 1, 10, 1, "int", doc="matches before a track is reported"),
+    )
 
     def __init__(self, frame_rate: float = 30, det_thresh: float = 0.6, iou_thresh: float = 0.3,
                  max_age: int = 30, min_hits: int = 1, delta_t: int = 3, inertia: float = 0.2,
@@ -143,6 +151,14 @@ class OCSORT:
         self.max_frames_unseen = max(1, int(frame_rate / 30.0 * max_age))
         self.kalman = KalmanFilterXYWH()
         self.reset()
+
+    def set_tunable(self, name: str, value: float) -> None:
+        """Changes a live parameter (one of ``tunables``) and what the constructor derives from
+        it (``max_frames_unseen`` from ``max_age``); the tracks are kept."""
+        if name not in {t.name for t in self.tunables}:
+            raise AttributeError(f"OCSORT has no tunable {name!r}")
+        setattr(self, name, int(value) if name in ("max_age", "min_hits") else float(value))
+        self.max_frames_unseen = max(1, int(self.frame_rate / 30.0 * self.max_age))
 
     def reset(self) -> None:
         """Forget all tracks; ids start again at 1."""

@@ -67,10 +67,13 @@ def apply_control(player: Any, feed: FrameFeed, message: Mapping[str, Any]) -> N
         index, time = _integer(message, "index"), _number(message, "time")
         if (index is None) == (time is None):
             raise ControlError("'seek' needs exactly one of 'time' (seconds) or 'index' (frame)")
+        before = feed.published
         if index is not None:
             player.seek(index=index)
         else:
             player.seek(time=float(time))
+        if player.paused:  # the frame sought to is published once; a playing player goes on anyway
+            feed.wait_for_publish(before, STEP_TIMEOUT)
     else:  # step
         frames = _integer(message, "frames")
         frames = 1 if frames is None else frames

@@ -24,6 +24,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # How often the WebSocket sends the state (at least) and the panels (at most), seconds.
 STATE_INTERVAL = 0.5
 PANELS_INTERVAL = 0.25
+# Threads for the blocking calls of the endpoints (controls, state, panels).
+WORKER_THREADS = 4
 
 _PLACEHOLDER = """<!doctype html>
 <html><head><meta charset="utf-8"><title>vistream</title></head>
@@ -161,9 +163,18 @@ class WebView:
             log.warning("web view at %s (token generated for the non-loopback host %s)", self.url, self.host)
         return self
 
+    async def _serve_forever(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Blocking work (player calls, a step's wait) runs on a few named threads of the loop's
+        # default executor: bounded however many clients come and go, joined when asyncio.run ends.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="vistream-web-worker"))
+        await self._server.serve(sockets=[self._socket])
+
     def _serve(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._socket]))
+            asyncio.run(self._serve_forever())
         except BaseException as error:  # noqa: BLE001 - reported by start()/logged, never lost silently
             self._startup_error = error
             log.error("web server failed: %s", error)
@@ -188,6 +199,20 @@ class WebView:
         self.stop()
 
     # -- the app -------------------------------------------------------------------------------
+
+    def refresh_if_stale(self) -> None:
+        """A client connected to a paused player whose frame on screen was published with no client
+        (so not kept): the player re-shows that frame (a seek to its index, the callback runs on it
+        again), so the client sees the frame the state names, not an older one."""
+        latest, published = self.feed.latest, self.feed.published
+        if not published or (latest is not None and latest.sequence >= published) or not self.player.paused:
+            return
+        try:
+            self.player.seek(index=self.feed.last[0])
+        except Exception as error:  # noqa: BLE001 - a live source cannot seek: the client waits for the next frame
+            log.debug("could not re-show the paused frame: %s", error)
+            return
+        self.feed.wait_for_publish(published, 2.0)
 
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
@@ -232,7 +257,10 @@ def _static_file(name: str) -> Optional[Path]:
 
 def _build_app(view: WebView) -> Any:
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
+
+    async def run_in_threadpool(function: Any, *args: Any) -> Any:
+        # the event loop's default executor: asyncio.run() joins its threads when the server ends
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route, WebSocketRoute
@@ -309,6 +337,7 @@ def _build_app(view: WebView) -> Any:
         async def parts():
             subscriber = view.feed.subscribe()
             try:
+                await run_in_threadpool(view.refresh_if_stale)
                 sent = 0
                 while True:
                     frame = await view.feed.next_frame(subscriber, sent)
@@ -377,14 +406,15 @@ def _build_app(view: WebView) -> Any:
                 except asyncio.TimeoutError:
                     pass
 
-        receiver = asyncio.ensure_future(receive_controls())
-        sender = asyncio.ensure_future(send_updates())
+        tasks: list = []
         try:
-            await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            await run_in_threadpool(view.refresh_if_stale)
+            tasks = [asyncio.ensure_future(receive_controls()), asyncio.ensure_future(send_updates())]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (receiver, sender):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(receiver, sender, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             view.feed.unsubscribe(subscriber)
             try:
                 await socket_.close()

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # torch is optional: imported when a YOLOX is built
 
 from ...detections import Detections
 from ...errors import CheckpointMismatchError, MissingDependencyError, UntrustedCheckpointError
+from ...tunables import Tunable
 from .specs import DEFAULT_MODEL, MODEL_SPECS, canonical_name, checkpoint_architecture, choose_variant, \
     resolve_num_classes
 
@@ -205,6 +206,12 @@ class YOLOX:
         detections = detector(frame_bgr)
         onnx_detector = YOLOX(ckpt_file="auto", onnx_file="bytetrack_m.onnx")  # exported once
     """
+
+    #: live parameters (``Pipeline.set_tunable("detector", ...)``)
+    tunables = (
+        Tunable("conf", 0.01, 1.0, 0.01, doc="minimum score (objectness x class probability)"),
+        Tunable("nms", 0.05, 1.0, 0.01, doc="IoU threshold of non-maximum suppression"),
+    )
 
     def __init__(self, model: Optional[str] = None, ckpt_file: Optional[str] = None, device: str = "cpu",
                  fp16: bool = False, input_size: Union[None, int, Tuple[int, int]] = None,
