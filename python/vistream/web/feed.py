@@ -217,7 +217,10 @@ class FrameFeed:
 
         while True:
             with self._lock:
-                while (self._pending is None or not any(s.waiting for s in self._subscribers)) and not self._closed:
+                # with clients, encode only while one can take a frame; without any, a retained
+                # (paused) frame is encoded at once so that a page opened later shows it first
+                while (self._pending is None or (self._subscribers and not any(s.waiting for s in self._subscribers))) \
+                        and not self._closed:
                     self._wakeup.wait()
                 if self._closed:
                     return
