@@ -3,7 +3,8 @@
 Cost to the pipeline: ``publish`` only records the frame's index/time when no client is
 connected; with a client it copies the pixels into one newest-wins slot (the pipeline goes on
 at once, never waiting for the encoder or a client). The feed's own thread encodes the newest
-slot to JPEG, at most once per published frame and only while a client is connected. Each client
+slot to JPEG, at most once per published frame and only while a client can take a frame (a
+client that stopped reading costs no encoding). Each client
 is woken when a new JPEG is ready and takes the newest one when it is ready to send: a slow
 client skips frames, it never queues them.
 """
