@@ -360,7 +360,9 @@ def _build_app(view: WebView) -> Any:
 
         async def send_json(message: Dict[str, Any]) -> None:
             async with send_lock:
+                subscriber.waiting = False  # a client that stopped reading blocks here too: no encoding for it
                 await socket_.send_text(json.dumps(message))
+                view.feed.waiting_for_frame(subscriber)
 
         async def receive_controls() -> None:
             while True:
