@@ -167,8 +167,9 @@ class FrameFeed:
         with self._lock:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
-            if not self._subscribers:
-                self._pending = None  # nobody to encode for: free the pixels at once
+            # a frame held back while this client was busy is still encoded (no client left: at once,
+            # then freed), so the latest JPEG is the frame on screen for a page opened later (paused)
+            self._wakeup.notify_all()
 
     def waiting_for_frame(self, subscriber: _Subscriber) -> None:
         """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
