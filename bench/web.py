@@ -553,7 +553,7 @@ def stalled_websocket(port: int) -> socket.socket:
 
 def run_load(clip: Path, clients: str, runs: Sequence[Tuple[str, float]]) -> List[dict]:
     """Pipeline runs (each `(mode, clip seconds)`) with `clients` connected; the browsers are
-    started once and pointed at each run's server."""
+    started once for them and pointed at each run's server."""
     browsers = int(clients.split()[0]) if clients.endswith(("browser", "browsers")) else 0
     drivers = []
     results = []
@@ -660,8 +660,8 @@ def write_section(markdown: str, machine: dict, args: argparse.Namespace) -> Non
             f"({machine['cpus']} cores shared with other jobs: load average {machine['load_start']:.1f} at the start, "
             f"{machine['loadavg'][0]:.1f} at the end). Clip: `{' '.join(CLIP_COMMAND)} {CLIP.relative_to(REPO)}`; "
             f"latency: {args.seconds:g} s measured after {args.warmup:g} s warm-up per row; load: "
-            f"{args.offline_runs} offline runs of the first {args.offline_seconds:g} s of the clip per row (the median "
-            f"run is shown), one realtime run of the first {args.realtime_seconds:g} s._\n\n"
+            f"{args.offline_runs} offline runs of the first {args.offline_seconds:g} s of the clip per row, interleaved "
+            f"over the rows (the median run is shown), one realtime run of the first {args.realtime_seconds:g} s._\n\n"
             f"{markdown}\n{END}")
     if START in text and END in text:
         text = text[:text.index(START)] + body + text[text.index(END) + len(END):]
@@ -676,9 +676,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--transports", nargs="+", choices=("ws", "mjpeg", "streamlit"),
                         default=["ws", "mjpeg", "streamlit"])
     parser.add_argument("--clients", nargs="+", choices=LOAD_CLIENTS, default=LOAD_CLIENTS)
-    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per latency row")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per latency row")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured at the start of a row")
-    parser.add_argument("--offline-seconds", type=float, default=20.0, help="clip seconds of each offline run")
+    parser.add_argument("--offline-seconds", type=float, default=15.0, help="clip seconds of each offline run")
     parser.add_argument("--offline-runs", type=int, default=3, help="offline runs per client setup")
     parser.add_argument("--realtime-seconds", type=float, default=8.0, help="clip seconds of each realtime run")
     parser.add_argument("--no-write", action="store_true", help="print only: no JSON, no BENCHMARKS.md")
@@ -702,16 +702,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             latency.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
     if args.only in (None, "load"):
-        runs = [("offline", args.offline_seconds)] * args.offline_runs + [("realtime", args.realtime_seconds)]
-        for clients in args.clients:
-            print(f"load {clients} ...", file=sys.stderr, flush=True)
-            try:
-                rows = run_load(clip, clients, runs)
-            except Exception as error:
-                rows = [{"clients": clients, "mode": "error", "error": f"{type(error).__name__}: {error}"}]
-            load.extend(rows)
-            for row in rows:
-                print(json.dumps(row), file=sys.stderr, flush=True)
+        # Offline runs interleaved over the client setups (one round = every setup once), so a
+        # change in the machine's load from other jobs spreads over all rows instead of one.
+        rounds = [[("offline", args.offline_seconds)]] * args.offline_runs + [[("realtime", args.realtime_seconds)]]
+        for number, runs in enumerate(rounds):
+            for clients in args.clients:
+                print(f"load round {number + 1}/{len(rounds)}: {clients} ...", file=sys.stderr, flush=True)
+                try:
+                    rows = run_load(clip, clients, runs)
+                except Exception as error:
+                    rows = [{"clients": clients, "mode": "error", "error": f"{type(error).__name__}: {error}"}]
+                load.extend(rows)
+                for row in rows:
+                    print(json.dumps(row), file=sys.stderr, flush=True)
     machine = _machine()
     machine["load_start"] = load_start
     parts = []
