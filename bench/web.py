@@ -428,6 +428,7 @@ def measure_vistream_latency(clip: Path, transport: str, warmup: float, seconds:
     try:
         page = open_vistream_page(driver, served.base, transport)
         start_probe(driver, ["#video"])
+        probe_started = time.time()
         time.sleep(0.5)
         served.run()
         started = time.time()
@@ -441,6 +442,7 @@ def measure_vistream_latency(clip: Path, transport: str, warmup: float, seconds:
     result = latency_stats(served.coded.code.handovers, [tuple(r) for r in records["records"]],
                            (started + warmup, ended))
     result.update(peer="vistream", transport=transport, page=page, invalid_polls=records["invalid"],
+                  probe_hz=records["polls"] / (ended - probe_started),
                   polls=records["polls"], probe_errors=records["errors"],
                   pipeline_dropped=stats.frames_dropped if stats else None,
                   pipeline_processed=stats.frames_processed if stats else None,
@@ -496,7 +498,7 @@ def measure_streamlit_latency(clip: Path, warmup: float, seconds: float) -> dict
             driver = chromium()
             driver.get(f"http://127.0.0.1:{port}/")  # the session's script run starts with the page
             start_probe(driver, ['[data-testid="stImage"] img', "img"])
-            started = time.time()
+            started = probe_started = time.time()
             time.sleep(warmup + seconds)
             ended = time.time()
             records = probe_records(driver)
@@ -523,6 +525,7 @@ def measure_streamlit_latency(clip: Path, warmup: float, seconds: float) -> dict
     first = min((at for _, at in handovers), default=started)
     result = latency_stats(handovers, [tuple(r) for r in records["records"]], (max(started, first) + warmup, ended))
     result.update(peer="streamlit", transport="st.empty().image", page="streamlit app (its <img>)",
+                  probe_hz=records["polls"] / (ended - probe_started),
                   invalid_polls=records["invalid"], polls=records["polls"], probe_errors=records["errors"],
                   pipeline_dropped=dropped, pipeline_processed=len(handovers))
     if not handovers:
@@ -604,8 +607,8 @@ def _fmt(value: Optional[float], digits: int = 0) -> str:
 def latency_table(results: List[dict]) -> str:
     reference = next((r for r in results if r.get("transport") == "ws" and r.get("median_ms")), None)
     lines = ["| path | what the browser shows | median ms | p95 ms | max ms | frames shown/s | frames lost "
-             "| frames skipped before hand-over | median ÷ vistream WS | shown/s ÷ vistream WS |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| frames skipped before hand-over | median ÷ vistream WS | shown/s ÷ vistream WS | page frames/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = f"{r['median_ms'] / reference['median_ms']:.2f}" if reference and r.get("median_ms") else "–"
         fps_ratio = (f"{r['shown_fps'] / reference['shown_fps']:.2f}" if reference and reference.get("shown_fps")
@@ -614,7 +617,9 @@ def latency_table(results: List[dict]) -> str:
         page = r.get("page") or ("error: " + r.get("error", "")[:120].replace("|", "/"))
         lines.append(f"| {r['peer']} {r['transport']} | {page} | {_fmt(r.get('median_ms'))} "
                      f"| {_fmt(r.get('p95_ms'))} | {_fmt(r.get('max_ms'))} | {_fmt(r.get('shown_fps'), 1)} "
-                     f"| {lost} | {_fmt(r.get('pipeline_dropped'))} | {ratio} | {fps_ratio} |")
+                     f"| {lost} | {_fmt(r.get('pipeline_dropped'))} | {ratio} | {fps_ratio} | {_fmt(r.get('probe_hz'))} |")
+    lines.append("\n_page frames/s: how often the browser ran its animation-frame loop (60 on an idle machine); "
+                 "well below 60 the browser was starved of CPU and the row measures the machine, not the server._")
     return "\n".join(lines)
 
 
