@@ -144,7 +144,8 @@ class WebView:
             self._info = None
         self._socket = _bound_socket(self.host, self._requested_port)
         self._port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self._build_app(), log_level="warning", access_log=False, lifespan="off",
+        # log_config=None: uvicorn leaves the application's logging setup alone
+        config = uvicorn.Config(self._build_app(), log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 ws=_websocket_protocol(), timeout_graceful_shutdown=2,
                                 ws_ping_interval=10.0, ws_ping_timeout=10.0)
         self._server = uvicorn.Server(config)
@@ -212,7 +213,8 @@ class WebView:
         except Exception as error:  # noqa: BLE001 - a live source cannot seek: the client waits for the next frame
             log.debug("could not re-show the paused frame: %s", error)
             return
-        self.feed.wait_for_publish(published, 2.0)
+        if self.feed.wait_for_publish(published, 2.0):
+            self.feed.wait_for_encoded(self.feed.published, 2.0)  # the client's first frame is that one
 
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
