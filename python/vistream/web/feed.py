@@ -3,7 +3,8 @@
 Cost to the pipeline: ``publish`` only records the frame's index/time when no client is
 connected; with a client it copies the pixels into one newest-wins slot (the pipeline goes on
 at once, never waiting for the encoder or a client). The feed's own thread encodes the newest
-slot to JPEG, at most once per published frame and only while a client is connected. Each client
+slot to JPEG, at most once per published frame and only while a client can take a frame (a
+client that stopped reading costs no encoding). Each client
 is woken when a new JPEG is ready and takes the newest one when it is ready to send: a slow
 client skips frames, it never queues them.
 """
@@ -46,6 +47,9 @@ class _Subscriber:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.event = asyncio.Event()
+        #: the client waits for a frame newer than the latest JPEG (it sent all it took); the encoder
+        #: encodes only while one does, so a client that stopped reading costs no encoding
+        self.waiting = True
 
     def wake(self) -> None:
         try:
@@ -179,15 +183,24 @@ class FrameFeed:
             if not self._subscribers:
                 self._pending = None  # nobody to encode for: free the pixels at once
 
+    def waiting_for_frame(self, subscriber: _Subscriber) -> None:
+        """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
+        with self._lock:
+            subscriber.waiting = True
+            self._wakeup.notify_all()
+
     async def next_frame(self, subscriber: _Subscriber, after: int) -> Optional[EncodedFrame]:
         """The newest JPEG with a sequence above ``after``; waits for one. None once the feed closes."""
         while not self._closed:
             frame = self._latest
             if frame is not None and frame.sequence > after:
+                subscriber.waiting = False
                 return frame
             subscriber.event.clear()
+            self.waiting_for_frame(subscriber)
             frame = self._latest  # encoded between the check and the clear
             if frame is not None and frame.sequence > after:
+                subscriber.waiting = False
                 return frame
             await subscriber.event.wait()
         return None
@@ -219,7 +232,10 @@ class FrameFeed:
         _lower_this_threads_priority()
         while True:
             with self._lock:
-                while self._pending is None and not self._closed:
+                # with clients, encode only while one can take a frame; without any, a retained
+                # (paused) frame is encoded at once so that a page opened later shows it first
+                while (self._pending is None or (self._subscribers and not any(s.waiting for s in self._subscribers))) \
+                        and not self._closed:
                     self._wakeup.wait()
                 if self._closed:
                     return

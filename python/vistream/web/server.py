@@ -366,7 +366,9 @@ def _build_app(view: WebView) -> Any:
 
         async def send_json(message: Dict[str, Any]) -> None:
             async with send_lock:
+                subscriber.waiting = False  # a client that stopped reading blocks here too: no encoding for it
                 await socket_.send_text(json.dumps(message))
+                view.feed.waiting_for_frame(subscriber)
 
         async def receive_controls() -> None:
             while True:
@@ -387,9 +389,11 @@ def _build_app(view: WebView) -> Any:
                 frame = view.feed.latest
                 if frame is not None and frame.sequence > sent:
                     sent = frame.sequence
+                    subscriber.waiting = False
                     async with send_lock:  # the header and its JPEG stay together
                         await socket_.send_text(json.dumps(frame.header()))
                         await socket_.send_bytes(frame.jpeg)
+                    view.feed.waiting_for_frame(subscriber)  # sent (not held up by a client that stopped reading)
                 now = _time.monotonic()
                 if state_wanted.is_set() or now - state_at >= STATE_INTERVAL:
                     state_wanted.clear()
