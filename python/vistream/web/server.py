@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import socket
 import threading
 import time as _time
@@ -53,11 +52,10 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as error:
         sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+        raise OSError(error.errno, f"the web view cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock  # not inheritable (Python's default): a child process never keeps the port open
 
 
 class WebView:
@@ -270,7 +268,7 @@ def _build_app(view: WebView) -> Any:
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
+    from starlette.websockets import WebSocket
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
