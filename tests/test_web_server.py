@@ -45,6 +45,18 @@ def clip(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def noisy_clip(tmp_path_factory) -> Path:
+    """``ffmpeg -f lavfi -i testsrc2=size=640x360:rate=30:duration=4 -vf noise=alls=60:allf=t+u -c:v
+    libx264 -preset ultrafast -g 30 -pix_fmt yuv420p``: frames that JPEG cannot shrink much (~170 kB
+    at quality 95 against 0.7 MB of pixels), so a queue of them shows in the RSS at once."""
+    path = tmp_path_factory.mktemp("web") / "noisy_clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
+                    "-vf", "noise=alls=60:allf=t+u", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
 @contextlib.contextmanager
 def serving(source: Path, web: "WebOptions | int" = None, **player_options) -> Iterator[Tuple[vistream.Player, WebView]]:
     """A real-time Player with ``web=`` running on a thread; stopped (and its view gone) on exit."""
@@ -394,9 +406,9 @@ def non_loopback_address() -> Tuple[str, str]:
 def status_of(host: str, port: int, path: str, headers: Optional[dict] = None) -> Tuple[int, dict]:
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request("POST" if path.startswith("/api/control") else "GET", path,
-                           body=json.dumps({"action": "resume"}) if path.startswith("/api/control") else None,
-                           headers=headers or {})
+        post = path.startswith("/api/control")
+        connection.request("POST" if post else "GET", path, body=json.dumps({"action": "resume"}) if post else None,
+                           headers={**({"content-type": "application/json"} if post else {}), **(headers or {})})
         response = connection.getresponse()
         if path.startswith("/stream.mjpg") and response.status == 200:
             assert response.read1(64).startswith(b"--"), "the stream is flowing"
@@ -450,6 +462,25 @@ def test_loopback_needs_no_token_unless_given(clip):
         assert status_of("127.0.0.1", view.port, "/api/state")[0] == 200
 
 
+def test_other_sites_in_the_browser_cannot_use_a_loopback_view(clip):
+    """No token on loopback: DNS rebinding (a foreign Host), cross-site WebSockets (a foreign
+    Origin) and form/text POSTs (no CORS preflight) are refused; the page's own requests are not."""
+    with serving(clip) as (player, view):
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": "evil.example:80"})[0] == 403
+        assert status_of("127.0.0.1", view.port, "/api/state", {"host": f"localhost:{view.port}"})[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", view.port, timeout=10)
+        connection.request("POST", "/api/control", body=json.dumps({"action": "pause"}),
+                           headers={"content-type": "text/plain"})
+        assert connection.getresponse().status == 415
+        connection.close()
+        assert not player.paused, "the refused POST changed nothing"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            asyncio.run(ws_frames(ws_url(view), 1, origin="http://evil.example"))
+        assert refused.value.response.status_code == 403
+        same_origin = f"http://127.0.0.1:{view.port}"
+        assert len(asyncio.run(ws_frames(ws_url(view), 1, origin=same_origin))) == 1
+
+
 # ------------------------------------------------------------------------------------- load
 
 
@@ -462,33 +493,37 @@ def _stalled_websocket(port: int) -> socket.socket:
     return client
 
 
-def _pipeline_rate(clip: Path, seconds: float, stalled: bool) -> Tuple[float, int, int]:
-    """(frames through the callback per second, RSS growth while serving, frames the server encoded)."""
-    with serving(clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
-        client = _stalled_websocket(view.port) if stalled else None
-        try:
-            time.sleep(1.0)  # the handshake done, the socket buffers filling
-            rss_before = rss_bytes()
-            processed_before, started = player.stats.frames_processed, time.monotonic()
-            time.sleep(seconds)
-            rate = (player.stats.frames_processed - processed_before) / (time.monotonic() - started)
-            return rate, rss_bytes() - rss_before, view.feed.frames_encoded
-        finally:
-            if client is not None:
+def _rate_over(player: vistream.Player, seconds: float) -> float:
+    processed, started = player.stats.frames_processed, time.monotonic()
+    time.sleep(seconds)
+    return (player.stats.frames_processed - processed) / (time.monotonic() - started)
+
+
+def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(noisy_clip):
+    # Real-time at 30 fps, one run, windows without and with a client that never reads, taken in
+    # turn so that the machine's changing load hits both alike. A per-client queue would hold
+    # every JPEG (~170 kB, 30 a second: ~5 MB/s; a queueing variant of the feed grew by 15-19 MB
+    # in 4 s here); the newest-wins feed holds at most
+    # the slot's pixels, the pixels being encoded (0.7 MB each) and one JPEG, so the RSS may move
+    # by ~2 MB: the limit is 8 MB over 4 s.
+    alone: List[float] = []
+    stalled: List[float] = []
+    growths: List[int] = []
+    with serving(noisy_clip, web=WebOptions(port=0, jpeg_quality=95), loop=True) as (player, view):
+        time.sleep(0.5)
+        for _ in range(2):
+            alone.append(_rate_over(player, 4.0))
+            client = _stalled_websocket(view.port)
+            try:
+                time.sleep(0.5)  # the handshake done, the socket buffers filling
+                rss = rss_bytes()
+                stalled.append(_rate_over(player, 4.0))
+                growths.append(rss_bytes() - rss)
+                assert len(view.feed._subscribers) == 1, "the stalled client stayed connected"
+            finally:
                 client.close()
-
-
-def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(clip):
-    # Real-time at 30 fps: the pipeline's rate with a stalled client must match the rate without
-    # one. A per-client queue would hold every 720p JPEG (~250 kB at quality 95, 30 a second:
-    # ~7 MB/s, 30 MB over the 4 s); the newest-wins feed holds one, so 12 MB is far above the
-    # noise and far below a queue.
-    alone, _, _ = _pipeline_rate(clip, 4.0, stalled=False)
-    with_stalled, growth, encoded = _pipeline_rate(clip, 4.0, stalled=True)
-    assert encoded > 30, "the stalled client was connected: frames were encoded for it"
-    assert with_stalled >= 0.85 * alone, (alone, with_stalled)
-    assert with_stalled > 20, with_stalled
-    assert growth < 12 * 1024 * 1024, f"the server's memory grew by {growth / 1e6:.1f} MB"
+    assert sum(stalled) >= 0.85 * sum(alone), (alone, stalled)
+    assert max(growths) < 8 * 1024 * 1024, f"the server's memory grew by {max(growths) / 1e6:.1f} MB in 4 s"
 
 
 def test_twenty_client_cycles_leave_threads_and_memory_flat(clip):
@@ -596,3 +631,33 @@ def test_vistream_serve_answers_and_stops_on_sigterm(clip, tmp_path):
     assert process.returncode == 0, err
     assert "stopped by SIGTERM" in out
     assert (tmp_path / "served.mp4").is_file(), "the output was finalized"
+
+
+def test_import_vistream_does_not_import_the_web_packages_and_a_missing_one_is_named(test_mp4):
+    code = """
+import sys
+import vistream, vistream.web
+from vistream.web import WebOptions
+assert not any(name in sys.modules for name in ("starlette", "uvicorn")), "imported eagerly"
+sys.modules["starlette"] = None  # as if the package were not installed
+from vistream.web import WebView
+try:
+    WebView(vistream.Player(sys.argv[1], display=False), port=0)
+except ImportError as error:
+    print(error)
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(test_mp4)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'vistream[web]'" in done.stdout and "starlette" in done.stdout
+
+
+def test_web_options_are_checked(test_mp4):
+    with pytest.raises(ValueError, match="port"):
+        WebOptions(port=70000)
+    with pytest.raises(TypeError, match="port"):
+        vistream.Player(str(test_mp4), display=False, web="8000")
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        WebOptions(jpeg_quality=0)
+    with pytest.raises(TypeError, match="token"):
+        WebOptions(token="")
+

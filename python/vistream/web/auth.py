@@ -115,3 +115,69 @@ def _with_cookie(send: Send, token: str) -> Send:
         await send(message)
 
     return send_with_cookie
+
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def _host_name(value: str) -> str:
+    """``host[:port]`` without the port (an IPv6 literal keeps its brackets)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class BrowserGuard:
+    """What a token cannot cover on a loopback view without one, against other web sites in the
+    user's own browser:
+
+    - ``check_host``: the ``Host`` header must name loopback (a DNS-rebinding page reaches
+      127.0.0.1 under its own name and would otherwise read the frames and drive the player);
+    - a WebSocket handshake whose ``Origin`` is another site's is refused (cross-site WebSocket);
+    - a POST must be ``Content-Type: application/json`` (a form or ``text/plain`` POST from
+      another site needs no CORS preflight; JSON does, and the view answers none).
+
+    Refusals are 403 (415 for the content type), before the app sees the request.
+    """
+
+    def __init__(self, app: ASGIApp, check_host: bool) -> None:
+        self.app = app
+        self.check_host = check_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host") or ""
+        problem: Optional[Tuple[int, str]] = None
+        if self.check_host and _host_name(host) not in _LOOPBACK_NAMES:
+            problem = (403, f"Host {host!r} is not this machine's loopback address")
+        elif scope["type"] == "websocket":
+            origin = _header(scope, b"origin")
+            if origin and origin.split("://", 1)[-1].rstrip("/").lower() != host.lower():
+                problem = (403, f"WebSocket from another origin ({origin}) refused")
+        elif scope.get("method") == "POST":
+            content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                problem = (415, "POST bodies are JSON: send Content-Type: application/json")
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        status, message = problem
+        body = json.dumps({"error": message}).encode()
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if (await receive()).get("type") != "websocket.connect":
+            return
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            await send({"type": "websocket.http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008})

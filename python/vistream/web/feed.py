@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import os
+import sys
 import threading
 import time as _time
 from typing import Any, Callable, Deque, List, Optional, Tuple
@@ -146,6 +148,17 @@ class FrameFeed:
                 self._wakeup.wait(left)
             return self._published > after
 
+    def wait_for_encoded(self, sequence: int, timeout: float) -> bool:
+        """Waits until the latest JPEG is of published frame ``sequence`` or newer; False on timeout."""
+        deadline = _time.monotonic() + timeout
+        with self._lock:
+            while (self._latest is None or self._latest.sequence < sequence) and not self._closed:
+                left = deadline - _time.monotonic()
+                if left <= 0:
+                    return False
+                self._wakeup.wait(left)
+            return self._latest is not None and self._latest.sequence >= sequence
+
     # -- client side ---------------------------------------------------------------------------
 
     @property
@@ -169,6 +182,12 @@ class FrameFeed:
                 self._subscribers.remove(subscriber)
             # a frame held back while this client was busy is still encoded (no client left: at once,
             # then freed), so the latest JPEG is the frame on screen for a page opened later (paused)
+            self._wakeup.notify_all()
+
+    def waiting_for_frame(self, subscriber: _Subscriber) -> None:
+        """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
+        with self._lock:
+            subscriber.waiting = True
             self._wakeup.notify_all()
 
     def waiting_for_frame(self, subscriber: _Subscriber) -> None:
@@ -217,6 +236,7 @@ class FrameFeed:
     def _encode_loop(self) -> None:
         import cv2
 
+        _lower_this_threads_priority()
         while True:
             with self._lock:
                 # with clients, encode only while one can take a frame; without any, a retained
@@ -246,8 +266,20 @@ class FrameFeed:
             with self._lock:
                 self._latest = frame
                 subscribers = list(self._subscribers)
+                self._wakeup.notify_all()  # wait_for_encoded() waiters
             for subscriber in subscribers:
                 subscriber.wake()
+
+
+def _lower_this_threads_priority(step: int = 10) -> None:
+    """The JPEG encoder yields the CPU to the pipeline when they compete (Linux: per-thread nice)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere PRIO_PROCESS with a thread id would name a process
+    try:
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + step))
+    except OSError:
+        pass  # not allowed here: the encoder runs at the process's priority
 
 
 def _encode_jpeg(cv2: Any, pixels: np.ndarray, quality: int) -> Optional[bytes]:

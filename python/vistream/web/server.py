@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import socket
 import threading
 import time as _time
@@ -15,7 +14,7 @@ from typing import Any, Dict, Optional
 from .controls import ControlError, apply_control, player_state
 from .feed import FrameFeed, publishing_callback
 from .options import LOOPBACK, WebOptions, is_loopback
-from .auth import TokenAuth, generate_token
+from .auth import BrowserGuard, TokenAuth, generate_token
 
 log = logging.getLogger("vistream.web")
 
@@ -53,11 +52,10 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as error:
         sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+        raise OSError(error.errno, f"the web view cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock  # not inheritable (Python's default): a child process never keeps the port open
 
 
 class WebView:
@@ -144,7 +142,8 @@ class WebView:
             self._info = None
         self._socket = _bound_socket(self.host, self._requested_port)
         self._port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self._build_app(), log_level="warning", access_log=False, lifespan="off",
+        # log_config=None: uvicorn leaves the application's logging setup alone
+        config = uvicorn.Config(self._build_app(), log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 ws=_websocket_protocol(), timeout_graceful_shutdown=2,
                                 ws_ping_interval=10.0, ws_ping_timeout=10.0)
         self._server = uvicorn.Server(config)
@@ -212,14 +211,19 @@ class WebView:
         except Exception as error:  # noqa: BLE001 - a live source cannot seek: the client waits for the next frame
             log.debug("could not re-show the paused frame: %s", error)
             return
-        self.feed.wait_for_publish(published, 2.0)
+        if self.feed.wait_for_publish(published, 2.0):
+            self.feed.wait_for_encoded(self.feed.published, 2.0)  # the client's first frame is that one
 
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
 
-    def panels(self) -> Dict[str, Any]:
+    def snapshot(self) -> Any:
+        """The pipeline's latest ``DashboardSnapshot`` (None without a pipeline or before a frame)."""
         dashboard = getattr(self.pipeline, "dashboard", None)
-        snapshot = dashboard() if callable(dashboard) else None
+        return dashboard() if callable(dashboard) else None
+
+    def panels(self) -> Dict[str, Any]:
+        snapshot = self.snapshot()
         return snapshot.to_json() if snapshot is not None else {}
 
     def params(self) -> list:
@@ -227,7 +231,7 @@ class WebView:
         return [value.to_json() for value in tunables()] if callable(tunables) else []
 
     def _build_app(self) -> Any:
-        app = _build_app(self)
+        app = BrowserGuard(_build_app(self), check_host=self.token is None and is_loopback(self.host))
         return TokenAuth(app, self.token) if self.token else app
 
 
@@ -264,7 +268,7 @@ def _build_app(view: WebView) -> Any:
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
+    from starlette.websockets import WebSocket
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -377,6 +381,7 @@ def _build_app(view: WebView) -> Any:
         async def send_updates() -> None:
             sent = 0
             last_state: Optional[Dict[str, Any]] = None
+            last_snapshot: Any = None
             state_at = panels_at = 0.0
             while not view.feed.closed:
                 frame = view.feed.latest
@@ -397,9 +402,10 @@ def _build_app(view: WebView) -> Any:
                         last_state, state_at = moved, now
                 if view.pipeline is not None and now - panels_at >= PANELS_INTERVAL:
                     panels_at = now
-                    snapshot = await run_in_threadpool(view.panels)
-                    if snapshot:
-                        await send_json({"type": "panels", **snapshot})
+                    snapshot = view.snapshot()  # one reference read; immutable once published
+                    if snapshot is not None and snapshot is not last_snapshot:  # paused: nothing new
+                        last_snapshot = snapshot
+                        await send_json({"type": "panels", **(await run_in_threadpool(snapshot.to_json))})
                 subscriber.event.clear()
                 if view.feed.latest is not None and view.feed.latest.sequence > sent:
                     continue
