@@ -28,6 +28,8 @@ if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES="$APT_PACKAGES chromium"
   # tests/test_sinks_mqtt.py runs Debian's MQTT broker on loopback for the MqttSink
   APT_PACKAGES="$APT_PACKAGES mosquitto"
+  # tests/test_web_browser.py drives the web view's page in headless Chromium through chromium-driver
+  APT_PACKAGES="$APT_PACKAGES chromium chromium-driver"
 fi
 missing=""
 for p in $APT_PACKAGES; do
@@ -83,6 +85,8 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q "paho-mqtt==2.1.0"
   # tests/test_bench_seek.py: bench/seek.py's frames-decoded minimum reads the H.264 packets with PyAV
   .venv/bin/python -m pip install -q "av==18.1.0"
+  # tests/test_web_browser.py: selenium drives headless Chromium (chromium-driver) on the web view's page
+  .venv/bin/python -m pip install -q "selenium==4.51.0"
   # tests/test_web_server.py (and the web view's other tests): vistream[web] plus httpx for Starlette's TestClient
   .venv/bin/python -m pip install -q "starlette==1.10.0" "uvicorn==0.54.0" "websockets==17.4" "httpx==0.28.1"
 fi

@@ -316,3 +316,81 @@ def test_highlight_color_on_the_outline(test_mp4):
     for y, x in ((y1 + 40, x1), (y1 + 40, x2), (y2, x1 + 40), (y1, x2 - 10)):  # left, right, bottom, top edges
         assert (image[y, x] == color).all(), (y, x, image[y, x])
     assert pipeline.dashboard().highlighted == right
+
+
+class ScoredBoxes:
+    """Three boxes scoring 0.4, 0.6 and 0.9, kept when at least ``conf``."""
+
+    tunables = (vs.Tunable("conf", 0.0, 1.0, 0.05),)
+
+    def __init__(self) -> None:
+        self.conf = 0.1
+
+    def __call__(self, image) -> vs.Detections:
+        scores = np.array([0.4, 0.6, 0.9], np.float32)
+        keep = scores >= self.conf
+        boxes = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [100, 100, 110, 110]], np.float32)
+        return vs.Detections(xyxy=boxes[keep], confidence=scores[keep], class_id=np.zeros(int(keep.sum()), np.int64))
+
+
+def test_frames_shown_again_after_a_change_are_detected_with_the_new_value(test_mp4):
+    """The pipeline replays remembered detections on a seek back; after a live change it must not
+    show the old parameters' boxes there (what a user stepping back to compare expects)."""
+    pipeline = vs.Pipeline(ScoredBoxes(), ByteTrack(frame_rate=30))
+    shown = {}
+    with vs.Reader(test_mp4) as reader:
+        for frame in reader:
+            if frame.index == 20:
+                break
+            if frame.index == 12:
+                pipeline.set_tunable("detector", "conf", 0.7)
+            pipeline(frame)
+            shown[frame.index] = len(pipeline.last)
+        reader.seek(index=5)
+        for _ in range(5):
+            frame = next(reader)
+            pipeline(frame)
+            shown[("again", frame.index)] = len(pipeline.last)
+    assert [shown[i] for i in range(3, 12)] == [3] * 9 and [shown[i] for i in range(13, 20)] == [1] * 7
+    assert [shown[("again", i)] for i in range(6, 10)] == [1] * 4
+
+
+def test_decoupled_detector_changes_are_applied_by_its_worker_between_runs(test_mp4):
+    """decoupled=True runs the detector on a worker thread: a change must reach it between two of
+    its runs, never while one runs (the pipeline's thread does not wait for the worker)."""
+    runs = []
+
+    class SlowScored(ScoredBoxes):
+        def __call__(self, image):
+            start = self.conf
+            threading.Event().wait(0.02)  # a run long enough for changes to arrive while it runs
+            detections = super().__call__(image)
+            runs.append((threading.current_thread().name, start, self.conf, len(detections)))
+            return detections
+
+    pipeline = vs.Pipeline(SlowScored(), decoupled=True)
+    player = vs.Player(test_mp4, display=False, mode="realtime", audio=False, end=1.5, vfilter="scale=320:180")
+    player.on_frame(pipeline)
+    stop = threading.Event()
+    values = [0.5, 0.7, 0.95, 0.3]
+
+    def web_thread():
+        i = 0
+        while not stop.wait(0.013):  # out of step with the detector's runs on purpose
+            pipeline.set_tunable("detector", "conf", values[i % len(values)])
+            i += 1
+
+    setter = threading.Thread(target=web_thread)
+    setter.start()
+    try:
+        player.run()
+    finally:
+        stop.set()
+        setter.join(10)
+    pipeline.close()
+    assert len(runs) > 10
+    assert all(name != threading.current_thread().name for name, _, _, _ in runs)  # on the worker
+    assert all(start == end for _, start, end, _ in runs)  # never changed during a run
+    expected = {0.1: 3, 0.3: 3, 0.5: 2, 0.7: 1, 0.95: 0}
+    assert all(boxes == expected[start] for _, start, _, boxes in runs)
+    assert len({start for _, start, _, _ in runs}) >= 3  # the changes did arrive

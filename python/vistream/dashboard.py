@@ -108,6 +108,8 @@ class CountSeries:
             columns = columns.sliced(0, bisect.bisect_left(columns.time, time))
         elif len(columns.time) >= 2 * self.length:
             columns = columns.sliced(len(columns.time) - self.length + 1, len(columns.time))
+            # a class not seen for a whole window leaves the chart
+            columns.by_class = {name: values for name, values in columns.by_class.items() if any(values)}
         n = len(columns.time)
         if any(name not in columns.by_class for name in by_class):
             columns = _Columns(columns.time, columns.total, dict(columns.by_class), columns.zones)

@@ -584,6 +584,14 @@ class Pipeline:
         self._timings = StageTimings()                    # published by one assignment
         decoupled_stats = None if self._decoupled is None else (lambda: self._decoupled.stats)
         self._dashboard = DashboardBuilder(self.plugins, self.sinks, decoupled_stats)  # pipeline thread only
+        # {(plugin key, name): value} read on the pipeline's thread (here, then at each frame's
+        # start) and published by assignment: tunables() on another thread never reads a plugin
+        self._live_values: Dict[Tuple[str, str], Any] = {}
+        # decoupled=True: the detector's values, read by the thread that runs it (published by assignment)
+        self._detector_values: Dict[Tuple[str, str], Any] = {}
+        if self._decoupled is not None and not self._detector_in_process():
+            self._detector_values = self._values_of("detector", self.detector)
+        self._read_live_values()
 
     def _live_owners(self) -> Dict[str, Any]:
         """{plugin key: object declaring tunables} (the pipeline itself is handled apart)."""
@@ -595,7 +603,10 @@ class Pipeline:
         if self.classifier is not None:
             owners["classifier"] = self.classifier
         for plugin in self.plugins:
-            owners[plugin.name] = plugin.fn if _tunables.declared(plugin.fn) else plugin
+            # a Schedule named like a reserved key gets its own: "schedule:<name>"
+            key = plugin.name if plugin.name not in ("detector", "tracker", "classifier", "pipeline") \
+                and not plugin.name.startswith("annotator:") else f"schedule:{plugin.name}"
+            owners[key] = plugin.fn if _tunables.declared(plugin.fn) else plugin
         for i, annotator in enumerate(self.annotators):
             owners[f"annotator:{i}"] = annotator
         return {key: owner for key, owner in owners.items() if _tunables.declared(owner)}
@@ -644,12 +655,29 @@ class Pipeline:
             found.append(TunableValue(key, tunable.name, value, tunable.minimum, tunable.maximum, tunable.step,
                                       tunable.kind, tunable.doc))
 
+        values = self._live_values
+        if self._decoupled is not None:
+            values = {**values, **self._detector_values}  # the worker's, as of its last change
         for tunable in self.PIPELINE_TUNABLES:
-            add("pipeline", tunable, int(getattr(self, tunable.name)))
+            add("pipeline", tunable, values[("pipeline", tunable.name)])
         for key, owner in self._live_owners().items():
             for tunable in _tunables.declared(owner):
-                add(key, tunable, _tunables.current_value(owner, tunable))
+                add(key, tunable, values.get((key, tunable.name)))
         return found
+
+    def _read_live_values(self) -> None:
+        """Pipeline thread: the current value of every tunable, published by one assignment."""
+        values = {("pipeline", t.name): int(getattr(self, t.name)) for t in self.PIPELINE_TUNABLES}
+        for key, owner in self._live_owners().items():
+            if key == "detector" and self._decoupled is not None:
+                values.update(self._detector_values)  # the worker's: it may be running the detector now
+            else:
+                values.update(self._values_of(key, owner))
+        self._live_values = values
+
+    @staticmethod
+    def _values_of(key: str, owner: Any) -> Dict[Tuple[str, str], Any]:
+        return {(key, tunable.name): _tunables.current_value(owner, tunable) for tunable in _tunables.declared(owner)}
 
     def set_tunable(self, plugin: str, name: str, value: Any) -> None:
         """Changes a live parameter from any thread: checked now, applied on the pipeline's thread
@@ -710,6 +738,8 @@ class Pipeline:
         """Pipeline thread, start of a frame: applies the queued changes and the highlight."""
         self._highlighter.track_id = self._highlight_request
         if not self._pending:  # read without the lock: a change racing this frame waits for the next
+            if self._clock.frames % 15 == 0:
+                self._read_live_values()  # what the user's own code may have set on a plugin
             return
         with self._live_lock:
             pending, self._pending = self._pending, {}
@@ -726,6 +756,7 @@ class Pipeline:
         if forget:
             self._records.clear()
             self._snapshots.clear()
+        self._read_live_values()
 
     def _set_pipeline_tunable(self, name: str, value: Any) -> None:
         if name == "every_n_frames":
@@ -738,6 +769,8 @@ class Pipeline:
                 pending, self._pending_detector = self._pending_detector, {}
             for name, value in pending.items():
                 _tunables.apply(self.detector, name, value)
+            if self._decoupled is not None:
+                self._detector_values = self._values_of("detector", self.detector)
         return self.detector(image)
 
     def _draw_highlight(self, image: _FrameImage, tracked: Detections) -> None:

@@ -32,6 +32,7 @@
     state: null,          // the last /api/state (or WS state message)
     panels: null,         // the last dashboard JSON
     highlighted: null,    // track id the server highlights, or null
+    serverHighlighted: undefined,  // the last highlight a panels snapshot reported
     seekDragging: false,  // the user holds the seek bar: do not move it under their finger
     socket: null,
     reconnectDelay: RECONNECT_MIN_MS,
@@ -100,6 +101,7 @@
         if (message.type === "frame") pendingMeta = message;
         else if (message.type === "state") showState(message);
         else if (message.type === "panels") showPanels(message);
+        else if (message.type === "error") el.controlError.textContent = message.error;
       } else {
         receiveFrame(event.data, pendingMeta);
         pendingMeta = null;
@@ -258,6 +260,11 @@
     control({ action: "speed", speed });
   }
 
+  // A clicked button keeps no focus: the keys below stay the window's keys (space on a focused
+  // button would press it as well as toggle pause).
+  for (const button of [el.pause, el.stepBack, el.stepForward]) {
+    button.addEventListener("mousedown", (event) => event.preventDefault());
+  }
   el.pause.addEventListener("click", togglePause);
   el.stepBack.addEventListener("click", () => step(-1));
   el.stepForward.addEventListener("click", () => step(1));
@@ -295,6 +302,10 @@
       default: handled = false;
     }
     if (handled) event.preventDefault();
+  });
+  document.addEventListener("keyup", (event) => {
+    // A button focused with Tab would also be pressed by the space that toggled pause.
+    if (event.key === " " && event.target && event.target.tagName === "BUTTON") event.preventDefault();
   });
 
   // ---- highlight -------------------------------------------------------------------------------
@@ -349,7 +360,12 @@
   function showPanels(panels) {
     if (!panels || typeof panels !== "object") return;
     page.panels = panels;
-    if (panels.highlighted !== undefined) page.highlighted = panels.highlighted;
+    // The snapshot says what its frame was drawn with; while paused that lags a click here, so the
+    // page adopts the server's highlight only when it changes (another tab, a reconnect).
+    if (panels.highlighted !== undefined && panels.highlighted !== page.serverHighlighted) {
+      page.serverHighlighted = panels.highlighted;
+      page.highlighted = panels.highlighted;
+    }
     showDetections(panels.detections || []);
     rememberZones(panels);
     drawChart(panels.counts || {});
@@ -363,7 +379,17 @@
     row.appendChild(td);
   }
 
+  let shownDetections = null;
+
   function showDetections(detections) {
+    // Panels arrive at up to 5 Hz, also while paused: an unchanged table is left alone, so a row
+    // under the pointer is not replaced as it is clicked.
+    const key = JSON.stringify(detections);
+    if (key === shownDetections) {
+      markHighlightedRow();
+      return;
+    }
+    shownDetections = key;
     const body = document.createElement("tbody");
     for (const d of detections) {
       const row = document.createElement("tr");
@@ -461,8 +487,11 @@
 
     const legend = document.createDocumentFragment();
     lines.forEach((line, i) => {
-      const color = i === 0 && line.name === "total" ? "#f5f5f5" : COLORS[i % COLORS.length];
-      ctx.strokeStyle = color;
+      line.color = i === 0 && line.name === "total" ? "#f5f5f5" : COLORS[i % COLORS.length];
+    });
+    // Drawn last to first, so the total stays visible over a single class with the same counts.
+    lines.slice().reverse().forEach((line) => {
+      ctx.strokeStyle = line.color;
       ctx.lineWidth = line.width;
       ctx.setLineDash(line.dash || []);
       ctx.beginPath();
@@ -475,8 +504,12 @@
         if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
       }
       ctx.stroke();
+    });
+    lines.forEach((line) => {
       const item = document.createElement("span");
-      item.innerHTML = '<i style="background:' + color + '"></i>';
+      const swatch = document.createElement("i");
+      swatch.style.background = line.color;
+      item.appendChild(swatch);
       item.append(line.name + " " + (line.values.length ? line.values[line.values.length - 1] : "–"));
       legend.appendChild(item);
     });
@@ -519,32 +552,21 @@
     el.zones.replaceChildren(table);
   }
 
-  // StageTimings.to_json(): stages with last/mean ms, plugins by name. Accepts both
-  // {stage: {last, mean}} and {last: {stage: ms}, mean: {stage: ms}} shapes.
+  // StageTimings.to_json(): {"frames", "detect", "track", "classify", "plugins": {name: stage},
+  // "annotate", "total"}, each stage {"last_ms", "mean_ms", "runs"} or null (not run yet).
   function timingRows(timings) {
     const rows = [];
-    const add = (name, last, mean) => {
-      if (typeof last === "number" || typeof mean === "number") rows.push({ name, last, mean });
-    };
-    if (timings.last && typeof timings.last === "object") {
-      const mean = timings.mean || {};
-      for (const [name, value] of Object.entries(timings.last)) {
-        if (value && typeof value === "object") {
-          for (const [plugin, ms] of Object.entries(value)) add(plugin, ms, (mean[name] || {})[plugin]);
-        } else {
-          add(name, value, mean[name]);
-        }
+    const add = (name, stage) => {
+      if (stage && typeof stage === "object" && (typeof stage.last_ms === "number" || typeof stage.mean_ms === "number")) {
+        rows.push({ name, last: stage.last_ms, mean: stage.mean_ms });
       }
-      return rows;
-    }
+    };
     for (const [name, value] of Object.entries(timings)) {
-      if (typeof value === "number") add(name, value, undefined);
-      else if (value && typeof value === "object") {
-        if ("last" in value || "mean" in value) add(name, value.last, value.mean);
-        else for (const [plugin, inner] of Object.entries(value)) {
-          if (typeof inner === "number") add(plugin, inner, undefined);
-          else if (inner && typeof inner === "object") add(plugin, inner.last, inner.mean);
-        }
+      if (name === "frames") continue;
+      if (name === "plugins" && value && typeof value === "object") {
+        for (const [plugin, stage] of Object.entries(value)) add(plugin, stage);
+      } else {
+        add(name, value);
       }
     }
     return rows;
@@ -610,24 +632,22 @@
     }
     const existing = new Map();
     for (const row of el.params.querySelectorAll(".param")) existing.set(row.dataset.key, row);
-    const fragment = document.createDocumentFragment();
-    for (const p of list) {
+    const rows = list.map((p) => {
       const key = paramKey(p);
-      let row = existing.get(key);
-      if (!row) row = buildParam(p, key);
+      const row = existing.get(key) || buildParam(p, key);
       const input = row.querySelector("input");
       // A value the user is still editing is not overwritten by the server's echo.
       if (!paramTimers.has(key) && document.activeElement !== input) {
         input.value = String(p.kind === "bool" ? Number(!!p.value) : p.value);
         row.querySelector("output").textContent = formatValue(p, p.value);
       }
-      fragment.appendChild(row);
-    }
-    // Rebuild only when the set of parameters changed: moving a row would take the focus from a
-    // slider the user is dragging.
+      return row;
+    });
+    // Rows are moved only when the set of parameters changed: moving one would take the focus
+    // from a slider the user is dragging.
     const order = list.map(paramKey).join("\u0001");
     if (el.params.dataset.order !== order) {
-      el.params.replaceChildren(fragment);
+      el.params.replaceChildren(...rows);
       el.params.dataset.order = order;
     }
   }
@@ -643,7 +663,7 @@
     name.className = "name";
     name.textContent = p.plugin + " · " + p.name;
     const output = document.createElement("output");
-    output.htmlFor = id;
+    output.setAttribute("for", id);
     label.append(name, " ", output);
     const input = document.createElement("input");
     input.type = "range";
