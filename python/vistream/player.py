@@ -220,6 +220,7 @@ class Player:
         cache_device_bytes: int = _DEFAULTS.source.cache_device_bytes,
         web: "int | WebOptions | None" = None,
     ) -> None:
+        web_options = _web_options(web)  # checked before anything is opened
         dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
@@ -270,7 +271,7 @@ class Player:
             self._core._set_connection_callback(dispatch)
         _warn_unused(self._core, url)
         self.display = show_window
-        self._web = _web_options(web)
+        self._web = web_options
         #: the running web view (``web=``): set while ``run()`` runs, else None
         self.web_view = None
 
@@ -311,8 +312,9 @@ class Player:
         the same exception is re-raised here.
         """
         error: Optional[BaseException] = None
-        view = self._start_web_view()
+        view = None
         try:
+            view = self._start_web_view()
             self._core.run()
         except BaseException as caught:
             error = caught

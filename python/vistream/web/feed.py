@@ -3,7 +3,8 @@
 Cost to the pipeline: ``publish`` only records the frame's index/time when no client is
 connected; with a client it copies the pixels into one newest-wins slot (the pipeline goes on
 at once, never waiting for the encoder or a client). The feed's own thread encodes the newest
-slot to JPEG, at most once per published frame and only while a client is connected. Each client
+slot to JPEG, at most once per published frame and only while a client can take a frame (a
+client that stopped reading costs no encoding). Each client
 is woken when a new JPEG is ready and takes the newest one when it is ready to send: a slow
 client skips frames, it never queues them.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import os
+import sys
 import threading
 import time as _time
 from typing import Any, Callable, Deque, List, Optional, Tuple
@@ -44,6 +47,9 @@ class _Subscriber:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.event = asyncio.Event()
+        #: the client waits for a frame newer than the latest JPEG (it sent all it took); the encoder
+        #: encodes only while one does, so a client that stopped reading costs no encoding
+        self.waiting = True
 
     def wake(self) -> None:
         try:
@@ -142,6 +148,17 @@ class FrameFeed:
                 self._wakeup.wait(left)
             return self._published > after
 
+    def wait_for_encoded(self, sequence: int, timeout: float) -> bool:
+        """Waits until the latest JPEG is of published frame ``sequence`` or newer; False on timeout."""
+        deadline = _time.monotonic() + timeout
+        with self._lock:
+            while (self._latest is None or self._latest.sequence < sequence) and not self._closed:
+                left = deadline - _time.monotonic()
+                if left <= 0:
+                    return False
+                self._wakeup.wait(left)
+            return self._latest is not None and self._latest.sequence >= sequence
+
     # -- client side ---------------------------------------------------------------------------
 
     @property
@@ -163,18 +180,34 @@ class FrameFeed:
         with self._lock:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
-            if not self._subscribers:
-                self._pending = None  # nobody to encode for: free the pixels at once
+            # a frame held back while this client was busy is still encoded (no client left: at once,
+            # then freed), so the latest JPEG is the frame on screen for a page opened later (paused)
+            self._wakeup.notify_all()
+
+    def waiting_for_frame(self, subscriber: _Subscriber) -> None:
+        """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
+        with self._lock:
+            subscriber.waiting = True
+            self._wakeup.notify_all()
+
+    def waiting_for_frame(self, subscriber: _Subscriber) -> None:
+        """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
+        with self._lock:
+            subscriber.waiting = True
+            self._wakeup.notify_all()
 
     async def next_frame(self, subscriber: _Subscriber, after: int) -> Optional[EncodedFrame]:
         """The newest JPEG with a sequence above ``after``; waits for one. None once the feed closes."""
         while not self._closed:
             frame = self._latest
             if frame is not None and frame.sequence > after:
+                subscriber.waiting = False
                 return frame
             subscriber.event.clear()
+            self.waiting_for_frame(subscriber)
             frame = self._latest  # encoded between the check and the clear
             if frame is not None and frame.sequence > after:
+                subscriber.waiting = False
                 return frame
             await subscriber.event.wait()
         return None
@@ -203,9 +236,13 @@ class FrameFeed:
     def _encode_loop(self) -> None:
         import cv2
 
+        _lower_this_threads_priority()
         while True:
             with self._lock:
-                while self._pending is None and not self._closed:
+                # with clients, encode only while one can take a frame; without any, a retained
+                # (paused) frame is encoded at once so that a page opened later shows it first
+                while (self._pending is None or (self._subscribers and not any(s.waiting for s in self._subscribers))) \
+                        and not self._closed:
                     self._wakeup.wait()
                 if self._closed:
                     return
@@ -229,8 +266,20 @@ class FrameFeed:
             with self._lock:
                 self._latest = frame
                 subscribers = list(self._subscribers)
+                self._wakeup.notify_all()  # wait_for_encoded() waiters
             for subscriber in subscribers:
                 subscriber.wake()
+
+
+def _lower_this_threads_priority(step: int = 10) -> None:
+    """The JPEG encoder yields the CPU to the pipeline when they compete (Linux: per-thread nice)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere PRIO_PROCESS with a thread id would name a process
+    try:
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + step))
+    except OSError:
+        pass  # not allowed here: the encoder runs at the process's priority
 
 
 def _encode_jpeg(cv2: Any, pixels: np.ndarray, quality: int) -> Optional[bytes]:

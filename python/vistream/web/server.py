@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import socket
 import threading
 import time as _time
@@ -53,11 +52,10 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-    except OSError:
+    except OSError as error:
         sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+        raise OSError(error.errno, f"the web view cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock  # not inheritable (Python's default): a child process never keeps the port open
 
 
 class WebView:
@@ -144,7 +142,8 @@ class WebView:
             self._info = None
         self._socket = _bound_socket(self.host, self._requested_port)
         self._port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self._build_app(), log_level="warning", access_log=False, lifespan="off",
+        # log_config=None: uvicorn leaves the application's logging setup alone
+        config = uvicorn.Config(self._build_app(), log_config=None, log_level="warning", access_log=False, lifespan="off",
                                 ws=_websocket_protocol(), timeout_graceful_shutdown=2,
                                 ws_ping_interval=10.0, ws_ping_timeout=10.0)
         self._server = uvicorn.Server(config)
@@ -212,7 +211,8 @@ class WebView:
         except Exception as error:  # noqa: BLE001 - a live source cannot seek: the client waits for the next frame
             log.debug("could not re-show the paused frame: %s", error)
             return
-        self.feed.wait_for_publish(published, 2.0)
+        if self.feed.wait_for_publish(published, 2.0):
+            self.feed.wait_for_encoded(self.feed.published, 2.0)  # the client's first frame is that one
 
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
@@ -268,7 +268,7 @@ def _build_app(view: WebView) -> Any:
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
+    from starlette.websockets import WebSocket
 
     def error(message: str, status: int = 400) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -364,7 +364,9 @@ def _build_app(view: WebView) -> Any:
 
         async def send_json(message: Dict[str, Any]) -> None:
             async with send_lock:
+                subscriber.waiting = False  # a client that stopped reading blocks here too: no encoding for it
                 await socket_.send_text(json.dumps(message))
+                view.feed.waiting_for_frame(subscriber)
 
         async def receive_controls() -> None:
             while True:
@@ -385,9 +387,11 @@ def _build_app(view: WebView) -> Any:
                 frame = view.feed.latest
                 if frame is not None and frame.sequence > sent:
                     sent = frame.sequence
+                    subscriber.waiting = False
                     async with send_lock:  # the header and its JPEG stay together
                         await socket_.send_text(json.dumps(frame.header()))
                         await socket_.send_bytes(frame.jpeg)
+                    view.feed.waiting_for_frame(subscriber)  # sent (not held up by a client that stopped reading)
                 now = _time.monotonic()
                 if state_wanted.is_set() or now - state_at >= STATE_INTERVAL:
                     state_wanted.clear()
