@@ -110,7 +110,7 @@ void DecodeLanes::decode(const std::shared_ptr<const FrameIndex>& index, size_t 
     std::atomic<bool>& stop;
     ~JoinAll() {
       // Reached with lanes still running only when the caller is leaving early (interrupt, a
-      // failed thread start): they stop at their next frame.
+      // failed thread start): they stop at their next target.
       stop.store(true, std::memory_order_release);
       for (std::thread& thread : threads)
         if (thread.joinable()) thread.join();

@@ -60,12 +60,13 @@ class DecodeLanes {
   // Decodes `run_count` runs on `lane_count` lanes (1 < lane_count <= lane_limit()): each lane
   // takes the next run not yet taken (runs in increasing order keep every lane's seeks going
   // forward; a slow run does not hold up the others) and calls decode_run(lane, run) on its own
-  // thread; decode_run should return early once lane_must_stop(run) is true (checked between
-  // frames). Failures come out as a sequential decode would raise them: when run r fails, runs
-  // after r stop and are not started, runs before r finish (one may fail too), and the failure
-  // of the lowest run is rethrown here once every lane stopped. Cancelling the token (close())
-  // or an interrupt of the calling thread (its CancelToken's interrupt check: Ctrl-C) stops
-  // every lane at its next frame. Lanes are opened as needed with `index` as their frame index.
+  // thread; decode_run should return early once lane_must_stop(run) is true (FrameBatch checks
+  // it before each target). Failures come out as a sequential decode would raise them: when
+  // run r fails, runs after r stop and are not started, runs before r finish (one may fail
+  // too), and the failure of the lowest run is rethrown here once every lane stopped.
+  // Cancelling the token (close()) stops every lane at once (it interrupts their reads); an
+  // interrupt of the calling thread (its CancelToken's interrupt check: Ctrl-C) stops them at
+  // their next target. Lanes are opened as needed with `index` as their frame index.
   void decode(const std::shared_ptr<const FrameIndex>& index, size_t lane_count, size_t run_count,
               const std::function<void(VideoSource& lane, size_t run)>& decode_run);
   // True when the lane decoding `run` should stop (thread-safe).
