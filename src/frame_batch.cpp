@@ -187,9 +187,13 @@ constexpr double kMaxLongestRunShare = 0.6;  // of the summed work
 }  // namespace
 
 std::vector<FrameBatch::Run> FrameBatch::plan_runs() const {
-  // The boundaries VideoSource's run_limit() draws: a target whose start keyframe lies beyond
-  // the packet right after the run's last needed one starts a new run (a seek is cheaper than
-  // decoding the frames between).
+  // The boundaries VideoSource's run_limit() draws (a target whose start keyframe lies beyond
+  // the packet right after the run's last needed one starts a new run: a seek is cheaper than
+  // decoding the frames between), and one more: a target whose start keyframe is exactly that
+  // next packet starts a new run too. One decoder saves a seek by decoding on there; on lanes
+  // the split costs a seek but nothing is decoded twice, and the two runs can go in parallel
+  // (random access on clips with B-frames often ends a GOP's last target right before the next
+  // keyframe, which would chain the whole batch into a few long runs).
   const FrameIndex& table = source_.frame_table();
   std::vector<Run> runs;
   int64_t run_start_order = 0;
@@ -198,7 +202,7 @@ std::vector<FrameBatch::Run> FrameBatch::plan_runs() const {
     const int64_t target = targets_[position];
     const int64_t start_order = table.keyframes()[table.start_keyframe(target)].decode_order;
     const int64_t order = table.decode_order_at(target);
-    if (runs.empty() || start_order > run_limit + 1) {
+    if (runs.empty() || start_order > run_limit) {
       runs.push_back(Run{position, position + 1, 0});
       run_start_order = start_order;
       run_limit = order;
