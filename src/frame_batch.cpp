@@ -175,14 +175,15 @@ struct TargetSession {
   VideoSource& source;
 };
 
-// When lanes pay (measured on 2 cores, 640x360 and 1080p H.264, see docs/architecture.md
-// "Random access"): below a few packets of work, starting threads (and, the first time,
-// opening the lanes) costs more than it saves; and a batch whose longest run is most of the
-// work stays on the frame-threaded decoder, because a run cannot be split: on lanes it takes
-// a single-threaded decode of that run, while the frame-threaded decoder, on a long run
-// without seeks, decodes ~1.6-1.8x faster than one thread.
-constexpr int64_t kMinLaneWork = 8;         // packets, summed over the runs
-constexpr double kMaxLongestRunShare = 0.6;  // of the summed work
+// When lanes pay (measured on 2 cores under load, 640x360 and 1080p H.264, see
+// docs/architecture.md "Random access"): below a few packets of work, starting threads (and, the
+// first time, opening the lanes) costs more than it saves; and a batch whose longest run is most
+// of the work stays on the frame-threaded decoder, because a run cannot be split: on lanes the
+// batch takes at least that run's single-threaded decode, while the frame-threaded decoder
+// decodes everything ~1.15-1.25x faster than one thread (long forward runs, both sizes), so
+// lanes win while longest/total < ~0.8; 0.75 leaves a margin for a loaded machine.
+constexpr int64_t kMinLaneWork = 8;           // packets, summed over the runs
+constexpr double kMaxLongestRunShare = 0.75;  // of the summed work
 
 }  // namespace
 
