@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 
+#include "vistream/decode_lanes.hpp"
 #include "vistream/frame_index.hpp"
 #include "vistream/video_source.hpp"
 
@@ -120,9 +122,14 @@ std::vector<int64_t> FrameBatch::indices() const {
   return out;
 }
 
-template <typename OnFrame>
-void FrameBatch::visit(OnFrame&& on_frame) {
-  if (targets_.empty()) return;
+namespace {
+
+// Decodes targets[begin, end) on `source`, whose begin_targets() covers them, calling
+// on_frame(position, frame) for each; should_stop() is asked before each target (lanes: another
+// lane failed, or the owner was closed).
+template <typename OnFrame, typename ShouldStop>
+void decode_targets(VideoSource& source, const std::vector<int64_t>& targets, size_t begin, size_t end,
+                    OnFrame&& on_frame, ShouldStop&& should_stop) {
   // Where the source is is unknown at the start (the Reader may have been iterated), so the
   // first target is always asked of seek_to_index(); afterwards `next_index` is the frame
   // next() returns. The very next frame is simply read. For any other target the source
@@ -131,18 +138,12 @@ void FrameBatch::visit(OnFrame&& on_frame) {
   // seeks otherwise.
   bool positioned = false;
   int64_t next_index = 0;
-  // The source decodes only what the targets need (see VideoSource::begin_targets) and, when
-  // the batch ends (or fails), goes back to plain reading.
-  source_.begin_targets(targets_);
-  struct EndTargets {
-    VideoSource& source;
-    ~EndTargets() { source.end_targets(); }
-  } end_targets{source_};
-  for (size_t position = 0; position < targets_.size(); ++position) {
-    const int64_t target = targets_[position];
-    if (!positioned || target != next_index) source_.seek_to_index(target);
+  for (size_t position = begin; position < end; ++position) {
+    if (should_stop()) return;
+    const int64_t target = targets[position];
+    if (!positioned || target != next_index) source.seek_to_index(target);
     for (;;) {
-      FramePtr frame = source_.next();
+      FramePtr frame = source.next();
       if (!frame) {
         throw Error(ErrorKind::Decode, "frame " + std::to_string(target) +
                                            " could not be decoded: the stream ended before it");
@@ -162,6 +163,91 @@ void FrameBatch::visit(OnFrame&& on_frame) {
       // An earlier frame, decoded only to reach the target.
     }
   }
+}
+
+// The source decodes only what the targets need (see VideoSource::begin_targets) and, when the
+// targets are done (or failed), goes back to plain reading.
+struct TargetSession {
+  TargetSession(VideoSource& source, std::vector<int64_t> targets) : source(source) {
+    source.begin_targets(std::move(targets));
+  }
+  ~TargetSession() { source.end_targets(); }
+  VideoSource& source;
+};
+
+// When lanes pay (measured on 2 cores under load, 640x360 and 1080p H.264, see
+// docs/architecture.md "Random access"): below a few packets of work, starting threads (and, the
+// first time, opening the lanes) costs more than it saves; and a batch whose longest run is most
+// of the work stays on the frame-threaded decoder, because a run cannot be split: on lanes the
+// batch takes at least that run's single-threaded decode, while the frame-threaded decoder
+// decodes everything ~1.15-1.25x faster than one thread (long forward runs, both sizes), so
+// lanes win while longest/total < ~0.8; 0.75 leaves a margin for a loaded machine.
+constexpr int64_t kMinLaneWork = 8;           // packets, summed over the runs
+constexpr double kMaxLongestRunShare = 0.75;  // of the summed work
+
+}  // namespace
+
+std::vector<FrameBatch::Run> FrameBatch::plan_runs() const {
+  // The boundaries VideoSource's run_limit() draws (a target whose start keyframe lies beyond
+  // the packet right after the run's last needed one starts a new run: a seek is cheaper than
+  // decoding the frames between), and one more: a target whose start keyframe is exactly that
+  // next packet starts a new run too. One decoder saves a seek by decoding on there; on lanes
+  // the split costs a seek but nothing is decoded twice, and the two runs can go in parallel
+  // (random access on clips with B-frames often ends a GOP's last target right before the next
+  // keyframe, which would chain the whole batch into a few long runs).
+  const FrameIndex& table = source_.frame_table();
+  std::vector<Run> runs;
+  int64_t run_start_order = 0;
+  int64_t run_limit = -1;
+  for (size_t position = 0; position < targets_.size(); ++position) {
+    const int64_t target = targets_[position];
+    const int64_t start_order = table.keyframes()[table.start_keyframe(target)].decode_order;
+    const int64_t order = table.decode_order_at(target);
+    if (runs.empty() || start_order > run_limit) {
+      runs.push_back(Run{position, position + 1, 0});
+      run_start_order = start_order;
+      run_limit = order;
+    } else {
+      runs.back().end = position + 1;
+      run_limit = std::max(run_limit, order);
+    }
+    runs.back().work = run_limit - run_start_order + 1;
+  }
+  return runs;
+}
+
+bool FrameBatch::decode_on_lanes(const OnFrame& on_frame) {
+  if (!lanes_ || targets_.size() < 2) return false;
+  const size_t lane_count = lanes_->usable_for(source_);
+  if (lane_count < 2) return false;
+  const std::vector<Run> runs = plan_runs();
+  if (runs.size() < 2) return false;
+  int64_t total = 0;
+  int64_t longest = 0;
+  for (const Run& run : runs) {
+    total += run.work;
+    longest = std::max(longest, run.work);
+  }
+  if (total < kMinLaneWork || static_cast<double>(longest) > kMaxLongestRunShare * static_cast<double>(total))
+    return false;
+  lanes_->decode(source_.shared_frame_table(), std::min(lane_count, runs.size()), runs.size(),
+                 [&](VideoSource& lane, size_t run_number) {
+                   const Run& run = runs[run_number];
+                   TargetSession session(lane, std::vector<int64_t>(targets_.begin() + static_cast<std::ptrdiff_t>(run.begin),
+                                                                    targets_.begin() + static_cast<std::ptrdiff_t>(run.end)));
+                   decode_targets(lane, targets_, run.begin, run.end, on_frame,
+                                  [&] { return lanes_->lane_must_stop(run_number); });
+                 });
+  // Reading on continues after the last target, as after a batch decoded by the source itself.
+  source_.resume_at(targets_.back() + 1);
+  return true;
+}
+
+void FrameBatch::visit(const OnFrame& on_frame) {
+  if (targets_.empty()) return;
+  if (decode_on_lanes(on_frame)) return;
+  TargetSession session(source_, targets_);
+  decode_targets(source_, targets_, 0, targets_.size(), on_frame, [] { return false; });
 }
 
 std::vector<FramePtr> FrameBatch::frames() {
@@ -188,30 +274,43 @@ FrameStack FrameBatch::stack() {
   std::iota(slots_by_target.begin(), slots_by_target.end(), size_t{0});
   std::stable_sort(slots_by_target.begin(), slots_by_target.end(),
                    [&](size_t a, size_t b) { return slot_target_[a] < slot_target_[b]; });
-  size_t next_slot = 0;
+  // first_slot[p]..first_slot[p + 1]: the range of slots_by_target that target p fills.
+  std::vector<size_t> first_slot(targets_.size() + 1, 0);
+  for (const size_t target : slot_target_) ++first_slot[target + 1];
+  std::partial_sum(first_slot.begin(), first_slot.end(), first_slot.begin());
+  // Lanes call this from several threads: the buffer is made by the first frame (under the
+  // lock, as is the size check); the copies go to disjoint slots, outside it.
+  std::mutex layout_mutex;
   size_t frame_bytes = 0;
   visit([&](size_t position, FramePtr frame) {
     const AVFrame* av = frame->av_frame();
     const auto format = static_cast<AVPixelFormat>(av->format);
     std::vector<int64_t> shape = frame_shape(format, av->width, av->height);
-    if (!result.pixels) {
-      // Sized by the first frame, not by info(): a filter may change the size.
-      frame_bytes = static_cast<size_t>(av_image_get_buffer_size(format, av->width, av->height, 1));
-      result.shape = shape;
-      result.shape.insert(result.shape.begin(), slots);
-      result.pixels.reset(new uint8_t[frame_bytes * static_cast<size_t>(slots)]);  // no zero-fill: every byte is written
-    } else if (!std::equal(shape.begin(), shape.end(), result.shape.begin() + 1, result.shape.end())) {
-      throw Error(ErrorKind::InvalidArgument, "cannot stack frames of different sizes (frame " +
-                                                  std::to_string(frame->index()) + " is " + std::to_string(av->width) +
-                                                  "x" + std::to_string(av->height) + "); use stack=False");
+    uint8_t* pixels = nullptr;
+    size_t bytes = 0;
+    {
+      std::lock_guard lock(layout_mutex);
+      if (!result.pixels) {
+        // Sized by the first frame, not by info(): a filter may change the size.
+        frame_bytes = static_cast<size_t>(av_image_get_buffer_size(format, av->width, av->height, 1));
+        result.shape = shape;
+        result.shape.insert(result.shape.begin(), slots);
+        result.pixels.reset(new uint8_t[frame_bytes * static_cast<size_t>(slots)]);  // no zero-fill: every byte is written
+      } else if (!std::equal(shape.begin(), shape.end(), result.shape.begin() + 1, result.shape.end())) {
+        throw Error(ErrorKind::InvalidArgument, "cannot stack frames of different sizes (frame " +
+                                                    std::to_string(frame->index()) + " is " + std::to_string(av->width) +
+                                                    "x" + std::to_string(av->height) + "); use stack=False");
+      }
+      pixels = result.pixels.get();
+      bytes = frame_bytes;
     }
     uint8_t* first_copy = nullptr;
-    for (; next_slot < slots_by_target.size() && slot_target_[slots_by_target[next_slot]] == position; ++next_slot) {
-      uint8_t* destination = result.pixels.get() + slots_by_target[next_slot] * frame_bytes;
+    for (size_t k = first_slot[position]; k < first_slot[position + 1]; ++k) {
+      uint8_t* destination = pixels + slots_by_target[k] * bytes;
       if (first_copy) {
-        std::memcpy(destination, first_copy, frame_bytes);
+        std::memcpy(destination, first_copy, bytes);
       } else {
-        VS_CHECK(av_image_copy_to_buffer(destination, static_cast<int>(frame_bytes), av->data, av->linesize, format,
+        VS_CHECK(av_image_copy_to_buffer(destination, static_cast<int>(bytes), av->data, av->linesize, format,
                                          av->width, av->height, 1),
                  ErrorKind::Generic, "copying a frame into the stack");
         first_copy = destination;

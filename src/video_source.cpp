@@ -27,7 +27,8 @@ double to_seconds(int64_t ts, AVRational tb) { return ts * av_q2d(tb); }
 
 }  // namespace
 
-VideoSource::VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel)
+VideoSource::VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel,
+                         std::shared_ptr<const FrameIndex> index)
     : url_(url),
       options_(options),
       cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()),
@@ -70,6 +71,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
   // mode does the same): the frame count is then exact, and seeks need no scan. Containers'
   // own counts are not (mp4 nb_frames includes samples its edit list discards).
   const bool local_file = url.find("://") == std::string::npos || url.rfind("file:", 0) == 0;
+  if (index && demuxer_->seekable()) index_ = std::move(index);
   if (local_file && demuxer_->seekable()) frame_index();
   // A video track that lists no frame (an emptied sample table) is not an empty video: it is
   // a damaged file, and "succeeding" with 0 frames would let a run write a video-less output.
@@ -77,7 +79,7 @@ VideoSource::VideoSource(const std::string& url, const SourceOptions& options, s
     throw Error(ErrorKind::Source, "'" + url + "' has a video stream but its track lists no video frames (damaged "
                                    "or emptied sample table)");
   if (index_ && !options.vfilter.empty()) probe_filtered_timeline(input);
-  cache_enabled_ = index_.has_value() && options.cache_bytes > 0 && !filtered_;
+  cache_enabled_ = index_ != nullptr && options.cache_bytes > 0 && !filtered_;
   // A network URL with a known duration is a recording served over the network (an mp4 over
   // http, an HLS VOD playlist): its end is the end, and reopening it would start over.
   live_ = is_live_source(url, options.input_format) &&
@@ -186,7 +188,7 @@ const FrameIndex& VideoSource::frame_index() {
       throw Error(ErrorKind::Source, "'" + url_ + "' is not seekable (live or piped source)");
     // Scan with a second demuxer so the playing one keeps its position.
     Demuxer scanner(url_, demuxer_->video_stream_index(), cancel_, options_.demuxer_options());
-    index_ = FrameIndex::scan(scanner);
+    index_ = std::make_shared<const FrameIndex>(FrameIndex::scan(scanner));
   }
   return *index_;
 }
@@ -944,6 +946,17 @@ void VideoSource::begin_targets(std::vector<int64_t> indices) {
   for (const int64_t i : indices) target_pts_.push_back(table.pts_at(i));
   std::sort(target_pts_.begin(), target_pts_.end());
   target_indices_ = std::move(indices);
+}
+
+void VideoSource::resume_at(int64_t index) {
+  stop_prefetch();
+  held_output_.reset();
+  discard_filtered();
+  filter_eof_sent_ = false;
+  cached_target_.reset();
+  pipeline_next_index_ = -1;  // not where the decoder is: next() seeks
+  next_sequential_index_ = index;
+  reposition_to_ = index;
 }
 
 void VideoSource::end_targets() {

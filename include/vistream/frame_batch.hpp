@@ -4,12 +4,20 @@
 // forward from the current position (a keyframe lies between them, so starting from that
 // keyframe is cheaper), and results come back in the order asked.
 //
+// With decode lanes (with_lanes(), see decode_lanes.hpp) the batch is planned as *runs* (a seek
+// to a keyframe, then decoding forward to the run's last target: the same decisions the
+// sequential walk makes) and, when the rule in decode_on_lanes() says it pays, the runs are
+// decoded in parallel on single-threaded lanes instead of on the source's frame-threaded
+// decoder; the frames are the same either way, and afterwards the source reads on after the
+// last target as it would have.
+//
 // Not thread-safe, like the VideoSource it drives: the caller serializes (the bindings run a
 // whole batch as one Reader operation). Arguments are checked before the first seek, so a bad
 // batch leaves the source where it was.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +27,7 @@
 
 namespace vistream {
 
+class DecodeLanes;
 class VideoSource;
 
 // An index or time outside the stream. Kind InvalidArgument for C++ callers that only look at
@@ -51,6 +60,12 @@ class FrameBatch {
   // first frame or after the last one.
   static FrameBatch played_at(VideoSource& source, const std::vector<double>& seconds);
 
+  // Lets the batch decode its runs on `lanes` (the owner's, opened for this source; null: none).
+  FrameBatch& with_lanes(DecodeLanes* lanes) {
+    lanes_ = lanes;
+    return *this;
+  }
+
   size_t size() const { return slot_target_.size(); }
   // Index of the frame each slot (position in the request) gets.
   std::vector<int64_t> indices() const;
@@ -65,11 +80,24 @@ class FrameBatch {
  private:
   struct Checked {};  // the indices are known to be in range and non-negative
   FrameBatch(VideoSource& source, const std::vector<int64_t>& slot_indices, Checked);
-  // Calls on_frame(target position, frame) for each distinct index in increasing order.
-  template <typename OnFrame>
-  void visit(OnFrame&& on_frame);
+  // Calls on_frame(target position, frame) once for each distinct index: in increasing order
+  // on the calling thread, or, on lanes, from the lanes' threads (each position once, so
+  // writes to per-position storage need no lock).
+  using OnFrame = std::function<void(size_t position, FramePtr frame)>;
+  void visit(const OnFrame& on_frame);
+  // Targets [begin, end) decoding from one seek to a keyframe onward (positions in targets_);
+  // `work`: packets decoded from that keyframe to the last one the run needs.
+  struct Run {
+    size_t begin = 0;
+    size_t end = 0;
+    int64_t work = 0;
+  };
+  std::vector<Run> plan_runs() const;
+  // Decodes the batch on lanes when they apply and pay (see the .cpp); false: it did not.
+  bool decode_on_lanes(const OnFrame& on_frame);
 
   VideoSource& source_;
+  DecodeLanes* lanes_ = nullptr;
   std::vector<int64_t> targets_;      // distinct indices, increasing
   std::vector<size_t> slot_target_;   // for each slot: its position in targets_
 };

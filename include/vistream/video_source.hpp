@@ -116,8 +116,11 @@ class VideoSource {
   // Called with every non-video packet read (e.g. audio, for muxing); may be empty.
   using PacketSink = std::function<void(AVPacket*)>;
 
-  // `cancel`: shared with the owner's other blocking calls (null: a private token).
-  VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel = nullptr);
+  // `cancel`: shared with the owner's other blocking calls (null: a private token). `index`: the
+  // frame index of this same file, already built by another source (DecodeLanes): used as is,
+  // shared, instead of scanning the file again.
+  VideoSource(const std::string& url, const SourceOptions& options, std::shared_ptr<CancelToken> cancel = nullptr,
+              std::shared_ptr<const FrameIndex> index = nullptr);
   ~VideoSource();
   VideoSource(const VideoSource&) = delete;
   VideoSource& operator=(const VideoSource&) = delete;
@@ -165,10 +168,18 @@ class VideoSource {
   // -1 when the source has no index (live). A non-finite time is Error(InvalidArgument).
   // Thread-safe once the index exists.
   int64_t index_at_time(double seconds, bool clamp_to_last = true) const;
-  bool indexed() const { return index_.has_value(); }
+  bool indexed() const { return index_ != nullptr; }
   // The frame index, built now if needed (Error(Source) for a live source); FrameBatch plans
   // its seeks with its keyframes. Consumer thread only.
   const FrameIndex& frame_table() { return frame_index(); }
+  // The same, as a shared pointer for sources that decode this file alongside (DecodeLanes).
+  std::shared_ptr<const FrameIndex> shared_frame_table() {
+    frame_index();
+    return index_;
+  }
+  // next() returns frame `index` (of an indexed source), repositioning only when next() is
+  // called: for a caller that got the frames before it elsewhere (decode lanes).
+  void resume_at(int64_t index);
   int64_t indexed_frame_count() const {
     if (filtered_) return static_cast<int64_t>(filtered_->pts.size());
     return index_ && !timeline_unknown_ ? index_->size() : 0;
@@ -284,7 +295,7 @@ class VideoSource {
   std::unique_ptr<Demuxer> demuxer_;
   std::unique_ptr<VideoDecoder> decoder_;
   std::unique_ptr<VideoFilter> filter_;
-  std::optional<FrameIndex> index_;
+  std::shared_ptr<const FrameIndex> index_;  // immutable once built; shared with decode lanes
   // The filtered timeline: output pts (filter output time base) of every filtered frame, and
   // the display index of the decoded frame whose arrival made it come out. Immutable after open.
   struct FilteredTimeline {

@@ -179,6 +179,13 @@ class ReaderStats(_Subscriptable):
     downtime: float = 0.0
     #: frames the source would have sent while it was down (downtime x frame rate, an estimate)
     frames_lost: int = 0
+    #: batch runs (a seek to a keyframe, then decoding forward to the run's last target) decoded
+    #: in parallel on decode lanes rather than on the Reader's own decoder (see ``frames_at``);
+    #: the lanes' frames, packets and seeks are included in the counters above
+    runs_on_lanes: int = 0
+    #: decode lanes open now (extra single-threaded decoders of the file, opened by the first
+    #: batch that uses them and kept until ``close()``)
+    decode_lanes: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@
 #include "results_embed.hpp"
 #include "writer.hpp"
 #include "vistream/cancel_token.hpp"
+#include "vistream/decode_lanes.hpp"
 #include "vistream/error.hpp"
 #include "vistream/frame_batch.hpp"
 #include "vistream/log.hpp"
@@ -190,6 +191,7 @@ class PyReader {
       : cancel_(cancel ? std::move(cancel) : std::make_shared<CancelToken>()) {
     const SourceOptions options = checked(given);
     source_ = interruptible(*cancel_, [&] { return std::make_unique<VideoSource>(url, options, cancel_); });
+    lanes_ = std::make_unique<DecodeLanes>(url, options, cancel_);  // opens nothing until a batch uses it
   }
 
   // Runs fn(source) under the operation lock, without the GIL; on the main thread Ctrl-C ends
@@ -251,6 +253,8 @@ class PyReader {
     return 0;
   }
   void clear_callbacks() { connection_callback_ = py::none(); }
+  // Under the operation lock (inside locked()).
+  DecodeLanes::Stats lane_stats() const { return lanes_ ? lanes_->stats() : DecodeLanes::Stats{}; }
 
   void close() {
     if (closing_.exchange(true)) return;
@@ -258,9 +262,11 @@ class PyReader {
     // Waits for that call, then frees the source.
     without_gil([&] {
       std::unique_ptr<VideoSource> closing;
+      std::unique_ptr<DecodeLanes> closing_lanes;
       {
         std::lock_guard lock(operation_mutex_);
         closing = std::move(source_);
+        closing_lanes = std::move(lanes_);
       }
       return 0;  // `closing` (decoder threads, demuxer) goes here, outside the lock
     });
@@ -269,8 +275,9 @@ class PyReader {
  private:
   template <typename MakeBatch>
   py::object fetch(bool stack, MakeBatch&& make_batch) {
-    if (stack) return stack_array(locked([&](VideoSource& s) { return make_batch(s).stack(); }));
-    const std::vector<FramePtr> frames = locked([&](VideoSource& s) { return make_batch(s).frames(); });
+    if (stack) return stack_array(locked([&](VideoSource& s) { return make_batch(s).with_lanes(lanes_.get()).stack(); }));
+    const std::vector<FramePtr> frames =
+        locked([&](VideoSource& s) { return make_batch(s).with_lanes(lanes_.get()).frames(); });
     // A duplicate index yields the same Frame object, as it shares the decoded frame.
     std::unordered_map<const Frame*, py::object> made;
     py::list out;
@@ -294,6 +301,7 @@ class PyReader {
   std::shared_ptr<CancelToken> cancel_;  // immutable; cancelled by close()
   std::mutex operation_mutex_;
   std::unique_ptr<VideoSource> source_;  // protected by operation_mutex_; null once closed
+  std::unique_ptr<DecodeLanes> lanes_;   // protected by operation_mutex_; null once closed
   std::atomic<bool> closing_{false};     // set once by close()
   // GIL-protected; called by the thread iterating (inside the operation lock, GIL taken).
   py::object connection_callback_ = py::none();
@@ -600,7 +608,11 @@ PYBIND11_MODULE(_core, m) {
         return r.locked([](VideoSource& s) { return s.count_frames(); });
       })
       .def("_stats", [](PyReader& r) {
-        const SourceStats s = r.locked([](VideoSource& source) { return source.stats(); });
+        DecodeLanes::Stats lanes;
+        const SourceStats s = r.locked([&](VideoSource& source) {
+          lanes = r.lane_stats();
+          return with_lane_work(source.stats(), lanes.work);
+        });
         py::dict d;
         d["packets_read"] = s.packets_read;
         d["frames_decoded"] = s.frames_decoded;
@@ -614,6 +626,8 @@ PYBIND11_MODULE(_core, m) {
         d["reconnects"] = s.reconnects;
         d["downtime"] = s.downtime;
         d["frames_lost"] = s.frames_lost;
+        d["runs_on_lanes"] = lanes.runs;
+        d["decode_lanes"] = lanes.lanes;
         return d;
       })
       .def("_set_connection_callback", &PyReader::set_connection_callback, py::arg("callback"))
