@@ -231,8 +231,14 @@ def test_pause_stops_frames_and_resume_restarts_them(clip):
         asyncio.run(ws_frames(ws_url(view), 2))
         state = http_json(f"{view.url}api/control", {"action": "pause"})
         assert state["paused"] and player.paused
-        time.sleep(0.3)  # a frame in flight when the pause landed
+        # A frame in flight when the pause landed is still published (a loaded machine can hold
+        # it in the callback for a while): wait until what the player shows reached the feed.
+        deadline = time.monotonic() + 10
+        time.sleep(0.3)
+        while view.feed.last[0] != player.position.index and time.monotonic() < deadline:
+            time.sleep(0.05)
         paused_at = http_json(f"{view.url}api/state")["index"]
+        assert view.feed.last[0] == paused_at
         # a client connecting gets the frame on screen, once; then nothing while paused
         headers = asyncio.run(ws_frames_during(ws_url(view), 1.5))
         assert [header["index"] for header in headers] in ([], [paused_at]), "frames kept coming while paused"
