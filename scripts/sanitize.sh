@@ -21,7 +21,7 @@ JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 # The engine tests, which drive every core thread (reader/seek: demux + decode threads;
 # player/player_control: source, hook, encode threads, clock, audio). ~4 min under ASan.
-PY_TESTS="${PY_TESTS:-tests/test_reader.py tests/test_seek.py tests/test_player.py tests/test_player_control.py tests/test_thread_safety.py tests/test_cancellation.py}"
+PY_TESTS="${PY_TESTS:-tests/test_reader.py tests/test_seek.py tests/test_player.py tests/test_player_control.py tests/test_thread_safety.py tests/test_cancellation.py tests/test_decode_lanes.py}"
 # Deselected there: the tests that assert wall-clock pacing of real-time playback (a given
 # frame reaches the callback, N frames in 1.5 s, elapsed within 20% of the media duration).
 # A sanitized build on a busy machine is too slow for them (seen: 13 frames where 20 are
