@@ -36,9 +36,21 @@ RUNS = int(os.environ.get("VISTREAM_FUZZ_RUNS", "1500"))
 SEED = int(os.environ.get("VISTREAM_FUZZ_SEED", "20261201"))
 
 
+def rss_limit_mb() -> int:
+    """libFuzzer's memory limit (2 GB by default) over what the target inherits: Linux carries a
+    process's peak RSS across fork and exec (getrusage's ru_maxrss, which libFuzzer reads), so a
+    target started by a pytest process that had grown to 2 GB after the rest of the suite was
+    reported out of memory before its first input."""
+    import resource
+
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # kB on Linux
+    return int(inherited) + 2048
+
+
 def run_target(arguments, timeout: float) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run([sys.executable, str(TARGET), "-timeout=20", *arguments], capture_output=True,
+        return subprocess.run([sys.executable, str(TARGET), "-timeout=20", f"-rss_limit_mb={rss_limit_mb()}",
+                               *arguments], capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired as hang:
         pytest.fail(f"the fuzz target hung for {timeout}s (libFuzzer's -timeout=20 did not fire either)\n"

@@ -175,7 +175,7 @@ def test_reader_stats_is_a_frozen_dataclass(vs, test_mp4):
     assert dataclasses.asdict(stats).keys() == {"packets_read", "frames_decoded", "frames_converted",
                                                 "frames_output", "decode_errors", "read_errors", "seeks",
                                                 "device_to_host_bytes", "device_to_host_copies",
-                                                "reconnects", "downtime", "frames_lost"}
+                                                "reconnects", "downtime", "frames_lost", "runs_on_lanes", "decode_lanes"}
     assert stats.frames_output == frames == TEST_MP4_FRAMES
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.seeks = 1

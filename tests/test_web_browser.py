@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional
@@ -38,6 +39,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -323,6 +325,26 @@ def test_count_chart_gains_points(page, served):
              "the plugin timings are not shown")
 
 
+def click_row(page, track_id: int) -> None:
+    """Clicks the table row of a track; the table is re-rendered when panels arrive, so a row
+    found an instant earlier may be gone: find it again."""
+    for _ in range(100):
+        try:
+            page.find_element(By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]').click()
+            return
+        except (StaleElementReferenceException, NoSuchElementException):
+            time.sleep(0.05)
+    raise AssertionError(f"the row of track {track_id} kept being re-rendered under the click")
+
+
+def row_class(page, track_id: int) -> "str | None":
+    """The row's class attribute ("" for none); None when the row was being re-rendered."""
+    try:
+        return page.find_element(By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]').get_attribute("class") or ""
+    except (StaleElementReferenceException, NoSuchElementException):
+        return None
+
+
 def test_clicking_a_row_highlights_its_track_on_the_video(page, served):
     wait_for(page, lambda: len(table_rows(page)) == 3, "the three shapes are not all in the table")
     paused_index = wait_paused_and_still(page)
@@ -332,11 +354,8 @@ def test_clicking_a_row_highlights_its_track_on_the_video(page, served):
     track_id = detection["track_id"]
     before = video_pixels(page)
 
-    row = page.find_element(By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]')
-    row.click()
-    wait_for(page, lambda: "highlighted" in page.find_element(
-        By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]').get_attribute("class"),
-        "the clicked row is not marked")
+    click_row(page, track_id)
+    wait_for(page, lambda: "highlighted" in (row_class(page, track_id) or ""), "the clicked row is not marked")
     wait_for(page, lambda: served.pipeline.highlighted == track_id, "the click did not reach /api/highlight")
     # The highlight is drawn from the next frame on: show this frame again (step there and back).
     page.find_element(By.ID, "step-forward").click()
@@ -357,15 +376,23 @@ def test_clicking_a_row_highlights_its_track_on_the_video(page, served):
     assert change[~inside].mean() < 0.01, "the highlight changed pixels away from the track"
 
     # Clicking the row again clears the highlight.
-    page.find_element(By.CSS_SELECTOR, f'#detections tbody tr[data-track-id="{track_id}"]').click()
+    click_row(page, track_id)
     wait_for(page, lambda: served.pipeline.highlighted is None, "a second click did not clear the highlight")
+    # a click toggles what the page believes is highlighted: let it see the clear first
+    wait_for(page, lambda: "highlighted" not in (row_class(page, track_id) or "") and
+             served.pipeline.highlighted is None,
+             "the page still marks the row after the clear")
 
     # A click on the box in the video does the same (offsets are from the element's centre).
     video = page.find_element(By.ID, "video")
     size = video.size
     at_box = ((x1 + x2) / 2 - size["width"] / 2, (y1 + y2) / 2 - size["height"] / 2)
+    # The page picks the smallest box under the pointer: the shapes move and may overlap there.
+    cx, cy = (detection["box"][0] + detection["box"][2]) / 2, (detection["box"][1] + detection["box"][3]) / 2
+    under = [d for d in panels["detections"] if d["box"][0] <= cx <= d["box"][2] and d["box"][1] <= cy <= d["box"][3]]
+    expected = min(under, key=lambda d: (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))["track_id"]
     ActionChains(page).move_to_element_with_offset(video, *at_box).click().perform()
-    wait_for(page, lambda: served.pipeline.highlighted == track_id, "a click on the box did not highlight its track")
+    wait_for(page, lambda: served.pipeline.highlighted == expected, "a click on the box did not highlight its track")
     ActionChains(page).move_to_element_with_offset(video, *at_box).click().perform()
     wait_for(page, lambda: served.pipeline.highlighted is None, "a second click on the box did not clear it")
 

@@ -18,7 +18,6 @@ from typing import Any, Callable, Deque, Dict, FrozenSet, List, Optional, Sequen
 import numpy as np
 
 from . import tunables as _tunables
-from .annotate.highlight import HighlightAnnotator
 from .classifications import Classifications
 from .dashboard import DashboardBuilder, DashboardSnapshot, StageClock
 from .classifier_slot import ClassifierSlot
@@ -579,6 +578,9 @@ class Pipeline:
         # before its next run (protected by _live_lock)
         self._pending_detector: Dict[str, Any] = {}
         self._highlight_request: Optional[int] = None    # any thread writes it (one assignment)
+        # imported here: the annotate package needs OpenCV, which `import vistream` must not
+        from .annotate.highlight import HighlightAnnotator
+
         self._highlighter = HighlightAnnotator()          # pipeline thread only
         self._clock = StageClock()                        # pipeline thread only
         self._timings = StageTimings()                    # published by one assignment

@@ -313,6 +313,7 @@
   async function toggleHighlight(trackId) {
     const next = page.highlighted === trackId ? null : trackId;
     page.highlighted = next;
+    page.highlightRequested = true;  // see showPanels
     markHighlightedRow();
     try {
       await api("/api/highlight", { track_id: next });
@@ -362,9 +363,18 @@
     page.panels = panels;
     // The snapshot says what its frame was drawn with; while paused that lags a click here, so the
     // page adopts the server's highlight only when it changes (another tab, a reconnect).
-    if (panels.highlighted !== undefined && panels.highlighted !== page.serverHighlighted) {
-      page.serverHighlighted = panels.highlighted;
-      page.highlighted = panels.highlighted;
+    // After a click, snapshots drawn before it (still arriving, or re-sent while paused) are not
+    // a change made elsewhere: wait until the server shows what was asked.
+    if (panels.highlighted !== undefined) {
+      if (page.highlightRequested) {
+        if (panels.highlighted === page.highlighted) {
+          page.highlightRequested = false;
+          page.serverHighlighted = panels.highlighted;
+        }
+      } else if (panels.highlighted !== page.serverHighlighted) {
+        page.serverHighlighted = panels.highlighted;
+        page.highlighted = panels.highlighted;
+      }
     }
     showDetections(panels.detections || []);
     rememberZones(panels);
