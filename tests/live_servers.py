@@ -738,3 +738,14 @@ class Mosquitto:
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop()
+
+
+# --------------------------------------------------------------------------- web view clients
+
+def stalled_websocket(port: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads a byte."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    return client

@@ -30,6 +30,7 @@ import pytest
 import websockets
 
 import vistream
+from live_servers import stalled_websocket
 from vistream.web import WebOptions, WebView
 from vistream.web.server import STATIC_DIR, WORKER_THREADS, _static_file
 
@@ -490,13 +491,6 @@ def test_other_sites_in_the_browser_cannot_use_a_loopback_view(clip):
 # ------------------------------------------------------------------------------------- load
 
 
-def _stalled_websocket(port: int) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads a byte."""
-    client = socket.create_connection(("127.0.0.1", port), timeout=10)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    return client
 
 
 def _rate_over(player: vistream.Player, seconds: float) -> float:
@@ -519,7 +513,7 @@ def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(noisy_cl
         time.sleep(0.5)
         for _ in range(2):
             alone.append(_rate_over(player, 4.0))
-            client = _stalled_websocket(view.port)
+            client = stalled_websocket(view.port)
             try:
                 time.sleep(0.5)  # the handshake done, the socket buffers filling
                 rss = rss_bytes()

@@ -4,7 +4,6 @@ The feed encodes a frame only while some client can take one. Before, it encoded
 frame for as long as a client that never reads stayed connected (30 720p JPEGs a second of CPU
 taken from the pipeline on the same cores: bench/web.py measured 300 encodes in 10 s).
 """
-import socket
 import subprocess
 import threading
 import time
@@ -12,6 +11,7 @@ import time
 import pytest
 
 import vistream
+from live_servers import stalled_websocket
 from vistream.web import WebOptions
 
 
@@ -25,12 +25,6 @@ def noisy_clip(tmp_path_factory):
     return path
 
 
-def _stalled_websocket(port: int) -> socket.socket:
-    client = socket.create_connection(("127.0.0.1", port), timeout=10)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    client.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    return client
 
 
 def test_a_websocket_that_never_reads_stops_costing_jpeg_encodes(noisy_clip):
@@ -44,7 +38,7 @@ def test_a_websocket_that_never_reads_stops_costing_jpeg_encodes(noisy_clip):
         while player.web_view is None or not player.web_view.running:
             assert time.monotonic() < deadline, "the web view did not start"
             time.sleep(0.05)
-        client = _stalled_websocket(player.web_view.port)
+        client = stalled_websocket(player.web_view.port)
         time.sleep(2.5)  # the handshake, then the first frames fill the socket buffers
         encoded_before = player.web_view.feed.frames_encoded
         shown_before = player.stats.frames_processed
