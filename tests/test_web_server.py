@@ -32,7 +32,7 @@ import websockets
 import vistream
 from live_servers import stalled_websocket
 from vistream.web import WebOptions, WebView
-from vistream.web.server import STATIC_DIR, WORKER_THREADS, _static_file
+from vistream.web.serving import STATIC_DIR, WORKER_THREADS, static_file
 
 FRAMES = 240
 
@@ -166,9 +166,15 @@ def worker_threads() -> int:
     return sum(t.name.startswith("vistream-web-worker") for t in threading.enumerate())
 
 
-def own_threads() -> int:
-    """Threads besides the server's bounded worker pool."""
-    return threading.active_count() - worker_threads()
+def threads_started_since(before: set[threading.Thread], pool_too: bool = False) -> list[str]:
+    """Live threads that were not in ``before`` (besides the server's bounded worker pool,
+    unless ``pool_too``).
+
+    Identities, not counts: a thread an earlier test left (a native callback's Dummy thread)
+    may end while this test runs, and a count would then hide a leaked one.
+    """
+    return [t.name for t in threading.enumerate()
+            if t not in before and t.is_alive() and (pool_too or not t.name.startswith("vistream-web-worker"))]
 
 
 def rss_bytes() -> int:
@@ -197,7 +203,7 @@ def test_frames_arrive_over_websocket_and_mjpeg_and_change(clip):
         assert np.abs(images[0].astype(int) - images[-1].astype(int)).mean() > 1
 
         state = http_json(f"{view.url}api/state")
-        assert state["source"] == str(clip) and state["mode"] == "realtime"
+        assert state["source"] == clip.name and state["mode"] == "realtime"
         assert (state["width"], state["height"], state["frame_count"]) == (1280, 720, FRAMES)
         assert state["fps"] > 5 and state["index"] >= 0 and not state["paused"]
 
@@ -374,13 +380,63 @@ def test_panels_params_and_highlight_reach_the_pipeline(clip):
         runner.join(20)
 
 
+def test_a_change_while_paused_redraws_the_paused_frame_at_once(clip):
+    """A highlight or a parameter set while paused shows on the frame on screen when the request
+    returns: the player re-shows that frame (the pipeline runs on it again), without a step."""
+    from vistream.annotate import BoxAnnotator
+    from vistream.detect import MotionDetector
+    from vistream.pipeline import Pipeline
+    from vistream.track import ByteTrack
+
+    pipeline = Pipeline(MotionDetector(), ByteTrack(), [BoxAnnotator()])
+    player = vistream.Player(str(clip), display=False, mode="realtime", exit_at_end=False, play_audio=False,
+                             loop=True, web=WebOptions(port=0))
+    player.on_frame(pipeline)
+    runner = threading.Thread(target=player.run)
+    runner.start()
+    try:
+        while player.web_view is None:
+            time.sleep(0.01)
+        view = player.web_view
+        url = view.url
+        view.feed.wait_for_publish(5, 10)
+        http_json(f"{url}api/control", {"action": "pause"})
+        index = wait_until_still(view)
+        published = view.feed.published
+
+        assert http_json(f"{url}api/highlight", {"track_id": 7}) == {"highlighted": 7}
+        panels = http_json(f"{url}api/panels")
+        assert panels["index"] == index and panels["highlighted"] == 7, "the paused frame was redrawn with it"
+        assert view.feed.published > published and view.feed.last[0] == index
+
+        http_json(f"{url}api/params", {"plugin": "detector", "name": "var_threshold", "value": 60})
+        assert pipeline.detector.var_threshold == 60, "applied on the re-shown frame, not at the next one"
+        assert view.feed.last[0] == index and player.paused
+    finally:
+        player.stop()
+        runner.join(20)
+
+
+def wait_until_still(view: WebView, quiet: float = 0.6, timeout: float = 15) -> int:
+    """The index the paused player shows once no frame was published for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = view.feed.published, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if view.feed.published != last:
+            last, since = view.feed.published, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return view.feed.last[0]
+    raise AssertionError("frames kept coming after pause")
+
+
 # ------------------------------------------------------------------------------------ files
 
 
 def test_static_files_only_from_the_static_directory(clip):
-    assert _static_file("../server.py") is None
-    assert _static_file("../../__init__.py") is None
-    assert _static_file("/etc/passwd") is None
+    assert static_file("../server.py") is None
+    assert static_file("../../__init__.py") is None
+    assert static_file("/etc/passwd") is None
     with serving(clip) as (player, view):
         for path in ("/static/../server.py", "/static/..%2fserver.py", "/static/%2e%2e/server.py",
                      "/static/%2e%2e%2f%2e%2e%2fplayer.py", "/static//etc/passwd", "/static/..%5cserver.py"):
@@ -528,8 +584,8 @@ def test_a_websocket_client_that_never_reads_does_not_slow_the_pipeline(noisy_cl
 
 def test_twenty_client_cycles_leave_threads_and_memory_flat(clip):
     # 20 WebSocket and 20 MJPEG opens/closes, each taking a frame. Each cycle that leaked its
-    # subscriber would keep a JPEG and its encoder wake-ups; one that leaked a thread shows in
-    # active_count. RSS: a leak of one 720p frame per cycle is 2.7 MB x 40; 15 MB of slack covers
+    # subscriber would keep a JPEG and its encoder wake-ups; one that leaked a thread shows as a
+    # new live thread. RSS: a leak of one 720p frame per cycle is 2.7 MB x 40; 15 MB of slack covers
     # the allocator's arenas settling.
     with serving(clip) as (player, view):
         def cycle() -> None:
@@ -539,12 +595,12 @@ def test_twenty_client_cycles_leave_threads_and_memory_flat(clip):
         for _ in range(3):  # warm-up: worker threads of the thread pool, allocator arenas
             cycle()
         time.sleep(0.5)
-        threads, rss = own_threads(), rss_bytes()
+        threads, rss = set(threading.enumerate()), rss_bytes()
         for _ in range(20):
             cycle()
         time.sleep(0.5)
         assert len(view.feed._subscribers) == 0, "every client left the feed"
-        assert own_threads() == threads, [t.name for t in threading.enumerate()]
+        assert threads_started_since(threads) == []
         # the endpoints' worker pool is bounded: it may have grown to its size, never past it
         assert worker_threads() <= WORKER_THREADS, [t.name for t in threading.enumerate()]
         growth = rss_bytes() - rss
@@ -562,7 +618,7 @@ def port_open(port: int) -> bool:
 
 def test_start_stop_twice_closes_the_port_and_its_threads(clip):
     player = vistream.Player(str(clip), display=False, mode="realtime")
-    threads = threading.active_count()
+    before = set(threading.enumerate())
     view = WebView(player, port=0)
     for _ in range(2):
         with view:
@@ -570,7 +626,7 @@ def test_start_stop_twice_closes_the_port_and_its_threads(clip):
             assert http_json(f"{view.url}api/state")["index"] == -1
             port = view.port
         assert not port_open(port)
-        assert threading.active_count() == threads, [t.name for t in threading.enumerate()]
+        assert threads_started_since(before, pool_too=True) == []
 
 
 def test_the_view_stops_when_the_callback_fails(clip):

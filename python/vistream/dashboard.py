@@ -188,20 +188,8 @@ class DashboardSnapshot:
                           for zone, zone_columns in columns.zones.items()}}
 
     def rows(self) -> List[Dict[str, Any]]:
-        """One dict per detection: ``track_id`` (None untracked), ``class_id``, ``class_name``,
-        ``score`` (None without), ``box`` ([x1, y1, x2, y2] in pixels)."""
-        d = self.detections
-        n = len(d)
-        if n == 0:
-            return []
-        boxes = np.asarray(d.xyxy, dtype=np.float64).round(1).tolist()
-        classes = np.asarray(d.class_id).tolist() if d.class_id is not None else [None] * n
-        names = [str(name) for name in d.class_name.tolist()] if d.class_id is not None else [None] * n
-        scores = (np.asarray(d.confidence, dtype=np.float64).round(4).tolist() if d.confidence is not None
-                  else [None] * n)
-        ids = np.asarray(d.tracker_id).tolist() if d.tracker_id is not None else [None] * n
-        return [{"track_id": ids[i], "class_id": classes[i], "class_name": names[i], "score": scores[i],
-                 "box": boxes[i]} for i in range(n)]
+        """``detection_rows(self.detections)``: one dict per detection."""
+        return detection_rows(self.detections)
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-ready dict (``json.dumps`` takes it as is): ``index``, ``time``, ``serial``,
@@ -219,6 +207,23 @@ class DashboardSnapshot:
     def __repr__(self) -> str:
         return (f"DashboardSnapshot(index={self.index}, time={self.time:.3f}, detections={len(self.detections)}, "
                 f"points={min(self._end, self._length)})")
+
+
+def detection_rows(detections: Detections) -> List[Dict[str, Any]]:
+    """One JSON-ready dict per detection: ``track_id`` (None untracked), ``class_id``,
+    ``class_name``, ``score`` (None without), ``box`` ([x1, y1, x2, y2] in pixels)."""
+    d = detections
+    n = len(d)
+    if n == 0:
+        return []
+    boxes = np.asarray(d.xyxy, dtype=np.float64).round(1).tolist()
+    classes = np.asarray(d.class_id).tolist() if d.class_id is not None else [None] * n
+    names = [str(name) for name in d.class_name.tolist()] if d.class_id is not None else [None] * n
+    scores = (np.asarray(d.confidence, dtype=np.float64).round(4).tolist() if d.confidence is not None
+              else [None] * n)
+    ids = np.asarray(d.tracker_id).tolist() if d.tracker_id is not None else [None] * n
+    return [{"track_id": ids[i], "class_id": classes[i], "class_name": names[i], "score": scores[i],
+             "box": boxes[i]} for i in range(n)]
 
 
 def class_counts(detections: Detections) -> Dict[str, int]:

@@ -18,6 +18,8 @@ from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, OutputStats, PlayerStats
 
+from .web.options import web_options_of
+
 if TYPE_CHECKING:
     from .web.options import WebOptions
 
@@ -220,7 +222,7 @@ class Player:
         cache_device_bytes: int = _DEFAULTS.source.cache_device_bytes,
         web: "int | WebOptions | None" = None,
     ) -> None:
-        web_options = _web_options(web)  # checked before anything is opened
+        web_options = web_options_of(web)  # checked before anything is opened
         dispatch = connection_dispatcher(on_disconnect, on_reconnect, on_error)
         url, demuxer, demuxer_options = _input_arguments(source, camera, input_format, input_options, capture_size,
                                                          capture_fps, capture_format)
@@ -453,14 +455,3 @@ class Player:
 
     def __repr__(self) -> str:
         return f"<vistream.Player {self.source!r} -> {self.output!r}>"
-
-
-def _web_options(web: "int | WebOptions | None") -> "Optional[WebOptions]":
-    """``web=`` as ``WebOptions`` (None: no web view); a port alone serves on loopback."""
-    from .web.options import WebOptions
-
-    if web is None or isinstance(web, WebOptions):
-        return web
-    if isinstance(web, bool) or not isinstance(web, int):
-        raise TypeError(f"web must be a port (int) or vistream.web.WebOptions, got {type(web).__name__}")
-    return WebOptions(port=web)

@@ -15,6 +15,7 @@ from ..detections import Detections
 from ..errors import CancelledError, VistreamError
 from ..reader import CancelToken, Reader
 from ..results import ResultsWriter
+from ..web.options import WebOptions, web_options_of
 from ..writer import Writer
 from .batching import detect_batch
 from .mosaic import MosaicView
@@ -233,6 +234,12 @@ class MultiPlayer:
             ``q``/Escape or closing the window stops the run. ``multi.mosaic`` is the view.
         display_size: the mosaic window's (width, height).
         title: the window's title.
+        web: serve a web page with every source live (docs/web.md): a port (on 127.0.0.1) or
+            ``vistream.web.WebOptions`` (host, token, ...). Each source is a tile showing its
+            frames after ``on_batch`` (its drawings show), its state, fps and drops; a click on a
+            tile shows that source alone with its current detections. It starts with ``run()``
+            and stops when ``run()`` returns; ``multi.web_view`` is the running view. Needs
+            ``pip install 'vistream[web]'``.
 
     Live sources follow the Reader's reconnect policy (``reconnect="auto"``: network URLs and
     devices reconnect, with ``reconnect_delay``/``reconnect_attempts``); a live source that cannot
@@ -266,8 +273,10 @@ class MultiPlayer:
         display: bool = False,
         display_size: Tuple[int, int] = (1280, 720),
         title: str = "vistream",
+        web: "int | WebOptions | None" = None,
     ) -> None:
         pairs = _names(sources)
+        web_options = web_options_of(web)  # checked before anything is opened
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
         if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not max_wait >= 0:
@@ -310,6 +319,9 @@ class MultiPlayer:
         self._title = title
         #: the mosaic view while ``run()`` shows one (``display=True``), else None
         self.mosaic: Optional[MosaicView] = None
+        self._web = web_options
+        #: the running web view (``web=``): set while ``run()`` runs, else None
+        self.web_view: Any = None
 
     # ----------------------------------------------------------------------------------- API
     def on_batch(self, callback: Callable[[List[MultiFrame]], Any]) -> Callable[[List[MultiFrame]], Any]:
@@ -323,6 +335,14 @@ class MultiPlayer:
     def sources(self) -> List[SourceKey]:
         """The sources' names (or indices), in order."""
         return [s.key for s in self._sources]
+
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` was called (or ``run()`` ended)."""
+        return self._stopping.is_set()
+
+    def _source_urls(self) -> List[Tuple[SourceKey, str]]:
+        return [(s.key, s.url) for s in self._sources]
 
     def stop(self) -> None:
         """Ends ``run()`` soon, from any thread: decode threads stop (blocked reads end at
@@ -349,6 +369,15 @@ class MultiPlayer:
         self._ran = True
         if self._display:  # before any thread starts: no window is an error at once
             self.mosaic = MosaicView(self.sources, size=self._display_size, title=self._title)
+        if self._web is not None:  # likewise a port in use
+            from ..web.multi_view import MultiWebView
+
+            try:
+                self.web_view = MultiWebView(self, self._web).start()
+            except BaseException:
+                if self.mosaic is not None:
+                    self.mosaic.close()
+                raise
         self._started_at = _time.monotonic()
         for source in self._sources:
             source.thread = threading.Thread(target=self._decode, args=(source,), daemon=True,
@@ -371,7 +400,12 @@ class MultiPlayer:
                     source.thread.join()
             if self.mosaic is not None:
                 self.mosaic.close()
-            self._close_outputs(error)
+            try:
+                self._close_outputs(error)
+            finally:
+                if self.web_view is not None:
+                    self.web_view.stop()
+                    self.web_view = None
         return self.stats
 
     @property
@@ -573,6 +607,8 @@ class MultiPlayer:
             source.last_index = item.index
         self._batches += 1
         self._frames += len(batch)
+        if self.web_view is not None:
+            self.web_view.publish(batch)
         if self.mosaic is not None:
             for item in batch:
                 self.mosaic.update(item.source, item.array)

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from .options import WebOptions
 
-__all__ = ["WebOptions", "WebView"]
+__all__ = ["MultiWebView", "WebOptions", "WebView"]
 
 
 def __getattr__(name: str):
-    if name == "WebView":  # starlette and uvicorn are imported when a view is built, not before
+    # starlette and uvicorn are imported when a view is built, not before
+    if name == "WebView":
         from .server import WebView
 
         return WebView
+    if name == "MultiWebView":
+        from .multi_view import MultiWebView
+
+        return MultiWebView
     raise AttributeError(f"module 'vistream.web' has no attribute {name!r}")

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Dict, Mapping, Optional
 
 from ..errors import VistreamError
@@ -84,6 +85,24 @@ def apply_control(player: Any, feed: FrameFeed, message: Mapping[str, Any]) -> N
         feed.wait_for_publish(before, STEP_TIMEOUT)
 
 
+def source_label(source: Any) -> str:
+    """What the page calls a source: a local file's name (not its directory, which a remote
+    viewer has no business seeing), a URL without its credentials (``user:pass@``) or query."""
+    text = str(source)
+    if "://" in text:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(text)
+            host = parts.hostname or ""
+            if parts.port is not None:
+                host = f"{host}:{parts.port}"
+            return f"{parts.scheme}://{host}{parts.path}"
+        except ValueError:  # a malformed URL: only its scheme is safe to show
+            return text.split("://", 1)[0] + "://"
+    return os.path.basename(text.rstrip("/\\")) or text
+
+
 def player_state(player: Any, feed: FrameFeed, info: Any = None) -> Dict[str, Any]:
     """The ``/api/state`` JSON: where the player is, how fast frames arrive, what was dropped.
 
@@ -95,7 +114,7 @@ def player_state(player: Any, feed: FrameFeed, info: Any = None) -> Dict[str, An
     shape = feed.frame_shape
     width, height = (shape[1], shape[0]) if shape and len(shape) >= 2 else (info.width, info.height)
     return {
-        "source": player.source,
+        "source": source_label(player.source),
         "index": index,
         "time": time,
         "duration": info.duration,

@@ -190,12 +190,6 @@ class FrameFeed:
             subscriber.waiting = True
             self._wakeup.notify_all()
 
-    def waiting_for_frame(self, subscriber: _Subscriber) -> None:
-        """The client has sent what it took and waits for a newer frame: wakes the encoder for it."""
-        with self._lock:
-            subscriber.waiting = True
-            self._wakeup.notify_all()
-
     async def next_frame(self, subscriber: _Subscriber, after: int) -> Optional[EncodedFrame]:
         """The newest JPEG with a sequence above ``after``; waits for one. None once the feed closes."""
         while not self._closed:

@@ -56,3 +56,12 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve anywhere, so it needs a token
+
+
+def web_options_of(web: "int | WebOptions | None") -> Optional[WebOptions]:
+    """A ``web=`` argument as ``WebOptions`` (None: no web view); a port alone serves on loopback."""
+    if web is None or isinstance(web, WebOptions):
+        return web
+    if isinstance(web, bool) or not isinstance(web, int):
+        raise TypeError(f"web must be a port (int) or vistream.web.WebOptions, got {type(web).__name__}")
+    return WebOptions(port=web)

@@ -5,26 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import threading
 import time as _time
-from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .controls import ControlError, apply_control, player_state
 from .feed import FrameFeed, publishing_callback
-from .options import LOOPBACK, WebOptions, is_loopback
-from .auth import BrowserGuard, TokenAuth, generate_token
+from .options import LOOPBACK, WebOptions
+from .serving import ServedApp, mjpeg_response, run_in_threadpool, static_file
 
 log = logging.getLogger("vistream.web")
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # How often the WebSocket sends the state (at least) and the panels (at most), seconds.
 STATE_INTERVAL = 0.5
 PANELS_INTERVAL = 0.25
-# Threads for the blocking calls of the endpoints (controls, state, panels).
-WORKER_THREADS = 4
 
 _PLACEHOLDER = """<!doctype html>
 <html><head><meta charset="utf-8"><title>vistream</title></head>
@@ -37,28 +30,7 @@ the state at <a href="api/state">api/state</a>.</p>
 """
 
 
-def _websocket_protocol() -> str:
-    """uvicorn's maintained WebSocket implementation on top of the ``websockets`` package."""
-    try:
-        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
-        return "websockets-sansio"
-    except ImportError:  # uvicorn before 0.35
-        return "websockets"
-
-
-def _bound_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise OSError(error.errno, f"the web view cannot listen on {host}:{port}: {error.strerror}") from None
-    return sock  # not inheritable (Python's default): a child process never keeps the port open
-
-
-class WebView:
+class WebView(ServedApp):
     """A web page showing ``player``'s annotated frames live, with its controls and the pipeline's panels.
 
     ``start()`` binds the port (``port=0``: a free one, see ``port``) and serves on a thread of its
@@ -75,21 +47,11 @@ class WebView:
 
     def __init__(self, player: Any, pipeline: Any = None, *, host: str = LOOPBACK, port: int = 8000,
                  token: Optional[str] = None, jpeg_quality: int = 80, max_fps: Optional[float] = None) -> None:
-        _require_web_packages()
         options = WebOptions(port=port, host=host, token=token, jpeg_quality=jpeg_quality, max_fps=max_fps)
+        super().__init__(options)
         self.player = player
         self.pipeline = pipeline
-        self.host = options.host
-        self.generated_token = options.token is None and not is_loopback(options.host)
-        #: the token every request needs, None when none is needed (loopback without one)
-        self.token: Optional[str] = generate_token() if self.generated_token else options.token
         self.feed = FrameFeed(options.jpeg_quality, options.max_fps)
-        self._requested_port = options.port
-        self._port: Optional[int] = None
-        self._server: Any = None
-        self._thread: Optional[threading.Thread] = None
-        self._socket: Optional[socket.socket] = None
-        self._startup_error: Optional[BaseException] = None
         self._info: Any = None
 
     @classmethod
@@ -107,95 +69,19 @@ class WebView:
         core = self.player._core
         core.set_callback(publishing_callback(self.feed, getattr(self.player, "_callback", None), core.paused))
 
-    # -- lifecycle -----------------------------------------------------------------------------
+    # -- the served app -----------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        """The bound port (the free one picked for ``port=0``); known once started."""
-        if self._port is None:
-            raise RuntimeError("the WebView is not started")
-        return self._port
+    def feeds(self) -> List[FrameFeed]:
+        return [self.feed]
 
-    @property
-    def url(self) -> str:
-        """The page's address (with ``?token=`` when a token is required)."""
-        host = self.host
-        if host in ("0.0.0.0", "::"):
-            host = socket.gethostname()
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> "WebView":
-        """Binds the port and starts serving; returns once the server accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("the WebView is already running")
-        import uvicorn
-
+    def _before_start(self) -> None:
         try:
             self._info = self.player.info
         except Exception:  # noqa: BLE001 - a player without info still serves frames
             self._info = None
-        self._socket = _bound_socket(self.host, self._requested_port)
-        self._port = self._socket.getsockname()[1]
-        # log_config=None: uvicorn leaves the application's logging setup alone
-        config = uvicorn.Config(self._build_app(), log_config=None, log_level="warning", access_log=False, lifespan="off",
-                                ws=_websocket_protocol(), timeout_graceful_shutdown=2,
-                                ws_ping_interval=10.0, ws_ping_timeout=10.0)
-        self._server = uvicorn.Server(config)
-        self._startup_error = None
-        self.feed.start()
-        self._thread = threading.Thread(target=self._serve, name="vistream-web", daemon=True)
-        self._thread.start()
-        deadline = _time.monotonic() + 10.0
-        while not self._server.started and self._thread.is_alive() and _time.monotonic() < deadline:
-            _time.sleep(0.01)
-        if not self._server.started:
-            self.stop()
-            raise RuntimeError(f"the web server did not start on {self.host}:{self._port}: {self._startup_error}")
-        if self.generated_token:
-            # the user cannot open the page without it: said at WARNING, shown even without logging set up
-            log.warning("web view at %s (token generated for the non-loopback host %s)", self.url, self.host)
-        return self
 
-    async def _serve_forever(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        # Blocking work (player calls, a step's wait) runs on a few named threads of the loop's
-        # default executor: bounded however many clients come and go, joined when asyncio.run ends.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="vistream-web-worker"))
-        await self._server.serve(sockets=[self._socket])
-
-    def _serve(self) -> None:
-        try:
-            asyncio.run(self._serve_forever())
-        except BaseException as error:  # noqa: BLE001 - reported by start()/logged, never lost silently
-            self._startup_error = error
-            log.error("web server failed: %s", error)
-
-    def stop(self) -> None:
-        """Stops serving: clients are disconnected, the port is closed and the threads are gone."""
-        if self._thread is None:
-            return
-        self.feed.close()  # ends every stream and WebSocket sender
-        if self._server is not None:
-            self._server.should_exit = True
-        self._thread.join()
-        self._thread = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-
-    def __enter__(self) -> "WebView":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
+    def _routes(self) -> list:
+        return _routes(self)
 
     # -- the app -------------------------------------------------------------------------------
 
@@ -204,15 +90,24 @@ class WebView:
         (so not kept): the player re-shows that frame (a seek to its index, the callback runs on it
         again), so the client sees the frame the state names, not an older one."""
         latest, published = self.feed.latest, self.feed.published
-        if not published or (latest is not None and latest.sequence >= published) or not self.player.paused:
+        if not published or (latest is not None and latest.sequence >= published):
+            return
+        self.reshow_paused_frame()
+
+    def reshow_paused_frame(self) -> None:
+        """A paused player shows its frame again (a seek to its index: the pipeline runs on it once
+        more), so a change that alters the drawing (a highlight, a parameter) shows at once rather
+        than at the next frame; returns once that frame's JPEG is ready. Playing: nothing to do."""
+        published = self.feed.published
+        if not published or not self.player.paused:
             return
         try:
             self.player.seek(index=self.feed.last[0])
-        except Exception as error:  # noqa: BLE001 - a live source cannot seek: the client waits for the next frame
+        except Exception as error:  # noqa: BLE001 - a live source cannot seek: the next frame shows it
             log.debug("could not re-show the paused frame: %s", error)
             return
-        if self.feed.wait_for_publish(published, 2.0):
-            self.feed.wait_for_encoded(self.feed.published, 2.0)  # the client's first frame is that one
+        if self.feed.wait_for_publish(published, 2.0) and self.feed.wanted:
+            self.feed.wait_for_encoded(self.feed.published, 2.0)  # the client's next frame is that one
 
     def state(self) -> Dict[str, Any]:
         return player_state(self.player, self.feed, self._info)
@@ -230,43 +125,10 @@ class WebView:
         tunables = getattr(self.pipeline, "tunables", None)
         return [value.to_json() for value in tunables()] if callable(tunables) else []
 
-    def _build_app(self) -> Any:
-        app = BrowserGuard(_build_app(self), check_host=self.token is None and is_loopback(self.host))
-        return TokenAuth(app, self.token) if self.token else app
 
-
-def _require_web_packages() -> None:
-    missing = []
-    for name in ("starlette", "uvicorn", "websockets"):
-        try:
-            __import__(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        raise ImportError(f"the web view needs {', '.join(missing)}: pip install 'vistream[web]'")
-
-
-def _static_file(name: str) -> Optional[Path]:
-    """The file ``name`` of the static directory; None for anything outside it (``..``, links out)."""
-    if not name or "\x00" in name or name.startswith(("/", "\\")):
-        return None
-    try:
-        path = (STATIC_DIR / name).resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
-        return None
-    return path
-
-
-def _build_app(view: WebView) -> Any:
-    from starlette.applications import Starlette
-
-    async def run_in_threadpool(function: Any, *args: Any) -> Any:
-        # the event loop's default executor: asyncio.run() joins its threads when the server ends
-        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+def _routes(view: WebView) -> list:
     from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocket
 
@@ -280,13 +142,13 @@ def _build_app(view: WebView) -> Any:
             raise ControlError(f"the body is not JSON: {bad}") from None
 
     async def index(request: Request) -> Response:
-        page = _static_file("index.html")
+        page = static_file("index.html")
         if page is not None:
             return FileResponse(page, headers={"cache-control": "no-cache"})
         return HTMLResponse(_PLACEHOLDER)
 
     async def static(request: Request) -> Response:
-        path = _static_file(request.path_params["name"])
+        path = static_file(request.path_params["name"])
         if path is None:
             return error("no such file", 404)
         return FileResponse(path, headers={"cache-control": "no-cache"})
@@ -319,6 +181,7 @@ def _build_app(view: WebView) -> Any:
                 await run_in_threadpool(setter, body["plugin"], body["name"], body["value"])
             except (KeyError, ValueError, TypeError) as bad:
                 return error(str(bad.args[0]) if isinstance(bad, KeyError) and bad.args else str(bad))
+            await run_in_threadpool(view.reshow_paused_frame)  # paused: the frame re-inferred with it
         return JSONResponse(await run_in_threadpool(view.params))
 
     async def highlight(request: Request) -> Response:
@@ -333,28 +196,11 @@ def _build_app(view: WebView) -> Any:
             await run_in_threadpool(setter, track_id)
         except (ValueError, TypeError) as bad:
             return error(str(bad))
+        await run_in_threadpool(view.reshow_paused_frame)  # paused: the frame redrawn with it
         return JSONResponse({"highlighted": track_id})
 
     async def mjpeg(request: Request) -> Response:
-        boundary = "vistreamframe"
-
-        async def parts():
-            subscriber = view.feed.subscribe()
-            try:
-                await run_in_threadpool(view.refresh_if_stale)
-                sent = 0
-                while True:
-                    frame = await view.feed.next_frame(subscriber, sent)
-                    if frame is None:
-                        return
-                    sent = frame.sequence
-                    yield (f"--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n"
-                           f"X-Frame-Index: {frame.index}\r\n\r\n").encode() + frame.jpeg + b"\r\n"
-            finally:
-                view.feed.unsubscribe(subscriber)
-
-        return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; boundary={boundary}",
-                                 headers={"cache-control": "no-cache, no-store"})
+        return mjpeg_response(view.feed, prepare=view.refresh_if_stale)
 
     async def websocket(socket_: WebSocket) -> None:
         await socket_.accept()
@@ -440,4 +286,4 @@ def _build_app(view: WebView) -> Any:
         Route("/stream.mjpg", mjpeg),
         WebSocketRoute("/ws", websocket),
     ]
-    return Starlette(routes=routes)
+    return routes
