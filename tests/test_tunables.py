@@ -355,6 +355,47 @@ def test_frames_shown_again_after_a_change_are_detected_with_the_new_value(test_
     assert [shown[("again", i)] for i in range(6, 10)] == [1] * 4
 
 
+class LateBoxes:
+    """One box on its first 5 calls (its track takes the first id, then is lost), then three
+    boxes for good: their tracks' ids are not the first ones a fresh tracker gives."""
+
+    tunables = (vs.Tunable("conf", 0.0, 1.0, 0.05),)
+
+    def __init__(self) -> None:
+        self.conf = 0.1
+        self.calls = 0
+
+    def __call__(self, image) -> vs.Detections:
+        self.calls += 1
+        if self.calls <= 5:
+            boxes = np.array([[300, 300, 340, 340]], np.float32)
+        else:
+            boxes = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [100, 100, 110, 110]], np.float32)
+        return vs.Detections(xyxy=boxes, confidence=np.full(len(boxes), 0.9, np.float32),
+                             class_id=np.zeros(len(boxes), np.int64))
+
+
+def test_a_frame_shown_again_soon_after_a_change_keeps_its_track_ids(test_mp4):
+    """A live change forgets the replay memory; a frame processed after it and shown again (the
+    web view re-shows a paused frame on a highlight) must replay the tracker from where it was
+    at the change, not from a fresh tracker: the ids a user just clicked must not change."""
+    pipeline = vs.Pipeline(LateBoxes(), ByteTrack(frame_rate=30))
+    ids = {}
+    with vs.Reader(test_mp4) as reader:
+        for frame in reader:
+            if frame.index == 20:
+                break
+            if frame.index == 12:  # between two snapshots (every 30 frames)
+                pipeline.set_tunable("detector", "conf", 0.2)
+            pipeline(frame)
+            ids[frame.index] = sorted(pipeline.last.tracker_id.tolist())
+        for again in (19, 15):
+            reader.seek(index=again)
+            pipeline(next(reader))
+            assert sorted(pipeline.last.tracker_id.tolist()) == ids[again], f"frame {again} shown again"
+    assert ids[19] == ids[11] and min(ids[19]) > 1, "the three tracks kept ids past the first one"
+
+
 def test_decoupled_detector_changes_are_applied_by_its_worker_between_runs(test_mp4):
     """decoupled=True runs the detector on a worker thread: a change must reach it between two of
     its runs, never while one runs (the pipeline's thread does not wait for the worker)."""

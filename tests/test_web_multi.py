@@ -170,6 +170,9 @@ def urllib_text(url: str) -> str:
 def test_stop_from_the_page_ends_the_run_and_closes_the_port(two_clips):
     with running(two_clips, realtime=True) as multi:
         port = multi.web_view.port
+        deadline = time.monotonic() + WAIT
+        while http_json(f"http://127.0.0.1:{port}/api/sources")["frames"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert http_json(f"http://127.0.0.1:{port}/api/stop", {}) == {"stopping": True}
         deadline = time.monotonic() + WAIT
         while multi.web_view is not None and time.monotonic() < deadline:
@@ -280,3 +283,55 @@ def test_the_page_tiles_every_source_and_shows_one_alone_with_its_detections(two
             time.sleep(0.05)
         assert multi.web_view is None, "the run ended from the page"
         assert script_errors(browser) == [], "the page raised script errors"
+
+
+# ---------------------------------------------------------------------------------- the command
+
+
+def test_vistream_serve_with_several_sources_serves_them_on_one_page(two_clips):
+    import re
+    import signal
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "vistream", "serve", str(two_clips["shapes"]),
+                                str(two_clips["bars"]), str(two_clips["bars"]), "--port", "0",
+                                "--detector", "motion", "--tracker", "bytetrack"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for _ in range(5):
+            line = process.stdout.readline()
+            match = re.search(r"page at (http://127\.0\.0\.1:\d+/)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, (line, process.stderr.read() if process.poll() is not None else "")
+        run = http_json(f"{url}api/sources")
+        assert [s["name"] for s in run["sources"]] == ["shapes", "bars", "bars-2"], "one tile per source, named"
+        deadline = time.monotonic() + WAIT
+        rows: List[dict] = []
+        while time.monotonic() < deadline:
+            rows = http_json(f"{url}api/sources/0")["detections"]
+            if len(rows) >= 2 and all(r["track_id"] is not None for r in rows):
+                break
+            time.sleep(0.1)
+        assert len(rows) >= 2 and all(r["track_id"] is not None for r in rows), \
+            f"each source runs the detector and the tracker: {rows}"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "stopped by SIGTERM" in out and "shapes: stopped" in out, out
+
+
+def test_vistream_serve_refuses_single_source_options_with_several_sources(two_clips, tmp_path):
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "vistream", "serve", str(two_clips["shapes"]),
+                             str(two_clips["bars"]), "--port", "0", "--output", str(tmp_path / "out.mp4")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "--output works with one source" in result.stderr, result
+    assert not (tmp_path / "out.mp4").exists()

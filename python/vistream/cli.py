@@ -784,6 +784,9 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--token", help="the token every request must carry (default: none on 127.0.0.1, "
                                      "generated and printed for another --host)")
     web.add_argument("--window", action="store_true", help="also open the player's window")
+    parser.add_argument("more_sources", nargs="*", metavar="SOURCE",
+                        help="more sources: every source on one page (a MultiPlayer run, one pipeline per "
+                             "source; no seek or step, no --output/--results)")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -792,6 +795,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")
+    if args.more_sources:
+        return _serve_many(args)
     args.headless = args.headless or not args.window
     paused, args.paused = args.paused, False  # the page resumes: no window needed for --paused
     check_play_arguments(args)
@@ -827,6 +832,90 @@ def _serve(args: argparse.Namespace) -> int:
     written = [str(path) for path in (stats.output, results) if path]
     print(_summary(args.source, stats, track_lengths, written, reason), flush=True)
     return 0
+
+
+# What a many-sources run cannot do (a MultiPlayer has no seek, loop, window or per-run output).
+_SINGLE_SOURCE_ONLY = {"output": "--output", "results": "--results", "embed_results": "--embed-results",
+                       "loop": "--loop", "window": "--window", "paused": "--paused", "camera": "--camera",
+                       "start": "--start", "end": "--end", "decoupled": "--decoupled", "sink": "--sink"}
+
+
+def _serve_many(args: argparse.Namespace) -> int:
+    """``vistream serve A B ...``: every source decoded in parallel (``MultiPlayer``, realtime), each
+    through its own pipeline (detector, tracker, annotators of the play options), on one page."""
+    import numpy as np
+
+    from .multi import MultiPlayer
+    from .web import WebOptions
+
+    for name, flag in _SINGLE_SOURCE_ONLY.items():
+        value = getattr(args, name, None)
+        if value not in (None, False, 0, 0.0, []):
+            raise UsageError(f"{flag} works with one source; serve each source on its own for it")
+    sources = [args.source, *args.more_sources]
+    args.headless, args.mode = True, "realtime"
+    for source in sources:  # the play options' checks, once per source (each names its own problem)
+        args.source = source
+        check_play_arguments(args)
+    options = WebOptions(port=args.port, host=args.host, token=args.token)  # TypeError/ValueError: bad values
+    pipelines: dict = {}
+    # the input options of play that a Reader takes too (each source gets the same)
+    reader_options = {"vfilter": args.vfilter, "hwaccel": args.hwaccel,
+                      "input_format": getattr(args, "input_format", None),
+                      "input_options": getattr(args, "input_options", None) or None,
+                      "low_latency": getattr(args, "low_latency", False), **_reconnect_arguments(args)}
+    names = _source_names(sources)
+    multi = MultiPlayer(dict(zip(names, (_source_url(s) for s in sources))), realtime=True,
+                        reader_options=reader_options, web=options)
+
+    @multi.on_batch
+    def run_pipelines(batch) -> None:
+        for item in batch:
+            pipeline = pipelines.get(item.source)
+            if pipeline is None:
+                info = multi.source_info(item.source)
+                pipeline = pipelines[item.source] = pipeline_from_arguments(args, info.fps if info else 30.0)
+            if pipeline is None:
+                continue
+            picture = pipeline(item.frame)
+            if isinstance(picture, np.ndarray) and picture is not item.array and picture.shape == item.array.shape:
+                item.array[...] = picture  # the page shows the tile's frame: the annotated one
+            item.detections = pipeline.last
+
+    error: Optional[BaseException] = None
+    reason = ""
+    print(f"vistream: serving {len(sources)} sources ({', '.join(names)}) on port {options.port} "
+          f"(Ctrl-C stops)", flush=True)
+    try:
+        multi.run(on_start=lambda started: print(f"vistream: page at {started.web_view.url}", flush=True))
+    except (KeyboardInterrupt, Terminated) as stopped:
+        reason = "stopped by SIGTERM" if isinstance(stopped, Terminated) else "interrupted"
+    except BaseException as caught:
+        error = caught
+        raise
+    finally:
+        for pipeline in pipelines.values():
+            if pipeline is not None:
+                pipeline.close(error)
+    stats = multi.stats
+    for name, source in stats.sources.items():
+        line = f"vistream: {name}: {source.state}, {source.frames} frames, {source.drops} dropped"
+        print(line + (f" ({source.error})" if source.error else ""), flush=True)
+    print(f"vistream: {stats.frames} frames from {len(sources)} sources in {stats.elapsed:.1f} s"
+          + (f" ({reason})" if reason else ""), flush=True)
+    return 0
+
+
+def _source_names(sources: List[str]) -> List[str]:
+    """Page names for the sources: the file (or URL path) stem, made unique with -2, -3..."""
+    names: List[str] = []
+    for source in sources:
+        stem = os.path.splitext(os.path.basename(source.split("?", 1)[0].rstrip("/")))[0] or "source"
+        name, n = stem, 2
+        while name in names:
+            name, n = f"{stem}-{n}", n + 1
+        names.append(name)
+    return names
 
 
 def _why_no_frames(args: argparse.Namespace) -> str:

@@ -943,11 +943,14 @@ class Pipeline:
     # -- replay -------------------------------------------------------------------------
     def _snapshot(self, index: int, previous: Optional[int]) -> None:
         """Keeps the state before ``index`` at every ``snapshot_every``-th frame (or the first
-        frame past one, when the player dropped it)."""
+        frame past one, when the player dropped it), and on the first frame whose predecessor
+        the replay memory no longer holds (a live change just forgot it): without that snapshot
+        a replay of the frames since would start a fresh tracker and give them new ids."""
         if self.tracker is None or index in self._snapshots:
             return
         every = self.snapshot_every
-        if index % every and (previous is None or previous // every == index // every):
+        chain_breaks = previous is not None and previous not in self._records
+        if index % every and not chain_breaks and (previous is None or previous // every == index // every):
             return
         self._snapshots[index] = {"tracker": copy.deepcopy(self.tracker.state_dict()),
                                   "held": copy.deepcopy(self._held), "last_run": self._last_run}

@@ -12,6 +12,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from ..detections import Detections
+from ..media_info import MediaInfo
 from ..errors import CancelledError, VistreamError
 from ..reader import CancelToken, Reader
 from ..results import ResultsWriter
@@ -357,8 +358,18 @@ class MultiPlayer:
         for reader in readers:
             reader.close()
 
-    def run(self) -> MultiStats:
+    def source_info(self, source: SourceKey) -> Optional[MediaInfo]:
+        """The ``MediaInfo`` of ``source`` once it is open (None before, or for no such source)."""
+        for s in self._sources:
+            if s.key == source:
+                return s.info
+        return None
+
+    def run(self, *, on_start: Optional[Callable[["MultiPlayer"], Any]] = None) -> MultiStats:
         """Processes every source to its end (or until ``stop()``); returns the stats.
+
+        ``on_start(multi)`` is called once the web view (``web=``) and the window are up and
+        before the sources open, e.g. to print ``multi.web_view.url``.
 
         Raises whatever ``on_batch``, the detector or a tracker raised (after stopping every
         source and finalizing the outputs). A failing source does not raise: see
@@ -375,6 +386,16 @@ class MultiPlayer:
             try:
                 self.web_view = MultiWebView(self, self._web).start()
             except BaseException:
+                if self.mosaic is not None:
+                    self.mosaic.close()
+                raise
+        if on_start is not None:
+            try:
+                on_start(self)
+            except BaseException:
+                if self.web_view is not None:
+                    self.web_view.stop()
+                    self.web_view = None
                 if self.mosaic is not None:
                     self.mosaic.close()
                 raise
