@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -322,7 +322,10 @@ def test_bad_control_messages_answer_400(clip):
 # ------------------------------------------------------------------------- pipeline panels
 
 
-def test_panels_params_and_highlight_reach_the_pipeline(clip):
+@contextlib.contextmanager
+def serving_pipeline(clip: Path) -> Iterator[Tuple[vistream.Player, Any]]:
+    """A looping realtime Player with a web view and a MotionDetector + ByteTrack + BoxAnnotator
+    pipeline, run on a thread; stopped on exit."""
     from vistream.annotate import BoxAnnotator
     from vistream.detect import MotionDetector
     from vistream.pipeline import Pipeline
@@ -335,8 +338,16 @@ def test_panels_params_and_highlight_reach_the_pipeline(clip):
     runner = threading.Thread(target=player.run)
     runner.start()
     try:
-        while player.web_view is None:
+        while player.web_view is None and runner.is_alive():
             time.sleep(0.01)
+        yield player, pipeline
+    finally:
+        player.stop()
+        runner.join(20)
+
+
+def test_panels_params_and_highlight_reach_the_pipeline(clip):
+    with serving_pipeline(clip) as (player, pipeline):
         url = player.web_view.url
 
         async def panels_messages() -> List[dict]:
@@ -375,9 +386,6 @@ def test_panels_params_and_highlight_reach_the_pipeline(clip):
         assert pipeline.highlighted == 7
         http_json(f"{url}api/highlight", {"track_id": None})
         assert pipeline.highlighted is None
-    finally:
-        player.stop()
-        runner.join(20)
 
 
 def test_a_change_while_paused_redraws_the_paused_frame_at_once(clip):
@@ -388,15 +396,7 @@ def test_a_change_while_paused_redraws_the_paused_frame_at_once(clip):
     from vistream.pipeline import Pipeline
     from vistream.track import ByteTrack
 
-    pipeline = Pipeline(MotionDetector(), ByteTrack(), [BoxAnnotator()])
-    player = vistream.Player(str(clip), display=False, mode="realtime", exit_at_end=False, play_audio=False,
-                             loop=True, web=WebOptions(port=0))
-    player.on_frame(pipeline)
-    runner = threading.Thread(target=player.run)
-    runner.start()
-    try:
-        while player.web_view is None:
-            time.sleep(0.01)
+    with serving_pipeline(clip) as (player, pipeline):
         view = player.web_view
         url = view.url
         view.feed.wait_for_publish(5, 10)
@@ -412,9 +412,6 @@ def test_a_change_while_paused_redraws_the_paused_frame_at_once(clip):
         http_json(f"{url}api/params", {"plugin": "detector", "name": "var_threshold", "value": 60})
         assert pipeline.detector.var_threshold == 60, "applied on the re-shown frame, not at the next one"
         assert view.feed.last[0] == index and player.paused
-    finally:
-        player.stop()
-        runner.join(20)
 
 
 def wait_until_still(view: WebView, quiet: float = 0.6, timeout: float = 15) -> int:

@@ -38,7 +38,7 @@ import threading
 import traceback
 import warnings
 from collections import Counter
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _arguments
 from ._output_file import check_folder_writable, is_url, same_file
@@ -815,23 +815,34 @@ def _serve(args: argparse.Namespace) -> int:
         player.on_frame(track_lengths)
     view = WebView.from_options(player, options, pipeline=pipeline)
     view.install()
-    error: Optional[BaseException] = None
-    reason = ""
     with view:
         print(f"vistream: serving {args.source} at {view.url} (Ctrl-C stops)", flush=True)
-        try:
-            player.run()
-        except (KeyboardInterrupt, Terminated) as stopped:
-            reason = "stopped by SIGTERM" if isinstance(stopped, Terminated) else "interrupted"
-        except BaseException as caught:
-            error = caught
-            raise
-        finally:
-            results = pipeline.close(error, video=_embed_targets(args) or None) if pipeline is not None else None
+        reason, results = _run_until_stopped(
+            player.run,
+            lambda error: pipeline.close(error, video=_embed_targets(args) or None) if pipeline is not None else None)
     stats = player.stats
     written = [str(path) for path in (stats.output, results) if path]
     print(_summary(args.source, stats, track_lengths, written, reason), flush=True)
     return 0
+
+
+def _run_until_stopped(run: Callable[[], Any], finish: Callable[[Optional[BaseException]], Any]) -> Tuple[str, Any]:
+    """``run()`` until it ends; Ctrl-C or SIGTERM end it quietly. ``finish(error)`` always runs
+    after it (error: what ``run`` raised, re-raised afterwards; None when it ended or was stopped).
+    Returns (why it stopped: "" when it ended, "interrupted", "stopped by SIGTERM"; what ``finish``
+    returned)."""
+    error: Optional[BaseException] = None
+    reason = ""
+    try:
+        run()
+    except (KeyboardInterrupt, Terminated) as stopped:
+        reason = "stopped by SIGTERM" if isinstance(stopped, Terminated) else "interrupted"
+    except BaseException as caught:
+        error = caught
+        raise
+    finally:
+        finished = finish(error)
+    return reason, finished
 
 
 # What a many-sources run cannot do (a MultiPlayer has no seek, loop, window or per-run output).
@@ -882,21 +893,16 @@ def _serve_many(args: argparse.Namespace) -> int:
                 item.array[...] = picture  # the page shows the tile's frame: the annotated one
             item.detections = pipeline.last
 
-    error: Optional[BaseException] = None
-    reason = ""
-    print(f"vistream: serving {len(sources)} sources ({', '.join(names)}) on port {options.port} "
-          f"(Ctrl-C stops)", flush=True)
-    try:
-        multi.run(on_start=lambda started: print(f"vistream: page at {started.web_view.url}", flush=True))
-    except (KeyboardInterrupt, Terminated) as stopped:
-        reason = "stopped by SIGTERM" if isinstance(stopped, Terminated) else "interrupted"
-    except BaseException as caught:
-        error = caught
-        raise
-    finally:
+    def close_pipelines(error: Optional[BaseException]) -> None:
         for pipeline in pipelines.values():
             if pipeline is not None:
                 pipeline.close(error)
+
+    print(f"vistream: serving {len(sources)} sources ({', '.join(names)}) on port {options.port} "
+          f"(Ctrl-C stops)", flush=True)
+    reason, _ = _run_until_stopped(
+        lambda: multi.run(on_start=lambda started: print(f"vistream: page at {started.web_view.url}", flush=True)),
+        close_pipelines)
     stats = multi.stats
     for name, source in stats.sources.items():
         line = f"vistream: {name}: {source.state}, {source.frames} frames, {source.drops} dropped"

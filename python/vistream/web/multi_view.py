@@ -27,7 +27,7 @@ from ..dashboard import class_counts, detection_rows
 from .controls import source_label
 from .feed import FrameFeed
 from .options import WebOptions
-from .serving import ServedApp, mjpeg_response, run_in_threadpool, static_file
+from .serving import ServedApp, mjpeg_response, run_in_threadpool, static_file, static_route
 
 # How often a source's WebSocket sends its state (at least) and its detections (at most), seconds.
 STATE_INTERVAL = 0.5
@@ -166,12 +166,6 @@ def _routes(view: MultiWebView) -> list:
             return error("the page is not installed; the sources are at api/sources", 404)
         return FileResponse(page, headers={"cache-control": "no-cache"})
 
-    async def static(request: Request) -> Response:
-        path = static_file(request.path_params["name"])
-        if path is None:
-            return error("no such file", 404)
-        return FileResponse(path, headers={"cache-control": "no-cache"})
-
     async def sources(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(view.sources))
 
@@ -256,7 +250,7 @@ def _routes(view: MultiWebView) -> list:
 
     return [
         Route("/", index),
-        Route("/static/{name:path}", static),
+        static_route(),
         Route("/api/sources", sources),
         Route("/api/sources/{n}", source),
         Route("/api/stop", stop, methods=["POST"]),

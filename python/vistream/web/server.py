@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 from .controls import ControlError, apply_control, player_state
 from .feed import FrameFeed, publishing_callback
 from .options import LOOPBACK, WebOptions
-from .serving import ServedApp, mjpeg_response, run_in_threadpool, static_file
+from .serving import ServedApp, mjpeg_response, run_in_threadpool, static_file, static_route
 
 log = logging.getLogger("vistream.web")
 
@@ -147,12 +147,6 @@ def _routes(view: WebView) -> list:
             return FileResponse(page, headers={"cache-control": "no-cache"})
         return HTMLResponse(_PLACEHOLDER)
 
-    async def static(request: Request) -> Response:
-        path = static_file(request.path_params["name"])
-        if path is None:
-            return error("no such file", 404)
-        return FileResponse(path, headers={"cache-control": "no-cache"})
-
     async def state(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(view.state))
 
@@ -277,7 +271,7 @@ def _routes(view: WebView) -> list:
 
     routes = [
         Route("/", index),
-        Route("/static/{name:path}", static),
+        static_route(),
         Route("/api/state", state),
         Route("/api/control", control, methods=["POST"]),
         Route("/api/panels", panels),

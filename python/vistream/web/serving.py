@@ -105,6 +105,20 @@ def mjpeg_response(feed: FrameFeed, prepare: Optional[Callable[[], None]] = None
                              headers={"cache-control": "no-cache, no-store"})
 
 
+def static_route() -> Any:
+    """``GET /static/<name>``: the files of the package's static folder, nothing outside it."""
+    from starlette.responses import FileResponse, JSONResponse
+    from starlette.routing import Route
+
+    async def static(request: Any) -> Any:
+        path = static_file(request.path_params["name"])
+        if path is None:
+            return JSONResponse({"error": "no such file"}, status_code=404)
+        return FileResponse(path, headers={"cache-control": "no-cache"})
+
+    return Route("/static/{name:path}", static)
+
+
 class ServedApp:
     """Binds, serves and stops one Starlette app on a thread of its own.
 

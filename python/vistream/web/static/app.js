@@ -4,7 +4,6 @@
 "use strict";
 
 (function () {
-  const TOKEN = new URLSearchParams(location.search).get("token");
   const RECONNECT_MIN_MS = 250;
   const RECONNECT_MAX_MS = 4000;
   const PARAM_DEBOUNCE_MS = 150;
@@ -42,32 +41,8 @@
 
   // ---- HTTP and WebSocket ----------------------------------------------------------------------
 
-  function withToken(path) {
-    if (!TOKEN) return path;
-    return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
-  }
-
-  async function api(path, body) {
-    const init = body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    };
-    if (TOKEN) init.headers = Object.assign(init.headers || {}, { Authorization: "Bearer " + TOKEN });
-    const response = await fetch(withToken(path), init);
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    if (!response.ok) {
-      const message = (data && data.error) || (response.status + " " + response.statusText);
-      const error = new Error(message);
-      error.status = response.status;
-      throw error;
-    }
-    return data;
-  }
-
-  function socketUrl() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return withToken(scheme + "//" + location.host + "/ws");
-  }
+  const { api } = window.vistreamHttp;
+  const socketUrl = () => window.vistreamHttp.socketUrl("/ws");
 
   function setConnection(status, text) {
     document.body.classList.remove("connecting", "connected", "disconnected");

@@ -4,7 +4,6 @@
 "use strict";
 
 (function () {
-  const TOKEN = new URLSearchParams(location.search).get("token");
   const SUMMARY_INTERVAL_MS = 1000;
   const RECONNECT_MIN_MS = 250;
   const RECONNECT_MAX_MS = 4000;
@@ -24,26 +23,7 @@
   let focused = null;    // the position shown alone, or null
   let runEnded = false;
 
-  function withToken(path) {
-    if (!TOKEN) return path;
-    return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
-  }
-
-  async function api(path, body) {
-    const init = body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    };
-    if (TOKEN) init.headers = Object.assign(init.headers || {}, { Authorization: "Bearer " + TOKEN });
-    const response = await fetch(withToken(path), init);
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    if (!response.ok) {
-      const error = new Error((data && data.error) || (response.status + " " + response.statusText));
-      error.status = response.status;
-      throw error;
-    }
-    return data;
-  }
+  const { api, socketUrl } = window.vistreamHttp;
 
   function setConnection(status, text) {
     document.body.classList.remove("connecting", "connected", "disconnected");
@@ -84,10 +64,9 @@
 
   function connectTile(tile) {
     if (runEnded) return;
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     let socket;
     try {
-      socket = new WebSocket(withToken(scheme + "//" + location.host + "/ws/" + tile.position));
+      socket = new WebSocket(socketUrl("/ws/" + tile.position));
     } catch (_) {
       retryTile(tile);
       return;
