@@ -482,6 +482,10 @@ def _wait_http(url: str, timeout: float) -> None:
 
 def measure_streamlit_latency(clip: Path, warmup: float, seconds: float) -> dict:
     """The same clip, decode (vistream.Reader), pipeline and code, shown by a streamlit app."""
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:  # said at once, not after the app's 60 s start-up wait
+        raise RuntimeError("streamlit is not installed (pip install streamlit)")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="webbench-") as scratch:
         handover_log = Path(scratch) / "handovers.txt"
