@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -17,11 +17,7 @@ from .errors import EncoderError, VistreamError
 from .media_info import MediaInfo
 from .reader import CaptureSize, InputOptions, Timeout, _input_arguments, _timeout_pair, _warn_unused
 from .stats import CacheStats, OutputStats, PlayerStats
-
-from .web.options import web_options_of
-
-if TYPE_CHECKING:
-    from .web.options import WebOptions
+from .web.options import WebOptions, web_options_of
 
 FrameCallback = Callable[[_core.Frame], Optional[np.ndarray]]
 

@@ -12,8 +12,8 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from ..detections import Detections
-from ..media_info import MediaInfo
 from ..errors import CancelledError, VistreamError
+from ..media_info import MediaInfo
 from ..reader import CancelToken, Reader
 from ..results import ResultsWriter
 from ..web.options import WebOptions, web_options_of
@@ -378,27 +378,19 @@ class MultiPlayer:
         if self._ran:
             raise VistreamError("MultiPlayer.run() can only be called once")
         self._ran = True
-        if self._display:  # before any thread starts: no window is an error at once
-            self.mosaic = MosaicView(self.sources, size=self._display_size, title=self._title)
-        if self._web is not None:  # likewise a port in use
-            from ..web.multi_view import MultiWebView
+        # Before any thread starts: no window or a port in use is an error at once.
+        try:
+            if self._display:
+                self.mosaic = MosaicView(self.sources, size=self._display_size, title=self._title)
+            if self._web is not None:
+                from ..web.multi_view import MultiWebView
 
-            try:
                 self.web_view = MultiWebView(self, self._web).start()
-            except BaseException:
-                if self.mosaic is not None:
-                    self.mosaic.close()
-                raise
-        if on_start is not None:
-            try:
+            if on_start is not None:
                 on_start(self)
-            except BaseException:
-                if self.web_view is not None:
-                    self.web_view.stop()
-                    self.web_view = None
-                if self.mosaic is not None:
-                    self.mosaic.close()
-                raise
+        except BaseException:
+            self._close_views()
+            raise
         self._started_at = _time.monotonic()
         for source in self._sources:
             source.thread = threading.Thread(target=self._decode, args=(source,), daemon=True,
@@ -419,15 +411,19 @@ class MultiPlayer:
             for source in self._sources:
                 if source.thread is not None:
                     source.thread.join()
-            if self.mosaic is not None:
-                self.mosaic.close()
             try:
                 self._close_outputs(error)
             finally:
-                if self.web_view is not None:
-                    self.web_view.stop()
-                    self.web_view = None
+                self._close_views()
         return self.stats
+
+    def _close_views(self) -> None:
+        """Closes the mosaic window and stops the web view (whichever are open)."""
+        if self.mosaic is not None:
+            self.mosaic.close()
+        if self.web_view is not None:
+            self.web_view.stop()
+            self.web_view = None
 
     @property
     def stats(self) -> MultiStats:
