@@ -297,9 +297,11 @@ FrameStack FrameBatch::stack() {
         result.shape.insert(result.shape.begin(), slots);
         result.pixels.reset(new uint8_t[frame_bytes * static_cast<size_t>(slots)]);  // no zero-fill: every byte is written
       } else if (!std::equal(shape.begin(), shape.end(), result.shape.begin() + 1, result.shape.end())) {
-        throw Error(ErrorKind::InvalidArgument, "cannot stack frames of different sizes (frame " +
-                                                    std::to_string(frame->index()) + " is " + std::to_string(av->width) +
-                                                    "x" + std::to_string(av->height) + "); use stack=False");
+        throw Error(ErrorKind::FrameSizeMismatch,
+                    "cannot stack frames of different sizes (frame " + std::to_string(frame->index()) + " is " +
+                        std::to_string(av->width) + "x" + std::to_string(av->height) + ", an earlier one " +
+                        std::to_string(result.shape[2]) + " wide and " + std::to_string(result.shape[1]) +
+                        " rows high): the stream changes size; use stack=False");
       }
       pixels = result.pixels.get();
       bytes = frame_bytes;

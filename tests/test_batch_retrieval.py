@@ -533,3 +533,29 @@ def test_clustered_runs_decode_each_gop_once_up_to_its_last_target(vs, gop30_p_o
         assert frames_decoded(reader) - before_decoded == 16 + 24 + 15
         assert seeks(reader) - before_seeks <= 3  # GOP 0 may be read from the start without one
     assert [md5(f.array) for f in frames] == [expected[i] for i in wanted]
+
+
+def test_a_stream_that_changes_size_keeps_each_frames_size_and_refuses_to_stack_them(vs, tmp_path):
+    # Two MPEG-TS segments of different sizes, one after the other (as a camera that changes its
+    # resolution, or a spliced broadcast, sends them): 10 frames of 64x48, then 10 of 96x64.
+    parts = []
+    for number, (size, offset) in enumerate((("64x48", 0), ("96x64", 1))):
+        part = tmp_path / f"part{number}.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+                        "-i", f"testsrc2=size={size}:rate=10:duration=1", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-g", "5", "-output_ts_offset", str(offset), "-f", "mpegts", str(part)], check=True)
+        parts.append(part.read_bytes())
+    spliced = tmp_path / "spliced.ts"
+    spliced.write_bytes(b"".join(parts))
+    with vs.Reader(spliced, format="rgb24") as reader:
+        assert (reader.info.width, reader.info.height) == (64, 48)  # as the stream opens
+        sizes = [(frame.index, frame.width, frame.height, frame.array.shape) for frame in reader]
+        assert [s[0] for s in sizes] == list(range(20))
+        assert all(s[1:] == (64, 48, (48, 64, 3)) for s in sizes[:10]), sizes
+        assert all(s[1:] == (96, 64, (64, 96, 3)) for s in sizes[10:]), sizes
+        frames = reader.frames_at([15, 2])
+        assert [f.array.shape for f in frames] == [(64, 96, 3), (48, 64, 3)]
+        with pytest.raises(vs.FrameSizeMismatchError, match="different sizes") as raised:
+            reader.frames_at([2, 15], stack=True)
+        assert isinstance(raised.value, ValueError)
+        assert reader.frames_at([12, 15, 19], stack=True).shape == (3, 64, 96, 3)

@@ -71,9 +71,12 @@ def test_fuzz_reader_finds_no_crash(tmp_path):
                          f"-artifact_prefix={artifacts}/", str(corpus)], timeout=240)
     saved = findings(artifacts)
     log = "\n".join(line for line in result.stderr.splitlines() if not line.startswith(("[", "INFO: Instrumenting")))
+    # atheris prints an escaped Python exception's traceback on stdout, then exits ("fuzz target
+    # exited" on stderr): both streams are needed to see what failed.
     assert result.returncode == 0 and not saved, (
         f"the fuzzer found a failure (exit {result.returncode}); input saved as {[str(p) for p in saved]}: "
-        f"check it in under tests/data/fuzz/ as a regression input\n{log[-4000:]}")
+        f"check it in under tests/data/fuzz/ as a regression input\n{log[-3000:]}\n"
+        f"stdout:\n{result.stdout[-3000:]}")
     assert f"Done {RUNS} runs" in result.stderr, log[-2000:]
     # Every seed was kept: the target's feedback tells the demuxers apart (without it libFuzzer
     # sees one Python path and drops all seeds but one, so only mp4 would be mutated).
@@ -85,5 +88,5 @@ def test_fuzz_reader_finds_no_crash(tmp_path):
 def test_earlier_findings_stay_fixed(finding):
     # libFuzzer runs the files given as arguments once each: a crash exits non-zero.
     result = run_target([str(finding)], timeout=120)
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, result.stderr[-3000:] + "\nstdout:\n" + result.stdout[-3000:]
     assert "Executed" in result.stderr

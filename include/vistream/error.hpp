@@ -19,6 +19,7 @@ enum class ErrorKind {
   Filter,           // FilterError
   Hardware,         // HardwareError
   InvalidArgument,  // ValueError
+  FrameSizeMismatch,  // FrameSizeMismatchError (a ValueError): frames of different sizes asked as one array
   // Control flow, not failures: a blocking call ended because its CancelToken was cancelled
   // (stop(), close()), or because the interrupt check of the calling thread fired (the
   // bindings then raise the pending Python exception, e.g. KeyboardInterrupt).

@@ -33,6 +33,14 @@ class SourceTimeoutError(SourceError, TimeoutError):
 class FrameIndexError(VistreamError, IndexError):
     """A frame index or time lies outside the video (``Reader.frames_at``, ``frames_played_at``,
     ``reader[i]``). Also an ``IndexError``, as for any sequence."""
+
+
+class FrameSizeMismatchError(VistreamError, ValueError):
+    """``stack=True`` asked for frames of different sizes as one array: the stream changes size
+    mid-stream (or its bitstream disagrees with its container's header). Each frame keeps the size
+    the decoder gave it; ``stack=False`` returns them as they are."""
+
+
 class SourceNotAllowedError(SourceError, PermissionError):
     """The source, or something it refers to (a playlist's segment, a redirect), uses a protocol
     outside ``protocol_whitelist``. Network sources may only open network protocols by default,
@@ -109,6 +117,7 @@ __all__ = [
     "SourceNotFoundError",
     "SourceTimeoutError",
     "FrameIndexError",
+    "FrameSizeMismatchError",
     "SourceNotAllowedError",
     "SourceCertificateError",
     "UnusedInputOptionWarning",

@@ -18,6 +18,11 @@ class MediaInfo:
             print(info.width, info.height, info.fps, info.frame_count)
     """
 
+    #: The size the stream declares when opened (after the ``vfilter``). Frames keep the size the
+    #: decoder gives them: a stream that changes size mid-stream, or whose bitstream disagrees with
+    #: its container's header, yields frames of that other size (``frame.width``/``frame.height``
+    #: are always the frame's own), and ``frames_at(..., stack=True)`` over mixed sizes raises
+    #: ``VistreamError`` instead of scaling pixels the file never held.
     width: int
     height: int
     fps: float

@@ -40,6 +40,7 @@ const char* python_error_name(ErrorKind kind) {
     case ErrorKind::Encoder: return "EncoderError";
     case ErrorKind::Filter: return "FilterError";
     case ErrorKind::Hardware: return "HardwareError";
+    case ErrorKind::FrameSizeMismatch: return "FrameSizeMismatchError";
     case ErrorKind::Cancelled: return "CancelledError";
     default: return "VistreamError";
   }

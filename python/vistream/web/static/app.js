@@ -32,6 +32,7 @@
     panels: null,         // the last dashboard JSON
     highlighted: null,    // track id the server highlights, or null
     serverHighlighted: undefined,  // the last highlight a panels snapshot reported
+    requestedSpeed: null, // a speed sent to the server whose answer has not come back yet
     seekDragging: false,  // the user holds the seek bar: do not move it under their finger
     socket: null,
     reconnectDelay: RECONNECT_MIN_MS,
@@ -229,10 +230,18 @@
     const t = page.state && page.state.time;
     return typeof t === "number" ? t : Number(el.seek.value) || 0;
   }
-  function setSpeed(speed) {
+  // The speed asked for and not yet confirmed: "]" pressed right after choosing 2x in the select
+  // doubles 2x, not the 1x a state sent before the request was answered still shows.
+  function currentSpeed() {
+    if (page.requestedSpeed !== null && page.requestedSpeed !== undefined) return page.requestedSpeed;
+    return (page.state && page.state.speed) || 1;
+  }
+  async function setSpeed(speed) {
     speed = Math.min(16, Math.max(0.0625, speed));
     el.speed.value = closestSpeed(speed);
-    control({ action: "speed", speed });
+    page.requestedSpeed = speed;
+    await control({ action: "speed", speed });
+    if (page.requestedSpeed === speed) page.requestedSpeed = null;  // the answer's state holds it now
   }
 
   // A clicked button keeps no focus: the keys below stay the window's keys (space on a focused
@@ -271,8 +280,8 @@
       case "ArrowLeft": seekTo(currentTime() - big); break;
       case "Home": seekTo(0); break;
       case "End": seekTo((page.state && page.state.duration) || 0); break;
-      case "[": setSpeed(((page.state && page.state.speed) || 1) / 2); break;
-      case "]": setSpeed(((page.state && page.state.speed) || 1) * 2); break;
+      case "[": setSpeed(currentSpeed() / 2); break;
+      case "]": setSpeed(currentSpeed() * 2); break;
       case "Backspace": setSpeed(1); break;
       default: handled = false;
     }
