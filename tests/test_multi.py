@@ -239,3 +239,61 @@ def test_cancel_token_ends_a_reader_open_from_another_thread(stalled_server):
         vistream.Reader(url, timeout=60.0, cancel=token)
     assert time.monotonic() - started < 0.5 + 2.0
     assert token.cancelled and accepted
+
+
+def test_annotators_draw_after_on_batch_onto_what_the_outputs_write(clips, tmp_path):
+    from vistream.annotate import BoxAnnotator
+
+    box = (60, 40, 200, 160)  # x1, y1, x2, y2: inside every clip
+
+    def fixed_box(image):
+        return vistream.Detections(xyxy=[box], confidence=[0.9], class_id=[0])
+
+    names = ["small", "medium"]
+    raw_edges = {name: [] for name in names}
+    multi = vistream.MultiPlayer({name: str(clips[name]) for name in names}, detector=fixed_box,
+                                 annotators=[BoxAnnotator(thickness=6)],
+                                 outputs=str(tmp_path / "drawn_{source}.mkv"),
+                                 writer_options={"encoder": "libx264rgb", "crf": 0, "preset": "ultrafast"})
+
+    @multi.on_batch
+    def look(frames):
+        for frame in frames:  # on_batch sees the frame as decoded: nothing drawn yet
+            raw_edges[frame.source].append(frame.array[box[1]:box[1] + 4, box[0]:box[2]].copy())
+
+    stats = multi.run()
+    for name in names:
+        rate = CLIPS[name][1]
+        assert stats.sources[name].frames == SECONDS * rate
+        with vistream.Reader(tmp_path / f"drawn_{name}.mkv") as drawn, vistream.Reader(clips[name]) as source:
+            pairs = list(zip(drawn, source))
+        assert len(pairs) == SECONDS * rate
+        for number, (out, original) in enumerate(pairs):
+            top_edge = (slice(box[1], box[1] + 4), slice(box[0], box[2]))
+            inside = (slice(box[1] + 20, box[3] - 20), slice(box[0] + 20, box[2] - 20))
+            assert np.array_equal(raw_edges[name][number], original.array[top_edge]), (name, number)
+            # the box's edge was drawn over (a solid line), its inside kept (lossless output)
+            assert not np.array_equal(out.array[top_edge], original.array[top_edge]), (name, number)
+            assert len(np.unique(out.array[top_edge].reshape(-1, 3), axis=0)) == 1, (name, number)
+            assert np.array_equal(out.array[inside], original.array[inside]), (name, number)
+
+
+def test_annotators_are_checked_when_the_multiplayer_is_made(clips):
+    with pytest.raises(TypeError, match="annotator"):
+        vistream.MultiPlayer([str(clips["small"])], annotators=[object()])
+
+    class TorchOnly:
+        accepts = {"torch"}
+
+        def annotate(self, image, detections):
+            return image
+
+    with pytest.raises(TypeError, match="numpy"):
+        vistream.MultiPlayer([str(clips["small"])], annotators=[TorchOnly()])
+    with pytest.raises(TypeError, match="list"):
+        vistream.MultiPlayer([str(clips["small"])], annotators=BoxAnnotatorLike())
+
+
+class BoxAnnotatorLike:
+    def annotate(self, image, detections):
+        return image

@@ -127,6 +127,13 @@ def test_every_source_streams_its_own_frames_state_and_detections(two_clips):
             sizes[name] = detections[-1]["rows"]
             for row in detections[-1]["rows"]:
                 assert len(row["box"]) == 4 and row["class_name"] is not None
+            # the counts over time come with the detections, up to the frame they describe
+            series = detections[-1]["series"]
+            assert len(series["time"]) == len(series["total"]) >= 1
+            assert series["time"] == sorted(series["time"]) and series["time"][-1] == detections[-1]["time"]
+            assert series["total"][-1] == len(detections[-1]["rows"])
+            for values in series["by_class"].values():
+                assert len(values) == len(series["time"])
 
         # the shapes clip has three moving shapes for the motion detector; one source's detections
         # never show up on the other's socket
@@ -138,6 +145,10 @@ def test_every_source_streams_its_own_frames_state_and_detections(two_clips):
             time.sleep(0.1)
         assert len(shapes["detections"]) >= 2 and shapes["count"] == len(shapes["detections"]), shapes
         assert sum(shapes["counts"].values()) == shapes["count"]
+        series = shapes["series"]
+        assert series["total"][-1] == len(shapes["detections"])
+        assert all(sum(values[k] for values in series["by_class"].values()) == total
+                   for k, total in enumerate(series["total"])), "the classes add up to the total at every point"
 
         with pytest.raises(urllib.error.HTTPError) as missing:
             http_json(f"{base}/api/sources/2")
@@ -249,7 +260,10 @@ def test_the_page_tiles_every_source_and_shows_one_alone_with_its_detections(two
     from PIL import Image
     import io
 
-    with running(two_clips) as multi:
+    from vistream.annotate import BoxAnnotator, LabelAnnotator
+
+    # the annotators draw the tracks into what the tiles show (the screenshots have the boxes)
+    with running(two_clips, annotators=[BoxAnnotator(), LabelAnnotator()]) as multi:
         browser.get(multi.web_view.url)
         wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 2, "two tiles")
         names = [t.get_attribute("data-name") for t in browser.find_elements(By.CSS_SELECTOR, ".tile")]
@@ -269,6 +283,12 @@ def test_the_page_tiles_every_source_and_shows_one_alone_with_its_detections(two
         wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "#detections tbody tr")) >= 2,
                  "the shapes source's detections fill the table")
         assert "shapes.mp4" in browser.find_element(By.ID, "focus-state").text
+        # its counts chart gains points while the source plays, the legend names the total
+        chart = browser.find_element(By.ID, "counts-chart")
+        wait_for(browser, lambda: int(chart.get_attribute("data-points")) >= 2, "the counts chart has points")
+        points = int(chart.get_attribute("data-points"))
+        wait_for(browser, lambda: int(chart.get_attribute("data-points")) > points, "the counts chart gains points")
+        assert "total" in browser.find_element(By.ID, "counts-legend").text
         Image.open(io.BytesIO(browser.get_screenshot_as_png())).save(ARTIFACTS / "multi_focus.png")
 
         # Escape goes back to every tile

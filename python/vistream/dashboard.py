@@ -93,6 +93,16 @@ class _Columns:
                          for zone, columns in self.zones.items()})
 
 
+def series_json(columns: _Columns, end: int, length: int = SERIES_LENGTH) -> Dict[str, Any]:
+    """The last ``length`` points before ``end`` of ``columns`` (what ``CountSeries.add``
+    returned), as JSON-ready lists: ``{"time", "total", "by_class", "zones"}``."""
+    start = max(0, end - length)
+    return {"time": columns.time[start:end], "total": columns.total[start:end],
+            "by_class": {name: values[start:end] for name, values in columns.by_class.items()},
+            "zones": {zone: {key: values[start:end] for key, values in zone_columns.items()}
+                      for zone, zone_columns in columns.zones.items()}}
+
+
 class CountSeries:
     """The pipeline thread's counts over time (not public): see the module docstring."""
 
@@ -179,13 +189,7 @@ class DashboardSnapshot:
         """The counts series up to this frame: ``{"time": [...], "total": [...],
         "by_class": {name: [...]}, "zones": {zone: {key: [...]}}}`` (the last ``SERIES_LENGTH``
         points; a class absent on a frame counts 0 there)."""
-        end = self._end
-        start = max(0, end - self._length)
-        columns = self._columns
-        return {"time": columns.time[start:end], "total": columns.total[start:end],
-                "by_class": {name: values[start:end] for name, values in columns.by_class.items()},
-                "zones": {zone: {key: values[start:end] for key, values in zone_columns.items()}
-                          for zone, zone_columns in columns.zones.items()}}
+        return series_json(self._columns, self._end, self._length)
 
     def rows(self) -> List[Dict[str, Any]]:
         """``detection_rows(self.detections)``: one dict per detection."""

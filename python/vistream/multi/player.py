@@ -150,6 +150,20 @@ class _Source:
         self.results_path: Optional[str] = None
 
 
+def _checked_annotators(annotators: Sequence[Any]) -> List[Any]:
+    from ..pipeline import image_kinds
+    from ..protocols import Annotator, check_protocol
+
+    if isinstance(annotators, (str, bytes)) or not isinstance(annotators, (list, tuple)):
+        raise TypeError(f"annotators must be a list of annotators, got {type(annotators).__name__}")
+    for annotator in annotators:
+        check_protocol(annotator, Annotator, "annotator", owner="MultiPlayer")
+        if "numpy" not in image_kinds(annotator):
+            raise TypeError(f"MultiPlayer draws on host (numpy) frames; {type(annotator).__name__} takes "
+                            f"{'/'.join(sorted(image_kinds(annotator)))} images only")
+    return list(annotators)
+
+
 def _names(sources: Union[Sequence[SourceSpec], Mapping[str, SourceSpec]]) -> List[Tuple[SourceKey, str]]:
     if isinstance(sources, Mapping):
         pairs = []
@@ -207,6 +221,10 @@ class MultiPlayer:
             called once per source: each source has its own tracker, so ``tracker_id`` counts per
             source; ``(frame.source, tracker_id)`` is the global id (``frame.track_keys``).
         on_batch: ``callable(frames: list[MultiFrame])`` (or set it with ``@multi.on_batch``).
+        annotators: ``vistream.Annotator`` objects (``BoxAnnotator()``, ``LabelAnnotator()``...)
+            that draw each frame's ``detections`` after ``on_batch`` (which still sees the frame
+            as decoded), in the order given, onto what the outputs, the mosaic and the web page
+            show. Numpy annotators only: the frames are host arrays.
             An exception raised there stops every source, finalizes the outputs and is re-raised
             from ``run()``.
         outputs: video per source: a pattern with ``{source}`` (``"out_{source}.mp4"``) or a
@@ -237,7 +255,7 @@ class MultiPlayer:
         title: the window's title.
         web: serve a web page with every source live (docs/web.md): a port (on 127.0.0.1) or
             ``vistream.web.WebOptions`` (host, token, ...). Each source is a tile showing its
-            frames after ``on_batch`` (its drawings show), its state, fps and drops; a click on a
+            frames after ``on_batch`` and ``annotators`` (their drawings show), its state, fps and drops; a click on a
             tile shows that source alone with its current detections. It starts with ``run()``
             and stops when ``run()`` returns; ``multi.web_view`` is the running view. Needs
             ``pip install 'vistream[web]'``.
@@ -250,7 +268,8 @@ class MultiPlayer:
     Example::
 
         multi = MultiPlayer(["a.mp4", "b.mp4"], detector=vistream.PerSourceDetector(MotionDetector),
-                            tracker=ByteTrack, outputs="tracked_{source}.mp4")
+                            tracker=ByteTrack, annotators=[BoxAnnotator(), LabelAnnotator()],
+                            outputs="tracked_{source}.mp4")
         stats = multi.run()
     """
 
@@ -261,6 +280,7 @@ class MultiPlayer:
         detector: Any = None,
         tracker: Optional[Callable[[], Any]] = None,
         on_batch: Optional[Callable[[List[MultiFrame]], Any]] = None,
+        annotators: Sequence[Any] = (),
         outputs: OutputSpec = None,
         results: OutputSpec = None,
         max_batch: int = 8,
@@ -289,6 +309,7 @@ class MultiPlayer:
                             "that makes one tracker per source")
         if on_batch is not None and not callable(on_batch):
             raise TypeError("on_batch must be callable")
+        annotators = _checked_annotators(annotators)
         common = dict(reader_options or {})
         per_source = dict(source_options or {})
         for key in per_source:
@@ -304,6 +325,8 @@ class MultiPlayer:
         self.detector = detector
         self.tracker_factory = tracker
         self._on_batch = on_batch
+        #: what draws each frame's detections after ``on_batch``
+        self.annotators: List[Any] = annotators
         self.max_batch, self.max_wait, self.realtime = max_batch, float(max_wait), bool(realtime)
         self.queue_size = queue_size
         self._writer_options = dict(writer_options or {})
@@ -606,6 +629,11 @@ class MultiPlayer:
                 source.last_index = item.index
         if self._on_batch is not None:
             self._on_batch(batch)
+        if self.annotators:
+            for item in batch:
+                if item.detections is not None:
+                    for annotator in self.annotators:
+                        annotator.annotate(item.array, item.detections)
         now = _time.monotonic()
         for item in batch:
             source = by_key[item.source]

@@ -2,17 +2,18 @@
 its current detections.
 
 The page (``static/multi.html``) tiles the sources; a click on a tile shows that source alone
-with its detections table and class counts. Each source has its own ``FrameFeed`` (newest-wins,
+with its detections table, class counts and counts over time (a chart). Each source has its own ``FrameFeed`` (newest-wins,
 encoded on the feed's thread, only while a client of that source waits), so a slow browser or a
 source nobody watches costs the MultiPlayer's consumer nothing but a counter update.
 
 Endpoints (all behind the same token / loopback guard as ``WebView``):
 
 - ``GET /api/sources``: the run (``running``, ``frames``, ``fps``) and one entry per source.
-- ``GET /api/sources/{n}``: source ``n`` (its position) with its current detections.
+- ``GET /api/sources/{n}``: source ``n`` (its position) with its current detections and its
+  counts over time (``series``).
 - ``GET /stream/{n}.mjpg``: source ``n``'s frames as MJPEG.
 - ``WS /ws/{n}``: source ``n``'s frames (a JSON header, then the JPEG), its state twice a second
-  and its detections when they change.
+  and its detections with the counts series when they change.
 - ``POST /api/stop``: ends the run (``MultiPlayer.stop()``).
 """
 
@@ -23,7 +24,7 @@ import json
 import time as _time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..dashboard import class_counts, detection_rows
+from ..dashboard import SERIES_LENGTH, CountSeries, class_counts, detection_rows, series_json
 from .controls import source_label
 from .feed import FrameFeed
 from .options import WebOptions
@@ -35,10 +36,13 @@ DETECTIONS_INTERVAL = 0.25
 
 
 class _SourceSlot:
-    """What the page shows of one source: its feed and its latest frame's detections.
+    """What the page shows of one source: its feed, its latest frame's detections and its counts
+    over time.
 
     ``latest`` is replaced by one reference assignment on the consumer's thread and read as a
-    whole by the server's threads (an immutable tuple: no lock needed).
+    whole by the server's threads (an immutable tuple: no lock needed). ``counts`` is written by
+    the consumer's thread only; the ``(columns, end)`` pair in ``latest`` is a consistent view of
+    it (``CountSeries`` copies a column before it changes a point that view holds).
     """
 
     def __init__(self, key: Any, position: int, url: str, options: WebOptions) -> None:
@@ -46,8 +50,10 @@ class _SourceSlot:
         self.position = position
         self.label = source_label(url)
         self.feed = FrameFeed(options.jpeg_quality, options.max_fps)
-        #: (index, time, detections or None) of the source's last published frame
-        self.latest: Optional[Tuple[int, float, Any]] = None
+        #: (index, time, detections or None, counts columns, counts end) of the source's last
+        #: published frame
+        self.latest: Optional[Tuple[int, float, Any, Any, int]] = None
+        self.counts = CountSeries()
         #: how many frames were published when ``latest`` was set (changes tell a client to resend)
         self.version = 0
 
@@ -87,7 +93,10 @@ class MultiWebView(ServedApp):
                 continue
             pixels = item.array if slot.feed.wanted else None
             slot.feed.publish(pixels, item.index, item.time, None)
-            slot.latest = (item.index, item.time, item.detections)
+            detections = item.detections
+            by_class = class_counts(detections) if detections is not None else {}
+            columns, end = slot.counts.add(item.time, len(detections) if detections is not None else 0, by_class, {})
+            slot.latest = (item.index, item.time, detections, columns, end)
             slot.version += 1
 
     # -- the served app ------------------------------------------------------------------------
@@ -113,13 +122,29 @@ class MultiWebView(ServedApp):
                 "sources": [self._source_state(slot, stats) for slot in self._slots]}
 
     def source(self, position: int, with_detections: bool = True) -> Dict[str, Any]:
-        """One source's state (``/api/sources/{n}``), with its current detections' rows."""
+        """One source's state (``/api/sources/{n}``), with its current detections' rows and its
+        counts over time (``series``: ``{"time", "total", "by_class"}``, the last
+        ``SERIES_LENGTH`` frames)."""
         slot = self.slot(position)
         state = self._source_state(slot, self.multi.stats)
         if with_detections:
-            latest = slot.latest
-            state["detections"] = detection_rows(latest[2]) if latest is not None and latest[2] is not None else []
+            message = self.detections_message(slot)
+            state.update(detections=message["detections"], series=message["series"])
         return state
+
+    @staticmethod
+    def detections_message(slot: _SourceSlot) -> Dict[str, Any]:
+        """The source's latest frame (``index``, ``time``), its detections' rows and its counts
+        series up to it, all from one published frame."""
+        latest = slot.latest
+        if latest is None:
+            return {"index": -1, "time": 0.0, "detections": [],
+                    "series": {"time": [], "total": [], "by_class": {}}}
+        index, time, detections, columns, end = latest
+        series = series_json(columns, end, SERIES_LENGTH)
+        del series["zones"]  # a MultiPlayer runs no zone plugins
+        return {"index": index, "time": time, "series": series,
+                "detections": detection_rows(detections) if detections is not None else []}
 
     def _source_state(self, slot: _SourceSlot, stats: Any) -> Dict[str, Any]:
         source = stats.sources[slot.key]
@@ -218,10 +243,10 @@ def _routes(view: MultiWebView) -> list:
                     await send_json({"type": "state", **(await run_in_threadpool(view.source, position, False))})
                 if slot.version != detections_version and now - detections_at >= DETECTIONS_INTERVAL:
                     detections_at, detections_version = now, slot.version
-                    latest = slot.latest
-                    if latest is not None:
-                        rows = await run_in_threadpool(detection_rows, latest[2]) if latest[2] is not None else []
-                        await send_json({"type": "detections", "index": latest[0], "time": latest[1], "rows": rows})
+                    if slot.latest is not None:
+                        message = await run_in_threadpool(view.detections_message, slot)
+                        await send_json({"type": "detections", "index": message["index"], "time": message["time"],
+                                         "rows": message["detections"], "series": message["series"]})
                 subscriber.event.clear()
                 if feed.latest is not None and feed.latest.sequence > sent:
                     continue

@@ -10,8 +10,6 @@
   const LATENCY_RECORDS = 1000;
   const ZONE_SERIES_LENGTH = 300;
   const SPEEDS = [0.0625, 0.125, 0.25, 0.5, 1, 2, 4, 8, 16];
-  const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
-                  "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324"];
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -159,12 +157,7 @@
     }
   }
 
-  function formatTime(seconds) {
-    if (typeof seconds !== "number" || !isFinite(seconds)) return "–";
-    const minutes = Math.floor(seconds / 60);
-    const rest = seconds - minutes * 60;
-    return minutes + ":" + (rest < 10 ? "0" : "") + rest.toFixed(3);
-  }
+  const formatTime = window.vistreamChart.formatTime;
 
   function showFramePosition(index, time) {
     el.index.textContent = String(index);
@@ -424,91 +417,16 @@
     return null;
   }
 
-  // Our own small line chart: total, per class, and zone counts, against time.
+  // Counts over time (static/chart.js draws): total, per class, and zone counts.
   function drawChart(counts) {
-    const canvas = el.chart;
-    const scale = window.devicePixelRatio || 1;
-    const cssWidth = canvas.clientWidth || canvas.width;
-    const cssHeight = canvas.clientHeight || canvas.height;
-    if (canvas.width !== Math.round(cssWidth * scale)) canvas.width = Math.round(cssWidth * scale);
-    if (canvas.height !== Math.round(cssHeight * scale)) canvas.height = Math.round(cssHeight * scale);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(scale, 0, 0, scale, 0, 0);
-    ctx.clearRect(0, 0, cssWidth, cssHeight);
-
-    const times = Array.isArray(counts.time) ? counts.time : [];
-    const lines = [];
-    if (Array.isArray(counts.total)) lines.push({ name: "total", values: counts.total, times, width: 2 });
-    const byClass = counts.by_class || {};
-    for (const name of Object.keys(byClass).sort()) lines.push({ name, values: byClass[name], times, width: 1 });
+    const lines = window.vistreamChart.seriesLines(counts);
     for (const name of Object.keys(page.zoneSeries).sort()) {
       const series = page.zoneSeries[name];
       lines.push({ name: "zone " + name, values: series.map((p) => p.value), times: series.map((p) => p.time),
                    width: 1, dash: [4, 3] });
     }
-    canvas.dataset.points = String(Array.isArray(counts.total) ? counts.total.length : times.length);
-
-    const pad = { left: 30, right: 8, top: 8, bottom: 18 };
-    const plotWidth = cssWidth - pad.left - pad.right;
-    const plotHeight = cssHeight - pad.top - pad.bottom;
-    let tMin = Infinity, tMax = -Infinity, vMax = 1;
-    for (const line of lines) {
-      for (let i = 0; i < line.values.length; i++) {
-        const t = line.times[i];
-        if (typeof t === "number") { tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); }
-        if (typeof line.values[i] === "number") vMax = Math.max(vMax, line.values[i]);
-      }
-    }
-    if (!isFinite(tMin)) { tMin = 0; tMax = 1; }
-    if (tMax - tMin < 1e-6) tMax = tMin + 1;
-    vMax = Math.ceil(vMax * 1.1);
-
-    ctx.strokeStyle = "#3a3f47";
-    ctx.fillStyle = "#9aa3ad";
-    ctx.font = "10px sans-serif";
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    for (const fraction of [0, 0.5, 1]) {
-      const y = pad.top + plotHeight * (1 - fraction);
-      ctx.moveTo(pad.left, y);
-      ctx.lineTo(pad.left + plotWidth, y);
-      ctx.fillText(String(Math.round(vMax * fraction)), 2, y + 3);
-    }
-    ctx.stroke();
-    ctx.fillText(formatTime(tMin), pad.left, cssHeight - 4);
-    const endLabel = formatTime(tMax);
-    ctx.fillText(endLabel, pad.left + plotWidth - ctx.measureText(endLabel).width, cssHeight - 4);
-
-    const legend = document.createDocumentFragment();
-    lines.forEach((line, i) => {
-      line.color = i === 0 && line.name === "total" ? "#f5f5f5" : COLORS[i % COLORS.length];
-    });
-    // Drawn last to first, so the total stays visible over a single class with the same counts.
-    lines.slice().reverse().forEach((line) => {
-      ctx.strokeStyle = line.color;
-      ctx.lineWidth = line.width;
-      ctx.setLineDash(line.dash || []);
-      ctx.beginPath();
-      let started = false;
-      for (let k = 0; k < line.values.length; k++) {
-        const t = line.times[k], v = line.values[k];
-        if (typeof t !== "number" || typeof v !== "number") continue;
-        const x = pad.left + (t - tMin) / (tMax - tMin) * plotWidth;
-        const y = pad.top + (1 - v / vMax) * plotHeight;
-        if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
-      }
-      ctx.stroke();
-    });
-    lines.forEach((line) => {
-      const item = document.createElement("span");
-      const swatch = document.createElement("i");
-      swatch.style.background = line.color;
-      item.appendChild(swatch);
-      item.append(line.name + " " + (line.values.length ? line.values[line.values.length - 1] : "–"));
-      legend.appendChild(item);
-    });
-    ctx.setLineDash([]);
-    el.legend.replaceChildren(legend);
+    const points = Array.isArray(counts.total) ? counts.total.length : (Array.isArray(counts.time) ? counts.time.length : 0);
+    window.vistreamChart.draw(el.chart, el.legend, lines, points);
   }
 
   function showZones(zones) {

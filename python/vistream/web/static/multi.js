@@ -13,7 +13,8 @@
     tiles: $("tiles"), template: $("tile-template"), summary: $("summary"), connection: $("connection"),
     back: $("back"), stop: $("stop"), focusPanel: $("focus-panel"), focusName: $("focus-name"),
     focusState: $("focus-state"), focusCounts: $("focus-counts"), detections: $("detections"),
-    detectionsCount: $("detections-count"), main: document.querySelector("main"),
+    detectionsCount: $("detections-count"), chart: $("counts-chart"), legend: $("counts-legend"),
+    main: document.querySelector("main"),
   };
 
   // For tests and benches: per source position, the frames drawn and the last index drawn.
@@ -44,7 +45,7 @@
       name: root.querySelector(".name"), stateText: root.querySelector(".tile-state"),
       index: root.querySelector(".index"), fps: root.querySelector(".fps"), drops: root.querySelector(".drops"),
       overlay: root.querySelector(".overlay"), socket: null, reconnectDelay: RECONNECT_MIN_MS,
-      decoding: false, waiting: null, state: source, rows: [], rowsIndex: null,
+      decoding: false, waiting: null, state: source, rows: [], rowsIndex: null, series: null,
     };
     tile.name.textContent = source.name;
     tile.name.title = source.label;
@@ -169,10 +170,11 @@
     el.focusName.textContent = tile.state.name;
     showFocusState(tile);
     showRows(tile);
+    drawSeries(tile);
     api("/api/sources/" + position).then((state) => {
       if (focused !== position) return;
       showTileState(tile, state);
-      showDetections(tile, { index: state.index, rows: state.detections });
+      showDetections(tile, { index: state.index, rows: state.detections, series: state.series });
     }).catch(() => { /* the socket's messages follow */ });
   }
 
@@ -223,7 +225,18 @@
   function showDetections(tile, message) {
     tile.rows = message.rows || [];
     tile.rowsIndex = message.index;
-    if (focused === tile.position) showRows(tile);
+    if (message.series) tile.series = message.series;
+    if (focused === tile.position) {
+      showRows(tile);
+      drawSeries(tile);
+    }
+  }
+
+  // The focused source's counts over time: its total and each class (static/chart.js draws).
+  function drawSeries(tile) {
+    const series = tile.series || { time: [], total: [], by_class: {} };
+    const points = Array.isArray(series.total) ? series.total.length : 0;
+    window.vistreamChart.draw(el.chart, el.legend, window.vistreamChart.seriesLines(series), points);
   }
 
   function showRows(tile) {
