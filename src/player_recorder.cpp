@@ -67,6 +67,9 @@ PlayerRecorder::PlayerRecorder(const PlayerOptions& options, VideoSource& source
   writer_ = std::make_unique<Writer>(
       std::vector<std::string>{options.output}, encoder,
       encoder_input_for(source, encoder.device == "cpu" ? options.source.output_format : "bgr0"));
+  // The source may change size mid-stream (the callback gets each frame at its own size); the
+  // file keeps the size it started with.
+  writer_->scale_other_sizes();
   video_time_base_ = source.demuxer().video_stream()->time_base;
   const Rational rate = source.info().frame_rate;
   frame_duration_ = rate.num > 0 ? static_cast<double>(rate.den) / rate.num : 0.0;

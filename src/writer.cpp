@@ -52,7 +52,7 @@ std::vector<OutputTarget> output_targets(const std::vector<std::string>& urls, c
 }
 
 Writer::Writer(std::vector<std::string> urls, const EncoderOptions& options, const VideoFormat& frames)
-    : frames_(frames) {
+    : frames_(frames), device_frames_(!options.device.empty() && options.device != "cpu") {
   if (frames.width <= 0 || frames.height <= 0)
     throw Error(ErrorKind::InvalidArgument, "frame size must be positive, got " + std::to_string(frames.width) +
                                                 "x" + std::to_string(frames.height));
@@ -120,7 +120,9 @@ bool Writer::write(AVFrame* frame) {
     ++frames_dropped_;
     return false;
   }
-  if (frame->width != frames_.width || frame->height != frames_.height || frame->format != frames_.format) {
+  const bool other_size = frame->width != frames_.width || frame->height != frames_.height;
+  // Device pictures (data[0] a CUDA pointer) are not scaled on the host.
+  if ((other_size && (!scales_other_sizes_ || device_frames_)) || frame->format != frames_.format) {
     const char* format = av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format));
     throw Error(ErrorKind::InvalidArgument,
                 "frame is " + std::to_string(frame->width) + "x" + std::to_string(frame->height) + " " +
@@ -129,13 +131,39 @@ bool Writer::write(AVFrame* frame) {
   }
   last_pts_ = pts;
   frame->pts = pts;
+  AVFrame* picture = other_size ? scaled_to_output(frame) : frame;
   if (muxer_->take_keyframe_request()) encoder_->request_keyframe();  // a stream (re)joined
-  encoder_->encode(frame, packets_);
+  encoder_->encode(picture, packets_);
   ++frames_written_;
   write_packets();
   video_end_ = (pts + frame_duration_) * av_q2d(frames_.time_base);
   release_audio(video_end_);
   return true;
+}
+
+AVFrame* Writer::scaled_to_output(const AVFrame* frame) {
+  if (frame->width != scaled_from_width_ || frame->height != scaled_from_height_) {
+    scaled_from_width_ = frame->width;
+    scaled_from_height_ = frame->height;
+    av_log(nullptr, AV_LOG_WARNING, "vistream: the frames changed size to %dx%d; the output stays %dx%d (scaled)\n",
+           frame->width, frame->height, frames_.width, frames_.height);
+  }
+  scaler_.reset(sws_getCachedContext(scaler_.release(), frame->width, frame->height, frames_.format, frames_.width,
+                                     frames_.height, frames_.format, SWS_BICUBIC, nullptr, nullptr, nullptr));
+  if (!scaler_)
+    throw Error(ErrorKind::Encoder, "cannot scale a " + std::to_string(frame->width) + "x" +
+                                        std::to_string(frame->height) + " frame to the output's " +
+                                        std::to_string(frames_.width) + "x" + std::to_string(frames_.height));
+  if (!scaled_ || !av_frame_is_writable(scaled_.get())) {  // an encoder may still hold the last one
+    scaled_ = make_frame();
+    scaled_->format = frames_.format;
+    scaled_->width = frames_.width;
+    scaled_->height = frames_.height;
+    VS_CHECK(av_frame_get_buffer(scaled_.get(), 0), ErrorKind::Encoder, "allocating a scaled frame");
+  }
+  sws_scale(scaler_.get(), frame->data, frame->linesize, 0, frame->height, scaled_->data, scaled_->linesize);
+  VS_CHECK(av_frame_copy_props(scaled_.get(), frame), ErrorKind::Encoder, "copying a frame's properties");
+  return scaled_.get();
 }
 
 void Writer::write_packets() {

@@ -183,3 +183,81 @@ def test_cli_records_a_file_and_a_second_output_in_segments(clips, tmp_path):
     parts = sorted(n for n in os.listdir(tmp_path) if n.startswith("part-"))
     assert parts == ["part-00.ts", "part-01.ts"]
     assert sum(ffprobe_count(tmp_path / n) for n in parts) == 60
+
+
+def spliced_sizes(folder):
+    """A camera that changes resolution, or a spliced broadcast: two MPEG-TS segments, 64x48 then
+    96x64 (10 frames each at 10 fps), one after the other."""
+    parts = []
+    for number, (size, offset) in enumerate((("64x48", 0), ("96x64", 1))):
+        part = folder / f"part{number}.ts"
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=10:duration=1", "-c:v", "libx264",
+               "-preset", "ultrafast", "-g", "5", "-output_ts_offset", str(offset), "-f", "mpegts", str(part))
+        parts.append(part.read_bytes())
+    spliced = folder / "spliced.ts"
+    spliced.write_bytes(b"".join(parts))
+    return spliced
+
+
+def test_a_source_that_changes_size_keeps_the_outputs_size_scaled_with_a_warning(tmp_path, caplog):
+    # The output keeps the first size, as the ffmpeg CLI does; the run used to stop at the first
+    # frame of the new size.
+    import numpy as np
+
+    spliced = spliced_sizes(tmp_path)
+    output = tmp_path / "kept.mkv"
+    shown = []
+    player = vistream.Player(str(spliced), output=str(output), display=False,
+                             encoder="libx264rgb", crf=0)
+    player.on_frame(lambda frame: shown.append(frame.array.shape))
+    with caplog.at_level(logging.WARNING, logger="vistream.ffmpeg"):
+        stats = player.run()
+    assert shown == [(48, 64, 3)] * 10 + [(64, 96, 3)] * 10, "the callback gets each frame at its own size"
+    assert stats.frames_encoded == 20
+    assert "changed size to 96x64; the output stays 64x48" in caplog.text
+    assert caplog.text.count("changed size to") == 1, "one warning per new size, not per frame"
+    stream = ffprobe_stream(output)
+    assert (stream["width"], stream["height"]) == (64, 48) and ffprobe_count(output) == 20
+    # the frames after the change are the source's, scaled (not black, not stale)
+    with vistream.Reader(spliced) as source, vistream.Reader(output) as kept:
+        for original, written in zip(source, kept):
+            if original.index < 10:
+                assert np.array_equal(original.array, written.array), original.index  # lossless
+            else:
+                import cv2
+
+                expected = cv2.resize(original.array, (64, 48), interpolation=cv2.INTER_AREA)
+                difference = np.abs(expected.astype(int) - written.array.astype(int)).mean()
+                assert difference < 12, (original.index, difference)
+
+
+def test_writer_scales_other_sizes_only_when_asked(tmp_path):
+    import numpy as np
+
+    small, large = np.full((48, 64, 3), 200, np.uint8), np.full((64, 96, 3), 50, np.uint8)
+    strict = vistream.Writer(tmp_path / "strict.mkv", fps=10)
+    strict.write(small)
+    with pytest.raises(ValueError, match="96x64; this writer writes 64x48"):
+        strict.write(large)
+    strict.close()
+    with vistream.Writer(tmp_path / "scaled.mkv", fps=10, encoder="libx264rgb", crf=0,
+                         scale_other_sizes=True) as writer:
+        writer.write(small)
+        writer.write(large)
+        writer.write(small)
+    with vistream.Reader(tmp_path / "scaled.mkv") as reader:
+        frames = [frame.array for frame in reader]
+    assert [f.shape for f in frames] == [(48, 64, 3)] * 3
+    assert [int(f.mean()) for f in frames] == [200, 50, 200], "the large frame is in, scaled"
+    with pytest.raises(TypeError, match="scale_other_sizes"):
+        vistream.Writer(tmp_path / "x.mkv", fps=10, scale_other_sizes="yes")
+
+
+def test_multiplayer_output_of_a_source_that_changes_size_keeps_every_frame(tmp_path):
+    spliced = spliced_sizes(tmp_path)
+    multi = vistream.MultiPlayer([str(spliced)], outputs=str(tmp_path / "multi_{source}.mp4"))
+    stats = multi.run()
+    assert (stats.sources[0].state, stats.sources[0].frames, stats.sources[0].error) == ("finished", 20, None)
+    output = tmp_path / "multi_0.mp4"
+    stream = ffprobe_stream(output)
+    assert (stream["width"], stream["height"]) == (64, 48) and ffprobe_count(output) == 20

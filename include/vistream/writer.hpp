@@ -59,8 +59,13 @@ class Writer {
   void add_audio_from(const std::string& url);
   // Writes the headers (after every stream was added). Called by the first write() if not before.
   void start();
+  // From now on, frames of another size than frame_format()'s are scaled to it (a warning is
+  // logged for each new size) instead of refused: what a source that changes size mid-stream
+  // (a camera switching resolution, a spliced broadcast) needs, as the ffmpeg CLI does.
+  void scale_other_sizes() { scales_other_sizes_ = true; }
   // Encodes one frame (pts in frame_format().time_base, or AV_NOPTS_VALUE). False when the
-  // guard dropped it. Throws Error(InvalidArgument) for a frame of another size or format.
+  // guard dropped it. Throws Error(InvalidArgument) for a frame of another format, or of another
+  // size unless scale_other_sizes() was called.
   // `frame` is the caller's own AVFrame (a reference, or a view of its memory): the guard
   // writes its pts; its pixels are only read, before write() returns.
   bool write(AVFrame* frame);
@@ -74,6 +79,8 @@ class Writer {
 
  private:
   void write_packets();
+  // `frame` (another size than frames_) scaled into scaled_, with its properties; returns scaled_.
+  AVFrame* scaled_to_output(const AVFrame* frame);
   void release_audio(double up_to_seconds);  // audio packets with a time before this, in order
 
   VideoFormat frames_;
@@ -86,6 +93,11 @@ class Writer {
   bool flushed_ = false;
   bool finished_ = false;
   std::vector<UniquePacket> packets_;
+  bool scales_other_sizes_ = false;
+  const bool device_frames_;  // frames are device pictures (EncoderOptions::device): never scaled here
+  UniqueSwsContext scaler_;
+  UniqueFrame scaled_;  // reused unless the encoder still holds it
+  int scaled_from_width_ = 0, scaled_from_height_ = 0;  // the last size a warning was logged for
   std::unique_ptr<Demuxer> audio_source_;  // null: no audio
   std::unique_ptr<AudioOutput> audio_;
   UniquePacket next_audio_;  // read, not written yet (later than the video so far)

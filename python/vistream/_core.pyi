@@ -581,7 +581,7 @@ class Writer:
     """
     Encodes frames once and writes them to one or more outputs (use vistream.Writer).
     """
-    def __init__(self, outputs: collections.abc.Sequence[str], options: EncoderOptions, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, pixel_format: str, fps: typing.SupportsFloat | typing.SupportsIndex, audio: str | None = None) -> None:
+    def __init__(self, outputs: collections.abc.Sequence[str], options: EncoderOptions, width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, pixel_format: str, fps: typing.SupportsFloat | typing.SupportsIndex, audio: str | None = None, scale_other_sizes: bool = False) -> None:
         ...
     def _stats(self) -> dict:
         ...

@@ -92,6 +92,10 @@ class Writer:
             for ``.m3u8`` it is the HLS segment length; other outputs stay whole.
         rotation: display rotation written into the output, degrees (None: none).
         reconnect_delay_max: longest wait between reconnect attempts of a stream (None: 10 s).
+        scale_other_sizes: False (default): a frame of another size than the first raises
+            ``ValueError``. True: it is scaled to the output's size (a warning is logged for each
+            new size), for a source that changes size mid-stream (a camera switching resolution,
+            a spliced broadcast), as the ffmpeg CLI and ``Player(output=...)`` do. Host frames only.
         device: where the frames handed to ``write()`` live: "cpu" (numpy arrays, CPU tensors,
             host frames), or "cuda"/"cuda:N": CUDA tensors (``__dlpack__`` on that GPU, (H, W, 3)
             in ``pixel_format`` order or (H, W, 4) bgra/rgba; bgra tensors of any DLPack producer
@@ -129,6 +133,7 @@ class Writer:
         rotation: Optional[float] = None,
         reconnect_delay_max: Optional[float] = None,
         device: str = "cpu",
+        scale_other_sizes: bool = False,
     ) -> None:
         names = output_names(path_or_url)
         if not isinstance(device, str):
@@ -157,6 +162,9 @@ class Writer:
             raise ValueError(f"pixel_format must be one of {', '.join(_ARRAY_FORMATS)}, got {pixel_format!r}")
         self.pixel_format = pixel_format
         self.size: Optional[Tuple[int, int]] = size
+        if not isinstance(scale_other_sizes, (bool, np.bool_)):
+            raise TypeError(f"scale_other_sizes must be True or False, not {type(scale_other_sizes).__name__}")
+        self.scale_other_sizes = bool(scale_other_sizes)
         # Converted and checked now (TypeError/ValueError naming the option), not at the first frame.
         self._options = _core.EncoderOptions(
             encoder=encoder, codec=codec, bitrate=bitrate, crf=crf, preset=preset, gop=gop,
@@ -174,7 +182,7 @@ class Writer:
     def _open(self, size: Tuple[int, int], pixel_format: str) -> "_core.Writer":
         try:
             self._core = _core.Writer([p.partial for p in self._pending], self._options, size[0], size[1],
-                                      pixel_format, self.fps, self._audio)
+                                      pixel_format, self.fps, self._audio, self.scale_other_sizes)
         except Exception as error:
             message = str(error)
             for pending in self._pending:
@@ -263,7 +271,7 @@ class Writer:
         if not ok:
             raise ValueError(f"frames in {self.pixel_format} must have shape {expected}, got {array.shape}")
         size = (array.shape[1], array.shape[0])
-        if self._core is not None and size != self.size:
+        if self._core is not None and size != self.size and not self.scale_other_sizes:
             raise ValueError(f"frame is {size[0]}x{size[1]}; this writer writes {self.size[0]}x{self.size[1]}")
         if array.strides[1] != (channels if channels > 1 else 1) or (channels > 1 and array.strides[2] != 1) \
                 or array.strides[0] < 0:

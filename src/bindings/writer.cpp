@@ -54,7 +54,8 @@ py::dict output_dict(const OutputStatus& s) {
 class PyWriter {
  public:
   PyWriter(const std::vector<std::string>& urls, EncoderOptions options, int width, int height,
-           const std::string& pixel_format, double fps, const std::optional<std::string>& audio) {
+           const std::string& pixel_format, double fps, const std::optional<std::string>& audio,
+           bool scale_other_sizes) {
     std::transform(options.codec.begin(), options.codec.end(), options.codec.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     validate(options);
@@ -71,6 +72,7 @@ class PyWriter {
     device_ordinal_ = options.device == "cpu" || options.device.empty() ? -1 : parse_cuda_ordinal(options.device);
     py::gil_scoped_release release;
     writer_ = std::make_unique<Writer>(urls, options, format);
+    if (scale_other_sizes) writer_->scale_other_sizes();
     if (audio) writer_->add_audio_from(*audio);
   }
 
@@ -188,9 +190,9 @@ py::dict output_status_dict(const OutputStatus& status) { return output_dict(sta
 void register_writer(py::module_& m) {
   py::class_<PyWriter>(m, "Writer", "Encodes frames once and writes them to one or more outputs (use vistream.Writer).")
       .def(py::init<const std::vector<std::string>&, EncoderOptions, int, int, const std::string&, double,
-                    const std::optional<std::string>&>(),
+                    const std::optional<std::string>&, bool>(),
            py::arg("outputs"), py::arg("options"), py::arg("width"), py::arg("height"), py::arg("pixel_format"),
-           py::arg("fps"), py::arg("audio") = py::none())
+           py::arg("fps"), py::arg("audio") = py::none(), py::arg("scale_other_sizes") = false)
       .def("write_frame", &PyWriter::write_frame, py::arg("frame"), py::arg("time") = py::none(),
            "Encodes a core Frame (referenced, not copied); False when the timestamp guard dropped it.")
       .def("write_array", &PyWriter::write_array, py::arg("array"), py::arg("time") = py::none(),

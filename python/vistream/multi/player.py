@@ -669,7 +669,8 @@ class MultiPlayer:
         audio = None
         if self._audio and info is not None and info.has_audio and os.path.isfile(source.url):
             audio = source.url
-        options = dict(self._writer_options)
+        # A source that changes size mid-stream keeps its output's first size (as Player does).
+        options = {"scale_other_sizes": True, **self._writer_options}
         fps = (info.fps_fraction or info.fps) if info is not None and info.fps else 30.0
         return Writer(source.output_path, fps=fps,
                       audio=audio, **options)
