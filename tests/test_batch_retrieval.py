@@ -559,3 +559,21 @@ def test_a_stream_that_changes_size_keeps_each_frames_size_and_refuses_to_stack_
             reader.frames_at([2, 15], stack=True)
         assert isinstance(raised.value, ValueError)
         assert reader.frames_at([12, 15, 19], stack=True).shape == (3, 64, 96, 3)
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_decoding(vs, test_mp4):
+    from vistream.reader import _check_batch_fits
+
+    with vs.Reader(test_mp4) as reader:
+        next(reader)
+        # a million slots of 1280x720 bgr24 (2.7 TB): refused at once, naming a size that fits
+        with pytest.raises(MemoryError, match=r"1000000 frames of 1280x720 bgr24 need .* GiB.* at a time"):
+            reader.frames_at([5] * 1_000_000, stack=True)
+        assert next(reader).index == 1, "nothing was fetched: a batch moves iteration past its highest index"
+        # a list holds each distinct frame once: the same repeated index is one frame
+        assert len(reader.frames_at([5] * 1000)) == 1000
+        info = reader.info
+    frame_bytes = 1280 * 720 * 3
+    _check_batch_fits(info, 100, "frames_at", available=100 * frame_bytes)  # fits exactly
+    with pytest.raises(MemoryError, match="101 frames"):
+        _check_batch_fits(info, 101, "frames_at", available=100 * frame_bytes)

@@ -135,6 +135,47 @@ def _frame_indices(indices: Iterable[int]) -> List[int]:
     return checked
 
 
+# Bytes per pixel of each output format (the stacked layouts: yuv420p/nv12 are H*3/2 x W).
+_BYTES_PER_PIXEL = {"gray": 1.0, "gray8": 1.0, "bgr24": 3.0, "rgb24": 3.0, "bgra": 4.0, "rgba": 4.0, "argb": 4.0,
+                    "abgr": 4.0, "bgr0": 4.0, "rgb0": 4.0, "yuv420p": 1.5, "nv12": 1.5}
+
+
+# Batches up to this many frames are not checked (at most ~0.5 GB even of 4K RGBA frames).
+_SMALL_BATCH = 16
+
+
+def _available_memory() -> Optional[int]:
+    """Bytes the kernel says can be allocated without swapping (Linux ``MemAvailable``), else None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_batch_fits(info: MediaInfo, frames: int, what: str, available: Optional[int] = None) -> None:
+    """MemoryError before anything is decoded when ``frames`` frames of ``info``'s size and output
+    format cannot fit in the memory available: asking for a whole long video at once would
+    otherwise decode until the kernel's OOM killer ends the process, losing everything."""
+    per_pixel = _BYTES_PER_PIXEL.get(info.output_format)
+    if per_pixel is None or frames <= 0 or info.width <= 0 or info.height <= 0:
+        return
+    available = _available_memory() if available is None else available
+    if available is None:
+        return
+    frame_bytes = int(info.width * info.height * per_pixel)
+    needed = frames * frame_bytes
+    if needed > available:
+        fits = max(1, int(available * 0.5) // frame_bytes)
+        raise MemoryError(
+            f"{what}: {frames} frames of {info.width}x{info.height} {info.output_format} need "
+            f"{needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB this machine has available: "
+            f"ask for them in chunks (e.g. {fits} at a time), a stride, or a smaller format/vfilter scale")
+
+
 def _frame_times(times: Iterable[float]) -> List[float]:
     """``times`` of ``frames_played_at`` as a list of finite floats."""
     if isinstance(times, np.ndarray):
@@ -363,6 +404,8 @@ class Reader:
 
         Raises:
             FrameIndexError: an index outside ``[-len(reader), len(reader))`` (nothing is decoded).
+            MemoryError: the frames asked for cannot fit in the memory available (nothing is
+                decoded; the message says how many would).
             SourceError: the source cannot seek (live stream or pipe).
 
         Example::
@@ -370,7 +413,11 @@ class Reader:
             batch = reader.frames_at([90, 3, 3, 47], stack=True)   # (4, H, W, 3)
             tensor = torch.from_dlpack(batch)                      # no copy
         """
-        return self._core._frames_at(_frame_indices(indices), _stack_flag(stack))
+        indices, stack = _frame_indices(indices), _stack_flag(stack)
+        # Held in memory at once: every slot of a stack, each distinct frame of a list.
+        if len(indices) > _SMALL_BATCH:
+            _check_batch_fits(self.info, len(indices) if stack else len(set(indices)), "frames_at")
+        return self._core._frames_at(indices, stack)
 
     def frames_played_at(self, times: Iterable[float], *, stack: bool = False) -> Union[List[Frame], np.ndarray]:
         """The frame on screen at each time, in the order asked (same fetching and results as ``frames_at``).
@@ -385,7 +432,10 @@ class Reader:
             FrameIndexError: a time before the first frame or after the last one.
             SourceError: the source cannot seek (live stream or pipe).
         """
-        return self._core._frames_played_at(_frame_times(times), _stack_flag(stack))
+        times, stack = _frame_times(times), _stack_flag(stack)
+        if len(times) > _SMALL_BATCH:
+            _check_batch_fits(self.info, len(times) if stack else len(set(times)), "frames_played_at")
+        return self._core._frames_played_at(times, stack)
 
     @overload
     def __getitem__(self, key: int) -> Frame: ...
