@@ -57,3 +57,28 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
         vs.UltralyticsPredictor(str(tmp_path / "missing.pt"))
     with pytest.raises(TypeError, match="YOLO object"):
         vs.UltralyticsPredictor(42)
+
+
+def test_batch_runs_same_size_frames_together_and_equals_one_by_one(test_mp4):
+    with vs.Reader(str(test_mp4)) as reader:
+        frames = [frame.array for frame in reader.frames_at([5, 60, 120])]
+    small = np.ascontiguousarray(frames[1][::2, ::2])  # another size in the same batch
+    model = _model("yolov8n.yaml")
+    predictor = vs.UltralyticsPredictor(model, conf=1e-9, imgsz=320, max_det=4)
+    calls = []
+    predict = model.predict
+
+    def counting_predict(source, **options):
+        calls.append(len(source) if isinstance(source, list) else 1)
+        return predict(source, **options)
+
+    model.predict = counting_predict
+    batch = predictor.batch([frames[0], small, frames[1], frames[2]])
+    assert sorted(calls) == [1, 3], "the three 1280x720 frames in one forward pass, the small one alone"
+    calls.clear()
+    single = [predictor(image) for image in (frames[0], small, frames[1], frames[2])]
+    assert len(batch) == len(single) == 4
+    for together, alone in zip(batch, single):
+        assert len(together) == len(alone) > 0
+        np.testing.assert_allclose(together.xyxy, alone.xyxy, atol=1e-3)
+        np.testing.assert_array_equal(together.class_id, alone.class_id)

@@ -10,7 +10,7 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..classifications import Classifications
 from ..detections import Detections
@@ -97,7 +97,29 @@ class UltralyticsPredictor:
     def __call__(self, frame) -> Union[Detections, Classifications]:
         """Detections (detect/segment/pose) or top-k classes (classify) of one BGR frame."""
         image = as_image(frame)
-        result = self.model.predict(image, **self.options)[0]
+        return self._converted(self.model.predict(image, **self.options)[0])
+
+    def batch(self, frames: Sequence[Any]) -> List[Union[Detections, Classifications]]:
+        """Results for several BGR frames (arrays or frames with ``.array``), in order.
+
+        Frames of the same size go to ultralytics as one batch (one forward pass); sizes are
+        grouped because ultralytics letterboxes a mixed batch to a full square, which would give
+        other results than ``self(frame)``. ``MultiPlayer`` calls this once per batch.
+        """
+        images = [as_image(frame) for frame in frames]
+        results: List[Any] = [None] * len(images)
+        by_shape: Dict[tuple, List[int]] = {}
+        for position, image in enumerate(images):
+            by_shape.setdefault(image.shape, []).append(position)
+        for positions in by_shape.values():
+            predicted = self.model.predict([images[p] for p in positions], **self.options)
+            if len(predicted) != len(positions):
+                raise RuntimeError(f"ultralytics returned {len(predicted)} results for {len(positions)} images")
+            for position, result in zip(positions, predicted):
+                results[position] = self._converted(result)
+        return results
+
+    def _converted(self, result: Any) -> Union[Detections, Classifications]:
         if self.task == "classify" or getattr(result, "probs", None) is not None:
             return Classifications.from_ultralytics(result, k=self.top_k)
         return Detections.from_ultralytics(result)
