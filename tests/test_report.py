@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import TEST_MP4, TEST_MP4_FRAMES
+import vistream.report as vistream_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -183,3 +184,39 @@ def test_report_usage_errors(tmp_path):
     assert not_text.returncode == 1 and "is not a results file" in not_text.stderr
     wrong_name = _vistream("report", str(broken), "-o", str(tmp_path / "r.png"), cwd=tmp_path)
     assert wrong_name.returncode == 2 and "name it .html" in wrong_name.stderr
+
+
+def test_plugin_values_are_plotted_per_plugin(tmp_path):
+    # records as a Pipeline with a ZoneAnalytics plugin ("zones") and a plugin returning a number
+    # every other frame ("speed") writes them; events (a list) and labels (text) are not plotted
+    records = []
+    for i in range(30):
+        plugins = {"zones": {"counts": {"gate": {"in": i // 10, "out": i // 15}, "yard": {"count": i % 4}},
+                             "events": [{"kind": "cross_in"}] if i % 10 == 0 else []},
+                   "label": "busy"}
+        if i % 2 == 0:
+            plugins["speed"] = 1.5 * i
+        records.append({"frame": i, "time": i / 30, "detections": [], "plugins": plugins})
+    results = tmp_path / "zones.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    from vistream.report import plugin_series
+
+    series = plugin_series(vistream_report.load_results(results))
+    assert list(series) == ["speed", "zones"]  # "label" holds no number
+    assert list(series["zones"]) == ["counts.gate.in", "counts.gate.out", "counts.yard.count"]
+    assert series["zones"]["counts.gate.in"] == (list(range(30)), [float(i // 10) for i in range(30)])
+    assert series["speed"]["value"] == (list(range(0, 30, 2)), [1.5 * i for i in range(0, 30, 2)])
+
+    run = _vistream("report", str(results), "-o", str(tmp_path / "zones.html"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    picture = tmp_path / "zones_files" / "plugin_values.png"
+    assert _saturated(picture).mean() > 0.002
+    page = (tmp_path / "zones.html").read_text()
+    assert '<img id="plugins"' in page and "speed, zones" in page
+    # a results file without plugins has no such section
+    assert not (tmp_path / "zones_files" / "processing_time.png").exists()
+    old = tmp_path / "plain.jsonl"
+    old.write_text(json.dumps({"frame": 0, "time": 0.0, "detections": []}) + "\n")
+    assert _vistream("report", str(old), "-o", str(tmp_path / "plain.html"), cwd=tmp_path).returncode == 0
+    assert "Plugin values" not in (tmp_path / "plain.html").read_text()

@@ -10,6 +10,8 @@ Reads the JSON Lines file that ``Pipeline(..., results="run.jsonl")`` and
 - a histogram of track lengths (frames per id);
 - a heatmap of box centres, over a frame of the source video when it is given;
 - the pipeline's processing time per frame (files written before ``processing_ms`` existed say so);
+- each plugin's numeric values over the frames (``"plugins"`` of the records: a zone's in/out and
+  occupancy counts, a speed, any number a plugin returns, nested dicts flattened to dotted names);
 - a strip of thumbnails of the annotated output video, when it is given.
 
 Each plot is a PNG in ``<report name>_files/`` beside the page; the page itself inlines them
@@ -56,6 +58,8 @@ class FrameResult:
     time: float
     detections: Tuple[dict, ...]
     processing_ms: Optional[float] = None
+    #: the record's ``"plugins"``: what each plugin returned on this frame (None: no plugins ran)
+    plugins: Optional[dict] = None
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,11 @@ def load_results(path: PathLike) -> List[FrameResult]:
                 if len(detection["xyxy"]) != 4:
                     raise ValueError("xyxy needs 4 numbers")
             timing = record.get("processing_ms")
+            plugins = record.get("plugins")
+            if plugins is not None and not isinstance(plugins, dict):
+                raise ValueError("plugins must be an object")
             frames.append(FrameResult(int(record["frame"]), float(record["time"]), detections,
-                                      None if timing is None else float(timing)))
+                                      None if timing is None else float(timing), plugins))
         except (ValueError, KeyError, TypeError) as error:
             reason = f"missing {error}" if isinstance(error, KeyError) else str(error)
             raise ValueError(f"{path.name} line {number} is not a results record ({reason})") from None
@@ -259,6 +266,62 @@ def plot_processing_time(frames: Sequence[FrameResult], path: Path) -> Optional[
     return _save(figure, path)
 
 
+#: lines drawn per plugin at most (the first by name; the page says how many were left out)
+MAX_PLUGIN_LINES = 10
+
+
+def _numeric_leaves(value: object, prefix: str, into: Dict[str, float]) -> None:
+    """The numbers in ``value`` by dotted path (dicts are walked; lists, strings and bools are not
+    values to plot: event lists, labels, flags)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if np.isfinite(value):
+            into[prefix] = float(value)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _numeric_leaves(inner, f"{prefix}.{key}" if prefix else str(key), into)
+
+
+def plugin_series(frames: Sequence[FrameResult]) -> Dict[str, Dict[str, Tuple[List[int], List[float]]]]:
+    """Per plugin, per numeric value (dotted path inside what the plugin returned), the frames it
+    was given on and its values there. A plugin that runs every N frames has points on those only.
+
+    Example: a ``ZoneAnalytics`` plugin named "zones" with a line "gate" gives
+    ``{"zones": {"counts.gate.in": ([0, 1, ...], [0.0, 0.0, ...]), "counts.gate.out": ...}}``.
+    """
+    series: Dict[str, Dict[str, Tuple[List[int], List[float]]]] = {}
+    for result in frames:
+        for plugin, value in (result.plugins or {}).items():
+            leaves: Dict[str, float] = {}
+            _numeric_leaves(value, "", leaves)
+            for path, number in leaves.items():
+                indices, values = series.setdefault(str(plugin), {}).setdefault(path or "value", ([], []))
+                indices.append(result.frame)
+                values.append(number)
+    return {plugin: dict(sorted(lines.items())) for plugin, lines in sorted(series.items()) if lines}
+
+
+def plot_plugin_values(frames: Sequence[FrameResult], path: Path) -> Optional[Path]:
+    """One panel per plugin with numeric values, a line per value; None when no plugin gave a number."""
+    series = plugin_series(frames)
+    if not series:
+        return None
+    figure = _figure(9, 0.6 + 2.6 * len(series))
+    for number, (plugin, lines) in enumerate(series.items(), 1):
+        axes = figure.add_subplot(len(series), 1, number)
+        for colour, (name, (indices, values)) in enumerate(list(lines.items())[:MAX_PLUGIN_LINES]):
+            axes.plot(indices, values, color=PALETTE[colour % len(PALETTE)], label=name, linewidth=1.5,
+                      drawstyle="steps-post", marker="." if len(indices) < 40 else None)
+        left_out = len(lines) - MAX_PLUGIN_LINES
+        axes.set_title(f"{plugin}" + (f" (first {MAX_PLUGIN_LINES} of {len(lines)} values)" if left_out > 0 else ""))
+        axes.legend(loc="upper left", fontsize=7)
+        axes.set_xlabel("frame")
+        axes.grid(True, color="#dddddd")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
 def thumbnail_strip(annotated: PathLike, path: Path, count: int = THUMBNAIL_COUNT) -> Path:
     """``count`` evenly spaced frames of the annotated video side by side, each labelled with its index."""
     import cv2
@@ -333,6 +396,9 @@ def write_report(results: PathLike, output: PathLike = "report.html", *, video: 
     timing = plot_processing_time(frames, folder / "processing_time.png")
     if timing is not None:
         images["timing"] = timing
+    plugins = plot_plugin_values(frames, folder / "plugin_values.png")
+    if plugins is not None:
+        images["plugins"] = plugins
     if annotated is not None:
         images["thumbnails"] = thumbnail_strip(annotated, folder / "thumbnails.png")
 
@@ -344,6 +410,8 @@ def write_report(results: PathLike, output: PathLike = "report.html", *, video: 
                                                              f"{Path(video).name}." if video else ".")),
         ("Processing time", "timing", "" if timing else
          "This results file records no processing time (written before vistream recorded processing_ms)."),
+        ("Plugin values", "plugins", "What each plugin returned, as numbers over the frames: "
+         + ", ".join(plugin_series(frames)) + "." if plugins else ""),
         ("Annotated frames", "thumbnails", f"Evenly spaced frames of {Path(annotated).name}." if annotated else ""),
     ]
     body = [f"<h1>vistream report: {html.escape(Path(results).name)}</h1>", "<table>"]
@@ -365,4 +433,5 @@ def write_report(results: PathLike, output: PathLike = "report.html", *, video: 
 
 
 __all__ = ["FrameResult", "Report", "load_results", "track_segments", "write_report", "plot_objects_per_frame",
-           "plot_track_timelines", "plot_track_lengths", "plot_heatmap", "plot_processing_time", "thumbnail_strip"]
+           "plot_track_timelines", "plot_track_lengths", "plot_heatmap", "plot_processing_time", "plot_plugin_values",
+           "plugin_series", "thumbnail_strip"]
