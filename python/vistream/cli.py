@@ -89,6 +89,38 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _signals_stop_between_frames(stop: Callable[[], None]) -> Iterator[None]:
+    """While inside, the first Ctrl-C or SIGTERM calls ``stop()`` instead of raising wherever the
+    main thread is, which could be inside the frame callback, after the frame's results record was
+    written and before the frame was counted and encoded (a record the video does not have). The
+    run then ends after the frame in hand, so the results and the video hold the same frames. A
+    second signal raises at once (a callback that hangs). On leaving, the signal that stopped the
+    run is raised as ``KeyboardInterrupt`` or ``Terminated``, as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received: List[int] = []
+
+    def raised(signum: int) -> BaseException:
+        return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def handler(signum, frame):
+        if received:
+            raise raised(signum)
+        received.append(signum)
+        stop()
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, action in previous.items():
+            signal.signal(number, action)
+    if received:
+        raise raised(received[0])
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .annotate import BoxAnnotator, LabelAnnotator, TraceAnnotator
     from .detect import MotionDetector
@@ -755,7 +787,7 @@ def _play(args: argparse.Namespace) -> int:
                 else Progress(player, total, first_index=round(args.start * (info.fps or 0))))
     error: Optional[BaseException] = None
     try:
-        with progress:
+        with progress, _signals_stop_between_frames(player.stop):
             player.run()
     except BaseException as caught:
         error = caught
@@ -817,8 +849,12 @@ def _serve(args: argparse.Namespace) -> int:
     view.install()
     with view:
         print(f"vistream: serving {args.source} at {view.url} (Ctrl-C stops)", flush=True)
+        def run_to_a_frame_boundary() -> None:
+            with _signals_stop_between_frames(player.stop):
+                player.run()
+
         reason, results = _run_until_stopped(
-            player.run,
+            run_to_a_frame_boundary,
             lambda error: pipeline.close(error, video=_embed_targets(args) or None) if pipeline is not None else None)
     stats = player.stats
     written = [str(path) for path in (stats.output, results) if path]
